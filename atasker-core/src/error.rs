@@ -1,0 +1,81 @@
+//! Error types, one per family of operations.
+
+use std::fmt;
+
+/// Why a task did not produce its value.
+///
+/// ```
+/// use atasker_core::TaskError;
+/// let e = TaskError::Panicked { message: "boom".into() };
+/// assert_eq!(e.to_string(), "task panicked: boom");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; `message` is the panic payload when it was a string.
+    #[error("task panicked: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The task was cancelled (by [`Task::cancel`](crate::Task::cancel) or a supervisor stop
+    /// deadline) before it completed.
+    #[error("task cancelled")]
+    Cancelled,
+    /// The task ran past its deadline, or [`wait_completed`](crate::wait_completed) ran out of time.
+    #[error("task timed out")]
+    TimedOut,
+    /// The worker process running the task exited.
+    #[error("worker process exited ({})", ExitDisplay(*code, *signal))]
+    ProcessExited {
+        /// The exit code, if the process exited normally.
+        code: Option<i32>,
+        /// The signal that killed the process, if any.
+        signal: Option<i32>,
+    },
+    /// Arguments or results could not be encoded or decoded across the process boundary.
+    #[error("codec error: {0}")]
+    Codec(String),
+    /// The supervisor was stopped; it accepts no new work.
+    #[error("supervisor stopped")]
+    SupervisorStopped,
+    /// The pool could not run the task (for example, no thread or process could be started).
+    #[error("task could not run: {0}")]
+    Unavailable(String),
+    /// The task's result was already taken by an earlier `wait_timeout` or `.await`.
+    #[error("task result already taken")]
+    Consumed,
+}
+
+struct ExitDisplay(Option<i32>, Option<i32>);
+
+impl fmt::Display for ExitDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (_, Some(sig)) => write!(f, "killed by signal {sig}"),
+            (Some(code), None) => write!(f, "exit code {code}"),
+            (None, None) => f.write_str("unknown status"),
+        }
+    }
+}
+
+/// Why a [`Supervisor`](crate::Supervisor) could not be built.
+///
+/// ```
+/// use atasker_core::{BuildError, Supervisor};
+/// let err = Supervisor::builder().thread_pool(0).build().unwrap_err();
+/// assert!(matches!(err, BuildError::InvalidConfig(_)));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `build_global()` was called after the global supervisor already existed.
+    #[error("the global supervisor already exists")]
+    GlobalExists,
+    /// A setting is out of range; the text says which.
+    #[error("invalid supervisor configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// The tokio runtime for coroutines could not be created.
+    #[error("cannot create the coroutine runtime")]
+    Runtime(#[source] std::io::Error),
+}

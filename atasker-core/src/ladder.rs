@@ -1,0 +1,163 @@
+//! The admission ladder shared by the thread and process pools.
+//!
+//! LOW runs while fewer than `pool` tasks are busy, NORMAL while fewer than
+//! `pool + reserve_normal`, HIGH while fewer than `pool + reserve_normal + reserve_high`;
+//! CRITICAL is admitted at once and counts as busy. A task that cannot be admitted waits in
+//! the FIFO queue of its priority; when a slot frees, queues are served highest first. The
+//! ladder keeps one invariant after every call: a queue is non-empty only while its priority's
+//! cap is reached, so a lower priority can never start before a higher one that waits.
+
+use crate::priority::Priority;
+use crate::task::{Header, TaskInfo};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// A job the ladder can hold: it knows its task header.
+pub(crate) trait LadderJob {
+    fn header(&self) -> &Header;
+}
+
+pub(crate) struct Queued<J> {
+    pub(crate) job: J,
+    pub(crate) at: Instant,
+}
+
+/// Busy-slot caps: `pool`, `pool + reserve_normal`, `pool + reserve_normal + reserve_high`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    caps: [usize; 3],
+}
+
+impl Limits {
+    pub(crate) fn new(pool: usize, reserve_normal: usize, reserve_high: usize) -> Self {
+        let normal = pool.saturating_add(reserve_normal);
+        Limits {
+            caps: [pool, normal, normal.saturating_add(reserve_high)],
+        }
+    }
+
+    fn cap(&self, p: Priority) -> usize {
+        match p {
+            Priority::Critical => usize::MAX,
+            p => self.caps[p.index()],
+        }
+    }
+}
+
+pub(crate) struct Ladder<J> {
+    limits: Limits,
+    queues: [VecDeque<Queued<J>>; 3],
+    busy: usize,
+    /// How many entries at the head of each queue fired the warning / the critical hook.
+    warned: [usize; 3],
+    critical: [usize; 3],
+}
+
+/// What the watchdog found in one scan.
+#[derive(Default)]
+pub(crate) struct Overdue {
+    pub(crate) warnings: Vec<TaskInfo>,
+    pub(crate) criticals: Vec<TaskInfo>,
+    /// When the next entry becomes due, if any waits.
+    pub(crate) next: Option<Instant>,
+}
+
+impl<J: LadderJob> Ladder<J> {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Ladder {
+            limits,
+            queues: Default::default(),
+            busy: 0,
+            warned: [0; 3],
+            critical: [0; 3],
+        }
+    }
+
+    pub(crate) fn busy(&self) -> usize {
+        self.busy
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.queues.iter().map(VecDeque::len).sum()
+    }
+
+    /// Offers a job. `Some(job)`: admitted, it holds a slot and is running; `None`: queued, or
+    /// dropped because it was cancelled meanwhile.
+    pub(crate) fn submit(&mut self, job: J) -> Option<J> {
+        let p = job.header().priority;
+        if self.busy < self.limits.cap(p) {
+            if job.header().try_start(None) {
+                self.busy += 1;
+                return Some(job);
+            }
+            return None;
+        }
+        self.queues[p.index()].push_back(Queued {
+            job,
+            at: Instant::now(),
+        });
+        None
+    }
+
+    /// Frees one slot.
+    pub(crate) fn release(&mut self) {
+        debug_assert!(self.busy > 0);
+        self.busy -= 1;
+    }
+
+    /// The next queued job that may start now, highest priority first; it holds a slot.
+    pub(crate) fn next(&mut self) -> Option<J> {
+        for p in [Priority::High, Priority::Normal, Priority::Low] {
+            let i = p.index();
+            while self.busy < self.limits.cap(p) {
+                let Some(q) = self.queues[i].pop_front() else {
+                    break;
+                };
+                self.warned[i] = self.warned[i].saturating_sub(1);
+                self.critical[i] = self.critical[i].saturating_sub(1);
+                if q.job.header().try_start(Some(q.at)) {
+                    self.busy += 1;
+                    return Some(q.job);
+                }
+            }
+            if !self.queues[i].is_empty() {
+                // This priority waits, so every lower one (with a smaller cap) waits too.
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Takes every queued job out (for a stop deadline).
+    pub(crate) fn drain(&mut self) -> Vec<J> {
+        self.warned = [0; 3];
+        self.critical = [0; 3];
+        self.queues
+            .iter_mut()
+            .flat_map(|q| q.drain(..).map(|q| q.job))
+            .collect()
+    }
+
+    /// Finds queued tasks that have waited past `warn` or `crit` and were not reported yet.
+    pub(crate) fn overdue(&mut self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        for i in 0..3 {
+            let q = &self.queues[i];
+            for (mark, limit, list) in [
+                (&mut self.warned[i], warn, &mut out.warnings),
+                (&mut self.critical[i], crit, &mut out.criticals),
+            ] {
+                while let Some(e) = q.get(*mark) {
+                    let due = e.at + limit;
+                    if due > now {
+                        out.next = Some(out.next.map_or(due, |n| n.min(due)));
+                        break;
+                    }
+                    if e.job.header().state() == crate::task::QUEUED {
+                        list.push(e.job.header().info(now - e.at));
+                    }
+                    *mark += 1;
+                }
+            }
+        }
+    }
+}

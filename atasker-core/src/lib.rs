@@ -1,0 +1,58 @@
+//! The runtime of [atasker](https://docs.rs/atasker): one task supervisor for threads,
+//! processes and coroutines, with a priority ladder and workers.
+//!
+//! Users depend on the `atasker` facade crate, which re-exports everything here together with
+//! the `#[background_task]` and `#[background_worker]` macros.
+//!
+//! ```
+//! let t = atasker_core::spawn(|| 1 + 1);
+//! assert_eq!(t.wait(), Ok(2));
+//! ```
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod ladder;
+mod priority;
+mod stats;
+mod supervisor;
+mod task;
+mod thread_pool;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use error::{BuildError, TaskError};
+pub use priority::Priority;
+pub use stats::{PoolStats, PriorityStats, Stats};
+pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
+pub use task::{wait_completed, PoolKind, Task, TaskId, TaskInfo};
+
+use std::future::Future;
+
+/// Runs `f` on the global supervisor's thread pool at [`Priority::Normal`].
+///
+/// ```
+/// let t = atasker_core::spawn(|| std::thread::current().name().map(str::to_owned));
+/// assert!(t.wait().unwrap().unwrap().starts_with("atasker-"));
+/// ```
+pub fn spawn<T, F>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Supervisor::global().task().spawn(f)
+}
+
+/// Runs `fut` as a coroutine on the global supervisor's runtime.
+///
+/// ```
+/// let t = atasker_core::spawn_async(async { 40 + 2 });
+/// assert_eq!(t.wait(), Ok(42));
+/// ```
+pub fn spawn_async<F>(fut: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Supervisor::global().task().spawn_async(fut)
+}

@@ -1,0 +1,194 @@
+//! Counters and their serializable snapshots.
+
+use crate::priority::Priority;
+use crate::task::{Outcome, PoolKind};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Counters {
+    submitted: AtomicU64,
+    queued: AtomicU64,
+    running: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicU64,
+    max_wait_ns: AtomicU64,
+}
+
+/// The live counters of one supervisor.
+#[derive(Default)]
+pub(crate) struct StatsCells {
+    pools: [[Counters; 4]; 3],
+}
+
+impl StatsCells {
+    fn at(&self, pool: PoolKind, p: Priority) -> &Counters {
+        &self.pools[pool.index()][p.index()]
+    }
+
+    /// A task was accepted; it is queued (or, with `running`, started at once).
+    pub(crate) fn submitted(&self, pool: PoolKind, p: Priority, running: bool) {
+        let c = self.at(pool, p);
+        c.submitted.fetch_add(1, Relaxed);
+        if running {
+            c.running.fetch_add(1, Relaxed);
+        } else {
+            c.queued.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub(crate) fn started(&self, pool: PoolKind, p: Priority, waited: Duration) {
+        let c = self.at(pool, p);
+        c.running.fetch_add(1, Relaxed);
+        c.queued.fetch_sub(1, Relaxed);
+        if !waited.is_zero() {
+            let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+            c.max_wait_ns.fetch_max(ns, Relaxed);
+        }
+    }
+
+    pub(crate) fn finished(&self, pool: PoolKind, p: Priority, was_running: bool, outcome: Outcome) {
+        let c = self.at(pool, p);
+        match outcome {
+            Outcome::Completed => &c.completed,
+            Outcome::Failed => &c.failed,
+            Outcome::Cancelled => &c.cancelled,
+        }
+        .fetch_add(1, Relaxed);
+        if was_running {
+            c.running.fetch_sub(1, Relaxed)
+        } else {
+            c.queued.fetch_sub(1, Relaxed)
+        };
+    }
+
+    pub(crate) fn snapshot(&self, pool: PoolKind) -> PoolStats {
+        let s = |p: Priority| {
+            let c = self.at(pool, p);
+            // Read in the order tasks flow backwards, so that a task moving on is not lost.
+            let completed = c.completed.load(Relaxed);
+            let failed = c.failed.load(Relaxed);
+            let cancelled = c.cancelled.load(Relaxed);
+            let running = c.running.load(Relaxed);
+            let queued = c.queued.load(Relaxed);
+            PriorityStats {
+                submitted: c.submitted.load(Relaxed),
+                queued,
+                running,
+                completed,
+                failed,
+                cancelled,
+                max_wait: Duration::from_nanos(c.max_wait_ns.load(Relaxed)),
+            }
+        };
+        PoolStats {
+            low: s(Priority::Low),
+            normal: s(Priority::Normal),
+            high: s(Priority::High),
+            critical: s(Priority::Critical),
+        }
+    }
+}
+
+/// Counts for one priority of one pool.
+///
+/// `submitted = queued + running + completed + failed + cancelled` (tasks that timed out
+/// count as failed; a delayed task counts as queued while it waits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PriorityStats {
+    /// Tasks accepted.
+    pub submitted: u64,
+    /// Tasks waiting for a slot (or for their delay).
+    pub queued: u64,
+    /// Tasks running.
+    pub running: u64,
+    /// Tasks that returned a value.
+    pub completed: u64,
+    /// Tasks that panicked, timed out or lost their process.
+    pub failed: u64,
+    /// Tasks cancelled.
+    pub cancelled: u64,
+    /// The longest time a task waited in the queue.
+    pub max_wait: Duration,
+}
+
+/// Counts for one pool, per priority.
+///
+/// ```
+/// let sup = atasker_core::Supervisor::builder().build().unwrap();
+/// let stats = sup.stats();
+/// assert_eq!(stats.threads.normal.submitted, 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// [`Priority::Low`] tasks.
+    pub low: PriorityStats,
+    /// [`Priority::Normal`] tasks.
+    pub normal: PriorityStats,
+    /// [`Priority::High`] tasks.
+    pub high: PriorityStats,
+    /// [`Priority::Critical`] tasks.
+    pub critical: PriorityStats,
+}
+
+impl PoolStats {
+    /// The counts of one priority.
+    pub fn priority(&self, p: Priority) -> &PriorityStats {
+        match p {
+            Priority::Low => &self.low,
+            Priority::Normal => &self.normal,
+            Priority::High => &self.high,
+            Priority::Critical => &self.critical,
+        }
+    }
+
+    /// The counts of every priority added up (`max_wait` is the longest).
+    pub fn total(&self) -> PriorityStats {
+        [&self.low, &self.normal, &self.high, &self.critical]
+            .into_iter()
+            .fold(PriorityStats::default(), |a, b| PriorityStats {
+                submitted: a.submitted + b.submitted,
+                queued: a.queued + b.queued,
+                running: a.running + b.running,
+                completed: a.completed + b.completed,
+                failed: a.failed + b.failed,
+                cancelled: a.cancelled + b.cancelled,
+                max_wait: a.max_wait.max(b.max_wait),
+            })
+    }
+}
+
+/// A snapshot of a supervisor's counters; serializable with serde.
+///
+/// ```
+/// let sup = atasker_core::Supervisor::builder().build().unwrap();
+/// sup.task().spawn(|| ()).wait().unwrap();
+/// assert_eq!(sup.stats().threads.normal.completed, 1);
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// The thread pool.
+    pub threads: PoolStats,
+    /// The process pool.
+    pub processes: PoolStats,
+    /// Coroutines (not limited by the ladder; their priority is recorded).
+    pub coroutines: PoolStats,
+    /// Threads alive in the thread pool.
+    pub pool_threads: usize,
+}
+
+impl Stats {
+    /// The counts of one pool.
+    pub fn pool(&self, pool: PoolKind) -> &PoolStats {
+        match pool {
+            PoolKind::Threads => &self.threads,
+            PoolKind::Processes => &self.processes,
+            PoolKind::Coroutines => &self.coroutines,
+        }
+    }
+}

@@ -1,0 +1,852 @@
+//! The supervisor: one owner for the thread pool, the process pool, the coroutine runtime,
+//! the queue-wait watchdog and the workers.
+
+use crate::error::{BuildError, TaskError};
+use crate::ladder::{Limits, Overdue};
+use crate::priority::Priority;
+use crate::stats::{Stats, StatsCells};
+use crate::task::{CatchUnwind, Control, Header, PoolKind, Task, TaskCell, TaskId, TaskInfo, QUEUED, RUNNING};
+use crate::thread_pool::{BlockingJob, Job, ThreadPool};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// A queue-wait hook.
+pub(crate) type Hook = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The settings a supervisor was built with.
+#[derive(Clone)]
+struct Config {
+    name: String,
+    thread_pool: usize,
+    reserve_normal: usize,
+    reserve_high: usize,
+    process_pool: usize,
+    process_reserve_normal: usize,
+    process_reserve_high: usize,
+    runtime_threads: usize,
+    timeout_warning: Duration,
+    timeout_critical: Duration,
+    on_warning: Option<Hook>,
+    on_critical: Option<Hook>,
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = cores();
+        Config {
+            name: "default".into(),
+            thread_pool: cores * 5,
+            reserve_normal: 5,
+            reserve_high: 5,
+            process_pool: cores,
+            process_reserve_normal: 0,
+            process_reserve_high: 0,
+            runtime_threads: cores,
+            timeout_warning: Duration::from_secs(5),
+            timeout_critical: Duration::from_secs(10),
+            on_warning: None,
+            on_critical: None,
+            runtime: None,
+        }
+    }
+}
+
+/// Builds a [`Supervisor`]. Made by [`Supervisor::builder`].
+///
+/// ```
+/// use atasker_core::{Supervisor, TaskInfo};
+/// use std::time::Duration;
+/// let sup = Supervisor::builder()
+///     .name("plant")
+///     .thread_pool(20)          // LOW may use 20 threads
+///     .reserve_normal(5)        // NORMAL may use 25
+///     .reserve_high(5)          // HIGH may use 30; CRITICAL always starts at once
+///     .process_pool(4)
+///     .timeout_warning(Duration::from_secs(5))
+///     .timeout_critical(Duration::from_secs(10))
+///     .on_timeout_warning(|t: &TaskInfo| eprintln!("{} waits", t.name))
+///     .build()
+///     .unwrap();
+/// # drop(sup);
+/// ```
+#[must_use = "a builder does nothing until `build` or `build_global` is called"]
+pub struct SupervisorBuilder {
+    config: Config,
+}
+
+impl SupervisorBuilder {
+    /// The supervisor's name; its threads are named `atasker-<name>-…`. Default: `default`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
+        self
+    }
+
+    /// Threads for LOW tasks (the base of the ladder). Default: cores × 5. At least 1.
+    pub fn thread_pool(mut self, n: usize) -> Self {
+        self.config.thread_pool = n;
+        self
+    }
+
+    /// Extra threads NORMAL tasks may use. Default: 5.
+    pub fn reserve_normal(mut self, n: usize) -> Self {
+        self.config.reserve_normal = n;
+        self
+    }
+
+    /// Extra threads HIGH tasks may use above NORMAL's. Default: 5.
+    pub fn reserve_high(mut self, n: usize) -> Self {
+        self.config.reserve_high = n;
+        self
+    }
+
+    /// Worker processes for LOW static tasks. Default: cores. At least 1.
+    pub fn process_pool(mut self, n: usize) -> Self {
+        self.config.process_pool = n;
+        self
+    }
+
+    /// Extra processes NORMAL static tasks may use. Default: 0.
+    pub fn process_reserve_normal(mut self, n: usize) -> Self {
+        self.config.process_reserve_normal = n;
+        self
+    }
+
+    /// Extra processes HIGH static tasks may use above NORMAL's. Default: 0.
+    pub fn process_reserve_high(mut self, n: usize) -> Self {
+        self.config.process_reserve_high = n;
+        self
+    }
+
+    /// Worker threads of the supervisor's own tokio runtime. Default: cores.
+    pub fn runtime_threads(mut self, n: usize) -> Self {
+        self.config.runtime_threads = n;
+        self
+    }
+
+    /// Run coroutines on the user's runtime instead of one the supervisor owns.
+    ///
+    /// ```no_run
+    /// # async fn f() {
+    /// let sup = atasker_core::Supervisor::builder()
+    ///     .runtime(tokio::runtime::Handle::current())
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(sup); }
+    /// ```
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.config.runtime = Some(handle);
+        self
+    }
+
+    /// A task queued this long gets a `tracing` warning and the warning hook. Default: 5 s.
+    pub fn timeout_warning(mut self, d: Duration) -> Self {
+        self.config.timeout_warning = d;
+        self
+    }
+
+    /// A task queued this long gets a `tracing` error and the critical hook. Default: 10 s.
+    pub fn timeout_critical(mut self, d: Duration) -> Self {
+        self.config.timeout_critical = d;
+        self
+    }
+
+    /// Called once for each task still queued at `timeout_warning`.
+    pub fn on_timeout_warning(mut self, f: impl Fn(&TaskInfo) + Send + Sync + 'static) -> Self {
+        self.config.on_warning = Some(Arc::new(f));
+        self
+    }
+
+    /// Called once for each task still queued at `timeout_critical`.
+    pub fn on_timeout_critical(mut self, f: impl Fn(&TaskInfo) + Send + Sync + 'static) -> Self {
+        self.config.on_critical = Some(Arc::new(f));
+        self
+    }
+
+    /// Builds a private supervisor.
+    pub fn build(self) -> Result<Supervisor, BuildError> {
+        let c = self.config;
+        if c.thread_pool == 0 {
+            return Err(BuildError::InvalidConfig("thread_pool must be at least 1"));
+        }
+        if c.process_pool == 0 {
+            return Err(BuildError::InvalidConfig("process_pool must be at least 1"));
+        }
+        if c.runtime.is_none() && c.runtime_threads == 0 {
+            return Err(BuildError::InvalidConfig("runtime_threads must be at least 1"));
+        }
+        if c.timeout_warning > c.timeout_critical {
+            return Err(BuildError::InvalidConfig(
+                "timeout_warning must not be longer than timeout_critical",
+            ));
+        }
+        let threads = ThreadPool::new(
+            &c.name,
+            Limits::new(c.thread_pool, c.reserve_normal, c.reserve_high),
+        );
+        Ok(Supervisor {
+            inner: Arc::new(Inner {
+                stats: StatsCells::default(),
+                threads,
+                runtime: OnceLock::new(),
+                stopped: AtomicBool::new(false),
+                pending: Pending::default(),
+                live: Mutex::new(HashMap::new()),
+                watchdog: Arc::default(),
+                config: c,
+            }),
+        })
+    }
+
+    /// Builds the global supervisor that [`Supervisor::global`] returns.
+    ///
+    /// Fails with [`BuildError::GlobalExists`] once the global supervisor exists (built here
+    /// or by a first call of `Supervisor::global()`).
+    pub fn build_global(self) -> Result<&'static Supervisor, BuildError> {
+        let sup = self.build()?;
+        let mut fresh = false;
+        let global = GLOBAL.get_or_init(|| {
+            fresh = true;
+            sup
+        });
+        if fresh {
+            Ok(global)
+        } else {
+            Err(BuildError::GlobalExists)
+        }
+    }
+}
+
+impl fmt::Debug for SupervisorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorBuilder")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+static GLOBAL: OnceLock<Supervisor> = OnceLock::new();
+
+/// One task supervisor for threads, processes and coroutines.
+///
+/// It owns a thread pool and a process pool, both governed by the priority ladder (see
+/// [`Priority`]), a tokio runtime for coroutines (or the user's), and the workers. Cheap to
+/// clone: clones share one supervisor.
+///
+/// ```
+/// use atasker_core::{Priority, Supervisor};
+/// let sup = Supervisor::builder().name("doc").thread_pool(2).build().unwrap();
+/// let t = sup.task().priority(Priority::High).spawn(|| 2 + 2);
+/// assert_eq!(t.wait(), Ok(4));
+/// sup.stop();
+/// ```
+#[derive(Clone)]
+pub struct Supervisor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Supervisor {
+    /// A builder for a supervisor with custom settings.
+    pub fn builder() -> SupervisorBuilder {
+        SupervisorBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// The global supervisor, built with the defaults on first use unless
+    /// [`SupervisorBuilder::build_global`] built it before. Always the same reference.
+    ///
+    /// Defaults: thread pool = cores × 5, reserves 5/5; process pool = cores, reserves 0/0;
+    /// queue-wait warnings at 5 s and 10 s. Threads and processes start lazily.
+    ///
+    /// ```
+    /// let a = atasker_core::Supervisor::global();
+    /// let b = atasker_core::Supervisor::global();
+    /// assert!(std::ptr::eq(a, b));
+    /// ```
+    pub fn global() -> &'static Supervisor {
+        GLOBAL.get_or_init(|| {
+            Supervisor::builder()
+                .build()
+                .expect("the default supervisor settings are valid")
+        })
+    }
+
+    /// The supervisor's name.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// A builder for one task with options (priority, delay, timeout, name).
+    ///
+    /// ```
+    /// use atasker_core::{Priority, Supervisor};
+    /// use std::time::Duration;
+    /// let t = Supervisor::global()
+    ///     .task()
+    ///     .priority(Priority::Low)
+    ///     .delay(Duration::from_millis(10))
+    ///     .spawn(|| "later");
+    /// assert_eq!(t.wait(), Ok("later"));
+    /// ```
+    pub fn task(&self) -> TaskBuilder<'_> {
+        TaskBuilder {
+            sup: self,
+            name: "task",
+            priority: Priority::Normal,
+            delay: None,
+            timeout: None,
+        }
+    }
+
+    /// Stops the supervisor: new tasks fail with [`TaskError::SupervisorStopped`], every
+    /// worker stops, queued tasks still run, and the call returns once every task is done.
+    /// Idempotent.
+    ///
+    /// ```
+    /// let sup = atasker_core::Supervisor::builder().build().unwrap();
+    /// let t = sup.task().spawn(|| 1);
+    /// sup.stop();
+    /// assert_eq!(t.wait(), Ok(1));
+    /// assert_eq!(sup.task().spawn(|| 2).wait(), Err(atasker_core::TaskError::SupervisorStopped));
+    /// ```
+    pub fn stop(&self) {
+        self.inner.stop(None);
+    }
+
+    /// Like [`stop`](Supervisor::stop), but at the deadline queued tasks get
+    /// [`TaskError::Cancelled`], running coroutines are aborted and running process tasks
+    /// killed (both `Cancelled`); running thread tasks cannot be interrupted and finish on
+    /// their own. Returns by the deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sup = atasker_core::Supervisor::builder().build().unwrap();
+    /// let t = sup.task().delay(Duration::from_secs(60)).spawn(|| 1);
+    /// sup.stop_timeout(Duration::from_millis(50));
+    /// assert_eq!(t.wait(), Err(atasker_core::TaskError::Cancelled));
+    /// ```
+    pub fn stop_timeout(&self, timeout: Duration) {
+        self.inner.stop(Some(Instant::now() + timeout));
+    }
+
+    /// Whether [`stop`](Supervisor::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(SeqCst)
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// ```
+    /// let sup = atasker_core::Supervisor::builder().build().unwrap();
+    /// let json = serde_json::to_string(&sup.stats()).unwrap();
+    /// assert!(json.contains("\"max_wait\""));
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        Stats {
+            threads: inner.stats.snapshot(PoolKind::Threads),
+            processes: inner.stats.snapshot(PoolKind::Processes),
+            coroutines: inner.stats.snapshot(PoolKind::Coroutines),
+            pool_threads: inner.threads.load().0,
+        }
+    }
+
+    /// Runs `f` on the thread pool at `opts`' priority (the path behind `#[background_task]`).
+    pub(crate) fn spawn_with<T, F>(&self, opts: Spec, f: F) -> Task<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner.spawn_blocking(opts, f)
+    }
+
+    /// Runs `fut` on the coroutine runtime.
+    pub(crate) fn spawn_async_with<F>(&self, opts: Spec, fut: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.spawn_async(opts, fut)
+    }
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Supervisor")
+            .field("name", &c.name)
+            .field("thread_pool", &(c.thread_pool, c.reserve_normal, c.reserve_high))
+            .field(
+                "process_pool",
+                &(c.process_pool, c.process_reserve_normal, c.process_reserve_high),
+            )
+            .field("stopped", &self.is_stopped())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one task is started with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Spec {
+    pub(crate) name: &'static str,
+    pub(crate) priority: Priority,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Options for one task, made by [`Supervisor::task`].
+///
+/// ```
+/// use atasker_core::{Priority, Supervisor};
+/// use std::time::Duration;
+/// let t = Supervisor::global()
+///     .task()
+///     .name("resize")
+///     .priority(Priority::High)
+///     .timeout(Duration::from_secs(5))
+///     .spawn(|| 7);
+/// assert_eq!(t.wait(), Ok(7));
+/// ```
+#[must_use = "a task builder does nothing until `spawn` or `spawn_async` is called"]
+#[derive(Debug)]
+pub struct TaskBuilder<'a> {
+    sup: &'a Supervisor,
+    name: &'static str,
+    priority: Priority,
+    delay: Option<Duration>,
+    timeout: Option<Duration>,
+}
+
+impl TaskBuilder<'_> {
+    /// The task's name, for logs, spans and hooks. Default: `task`.
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// The task's priority. Default: [`Priority::Normal`].
+    pub fn priority(mut self, p: Priority) -> Self {
+        self.priority = p;
+        self
+    }
+
+    /// Queue the task only after `d`; it holds no slot while it waits.
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.delay = Some(d);
+        self
+    }
+
+    /// A deadline counted from the moment the task starts: coroutines are aborted, thread
+    /// tasks are reported as [`TaskError::TimedOut`] and left to finish.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    fn spec(&self) -> Spec {
+        Spec {
+            name: self.name,
+            priority: self.priority,
+            delay: self.delay,
+            timeout: self.timeout,
+        }
+    }
+
+    /// Runs `f` on the thread pool.
+    pub fn spawn<T, F>(self, f: F) -> Task<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.sup.spawn_with(self.spec(), f)
+    }
+
+    /// Runs `fut` as a coroutine on the supervisor's runtime.
+    ///
+    /// ```
+    /// let t = atasker_core::Supervisor::global().task().spawn_async(async { 5 });
+    /// assert_eq!(t.wait(), Ok(5));
+    /// ```
+    pub fn spawn_async<F>(self, fut: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.sup.spawn_async_with(self.spec(), fut)
+    }
+}
+
+/// Counts tasks not yet finished, so that `stop` can wait for zero without polling.
+#[derive(Default)]
+pub(crate) struct Pending {
+    n: AtomicUsize,
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
+    zero: Condvar,
+}
+
+impl Pending {
+    fn inc(&self) {
+        self.n.fetch_add(1, SeqCst);
+    }
+
+    fn dec(&self) {
+        if self.n.fetch_sub(1, SeqCst) == 1 && self.waiters.load(SeqCst) > 0 {
+            let _g = lock(&self.lock);
+            self.zero.notify_all();
+        }
+    }
+
+    /// Waits until at most `allowed` tasks are pending; `false` at the deadline.
+    fn wait(&self, allowed: usize, deadline: Option<Instant>) -> bool {
+        self.waiters.fetch_add(1, SeqCst);
+        let mut g = lock(&self.lock);
+        let ok = loop {
+            if self.n.load(SeqCst) <= allowed {
+                break true;
+            }
+            // `dec` notifies only at zero; with `allowed > 0` re-check now and then.
+            let step = if allowed > 0 {
+                Duration::from_millis(20)
+            } else {
+                Duration::from_secs(3600)
+            };
+            let wait = match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break false;
+                    }
+                    (d - now).min(step)
+                }
+                None => step,
+            };
+            g = self.zero.wait_timeout(g, wait).unwrap_or_else(|e| e.into_inner()).0;
+        };
+        drop(g);
+        self.waiters.fetch_sub(1, SeqCst);
+        ok
+    }
+}
+
+thread_local! {
+    /// The supervisor whose task this thread is running, if any (its address).
+    static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as running a task of `inner` while the guard lives.
+pub(crate) struct CurrentGuard(usize);
+
+impl CurrentGuard {
+    pub(crate) fn enter(inner: &Inner) -> Self {
+        CurrentGuard(CURRENT.with(|c| c.replace(inner as *const Inner as usize)))
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+/// The queue-wait watchdog: one thread per supervisor, started on the first queued task,
+/// sleeping until the next task becomes overdue.
+#[derive(Default)]
+pub(crate) struct Watchdog {
+    state: Mutex<WatchState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct WatchState {
+    started: bool,
+    /// The supervisor is gone.
+    closed: bool,
+    /// The watchdog sleeps until then; `None`: until poked.
+    next: Option<Instant>,
+}
+
+/// The shared state of a supervisor.
+pub(crate) struct Inner {
+    config: Config,
+    pub(crate) stats: StatsCells,
+    threads: ThreadPool,
+    runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
+    stopped: AtomicBool,
+    pending: Pending,
+    /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
+    live: Mutex<HashMap<TaskId, Arc<dyn Control>>>,
+    watchdog: Arc<Watchdog>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        lock(&self.watchdog.state).closed = true;
+        self.watchdog.wake.notify_all();
+        if let Some(Ok(rt)) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Inner {
+    /// The runtime handle for coroutines and timers, built on first use.
+    pub(crate) fn handle(&self) -> Result<tokio::runtime::Handle, TaskError> {
+        if let Some(h) = &self.config.runtime {
+            return Ok(h.clone());
+        }
+        let rt = self.runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(self.config.runtime_threads)
+                .thread_name(format!("atasker-{}-rt", self.config.name))
+                .enable_time()
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        match rt {
+            Ok(rt) => Ok(rt.handle().clone()),
+            Err(e) => Err(TaskError::Unavailable(format!("cannot start the runtime: {e}"))),
+        }
+    }
+
+    /// Counts a new task; `false` (and nothing counted) once stopped.
+    fn admit(&self) -> bool {
+        self.pending.inc();
+        if self.stopped.load(SeqCst) {
+            self.pending.dec();
+            return false;
+        }
+        true
+    }
+
+    /// Called once per task when it is done, after its result is set.
+    pub(crate) fn task_released(&self, h: &Header) {
+        if h.tracked.swap(false, SeqCst) {
+            lock(&self.live).remove(&h.id);
+        }
+        self.pending.dec();
+    }
+
+    fn track(&self, c: Arc<dyn Control>) {
+        let id = c.header().id;
+        c.header().tracked.store(true, SeqCst);
+        lock(&self.live).insert(id, c);
+    }
+
+    fn untrack(&self, h: &Header) {
+        if h.tracked.swap(false, SeqCst) {
+            lock(&self.live).remove(&h.id);
+        }
+    }
+
+    /// A running task of this supervisor was cancelled or timed out: make it stop.
+    pub(crate) fn kill_running(&self, _h: &Header) {
+        // Coroutines are aborted by their handle; thread tasks cannot be interrupted.
+    }
+
+    /// Reports `task` as timed out after `d`, unless the guard is dropped first.
+    pub(crate) fn deadline(&self, task: Arc<dyn Control>, d: Duration) -> Option<DeadlineGuard> {
+        let handle = self.handle().ok()?;
+        let timer = handle.spawn(async move {
+            tokio::time::sleep(d).await;
+            task.expire();
+        });
+        Some(DeadlineGuard(timer.abort_handle()))
+    }
+
+    fn spawn_blocking<T, F>(self: &Arc<Self>, spec: Spec, f: F) -> Task<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if !self.admit() {
+            return Task::failed(self.clone(), spec.name, spec.priority, PoolKind::Threads, TaskError::SupervisorStopped);
+        }
+        let cell = TaskCell::new(self.clone(), spec.name, spec.priority, PoolKind::Threads, spec.timeout, QUEUED);
+        self.stats.submitted(PoolKind::Threads, spec.priority, false);
+        let job: Job = Box::new(BlockingJob { cell: cell.clone(), f });
+        match spec.delay {
+            None => self.submit_thread_job(job),
+            Some(d) => self.after_delay(cell.clone(), d, move |inner| inner.submit_thread_job(job)),
+        }
+        Task::from_cell(cell)
+    }
+
+    fn submit_thread_job(self: &Arc<Self>, job: Job) {
+        if self.threads.submit(job) {
+            self.poke_watchdog();
+        }
+    }
+
+    /// Runs `then` after `d` unless the task was cancelled meanwhile.
+    fn after_delay(self: &Arc<Self>, cell: Arc<dyn Control>, d: Duration, then: impl FnOnce(&Arc<Inner>) + Send + 'static) {
+        match self.handle() {
+            Ok(handle) => {
+                self.track(cell.clone());
+                let inner = self.clone();
+                handle.spawn(async move {
+                    tokio::time::sleep(d).await;
+                    inner.untrack(cell.header());
+                    if cell.header().state() == QUEUED {
+                        then(&inner);
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "atasker: no timer for a delayed task; it starts now");
+                then(self);
+            }
+        }
+    }
+
+    fn spawn_async<F>(self: &Arc<Self>, spec: Spec, fut: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let fail = |e| Task::failed(self.clone(), spec.name, spec.priority, PoolKind::Coroutines, e);
+        if !self.admit() {
+            return fail(TaskError::SupervisorStopped);
+        }
+        let handle = match self.handle() {
+            Ok(h) => h,
+            Err(e) => {
+                self.pending.dec();
+                return fail(e);
+            }
+        };
+        let delay = spec.delay;
+        let state = if delay.is_some() { QUEUED } else { RUNNING };
+        let cell = TaskCell::new(self.clone(), spec.name, spec.priority, PoolKind::Coroutines, spec.timeout, state);
+        self.stats.submitted(PoolKind::Coroutines, spec.priority, delay.is_none());
+        self.track(cell.clone());
+        let task = cell.clone();
+        let h = cell.header();
+        let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "coroutines");
+        let run = async move {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+                if !task.header().try_start(None) {
+                    return;
+                }
+            }
+            let sup = task.header().sup.clone();
+            let result = match task.header().timeout {
+                None => Current(&sup, CatchUnwind(fut)).await,
+                Some(t) => match tokio::time::timeout(t, Current(&sup, CatchUnwind(fut))).await {
+                    Ok(r) => r,
+                    Err(_) => Err(TaskError::TimedOut),
+                },
+            };
+            task.finish(RUNNING, result);
+        };
+        let join = handle.spawn(run.instrument(span));
+        cell.set_abort(join.abort_handle());
+        Task::from_cell(cell)
+    }
+
+    fn poke_watchdog(self: &Arc<Self>) {
+        let mut st = lock(&self.watchdog.state);
+        if !st.started {
+            st.started = true;
+            let weak = Arc::downgrade(self);
+            let wd = self.watchdog.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("atasker-{}-watchdog", self.config.name))
+                .spawn(move || watchdog(weak, wd));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "atasker: cannot start the queue-wait watchdog");
+            }
+        } else if st.next.is_none() {
+            self.watchdog.wake.notify_one();
+        }
+    }
+
+    fn stop(&self, deadline: Option<Instant>) {
+        self.stopped.store(true, SeqCst);
+        // A task that stops its own supervisor must not wait for itself.
+        let me = self as *const Inner as usize;
+        let inside = CURRENT.with(|c| c.get()) == me;
+        if self.pending.wait(usize::from(inside), deadline) {
+            return;
+        }
+        tracing::warn!(supervisor = %self.config.name, "atasker: stop deadline reached; cancelling what is left");
+        self.threads.cancel_queued();
+        let live: Vec<_> = lock(&self.live).values().cloned().collect();
+        for task in live {
+            task.cancel();
+        }
+    }
+}
+
+/// Aborts a deadline timer when the task finishes first.
+pub(crate) struct DeadlineGuard(tokio::task::AbortHandle);
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Marks the polling thread as running a task of `sup` (see `CURRENT`).
+struct Current<'a, F>(&'a Inner, F);
+
+impl<F: Future> Future for Current<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        // SAFETY: structural pinning of the future field; it is never moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _g = CurrentGuard::enter(this.0);
+        unsafe { std::pin::Pin::new_unchecked(&mut this.1) }.poll(cx)
+    }
+}
+
+fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let c = &inner.config;
+        let mut found = Overdue::default();
+        inner
+            .threads
+            .overdue(Instant::now(), c.timeout_warning, c.timeout_critical, &mut found);
+        for t in &found.warnings {
+            tracing::warn!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued");
+            if let Some(hook) = &c.on_warning {
+                hook(t);
+            }
+        }
+        for t in &found.criticals {
+            tracing::error!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued, critical");
+            if let Some(hook) = &c.on_critical {
+                hook(t);
+            }
+        }
+        // Hold no strong reference while asleep, so that a dropped supervisor ends this thread.
+        drop(inner);
+        let mut st = lock(&wd.state);
+        if st.closed {
+            return;
+        }
+        st.next = found.next;
+        let wait = match st.next {
+            Some(n) => n.saturating_duration_since(Instant::now()),
+            None => Duration::from_secs(3600),
+        };
+        drop(wd.wake.wait_timeout(st, wait));
+    }
+}

@@ -1,0 +1,540 @@
+//! The task handle, [`Task<T>`], and the shared state behind it.
+
+use crate::error::TaskError;
+use crate::priority::Priority;
+use crate::supervisor::Inner;
+use serde::Serialize;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// A task's identifier, unique within the process.
+///
+/// ```
+/// let a = atasker_core::spawn(|| 1);
+/// let b = atasker_core::spawn(|| 2);
+/// assert_ne!(a.id(), b.id());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Where a task runs.
+///
+/// ```
+/// use atasker_core::PoolKind;
+/// assert_eq!(PoolKind::Threads.to_string(), "threads");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolKind {
+    /// The supervisor's thread pool (`fn`).
+    Threads,
+    /// The supervisor's process pool (`static fn`).
+    Processes,
+    /// The supervisor's tokio runtime (`async fn`).
+    Coroutines,
+}
+
+impl PoolKind {
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoolKind::Threads => "threads",
+            PoolKind::Processes => "processes",
+            PoolKind::Coroutines => "coroutines",
+        })
+    }
+}
+
+/// What a queue-wait hook is told about a task that waits too long for a slot.
+///
+/// ```
+/// use std::time::Duration;
+/// let sup = atasker_core::Supervisor::builder()
+///     .timeout_warning(Duration::from_secs(1))
+///     .on_timeout_warning(|t: &atasker_core::TaskInfo| {
+///         eprintln!("{} ({}) queued for {:?}", t.name, t.priority, t.waited)
+///     })
+///     .build()
+///     .unwrap();
+/// # drop(sup);
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task.
+    pub id: TaskId,
+    /// The task's name (`module::function` for tasks made by the macro).
+    pub name: &'static str,
+    /// Its priority.
+    pub priority: Priority,
+    /// The pool it waits for.
+    pub pool: PoolKind,
+    /// How long it has waited so far.
+    pub waited: Duration,
+}
+
+/// Task states (in `Header::state`).
+pub(crate) const QUEUED: u8 = 0;
+pub(crate) const RUNNING: u8 = 1;
+pub(crate) const DONE: u8 = 2;
+
+/// How a task ended, for the statistics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Outcome {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Outcome {
+    fn of<T>(r: &Result<T, TaskError>) -> Outcome {
+        match r {
+            Ok(_) => Outcome::Completed,
+            Err(TaskError::Cancelled) => Outcome::Cancelled,
+            Err(_) => Outcome::Failed,
+        }
+    }
+}
+
+/// The type-independent part of a task: identity, state and accounting.
+pub(crate) struct Header {
+    pub(crate) id: TaskId,
+    pub(crate) name: &'static str,
+    pub(crate) priority: Priority,
+    pub(crate) pool: PoolKind,
+    pub(crate) timeout: Option<Duration>,
+    state: AtomicU8,
+    /// Whether the supervisor's table of live coroutines and delayed tasks holds this task.
+    pub(crate) tracked: AtomicBool,
+    pub(crate) sup: Arc<Inner>,
+    /// Set for coroutines once spawned: how to abort them.
+    abort: OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Header {
+    /// Moves a queued task to running. `false` if it was cancelled meanwhile.
+    pub(crate) fn try_start(&self, queued_at: Option<Instant>) -> bool {
+        if self
+            .state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let waited = queued_at.map(|t| t.elapsed()).unwrap_or_default();
+        self.sup.stats.started(self.pool, self.priority, waited);
+        true
+    }
+
+    /// Moves the task from `from` to done, recording the outcome. `false` if another path
+    /// (a cancel, a deadline, the run itself) finished it first.
+    fn finish(&self, from: u8, outcome: Outcome) -> bool {
+        if self
+            .state
+            .compare_exchange(from, DONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        self.sup
+            .stats
+            .finished(self.pool, self.priority, from == RUNNING, outcome);
+        true
+    }
+
+    pub(crate) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn info(&self, waited: Duration) -> TaskInfo {
+        TaskInfo {
+            id: self.id,
+            name: self.name,
+            priority: self.priority,
+            pool: self.pool,
+            waited,
+        }
+    }
+}
+
+/// What the pools and the supervisor may do with a task of any result type.
+pub(crate) trait Control: Send + Sync {
+    fn header(&self) -> &Header;
+    /// Cancels the task if it is queued, or running as a coroutine.
+    fn cancel(&self) -> bool;
+    /// Reports a running task as timed out.
+    fn expire(&self);
+}
+
+enum Slot<T> {
+    Pending { waker: Option<Waker>, sleepers: bool },
+    Ready(Result<T, TaskError>),
+    Taken,
+}
+
+/// A task's shared state: the header plus a one-shot result slot.
+pub(crate) struct TaskCell<T> {
+    header: Header,
+    slot: Mutex<Slot<T>>,
+    ready: Condvar,
+}
+
+impl<T: Send + 'static> TaskCell<T> {
+    pub(crate) fn new(
+        sup: Arc<Inner>,
+        name: &'static str,
+        priority: Priority,
+        pool: PoolKind,
+        timeout: Option<Duration>,
+        state: u8,
+    ) -> Arc<Self> {
+        Arc::new(TaskCell {
+            header: Header {
+                id: TaskId::next(),
+                name,
+                priority,
+                pool,
+                timeout,
+                state: AtomicU8::new(state),
+                tracked: AtomicBool::new(false),
+                sup,
+                abort: OnceLock::new(),
+            },
+            slot: Mutex::new(Slot::Pending {
+                waker: None,
+                sleepers: false,
+            }),
+            ready: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot<T>> {
+        // The slot is never left inconsistent by a panic, so a poisoned lock is still usable.
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Finishes the task from state `from` with `result`, unless it was finished already.
+    pub(crate) fn finish(&self, from: u8, result: Result<T, TaskError>) -> bool {
+        if !self.header.finish(from, Outcome::of(&result)) {
+            return false;
+        }
+        let mut slot = self.lock();
+        let prev = std::mem::replace(&mut *slot, Slot::Ready(result));
+        drop(slot);
+        if let Slot::Pending { waker, sleepers } = prev {
+            if let Some(w) = waker {
+                w.wake();
+            }
+            if sleepers {
+                self.ready.notify_all();
+            }
+        }
+        self.header.sup.task_released(&self.header);
+        true
+    }
+
+    /// Records the abort handle of the coroutine running this task.
+    pub(crate) fn set_abort(&self, handle: tokio::task::AbortHandle) {
+        let _ = self.header.abort.set(handle);
+        if self.header.state() == DONE {
+            // Cancelled while being spawned.
+            if let Some(h) = self.header.abort.get() {
+                h.abort();
+            }
+        }
+    }
+
+    fn take_ready(slot: &mut Slot<T>) -> Option<Result<T, TaskError>> {
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Ready(r) => Some(r),
+            Slot::Taken => Some(Err(TaskError::Consumed)),
+            pending => {
+                *slot = pending;
+                None
+            }
+        }
+    }
+
+    fn wait_deadline(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        let mut slot = self.lock();
+        loop {
+            if let Some(r) = Self::take_ready(&mut slot) {
+                return Some(r);
+            }
+            if let Slot::Pending { sleepers, .. } = &mut *slot {
+                *sleepers = true;
+            }
+            slot = match deadline {
+                None => self.ready.wait(slot).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return None;
+                    }
+                    self.ready
+                        .wait_timeout(slot, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+impl<T: Send + 'static> Control for TaskCell<T> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn cancel(&self) -> bool {
+        match self.header.state() {
+            QUEUED => {
+                let done = self.finish(QUEUED, Err(TaskError::Cancelled));
+                if done {
+                    if let Some(h) = self.header.abort.get() {
+                        h.abort();
+                    }
+                }
+                done
+            }
+            RUNNING if self.header.pool != PoolKind::Threads => {
+                let done = self.finish(RUNNING, Err(TaskError::Cancelled));
+                if done {
+                    if let Some(h) = self.header.abort.get() {
+                        h.abort();
+                    }
+                    self.header.sup.kill_running(&self.header);
+                }
+                done
+            }
+            _ => false,
+        }
+    }
+
+    fn expire(&self) {
+        if self.finish(RUNNING, Err(TaskError::TimedOut)) {
+            if let Some(h) = self.header.abort.get() {
+                h.abort();
+            }
+            self.header.sup.kill_running(&self.header);
+        }
+    }
+}
+
+/// A handle to a task running in the background.
+///
+/// Made by `#[background_task]` functions, [`spawn`](crate::spawn),
+/// [`spawn_async`](crate::spawn_async) and [`TaskBuilder`](crate::TaskBuilder).
+/// Wait for it with [`wait`](Task::wait) from sync code or `.await` it from async code.
+/// Dropping the handle detaches the task: it still runs.
+///
+/// ```
+/// let t = atasker_core::spawn(|| 6 * 7);
+/// assert_eq!(t.wait().unwrap(), 42);
+/// ```
+#[must_use = "a task runs in the background even if dropped; wait for it to get its result"]
+pub struct Task<T> {
+    cell: Arc<TaskCell<T>>,
+}
+
+impl<T: Send + 'static> Task<T> {
+    pub(crate) fn from_cell(cell: Arc<TaskCell<T>>) -> Self {
+        Task { cell }
+    }
+
+    /// A task that has already failed with `err` (used when the supervisor refuses work).
+    pub(crate) fn failed(sup: Arc<Inner>, name: &'static str, priority: Priority, pool: PoolKind, err: TaskError) -> Self {
+        let cell = TaskCell::new(sup, name, priority, pool, None, DONE);
+        *cell.lock() = Slot::Ready(Err(err));
+        Task { cell }
+    }
+
+    /// The task's identifier.
+    ///
+    /// ```
+    /// let t = atasker_core::spawn(|| ());
+    /// println!("started {}", t.id());
+    /// ```
+    pub fn id(&self) -> TaskId {
+        self.cell.header.id
+    }
+
+    /// Whether the task has finished (with a value or an error).
+    ///
+    /// ```
+    /// let t = atasker_core::spawn(|| 1);
+    /// while !t.is_finished() { std::thread::yield_now(); }
+    /// assert_eq!(t.wait(), Ok(1));
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        !matches!(*self.cell.lock(), Slot::Pending { .. })
+    }
+
+    /// Blocks the current thread until the task finishes, and returns its result.
+    ///
+    /// For sync code. In async code `.await` the task instead: inside a tokio runtime this
+    /// call would block a runtime thread.
+    ///
+    /// ```
+    /// let t = atasker_core::spawn(|| "done");
+    /// assert_eq!(t.wait(), Ok("done"));
+    /// ```
+    pub fn wait(self) -> Result<T, TaskError> {
+        self.cell
+            .wait_deadline(None)
+            .unwrap_or(Err(TaskError::Consumed))
+    }
+
+    /// Waits up to `timeout` for the task. `None`: not finished yet (the task goes on).
+    ///
+    /// Once it has returned `Some`, the result is taken: later calls return
+    /// `Some(Err(TaskError::Consumed))`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut t = atasker_core::spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    /// assert!(t.wait_timeout(Duration::from_millis(1)).is_none());
+    /// assert_eq!(t.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
+        self.cell.wait_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Cancels the task. `true` if it will not complete normally: a queued (or delayed) task
+    /// never starts, a running coroutine is aborted, a running process task's child is killed
+    /// and replaced. A running thread task cannot be interrupted: `false`, as for a task that
+    /// has already finished.
+    ///
+    /// ```
+    /// use atasker_core::{Supervisor, TaskError};
+    /// use std::time::Duration;
+    /// let sup: &'static Supervisor = Box::leak(Box::new(Supervisor::builder().build().unwrap()));
+    /// let t = sup.task().delay(Duration::from_secs(60)).spawn(|| 1);
+    /// assert!(t.cancel());
+    /// assert_eq!(t.wait(), Err(TaskError::Cancelled));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cell.cancel()
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.cell.header;
+        f.debug_struct("Task")
+            .field("id", &h.id)
+            .field("name", &h.name)
+            .field("priority", &h.priority)
+            .field("pool", &h.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.cell.lock();
+        if let Some(r) = TaskCell::take_ready(&mut slot) {
+            return Poll::Ready(r);
+        }
+        if let Slot::Pending { waker, .. } = &mut *slot {
+            match waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waker = Some(cx.waker().clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Waits for every task, in input order, against one shared deadline.
+///
+/// Returns the results in input order, the first error met (in input order), or
+/// `Err(TaskError::TimedOut)` once `timeout` has passed; tasks not waited for go on.
+///
+/// ```
+/// let tasks = (1..=3).map(|i| atasker_core::spawn(move || i * 10)).collect::<Vec<_>>();
+/// assert_eq!(atasker_core::wait_completed(tasks, None), Ok(vec![10, 20, 30]));
+/// ```
+pub fn wait_completed<T, I>(tasks: I, timeout: Option<Duration>) -> Result<Vec<T>, TaskError>
+where
+    T: Send + 'static,
+    I: IntoIterator<Item = Task<T>>,
+{
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let tasks = tasks.into_iter();
+    let mut out = Vec::with_capacity(tasks.size_hint().0);
+    for task in tasks {
+        match task.cell.wait_deadline(deadline) {
+            Some(r) => out.push(r?),
+            None => return Err(TaskError::TimedOut),
+        }
+    }
+    Ok(out)
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Runs `f`, turning a panic into `TaskError::Panicked`.
+pub(crate) fn run_catching<T>(f: impl FnOnce() -> T) -> Result<T, TaskError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| TaskError::Panicked {
+        message: panic_message(&*p),
+    })
+}
+
+/// A future that turns a panic while polling its inner future into `TaskError::Panicked`.
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field; it is never moved out.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match run_catching(|| inner.poll(cx)) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}

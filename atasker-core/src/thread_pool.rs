@@ -1,0 +1,220 @@
+//! The thread pool: lazily started threads, capped by the admission ladder, with an idle
+//! keep-alive (the shape of tokio's blocking pool).
+
+use crate::error::TaskError;
+use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
+use crate::task::{run_catching, Header, TaskCell, RUNNING};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long an idle thread waits for work before it exits.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// A unit of work for the pool: a task's closure and its cell.
+pub(crate) trait ThreadJob: Send {
+    fn header(&self) -> &Header;
+    /// Runs the closure and finishes the task.
+    fn run(self: Box<Self>);
+    /// Finishes the queued task as cancelled.
+    fn cancel(self: Box<Self>);
+    /// Finishes the admitted task with `err` without running it.
+    fn fail(self: Box<Self>, err: TaskError);
+}
+
+pub(crate) type Job = Box<dyn ThreadJob>;
+
+impl LadderJob for Job {
+    fn header(&self) -> &Header {
+        ThreadJob::header(&**self)
+    }
+}
+
+pub(crate) struct BlockingJob<F, T> {
+    pub(crate) cell: Arc<TaskCell<T>>,
+    pub(crate) f: F,
+}
+
+impl<F, T> ThreadJob for BlockingJob<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn header(&self) -> &Header {
+        crate::task::Control::header(&*self.cell)
+    }
+
+    fn run(self: Box<Self>) {
+        let BlockingJob { cell, f } = *self;
+        let h = crate::task::Control::header(&*cell);
+        let _guard = h.timeout.map(|d| h.sup.deadline(cell.clone(), d));
+        let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "threads");
+        let result = {
+            let _current = crate::supervisor::CurrentGuard::enter(&h.sup);
+            span.in_scope(|| run_catching(f))
+        };
+        cell.finish(RUNNING, result);
+    }
+
+    fn cancel(self: Box<Self>) {
+        crate::task::Control::cancel(&*self.cell);
+    }
+
+    fn fail(self: Box<Self>, err: TaskError) {
+        self.cell.finish(RUNNING, Err(err));
+    }
+}
+
+struct State {
+    ladder: Ladder<Job>,
+    /// Admitted jobs waiting for a thread.
+    ready: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    notified: usize,
+    shutdown: bool,
+    next_thread: usize,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    name: String,
+}
+
+/// The supervisor's thread pool.
+pub(crate) struct ThreadPool {
+    shared: Arc<Shared>,
+}
+
+impl ThreadPool {
+    pub(crate) fn new(name: &str, limits: Limits) -> Self {
+        ThreadPool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    ladder: Ladder::new(limits),
+                    ready: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    notified: 0,
+                    shutdown: false,
+                    next_thread: 0,
+                }),
+                work: Condvar::new(),
+                name: format!("atasker-{name}"),
+            }),
+        }
+    }
+
+    /// Offers a job to the ladder. `true` if it had to queue.
+    pub(crate) fn submit(&self, job: Job) -> bool {
+        let mut st = self.shared.lock();
+        match st.ladder.submit(job) {
+            Some(job) => {
+                self.shared.dispatch(&mut st, job);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Cancels every queued job.
+    pub(crate) fn cancel_queued(&self) {
+        let jobs = self.shared.lock().ladder.drain();
+        for job in jobs {
+            job.cancel();
+        }
+    }
+
+    pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        self.shared.lock().ladder.overdue(now, warn, crit, out);
+    }
+
+    /// (threads alive, slots busy, jobs queued)
+    pub(crate) fn load(&self) -> (usize, usize, usize) {
+        let st = self.shared.lock();
+        (st.threads, st.ladder.busy(), st.ladder.queued())
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.work.notify_all();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands an admitted job to an idle thread, or starts a thread for it.
+    fn dispatch(self: &Arc<Self>, st: &mut State, job: Job) {
+        st.ready.push_back(job);
+        if st.idle > 0 {
+            st.idle -= 1;
+            st.notified += 1;
+            self.work.notify_one();
+            return;
+        }
+        let n = st.next_thread;
+        st.next_thread += 1;
+        let shared = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-{n}", self.name))
+            .spawn(move || shared.worker());
+        match spawned {
+            Ok(_) => st.threads += 1,
+            Err(e) if st.threads > 0 => {
+                tracing::warn!(error = %e, "atasker: cannot start another pool thread; the job waits for a busy one");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "atasker: cannot start a pool thread");
+                if let Some(job) = st.ready.pop_back() {
+                    st.ladder.release();
+                    job.fail(TaskError::Unavailable(format!("cannot start a pool thread: {e}")));
+                }
+            }
+        }
+    }
+
+    fn worker(self: Arc<Self>) {
+        let mut st = self.lock();
+        loop {
+            if let Some(job) = st.ready.pop_front() {
+                drop(st);
+                job.run();
+                st = self.lock();
+                st.ladder.release();
+                // Restore the ladder's invariant: start every job the freed slot allows.
+                while let Some(job) = st.ladder.next() {
+                    if st.ready.is_empty() {
+                        st.ready.push_back(job);
+                    } else {
+                        self.dispatch(&mut st, job);
+                    }
+                }
+                continue;
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let (guard, timeout) = self
+                .work
+                .wait_timeout(st, KEEP_ALIVE)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            if st.notified > 0 {
+                st.notified -= 1;
+            } else {
+                st.idle -= 1;
+                if timeout.timed_out() && st.ready.is_empty() {
+                    break;
+                }
+            }
+        }
+        st.threads -= 1;
+    }
+}

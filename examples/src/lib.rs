@@ -1,0 +1,1 @@
+//! Examples for atasker (see the `[[example]]` targets).

@@ -1,0 +1,1 @@
+//! Behaviour tests for atasker live in `tests/tests/`.

@@ -1,0 +1,84 @@
+//! Stopping a supervisor: draining, deadlines, rejection.
+
+mod common;
+
+use atasker::TaskError;
+use common::{supervisor, Gate, QUIET};
+use std::time::{Duration, Instant};
+
+#[test]
+fn stop_lets_queued_tasks_run() {
+    let sup = supervisor("drain", 1, 0, 0);
+    let tasks: Vec<_> = (0..5)
+        .map(|i| {
+            sup.task().spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                i
+            })
+        })
+        .collect();
+    let co = sup.task().spawn_async(async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        "co"
+    });
+    sup.stop();
+    // Everything finished before stop returned.
+    assert!(tasks.iter().all(|t| t.is_finished()));
+    assert!(co.is_finished());
+    assert_eq!(atasker::wait_completed(tasks, None), Ok(vec![0, 1, 2, 3, 4]));
+    assert_eq!(co.wait(), Ok("co"));
+    sup.stop(); // idempotent
+}
+
+#[test]
+fn after_stop_new_work_is_rejected() {
+    let sup = supervisor("reject", 1, 0, 0);
+    sup.stop();
+    assert!(sup.is_stopped());
+    assert_eq!(sup.task().spawn(|| 1).wait(), Err(TaskError::SupervisorStopped));
+    assert_eq!(sup.task().spawn_async(async { 1 }).wait(), Err(TaskError::SupervisorStopped));
+    assert_eq!(sup.stats().threads.normal.submitted, 0);
+}
+
+#[test]
+fn stop_timeout_cancels_what_is_left() {
+    let sup = supervisor("deadline", 1, 0, 0);
+    let gate = Gate::new();
+    let g = gate.clone();
+    let running = sup.task().spawn(move || {
+        g.wait();
+        "finished on its own"
+    });
+    std::thread::sleep(QUIET);
+    let queued: Vec<_> = (0..3).map(|i| sup.task().spawn(move || i)).collect();
+    let delayed = sup.task().delay(Duration::from_secs(60)).spawn(|| ());
+    let co = sup.task().spawn_async(async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let start = Instant::now();
+    sup.stop_timeout(Duration::from_millis(200));
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(190) && took < Duration::from_secs(5), "{took:?}");
+    for t in queued {
+        assert_eq!(t.wait(), Err(TaskError::Cancelled));
+    }
+    assert_eq!(delayed.wait(), Err(TaskError::Cancelled));
+    assert_eq!(co.wait(), Err(TaskError::Cancelled));
+    // The running thread task cannot be interrupted; it finishes on its own.
+    assert!(!running.is_finished());
+    gate.open();
+    assert_eq!(running.wait(), Ok("finished on its own"));
+    let s = sup.stats();
+    assert_eq!(s.threads.normal.cancelled, 4);
+    assert_eq!(s.coroutines.normal.cancelled, 1);
+    assert_eq!(s.threads.normal.completed, 1);
+}
+
+#[test]
+fn a_task_may_stop_its_own_supervisor() {
+    let sup = supervisor("self-stop", 2, 0, 0);
+    let t = sup.task().spawn(move || sup.stop());
+    let mut t = t;
+    assert_eq!(t.wait_timeout(common::SOON), Some(Ok(())));
+    assert!(sup.is_stopped());
+}

@@ -1,0 +1,242 @@
+//! Task handles: results, panics, cancel, timeouts, waiting.
+
+mod common;
+
+use atasker::{Priority, Supervisor, TaskError};
+use common::{supervisor, wait_until, Gate, Log, QUIET, SOON};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn cancel_a_queued_task() {
+    let sup = supervisor("cancel", 1, 0, 0);
+    let gate = Gate::new();
+    let g = gate.clone();
+    let running = sup.task().spawn(move || g.wait());
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let queued = sup.task().spawn(move || r.store(true, Ordering::SeqCst));
+    std::thread::sleep(QUIET);
+    assert!(queued.cancel(), "a queued task can be cancelled");
+    assert!(!queued.cancel(), "only once");
+    assert_eq!(queued.wait(), Err(TaskError::Cancelled));
+    assert!(!running.cancel(), "a running thread task cannot be interrupted");
+    gate.open();
+    running.wait().unwrap();
+    // The pool goes on; the cancelled task never runs.
+    sup.task().spawn(|| ()).wait().unwrap();
+    assert!(!ran.load(Ordering::SeqCst));
+    let s = sup.stats().threads.normal;
+    assert_eq!((s.cancelled, s.completed, s.queued, s.running), (1, 2, 0, 0));
+}
+
+#[test]
+fn cancel_a_delayed_task() {
+    let sup = supervisor("cancel-delay", 1, 0, 0);
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let t = sup
+        .task()
+        .delay(Duration::from_millis(200))
+        .spawn(move || r.store(true, Ordering::SeqCst));
+    assert!(t.cancel());
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(t.wait(), Err(TaskError::Cancelled));
+}
+
+#[test]
+fn cancel_a_running_coroutine() {
+    let sup = supervisor("cancel-co", 1, 0, 0);
+    let t = sup.task().spawn_async(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    std::thread::sleep(QUIET);
+    let start = Instant::now();
+    assert!(t.cancel());
+    assert_eq!(t.wait(), Err(TaskError::Cancelled));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(sup.stats().coroutines.normal.cancelled, 1);
+}
+
+#[test]
+fn a_panic_is_reported_and_the_pool_survives() {
+    let sup = supervisor("panic", 1, 0, 0);
+    for i in 0..20 {
+        let t = sup.task().spawn(move || -> u32 { panic!("boom {i}") });
+        assert_eq!(t.wait(), Err(TaskError::Panicked { message: format!("boom {i}") }));
+    }
+    assert_eq!(sup.task().spawn(|| 5).wait(), Ok(5));
+    let t = sup.task().spawn_async(async { panic!("async boom") });
+    assert_eq!(t.wait(), Err(TaskError::Panicked { message: "async boom".into() }));
+    assert_eq!(sup.task().spawn_async(async { 6 }).wait(), Ok(6));
+    assert_eq!(sup.stats().threads.normal.failed, 20);
+    assert_eq!(sup.stats().pool_threads, 1);
+}
+
+#[test]
+fn wait_timeout_returns_none_until_done() {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let mut t = atasker::spawn(move || {
+        g.wait();
+        3
+    });
+    assert_eq!(t.wait_timeout(Duration::from_millis(50)), None);
+    assert!(!t.is_finished());
+    gate.open();
+    assert_eq!(t.wait_timeout(SOON), Some(Ok(3)));
+    assert!(t.is_finished());
+    assert_eq!(t.wait_timeout(SOON), Some(Err(TaskError::Consumed)));
+}
+
+#[test]
+fn wait_completed_keeps_input_order() {
+    let tasks: Vec<_> = [300u64, 10, 150, 0]
+        .into_iter()
+        .map(|ms| {
+            atasker::spawn(move || {
+                std::thread::sleep(Duration::from_millis(ms));
+                ms
+            })
+        })
+        .collect();
+    assert_eq!(atasker::wait_completed(tasks, Some(SOON)), Ok(vec![300, 10, 150, 0]));
+}
+
+#[test]
+fn wait_completed_times_out() {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let tasks = vec![atasker::spawn(|| 1), atasker::spawn(move || {
+        g.wait();
+        2
+    })];
+    let start = Instant::now();
+    assert_eq!(
+        atasker::wait_completed(tasks, Some(Duration::from_millis(100))),
+        Err(TaskError::TimedOut)
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    gate.open();
+}
+
+#[test]
+fn wait_completed_reports_the_first_error() {
+    let tasks = vec![atasker::spawn(|| 1), atasker::spawn(|| -> i32 { panic!("second") })];
+    assert_eq!(
+        atasker::wait_completed(tasks, None),
+        Err(TaskError::Panicked { message: "second".into() })
+    );
+}
+
+#[test]
+fn timeouts_count_from_the_start() {
+    let sup = supervisor("timeout", 1, 0, 0);
+    let gate = Gate::new();
+    let g = gate.clone();
+    let blocker = sup.task().spawn(move || g.wait());
+    // Queued for 300 ms, then runs 50 ms under a 200 ms deadline: not timed out.
+    let t = sup
+        .task()
+        .timeout(Duration::from_millis(200))
+        .spawn(|| std::thread::sleep(Duration::from_millis(50)));
+    std::thread::sleep(Duration::from_millis(300));
+    gate.open();
+    blocker.wait().unwrap();
+    assert_eq!(t.wait(), Ok(()));
+
+    let start = Instant::now();
+    let slow = sup
+        .task()
+        .timeout(Duration::from_millis(100))
+        .spawn(|| std::thread::sleep(Duration::from_millis(1500)));
+    assert_eq!(slow.wait(), Err(TaskError::TimedOut));
+    assert!(start.elapsed() < Duration::from_millis(1400), "reported at the deadline, not at the end");
+
+    let co = sup.task().timeout(Duration::from_millis(100)).spawn_async(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    assert_eq!(co.wait(), Err(TaskError::TimedOut));
+    assert_eq!(sup.stats().coroutines.normal.failed, 1);
+}
+
+#[test]
+fn tasks_run_on_named_pool_threads() {
+    let sup = supervisor("plant", 2, 0, 0);
+    let name = sup
+        .task()
+        .spawn(|| std::thread::current().name().unwrap().to_owned())
+        .wait()
+        .unwrap();
+    assert!(name.starts_with("atasker-plant-"), "{name}");
+}
+
+#[test]
+fn queue_wait_hooks_fire_while_the_task_waits() {
+    let warned = Arc::new(AtomicUsize::new(0));
+    let critical = Arc::new(AtomicUsize::new(0));
+    let names = Log::new();
+    let (w, c, n) = (warned.clone(), critical.clone(), names.clone());
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder()
+            .name("hooks")
+            .thread_pool(1)
+            .reserve_normal(0)
+            .reserve_high(0)
+            .timeout_warning(Duration::from_millis(100))
+            .timeout_critical(Duration::from_millis(300))
+            .on_timeout_warning(move |t| {
+                n.push(t.name);
+                assert!(t.waited >= Duration::from_millis(100));
+                w.fetch_add(1, Ordering::SeqCst);
+            })
+            .on_timeout_critical(move |t| {
+                assert!(t.waited >= Duration::from_millis(300));
+                c.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap(),
+    ));
+    let gate = Gate::new();
+    let g = gate.clone();
+    let blocker = sup.task().spawn(move || g.wait());
+    let queued = sup.task().name("waiter").priority(Priority::Low).spawn(|| ());
+    wait_until("the warning hook fires", || warned.load(Ordering::SeqCst) == 1);
+    assert_eq!(critical.load(Ordering::SeqCst), 0);
+    wait_until("the critical hook fires", || critical.load(Ordering::SeqCst) == 1);
+    std::thread::sleep(QUIET);
+    assert_eq!(warned.load(Ordering::SeqCst), 1, "once");
+    assert_eq!(critical.load(Ordering::SeqCst), 1, "once");
+    assert_eq!(names.get(), ["waiter"]);
+    gate.open();
+    blocker.wait().unwrap();
+    queued.wait().unwrap();
+    assert!(sup.stats().threads.low.max_wait >= Duration::from_millis(300));
+    // A task that never waits fires nothing.
+    sup.task().spawn(|| ()).wait().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(warned.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn stats_count_every_outcome() {
+    let sup = supervisor("stats", 1, 0, 0);
+    sup.task().spawn(|| ()).wait().unwrap();
+    sup.task().priority(Priority::High).spawn(|| panic!("x")).wait().unwrap_err();
+    let t = sup.task().delay(SOON).priority(Priority::Low).spawn(|| ());
+    let s = sup.stats().threads;
+    assert_eq!(s.low.queued, 1);
+    t.cancel();
+    sup.task().spawn_async(async {}).wait().unwrap();
+    let s = sup.stats();
+    assert_eq!((s.threads.normal.submitted, s.threads.normal.completed), (1, 1));
+    assert_eq!((s.threads.high.submitted, s.threads.high.failed), (1, 1));
+    assert_eq!((s.threads.low.submitted, s.threads.low.cancelled, s.threads.low.queued), (1, 1, 0));
+    assert_eq!(s.coroutines.normal.completed, 1);
+    let json = serde_json::to_value(&s).unwrap();
+    for key in ["queued", "running", "completed", "failed", "cancelled", "max_wait"] {
+        assert!(json["threads"]["normal"].get(key).is_some(), "{key} missing in {json}");
+    }
+}

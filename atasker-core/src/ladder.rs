@@ -139,7 +139,13 @@ impl<J: LadderJob> Ladder<J> {
     }
 
     /// Finds queued tasks that have waited past `warn` or `crit` and were not reported yet.
-    pub(crate) fn overdue(&mut self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+    pub(crate) fn overdue(
+        &mut self,
+        now: Instant,
+        warn: Duration,
+        crit: Duration,
+        out: &mut Overdue,
+    ) {
         for i in 0..3 {
             let q = &self.queues[i];
             for (mark, limit, list) in [

@@ -17,6 +17,7 @@ mod stats;
 mod supervisor;
 mod task;
 mod thread_pool;
+mod worker;
 
 #[doc(hidden)]
 pub mod __private;
@@ -26,6 +27,10 @@ pub use priority::Priority;
 pub use stats::{PoolStats, PriorityStats, Stats};
 pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
 pub use task::{wait_completed, PoolKind, Task, TaskId, TaskInfo};
+pub use worker::{
+    EventWorker, EventWorkerBuilder, QueueWorker, QueueWorkerBuilder, Worker, WorkerBuilder,
+    WorkerError, WorkerKind, WorkerOutput, WorkerState, WorkerStats,
+};
 
 use std::future::Future;
 

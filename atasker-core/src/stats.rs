@@ -49,7 +49,13 @@ impl StatsCells {
         }
     }
 
-    pub(crate) fn finished(&self, pool: PoolKind, p: Priority, was_running: bool, outcome: Outcome) {
+    pub(crate) fn finished(
+        &self,
+        pool: PoolKind,
+        p: Priority,
+        was_running: bool,
+        outcome: Outcome,
+    ) {
         let c = self.at(pool, p);
         match outcome {
             Outcome::Completed => &c.completed,
@@ -180,6 +186,8 @@ pub struct Stats {
     pub coroutines: PoolStats,
     /// Threads alive in the thread pool.
     pub pool_threads: usize,
+    /// Every worker of the supervisor (stopped ones too).
+    pub workers: Vec<crate::worker::WorkerStats>,
 }
 
 impl Stats {

@@ -5,7 +5,9 @@ use crate::error::{BuildError, TaskError};
 use crate::ladder::{Limits, Overdue};
 use crate::priority::Priority;
 use crate::stats::{Stats, StatsCells};
-use crate::task::{CatchUnwind, Control, Header, PoolKind, Task, TaskCell, TaskId, TaskInfo, QUEUED, RUNNING};
+use crate::task::{
+    CatchUnwind, Control, Header, PoolKind, Task, TaskCell, TaskId, TaskInfo, QUEUED, RUNNING,
+};
 use crate::thread_pool::{BlockingJob, Job, ThreadPool};
 use std::collections::HashMap;
 use std::fmt;
@@ -186,7 +188,9 @@ impl SupervisorBuilder {
             return Err(BuildError::InvalidConfig("process_pool must be at least 1"));
         }
         if c.runtime.is_none() && c.runtime_threads == 0 {
-            return Err(BuildError::InvalidConfig("runtime_threads must be at least 1"));
+            return Err(BuildError::InvalidConfig(
+                "runtime_threads must be at least 1",
+            ));
         }
         if c.timeout_warning > c.timeout_critical {
             return Err(BuildError::InvalidConfig(
@@ -205,6 +209,7 @@ impl SupervisorBuilder {
                 stopped: AtomicBool::new(false),
                 pending: Pending::default(),
                 live: Mutex::new(HashMap::new()),
+                workers: Mutex::new(Vec::new()),
                 watchdog: Arc::default(),
                 config: c,
             }),
@@ -362,6 +367,7 @@ impl Supervisor {
             processes: inner.stats.snapshot(PoolKind::Processes),
             coroutines: inner.stats.snapshot(PoolKind::Coroutines),
             pool_threads: inner.threads.load().0,
+            workers: inner.workers().iter().map(|w| w.stats()).collect(),
         }
     }
 
@@ -389,10 +395,17 @@ impl fmt::Debug for Supervisor {
         let c = &self.inner.config;
         f.debug_struct("Supervisor")
             .field("name", &c.name)
-            .field("thread_pool", &(c.thread_pool, c.reserve_normal, c.reserve_high))
+            .field(
+                "thread_pool",
+                &(c.thread_pool, c.reserve_normal, c.reserve_high),
+            )
             .field(
                 "process_pool",
-                &(c.process_pool, c.process_reserve_normal, c.process_reserve_high),
+                &(
+                    c.process_pool,
+                    c.process_reserve_normal,
+                    c.process_reserve_high,
+                ),
             )
             .field("stopped", &self.is_stopped())
             .finish_non_exhaustive()
@@ -535,7 +548,11 @@ impl Pending {
                 }
                 None => step,
             };
-            g = self.zero.wait_timeout(g, wait).unwrap_or_else(|e| e.into_inner()).0;
+            g = self
+                .zero
+                .wait_timeout(g, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         };
         drop(g);
         self.waiters.fetch_sub(1, SeqCst);
@@ -590,6 +607,8 @@ pub(crate) struct Inner {
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
     live: Mutex<HashMap<TaskId, Arc<dyn Control>>>,
+    /// Every worker made on this supervisor (for `stats` and `stop`).
+    workers: Mutex<Vec<Weak<crate::worker::Core>>>,
     watchdog: Arc<Watchdog>,
 }
 
@@ -619,8 +638,23 @@ impl Inner {
         });
         match rt {
             Ok(rt) => Ok(rt.handle().clone()),
-            Err(e) => Err(TaskError::Unavailable(format!("cannot start the runtime: {e}"))),
+            Err(e) => Err(TaskError::Unavailable(format!(
+                "cannot start the runtime: {e}"
+            ))),
         }
+    }
+
+    pub(crate) fn register_worker(&self, w: &Arc<crate::worker::Core>) {
+        let mut list = lock(&self.workers);
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(w));
+    }
+
+    fn workers(&self) -> Vec<Arc<crate::worker::Core>> {
+        lock(&self.workers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// Counts a new task; `false` (and nothing counted) once stopped.
@@ -674,11 +708,28 @@ impl Inner {
         T: Send + 'static,
     {
         if !self.admit() {
-            return Task::failed(self.clone(), spec.name, spec.priority, PoolKind::Threads, TaskError::SupervisorStopped);
+            return Task::failed(
+                self.clone(),
+                spec.name,
+                spec.priority,
+                PoolKind::Threads,
+                TaskError::SupervisorStopped,
+            );
         }
-        let cell = TaskCell::new(self.clone(), spec.name, spec.priority, PoolKind::Threads, spec.timeout, QUEUED);
-        self.stats.submitted(PoolKind::Threads, spec.priority, false);
-        let job: Job = Box::new(BlockingJob { cell: cell.clone(), f });
+        let cell = TaskCell::new(
+            self.clone(),
+            spec.name,
+            spec.priority,
+            PoolKind::Threads,
+            spec.timeout,
+            QUEUED,
+        );
+        self.stats
+            .submitted(PoolKind::Threads, spec.priority, false);
+        let job: Job = Box::new(BlockingJob {
+            cell: cell.clone(),
+            f,
+        });
         match spec.delay {
             None => self.submit_thread_job(job),
             Some(d) => self.after_delay(cell.clone(), d, move |inner| inner.submit_thread_job(job)),
@@ -693,7 +744,12 @@ impl Inner {
     }
 
     /// Runs `then` after `d` unless the task was cancelled meanwhile.
-    fn after_delay(self: &Arc<Self>, cell: Arc<dyn Control>, d: Duration, then: impl FnOnce(&Arc<Inner>) + Send + 'static) {
+    fn after_delay(
+        self: &Arc<Self>,
+        cell: Arc<dyn Control>,
+        d: Duration,
+        then: impl FnOnce(&Arc<Inner>) + Send + 'static,
+    ) {
         match self.handle() {
             Ok(handle) => {
                 self.track(cell.clone());
@@ -718,7 +774,15 @@ impl Inner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let fail = |e| Task::failed(self.clone(), spec.name, spec.priority, PoolKind::Coroutines, e);
+        let fail = |e| {
+            Task::failed(
+                self.clone(),
+                spec.name,
+                spec.priority,
+                PoolKind::Coroutines,
+                e,
+            )
+        };
         if !self.admit() {
             return fail(TaskError::SupervisorStopped);
         }
@@ -731,8 +795,16 @@ impl Inner {
         };
         let delay = spec.delay;
         let state = if delay.is_some() { QUEUED } else { RUNNING };
-        let cell = TaskCell::new(self.clone(), spec.name, spec.priority, PoolKind::Coroutines, spec.timeout, state);
-        self.stats.submitted(PoolKind::Coroutines, spec.priority, delay.is_none());
+        let cell = TaskCell::new(
+            self.clone(),
+            spec.name,
+            spec.priority,
+            PoolKind::Coroutines,
+            spec.timeout,
+            state,
+        );
+        self.stats
+            .submitted(PoolKind::Coroutines, spec.priority, delay.is_none());
         self.track(cell.clone());
         let task = cell.clone();
         let h = cell.header();
@@ -778,6 +850,9 @@ impl Inner {
 
     fn stop(&self, deadline: Option<Instant>) {
         self.stopped.store(true, SeqCst);
+        for w in self.workers() {
+            w.stop(deadline);
+        }
         // A task that stops its own supervisor must not wait for itself.
         let me = self as *const Inner as usize;
         let inside = CURRENT.with(|c| c.get()) == me;
@@ -808,7 +883,10 @@ struct Current<'a, F>(&'a Inner, F);
 impl<F: Future> Future for Current<'_, F> {
     type Output = F::Output;
 
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
         // SAFETY: structural pinning of the future field; it is never moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let _g = CurrentGuard::enter(this.0);
@@ -821,9 +899,12 @@ fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
         let Some(inner) = weak.upgrade() else { return };
         let c = &inner.config;
         let mut found = Overdue::default();
-        inner
-            .threads
-            .overdue(Instant::now(), c.timeout_warning, c.timeout_critical, &mut found);
+        inner.threads.overdue(
+            Instant::now(),
+            c.timeout_warning,
+            c.timeout_critical,
+            &mut found,
+        );
         for t in &found.warnings {
             tracing::warn!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued");
             if let Some(hook) = &c.on_warning {

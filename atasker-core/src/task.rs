@@ -197,7 +197,10 @@ pub(crate) trait Control: Send + Sync {
 }
 
 enum Slot<T> {
-    Pending { waker: Option<Waker>, sleepers: bool },
+    Pending {
+        waker: Option<Waker>,
+        sleepers: bool,
+    },
     Ready(Result<T, TaskError>),
     Taken,
 }
@@ -373,7 +376,13 @@ impl<T: Send + 'static> Task<T> {
     }
 
     /// A task that has already failed with `err` (used when the supervisor refuses work).
-    pub(crate) fn failed(sup: Arc<Inner>, name: &'static str, priority: Priority, pool: PoolKind, err: TaskError) -> Self {
+    pub(crate) fn failed(
+        sup: Arc<Inner>,
+        name: &'static str,
+        priority: Priority,
+        pool: PoolKind,
+        err: TaskError,
+    ) -> Self {
         let cell = TaskCell::new(sup, name, priority, pool, None, DONE);
         *cell.lock() = Slot::Ready(Err(err));
         Task { cell }

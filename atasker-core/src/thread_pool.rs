@@ -173,7 +173,9 @@ impl Shared {
                 tracing::error!(error = %e, "atasker: cannot start a pool thread");
                 if let Some(job) = st.ready.pop_back() {
                     st.ladder.release();
-                    job.fail(TaskError::Unavailable(format!("cannot start a pool thread: {e}")));
+                    job.fail(TaskError::Unavailable(format!(
+                        "cannot start a pool thread: {e}"
+                    )));
                 }
             }
         }

@@ -26,16 +26,18 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use atasker_core::{
-    spawn, spawn_async, wait_completed, BuildError, PoolKind, PoolStats, Priority,
-    PriorityStats, Stats, Supervisor, SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId,
-    TaskInfo,
+    spawn, spawn_async, wait_completed, BuildError, EventWorker, EventWorkerBuilder, PoolKind,
+    PoolStats, Priority, PriorityStats, QueueWorker, QueueWorkerBuilder, Stats, Supervisor,
+    SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId, TaskInfo, Worker, WorkerBuilder,
+    WorkerError, WorkerKind, WorkerOutput, WorkerState, WorkerStats,
 };
 pub use atasker_macros::{background_task, background_worker};
 
 /// Everything a user of the macros and handles needs: `use atasker::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        background_task, background_worker, Priority, Supervisor, Task, TaskError,
+        background_task, background_worker, EventWorker, Priority, QueueWorker, Supervisor, Task,
+        TaskError, Worker, WorkerError,
     };
 }
 

@@ -25,7 +25,10 @@ fn stop_lets_queued_tasks_run() {
     // Everything finished before stop returned.
     assert!(tasks.iter().all(|t| t.is_finished()));
     assert!(co.is_finished());
-    assert_eq!(atasker::wait_completed(tasks, None), Ok(vec![0, 1, 2, 3, 4]));
+    assert_eq!(
+        atasker::wait_completed(tasks, None),
+        Ok(vec![0, 1, 2, 3, 4])
+    );
     assert_eq!(co.wait(), Ok("co"));
     sup.stop(); // idempotent
 }
@@ -35,8 +38,14 @@ fn after_stop_new_work_is_rejected() {
     let sup = supervisor("reject", 1, 0, 0);
     sup.stop();
     assert!(sup.is_stopped());
-    assert_eq!(sup.task().spawn(|| 1).wait(), Err(TaskError::SupervisorStopped));
-    assert_eq!(sup.task().spawn_async(async { 1 }).wait(), Err(TaskError::SupervisorStopped));
+    assert_eq!(
+        sup.task().spawn(|| 1).wait(),
+        Err(TaskError::SupervisorStopped)
+    );
+    assert_eq!(
+        sup.task().spawn_async(async { 1 }).wait(),
+        Err(TaskError::SupervisorStopped)
+    );
     assert_eq!(sup.stats().threads.normal.submitted, 0);
 }
 
@@ -58,7 +67,10 @@ fn stop_timeout_cancels_what_is_left() {
     let start = Instant::now();
     sup.stop_timeout(Duration::from_millis(200));
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(190) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     for t in queued {
         assert_eq!(t.wait(), Err(TaskError::Cancelled));
     }

@@ -7,7 +7,12 @@ use common::{supervisor, wait_until, Gate, Log, QUIET};
 use std::time::Duration;
 
 /// Spawns a task that logs its start, then blocks on its own gate.
-fn blocker(sup: &'static atasker::Supervisor, log: &Log, name: &'static str, p: Priority) -> (Task<()>, Gate) {
+fn blocker(
+    sup: &'static atasker::Supervisor,
+    log: &Log,
+    name: &'static str,
+    p: Priority,
+) -> (Task<()>, Gate) {
     let gate = Gate::new();
     let (l, g) = (log.clone(), gate.clone());
     let t = sup.task().priority(p).spawn(move || {
@@ -23,7 +28,11 @@ fn started(log: &Log, name: &str) {
 
 fn not_started(log: &Log, name: &str) {
     std::thread::sleep(QUIET);
-    assert!(!log.contains(name), "{name} started too early: {:?}", log.get());
+    assert!(
+        !log.contains(name),
+        "{name} started too early: {:?}",
+        log.get()
+    );
 }
 
 #[test]
@@ -114,7 +123,9 @@ fn fifo_within_a_priority() {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let l = log.clone();
-            sup.task().priority(Priority::Low).spawn(move || l.push(i.to_string()))
+            sup.task()
+                .priority(Priority::Low)
+                .spawn(move || l.push(i.to_string()))
         })
         .collect();
     gate.open();
@@ -157,8 +168,14 @@ fn a_delayed_task_holds_no_slot() {
     let quick = sup.task().spawn(move || start.elapsed());
     let quick_at = quick.wait().unwrap();
     let delayed_at = delayed.wait().unwrap();
-    assert!(quick_at < Duration::from_millis(300), "quick task waited for the delayed one: {quick_at:?}");
-    assert!(delayed_at >= Duration::from_millis(300), "delay not honoured: {delayed_at:?}");
+    assert!(
+        quick_at < Duration::from_millis(300),
+        "quick task waited for the delayed one: {quick_at:?}"
+    );
+    assert!(
+        delayed_at >= Duration::from_millis(300),
+        "delay not honoured: {delayed_at:?}"
+    );
 }
 
 #[test]

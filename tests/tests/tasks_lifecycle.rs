@@ -21,14 +21,20 @@ fn cancel_a_queued_task() {
     assert!(queued.cancel(), "a queued task can be cancelled");
     assert!(!queued.cancel(), "only once");
     assert_eq!(queued.wait(), Err(TaskError::Cancelled));
-    assert!(!running.cancel(), "a running thread task cannot be interrupted");
+    assert!(
+        !running.cancel(),
+        "a running thread task cannot be interrupted"
+    );
     gate.open();
     running.wait().unwrap();
     // The pool goes on; the cancelled task never runs.
     sup.task().spawn(|| ()).wait().unwrap();
     assert!(!ran.load(Ordering::SeqCst));
     let s = sup.stats().threads.normal;
-    assert_eq!((s.cancelled, s.completed, s.queued, s.running), (1, 2, 0, 0));
+    assert_eq!(
+        (s.cancelled, s.completed, s.queued, s.running),
+        (1, 2, 0, 0)
+    );
 }
 
 #[test]
@@ -65,11 +71,21 @@ fn a_panic_is_reported_and_the_pool_survives() {
     let sup = supervisor("panic", 1, 0, 0);
     for i in 0..20 {
         let t = sup.task().spawn(move || -> u32 { panic!("boom {i}") });
-        assert_eq!(t.wait(), Err(TaskError::Panicked { message: format!("boom {i}") }));
+        assert_eq!(
+            t.wait(),
+            Err(TaskError::Panicked {
+                message: format!("boom {i}")
+            })
+        );
     }
     assert_eq!(sup.task().spawn(|| 5).wait(), Ok(5));
     let t = sup.task().spawn_async(async { panic!("async boom") });
-    assert_eq!(t.wait(), Err(TaskError::Panicked { message: "async boom".into() }));
+    assert_eq!(
+        t.wait(),
+        Err(TaskError::Panicked {
+            message: "async boom".into()
+        })
+    );
     assert_eq!(sup.task().spawn_async(async { 6 }).wait(), Ok(6));
     assert_eq!(sup.stats().threads.normal.failed, 20);
     assert_eq!(sup.stats().pool_threads, 1);
@@ -102,17 +118,23 @@ fn wait_completed_keeps_input_order() {
             })
         })
         .collect();
-    assert_eq!(atasker::wait_completed(tasks, Some(SOON)), Ok(vec![300, 10, 150, 0]));
+    assert_eq!(
+        atasker::wait_completed(tasks, Some(SOON)),
+        Ok(vec![300, 10, 150, 0])
+    );
 }
 
 #[test]
 fn wait_completed_times_out() {
     let gate = Gate::new();
     let g = gate.clone();
-    let tasks = vec![atasker::spawn(|| 1), atasker::spawn(move || {
-        g.wait();
-        2
-    })];
+    let tasks = vec![
+        atasker::spawn(|| 1),
+        atasker::spawn(move || {
+            g.wait();
+            2
+        }),
+    ];
     let start = Instant::now();
     assert_eq!(
         atasker::wait_completed(tasks, Some(Duration::from_millis(100))),
@@ -124,10 +146,15 @@ fn wait_completed_times_out() {
 
 #[test]
 fn wait_completed_reports_the_first_error() {
-    let tasks = vec![atasker::spawn(|| 1), atasker::spawn(|| -> i32 { panic!("second") })];
+    let tasks = vec![
+        atasker::spawn(|| 1),
+        atasker::spawn(|| -> i32 { panic!("second") }),
+    ];
     assert_eq!(
         atasker::wait_completed(tasks, None),
-        Err(TaskError::Panicked { message: "second".into() })
+        Err(TaskError::Panicked {
+            message: "second".into()
+        })
     );
 }
 
@@ -153,11 +180,17 @@ fn timeouts_count_from_the_start() {
         .timeout(Duration::from_millis(100))
         .spawn(|| std::thread::sleep(Duration::from_millis(1500)));
     assert_eq!(slow.wait(), Err(TaskError::TimedOut));
-    assert!(start.elapsed() < Duration::from_millis(1400), "reported at the deadline, not at the end");
+    assert!(
+        start.elapsed() < Duration::from_millis(1400),
+        "reported at the deadline, not at the end"
+    );
 
-    let co = sup.task().timeout(Duration::from_millis(100)).spawn_async(async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-    });
+    let co = sup
+        .task()
+        .timeout(Duration::from_millis(100))
+        .spawn_async(async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
     assert_eq!(co.wait(), Err(TaskError::TimedOut));
     assert_eq!(sup.stats().coroutines.normal.failed, 1);
 }
@@ -202,10 +235,18 @@ fn queue_wait_hooks_fire_while_the_task_waits() {
     let gate = Gate::new();
     let g = gate.clone();
     let blocker = sup.task().spawn(move || g.wait());
-    let queued = sup.task().name("waiter").priority(Priority::Low).spawn(|| ());
-    wait_until("the warning hook fires", || warned.load(Ordering::SeqCst) == 1);
+    let queued = sup
+        .task()
+        .name("waiter")
+        .priority(Priority::Low)
+        .spawn(|| ());
+    wait_until("the warning hook fires", || {
+        warned.load(Ordering::SeqCst) == 1
+    });
     assert_eq!(critical.load(Ordering::SeqCst), 0);
-    wait_until("the critical hook fires", || critical.load(Ordering::SeqCst) == 1);
+    wait_until("the critical hook fires", || {
+        critical.load(Ordering::SeqCst) == 1
+    });
     std::thread::sleep(QUIET);
     assert_eq!(warned.load(Ordering::SeqCst), 1, "once");
     assert_eq!(critical.load(Ordering::SeqCst), 1, "once");
@@ -224,19 +265,43 @@ fn queue_wait_hooks_fire_while_the_task_waits() {
 fn stats_count_every_outcome() {
     let sup = supervisor("stats", 1, 0, 0);
     sup.task().spawn(|| ()).wait().unwrap();
-    sup.task().priority(Priority::High).spawn(|| panic!("x")).wait().unwrap_err();
+    sup.task()
+        .priority(Priority::High)
+        .spawn(|| panic!("x"))
+        .wait()
+        .unwrap_err();
     let t = sup.task().delay(SOON).priority(Priority::Low).spawn(|| ());
     let s = sup.stats().threads;
     assert_eq!(s.low.queued, 1);
     t.cancel();
     sup.task().spawn_async(async {}).wait().unwrap();
     let s = sup.stats();
-    assert_eq!((s.threads.normal.submitted, s.threads.normal.completed), (1, 1));
+    assert_eq!(
+        (s.threads.normal.submitted, s.threads.normal.completed),
+        (1, 1)
+    );
     assert_eq!((s.threads.high.submitted, s.threads.high.failed), (1, 1));
-    assert_eq!((s.threads.low.submitted, s.threads.low.cancelled, s.threads.low.queued), (1, 1, 0));
+    assert_eq!(
+        (
+            s.threads.low.submitted,
+            s.threads.low.cancelled,
+            s.threads.low.queued
+        ),
+        (1, 1, 0)
+    );
     assert_eq!(s.coroutines.normal.completed, 1);
     let json = serde_json::to_value(&s).unwrap();
-    for key in ["queued", "running", "completed", "failed", "cancelled", "max_wait"] {
-        assert!(json["threads"]["normal"].get(key).is_some(), "{key} missing in {json}");
+    for key in [
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
+        "max_wait",
+    ] {
+        assert!(
+            json["threads"]["normal"].get(key).is_some(),
+            "{key} missing in {json}"
+        );
     }
 }

@@ -17,7 +17,10 @@ fn coroutines_run_on_the_supervisor_runtime() {
 
 #[test]
 fn the_global_supervisor_works_inside_a_user_runtime() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // Creating and using the global supervisor from async code never panics.
         let a = atasker::spawn(|| 1).await;
@@ -37,14 +40,18 @@ fn a_supervisor_can_use_the_users_runtime() {
         .enable_all()
         .build()
         .unwrap();
-    let sup = Supervisor::builder().runtime(rt.handle().clone()).build().unwrap();
+    let sup = Supervisor::builder()
+        .runtime(rt.handle().clone())
+        .build()
+        .unwrap();
     let t: Task<String> = sup
         .task()
         .spawn_async(async { std::thread::current().name().unwrap().to_owned() });
     assert_eq!(t.wait().unwrap(), "user-rt");
-    let t = sup.task().timeout(Duration::from_millis(50)).spawn_async(async {
-        tokio::time::sleep(Duration::from_secs(30)).await
-    });
+    let t = sup
+        .task()
+        .timeout(Duration::from_millis(50))
+        .spawn_async(async { tokio::time::sleep(Duration::from_secs(30)).await });
     assert_eq!(t.wait(), Err(TaskError::TimedOut));
 }
 

@@ -1,0 +1,110 @@
+//! Event workers: [`EventWorker`].
+
+use super::{
+    async_exec, blocking_exec, builder_methods, handle_methods, Common, Core, Exec, Run, Wake,
+    WorkerKind, WorkerOutput,
+};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A worker that runs once per [`trigger`](EventWorker::trigger); triggers during a run
+/// coalesce into one more run.
+///
+/// ```
+/// use std::time::Duration;
+/// let w = atasker_core::EventWorker::builder().name("flush").build(|| { /* flush */ });
+/// w.start();
+/// w.trigger();
+/// w.stop();
+/// ```
+#[derive(Clone)]
+#[must_use = "a worker does nothing until `start` is called"]
+pub struct EventWorker {
+    core: Arc<Core>,
+}
+
+impl EventWorker {
+    /// A builder for an event worker without macros.
+    pub fn builder() -> EventWorkerBuilder {
+        EventWorkerBuilder::default()
+    }
+
+    handle_methods!();
+
+    /// Asks for one run. A trigger while the worker is stopped runs once it starts.
+    pub fn trigger(&self) {
+        self.core.trigger.set();
+    }
+}
+
+impl fmt::Debug for EventWorker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.fmt(f)
+    }
+}
+
+/// Builds an [`EventWorker`]. Made by [`EventWorker::builder`].
+///
+/// ```
+/// let w = atasker_core::EventWorker::builder()
+///     .name("on-change")
+///     .build_async(|| async { /* react */ });
+/// assert_eq!(w.name(), "on-change");
+/// ```
+#[derive(Default)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct EventWorkerBuilder {
+    common: Common,
+}
+
+impl fmt::Debug for EventWorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWorkerBuilder")
+            .field("name", &self.common.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventWorkerBuilder {
+    builder_methods!();
+
+    /// Builds a worker whose executor runs on the thread pool.
+    pub fn build<F, R>(self, f: F) -> EventWorker
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+        R: WorkerOutput,
+    {
+        self.build_exec(blocking_exec(move |()| f()))
+    }
+
+    /// Builds a worker whose executor is a coroutine.
+    pub fn build_async<F, Fut>(self, f: F) -> EventWorker
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: WorkerOutput,
+    {
+        self.build_exec(async_exec(move |()| f()))
+    }
+
+    pub(crate) fn build_exec(self, exec: Exec<()>) -> EventWorker {
+        let starter = Box::new(move |core: Arc<Core>, run: Run| {
+            let exec = exec.clone();
+            Box::pin(async move { drive(&core, &run, &exec).await })
+                as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+        });
+        EventWorker {
+            core: Core::new(WorkerKind::Event, self.common, starter),
+        }
+    }
+}
+
+async fn drive(core: &Core, run: &Run, exec: &Exec<()>) {
+    loop {
+        // The trigger flag is taken before the run, so one that comes during it runs again.
+        if core.wait(run, None, true).await == Wake::Stop || !core.exec(run, exec, ()).await {
+            return;
+        }
+    }
+}

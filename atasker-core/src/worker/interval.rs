@@ -1,0 +1,205 @@
+//! Loop, interval and delay workers: [`Worker`].
+
+use super::{
+    async_exec, blocking_exec, builder_methods, handle_methods, Common, Core, Exec, Run, Wake,
+    WorkerKind, WorkerOutput,
+};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// When a [`Worker`] runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) enum Schedule {
+    /// Back to back, yielding between runs.
+    #[default]
+    Loop,
+    /// At a fixed rate from `start()`; an overrun delays the next run (no overlap, no burst).
+    Interval(Duration),
+    /// This long after the previous run ended.
+    Delay(Duration),
+}
+
+/// A loop, interval or delay worker.
+///
+/// Made by `#[background_worker]` (a `fn` becomes a static handle; an `impl` block gets
+/// `into_worker()`) or by [`Worker::builder`]. Cheap to clone; usable from any thread.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// static TICKS: AtomicU32 = AtomicU32::new(0);
+/// let w = atasker_core::Worker::builder()
+///     .name("tick")
+///     .interval(Duration::from_millis(10))
+///     .build(|| { TICKS.fetch_add(1, Ordering::SeqCst); });
+/// assert!(w.start());
+/// std::thread::sleep(Duration::from_millis(100));
+/// w.stop();
+/// assert!(TICKS.load(Ordering::SeqCst) >= 2);
+/// ```
+#[derive(Clone)]
+#[must_use = "a worker does nothing until `start` is called"]
+pub struct Worker {
+    pub(crate) core: Arc<Core>,
+}
+
+impl Worker {
+    /// A builder for a worker without macros.
+    pub fn builder() -> WorkerBuilder {
+        WorkerBuilder::default()
+    }
+
+    handle_methods!();
+
+    /// Interval and delay workers: run now if idle, without shifting the schedule. A loop
+    /// worker ignores triggers.
+    pub fn trigger(&self) {
+        self.core.trigger.set();
+    }
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.fmt(f)
+    }
+}
+
+/// Builds a [`Worker`]. Made by [`Worker::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// let w = atasker_core::Worker::builder()
+///     .name("poll")
+///     .delay(Duration::from_secs(1))        // 1 s after each run ends
+///     .delay_before(Duration::from_millis(5))
+///     .build_async(|| async { /* await I/O */ });
+/// assert_eq!(w.name(), "poll");
+/// ```
+#[derive(Default)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct WorkerBuilder {
+    common: Common,
+    schedule: Schedule,
+    delay_before: Option<Duration>,
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("name", &self.common.name)
+            .field("schedule", &self.schedule)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerBuilder {
+    builder_methods!();
+
+    /// Run at a fixed rate from `start()` (the first run at once). Replaces `delay`.
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.schedule = Schedule::Interval(d);
+        self
+    }
+
+    /// Run `d` after the previous run ended (the first run at once). Replaces `interval`.
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.schedule = Schedule::Delay(d);
+        self
+    }
+
+    /// Wait `d` after each tick before running.
+    pub fn delay_before(mut self, d: Duration) -> Self {
+        self.delay_before = Some(d);
+        self
+    }
+
+    /// Builds a worker whose executor runs on the thread pool.
+    pub fn build<F, R>(self, f: F) -> Worker
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+        R: WorkerOutput,
+    {
+        self.build_exec(blocking_exec(move |()| f()))
+    }
+
+    /// Builds a worker whose executor is a coroutine.
+    pub fn build_async<F, Fut>(self, f: F) -> Worker
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: WorkerOutput,
+    {
+        self.build_exec(async_exec(move |()| f()))
+    }
+
+    pub(crate) fn build_exec(self, exec: Exec<()>) -> Worker {
+        let (schedule, before) = (self.schedule, self.delay_before);
+        let kind = match schedule {
+            Schedule::Loop => WorkerKind::Loop,
+            _ => WorkerKind::Interval,
+        };
+        let starter = Box::new(move |core: Arc<Core>, run: Run| {
+            let exec = exec.clone();
+            Box::pin(async move { drive(&core, &run, &exec, schedule, before).await })
+                as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+        });
+        Worker {
+            core: Core::new(kind, self.common, starter),
+        }
+    }
+}
+
+async fn drive(
+    core: &Core,
+    run: &Run,
+    exec: &Exec<()>,
+    schedule: Schedule,
+    before: Option<Duration>,
+) {
+    match schedule {
+        Schedule::Loop => loop {
+            if !core.pause(run, before).await || !core.exec(run, exec, ()).await {
+                return;
+            }
+            tokio::task::yield_now().await;
+        },
+        Schedule::Interval(every) => {
+            let mut next = Instant::now();
+            loop {
+                let is_tick = match core.wait(run, Some(next), true).await {
+                    Wake::Stop => return,
+                    Wake::Time => true,
+                    Wake::Trigger => false,
+                };
+                if !core.pause(run, before).await || !core.exec(run, exec, ()).await {
+                    return;
+                }
+                // A trigger during the run is dropped: triggers run the executor only if idle.
+                core.trigger.clear();
+                if is_tick {
+                    next += every;
+                    let now = Instant::now();
+                    if next < now {
+                        // Overrun: run at once, then keep the rate from here (no burst).
+                        next = now;
+                    }
+                }
+            }
+        }
+        Schedule::Delay(pause) => {
+            let mut next = Instant::now();
+            loop {
+                if core.wait(run, Some(next), true).await == Wake::Stop {
+                    return;
+                }
+                if !core.pause(run, before).await || !core.exec(run, exec, ()).await {
+                    return;
+                }
+                core.trigger.clear();
+                next = Instant::now() + pause;
+            }
+        }
+    }
+}

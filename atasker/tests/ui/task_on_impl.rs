@@ -1,0 +1,10 @@
+use atasker::prelude::*;
+
+struct Image;
+
+#[background_task]
+impl Image {
+    fn resize(&self) {}
+}
+
+fn main() {}

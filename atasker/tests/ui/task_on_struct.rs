@@ -1,0 +1,8 @@
+use atasker::prelude::*;
+
+#[background_task]
+struct Resize {
+    path: String,
+}
+
+fn main() {}

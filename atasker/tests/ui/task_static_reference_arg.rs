@@ -1,0 +1,8 @@
+use atasker::prelude::*;
+
+#[background_task(static)]
+fn count(text: &str) -> usize {
+    text.len()
+}
+
+fn main() {}

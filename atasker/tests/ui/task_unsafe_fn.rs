@@ -1,0 +1,8 @@
+use atasker::prelude::*;
+
+#[background_task]
+unsafe fn read(p: usize) -> u8 {
+    p as u8
+}
+
+fn main() {}

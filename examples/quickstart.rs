@@ -1,0 +1,77 @@
+//! atasker in one page: a function on the thread pool, one as a coroutine, priorities, and
+//! a worker. Run it with `cargo run --example quickstart`.
+
+use atasker::prelude::*;
+use std::time::{Duration, Instant};
+
+/// A blocking function: runs on the supervisor's thread pool.
+#[background_task]
+fn checksum(data: Vec<u8>) -> u32 {
+    std::thread::sleep(Duration::from_millis(50));
+    data.iter().map(|&b| u32::from(b)).sum()
+}
+
+/// An `async fn`: runs as a coroutine on the supervisor's tokio runtime.
+#[background_task(priority = Priority::High)]
+async fn fetch(name: String) -> String {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    format!("reply from {name}")
+}
+
+fn main() -> Result<(), TaskError> {
+    let start = Instant::now();
+
+    // Tasks start at once; the handles are waited for later.
+    let sums: Vec<Task<u32>> = (0..4).map(|i| checksum(vec![i; 1000])).collect();
+    let reply = fetch("plant".into());
+    println!("started 5 tasks in {:?}", start.elapsed());
+
+    for (i, sum) in atasker::wait_completed(sums, None)?.into_iter().enumerate() {
+        println!("checksum #{i} = {sum}");
+    }
+    println!("{}", reply.wait()?);
+
+    // Priorities: on a pool of one thread, queued tasks start highest priority first.
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder()
+            .name("demo")
+            .thread_pool(1)
+            .reserve_normal(0)
+            .reserve_high(0)
+            .build()
+            .expect("valid settings"),
+    ));
+    let busy = sup
+        .task()
+        .spawn(|| std::thread::sleep(Duration::from_millis(100)));
+    let order: Vec<Task<&str>> = [
+        (Priority::Low, "low"),
+        (Priority::Normal, "normal"),
+        (Priority::High, "high"),
+    ]
+    .into_iter()
+    .map(|(p, name)| {
+        sup.task().priority(p).spawn(move || {
+            println!("  {name} runs");
+            name
+        })
+    })
+    .collect();
+    println!("queued low, normal, high behind a busy thread; they run:");
+    busy.wait()?;
+    atasker::wait_completed(order, None)?;
+
+    // A worker: "I run every second!", here every 200 ms for a second.
+    let tick = Worker::builder()
+        .name("tick")
+        .interval(Duration::from_millis(200))
+        .build(|| println!("  I run every 200 ms!"));
+    tick.start();
+    std::thread::sleep(Duration::from_millis(1000));
+    tick.stop();
+    println!("tick ran {} times", tick.stats().runs);
+
+    Supervisor::global().stop();
+    println!("done in {:?}", start.elapsed());
+    Ok(())
+}

@@ -63,3 +63,12 @@ pub fn seconds(secs: f64) -> Duration {
 pub fn duration(d: Duration) -> Duration {
     d
 }
+
+pub use crate::worker::private::{
+    event_worker, event_worker_async, queue_worker, queue_worker_async, state_event_worker,
+    state_event_worker_async, state_queue_worker, state_queue_worker_async, state_worker,
+    state_worker_async, worker, worker_async, Schedule, StateGuard, WorkerOptions,
+};
+
+/// A lazily built static (the handle a `#[background_worker]` fn becomes).
+pub type Lazy<T> = std::sync::LazyLock<T>;

@@ -55,7 +55,7 @@ impl fmt::Debug for EventWorker {
 #[derive(Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct EventWorkerBuilder {
-    common: Common,
+    pub(super) common: Common,
 }
 
 impl fmt::Debug for EventWorkerBuilder {

@@ -80,9 +80,9 @@ impl fmt::Debug for Worker {
 #[derive(Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct WorkerBuilder {
-    common: Common,
-    schedule: Schedule,
-    delay_before: Option<Duration>,
+    pub(super) common: Common,
+    pub(super) schedule: Schedule,
+    pub(super) delay_before: Option<Duration>,
 }
 
 impl fmt::Debug for WorkerBuilder {

@@ -5,6 +5,7 @@
 
 mod event;
 mod interval;
+pub(crate) mod private;
 mod queue;
 
 pub use event::{EventWorker, EventWorkerBuilder};
@@ -39,6 +40,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// assert_eq!(false.into_outcome(), Ok(false));
 /// assert_eq!(Err::<(), _>("disk full").into_outcome(), Err("disk full".to_string()));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a worker executor must return `()`, `bool`, `Result<(), E>` or `Result<bool, E>` with `E: Display`, not `{Self}`",
+    label = "this executor's return type"
+)]
 pub trait WorkerOutput: Send + 'static {
     /// `Ok(true)`: go on; `Ok(false)`: stop the worker; `Err(text)`: report and go on.
     fn into_outcome(self) -> Result<bool, String>;

@@ -96,8 +96,8 @@ impl<T> fmt::Debug for QueueWorker<T> {
 #[derive(Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct QueueWorkerBuilder {
-    common: Common,
-    capacity: Option<usize>,
+    pub(super) common: Common,
+    pub(super) capacity: Option<usize>,
 }
 
 impl fmt::Debug for QueueWorkerBuilder {

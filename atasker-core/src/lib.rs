@@ -9,6 +9,7 @@
 //! assert_eq!(t.wait(), Ok(2));
 //! ```
 #![doc(test(attr(deny(warnings))))]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod error;
 mod ladder;

@@ -141,13 +141,16 @@ impl SupervisorBuilder {
 
     /// Run coroutines on the user's runtime instead of one the supervisor owns.
     ///
-    /// ```no_run
-    /// # async fn f() {
+    /// ```
+    /// # let rt = tokio::runtime::Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// // inside the user's `#[tokio::main]`:
     /// let sup = atasker_core::Supervisor::builder()
     ///     .runtime(tokio::runtime::Handle::current())
     ///     .build()
     ///     .unwrap();
-    /// # drop(sup); }
+    /// assert_eq!(sup.task().spawn_async(async { 1 }).await, Ok(1));
+    /// # });
     /// ```
     pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
         self.config.runtime = Some(handle);

@@ -24,6 +24,7 @@
 //! assert_eq!(greet("plant".into()).wait().unwrap(), "hello, plant");
 //! ```
 #![doc(test(attr(deny(warnings))))]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub use atasker_core::{
     spawn, spawn_async, wait_completed, BuildError, EventWorker, EventWorkerBuilder, PoolKind,

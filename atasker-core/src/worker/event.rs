@@ -12,7 +12,6 @@ use std::sync::Arc;
 /// coalesce into one more run.
 ///
 /// ```
-/// use std::time::Duration;
 /// let w = atasker_core::EventWorker::builder().name("flush").build(|| { /* flush */ });
 /// w.start();
 /// w.trigger();

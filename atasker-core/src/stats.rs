@@ -3,17 +3,25 @@
 use crate::priority::Priority;
 use crate::task::{Outcome, PoolKind};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::time::Duration;
 
+/// Monotonic counters: each task transition bumps exactly one, and `queued`/`running` are
+/// derived, so that every snapshot satisfies
+/// `submitted = queued + running + completed + failed + cancelled` exactly.
 #[derive(Default)]
 struct Counters {
     submitted: AtomicU64,
-    queued: AtomicU64,
-    running: AtomicU64,
+    started: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
-    cancelled: AtomicU64,
+    /// Cancelled while queued.
+    cancelled_queued: AtomicU64,
+    /// Cancelled while running.
+    cancelled_running: AtomicU64,
     max_wait_ns: AtomicU64,
 }
 
@@ -31,61 +39,50 @@ impl StatsCells {
     /// A task was accepted; it is queued (or, with `running`, started at once).
     pub(crate) fn submitted(&self, pool: PoolKind, p: Priority, running: bool) {
         let c = self.at(pool, p);
-        c.submitted.fetch_add(1, Relaxed);
+        c.submitted.fetch_add(1, SeqCst);
         if running {
-            c.running.fetch_add(1, Relaxed);
-        } else {
-            c.queued.fetch_add(1, Relaxed);
+            c.started.fetch_add(1, SeqCst);
         }
     }
 
     pub(crate) fn started(&self, pool: PoolKind, p: Priority, waited: Duration) {
         let c = self.at(pool, p);
-        c.running.fetch_add(1, Relaxed);
-        c.queued.fetch_sub(1, Relaxed);
+        c.started.fetch_add(1, SeqCst);
         if !waited.is_zero() {
             let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
             c.max_wait_ns.fetch_max(ns, Relaxed);
         }
     }
 
-    pub(crate) fn finished(
-        &self,
-        pool: PoolKind,
-        p: Priority,
-        was_running: bool,
-        outcome: Outcome,
-    ) {
+    pub(crate) fn finished(&self, pool: PoolKind, p: Priority, was_running: bool, outcome: Outcome) {
         let c = self.at(pool, p);
-        match outcome {
-            Outcome::Completed => &c.completed,
-            Outcome::Failed => &c.failed,
-            Outcome::Cancelled => &c.cancelled,
+        match (outcome, was_running) {
+            (Outcome::Completed, _) => &c.completed,
+            (Outcome::Failed, _) => &c.failed,
+            (Outcome::Cancelled, false) => &c.cancelled_queued,
+            (Outcome::Cancelled, true) => &c.cancelled_running,
         }
-        .fetch_add(1, Relaxed);
-        if was_running {
-            c.running.fetch_sub(1, Relaxed)
-        } else {
-            c.queued.fetch_sub(1, Relaxed)
-        };
+        .fetch_add(1, SeqCst);
     }
 
     pub(crate) fn snapshot(&self, pool: PoolKind) -> PoolStats {
         let s = |p: Priority| {
             let c = self.at(pool, p);
-            // Read in the order tasks flow backwards, so that a task moving on is not lost.
-            let completed = c.completed.load(Relaxed);
-            let failed = c.failed.load(Relaxed);
-            let cancelled = c.cancelled.load(Relaxed);
-            let running = c.running.load(Relaxed);
-            let queued = c.queued.load(Relaxed);
+            // Downstream counters first: whatever moves on meanwhile only raises the
+            // upstream ones read later, so the derived counts never go negative.
+            let completed = c.completed.load(SeqCst);
+            let failed = c.failed.load(SeqCst);
+            let cancelled_running = c.cancelled_running.load(SeqCst);
+            let started = c.started.load(SeqCst);
+            let cancelled_queued = c.cancelled_queued.load(SeqCst);
+            let submitted = c.submitted.load(SeqCst);
             PriorityStats {
-                submitted: c.submitted.load(Relaxed),
-                queued,
-                running,
+                submitted,
+                queued: submitted - started - cancelled_queued,
+                running: started - completed - failed - cancelled_running,
                 completed,
                 failed,
-                cancelled,
+                cancelled: cancelled_queued + cancelled_running,
                 max_wait: Duration::from_nanos(c.max_wait_ns.load(Relaxed)),
             }
         };
@@ -100,8 +97,8 @@ impl StatsCells {
 
 /// Counts for one priority of one pool.
 ///
-/// `submitted = queued + running + completed + failed + cancelled` (tasks that timed out
-/// count as failed; a delayed task counts as queued while it waits).
+/// `submitted = queued + running + completed + failed + cancelled` holds in every snapshot
+/// (tasks that timed out count as failed; a delayed task counts as queued while it waits).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PriorityStats {

@@ -289,6 +289,10 @@ impl<T: Send + 'static> TaskCell<T> {
     }
 
     fn wait_deadline(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        blocking(|| self.wait_blocking(deadline))
+    }
+
+    fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
         let mut slot = self.lock();
         loop {
             if let Some(r) = Self::take_ready(&mut slot) {
@@ -411,8 +415,11 @@ impl<T: Send + 'static> Task<T> {
 
     /// Blocks the current thread until the task finishes, and returns its result.
     ///
-    /// For sync code. In async code `.await` the task instead: inside a tokio runtime this
-    /// call would block a runtime thread.
+    /// For sync code; in async code `.await` the task instead. Called on a thread of a
+    /// multi-thread tokio runtime it still works (through `block_in_place`, so the runtime
+    /// moves its other tasks away); on a current-thread runtime it blocks that runtime until
+    /// the task is done, which is only safe when the task does not need that runtime (the
+    /// supervisor's own runtime is a different one).
     ///
     /// ```
     /// let t = atasker_core::spawn(|| "done");
@@ -511,6 +518,17 @@ where
         }
     }
     Ok(out)
+}
+
+/// Runs a blocking wait. Inside a multi-thread tokio runtime it tells the runtime first
+/// (`block_in_place`), so that other tasks move to another thread instead of starving.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 /// The text of a panic payload.

@@ -20,7 +20,10 @@ use serde::Serialize;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicU8,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -309,10 +312,10 @@ thread_local! {
     static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-struct CurrentGuard(usize);
+pub(crate) struct CurrentGuard(usize);
 
 impl CurrentGuard {
-    fn enter(core: usize) -> Self {
+    pub(crate) fn enter(core: usize) -> Self {
         CurrentGuard(CURRENT.with(|c| c.replace(core)))
     }
 }
@@ -447,7 +450,7 @@ impl Core {
     }
 
     pub(crate) fn stats(&self) -> WorkerStats {
-        let ns = self.last_ns.load(SeqCst);
+        let ns = self.last_ns.load(Relaxed);
         WorkerStats {
             name: self.name.clone(),
             kind: self.kind,
@@ -456,8 +459,8 @@ impl Core {
                 WAITING => WorkerState::Waiting,
                 _ => WorkerState::Stopped,
             },
-            runs: self.runs.load(SeqCst),
-            errors: self.errors.load(SeqCst),
+            runs: self.runs.load(Relaxed),
+            errors: self.errors.load(Relaxed),
             last_duration: (ns != u64::MAX).then(|| Duration::from_nanos(ns)),
         }
     }
@@ -467,13 +470,23 @@ impl Core {
         self.state.store(RUNNING, SeqCst);
         let started = Instant::now();
         let result = exec(self, item).await;
-        let took = started.elapsed();
+        let go_on = self.record(run, result, started.elapsed());
+        self.state.store(WAITING, SeqCst);
+        go_on
+    }
+
+    /// Counts one finished run and reports its error; `false` when the worker must stop.
+    pub(crate) fn record(
+        &self,
+        run: &Run,
+        result: Result<bool, WorkerError>,
+        took: Duration,
+    ) -> bool {
         self.last_ns.store(
             u64::try_from(took.as_nanos()).unwrap_or(u64::MAX - 1),
-            SeqCst,
+            Relaxed,
         );
-        self.runs.fetch_add(1, SeqCst);
-        self.state.store(WAITING, SeqCst);
+        self.runs.fetch_add(1, Relaxed);
         match result {
             Ok(go_on) => go_on && !run.stopping(),
             Err(WorkerError::Task {
@@ -481,7 +494,7 @@ impl Core {
                 ..
             }) => false,
             Err(e) => {
-                self.errors.fetch_add(1, SeqCst);
+                self.errors.fetch_add(1, Relaxed);
                 match &self.on_error {
                     Some(hook) => {
                         let _ = crate::task::run_catching(|| hook(&e));
@@ -493,6 +506,34 @@ impl Core {
                 !run.stopping()
             }
         }
+    }
+
+    pub(crate) fn set_running(&self, running: bool) {
+        self.state
+            .store(if running { RUNNING } else { WAITING }, SeqCst);
+    }
+
+    /// The error for a failed run of this worker.
+    pub(crate) fn error(&self, message: String, panicked: bool) -> WorkerError {
+        let worker = self.name.clone();
+        if panicked {
+            WorkerError::Panicked { worker, message }
+        } else {
+            WorkerError::Failed { worker, message }
+        }
+    }
+
+    pub(crate) fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    pub(crate) fn supervisor(&self) -> &Supervisor {
+        &self.sup
+    }
+
+    /// The address that identifies this worker in `CURRENT`.
+    pub(crate) fn key(&self) -> usize {
+        self as *const Core as usize
     }
 
     /// Sleeps until `until` (if any), a trigger (with `trigger`), or a stop.

@@ -1,14 +1,18 @@
 //! Queue workers: [`QueueWorker`].
 
 use super::{
-    async_exec, blocking_exec, builder_methods, handle_methods, Common, Core, Exec, Run,
-    WorkerKind, WorkerOutput,
+    async_exec, builder_methods, handle_methods, Common, Core, CurrentGuard, Exec, Run,
+    WorkerError, WorkerKind, WorkerOutput,
 };
+use crate::error::TaskError;
+use crate::task::run_catching;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 /// A worker that runs once per item put in its queue, in order.
 ///
@@ -120,13 +124,20 @@ impl QueueWorkerBuilder {
     }
 
     /// Builds a worker whose executor runs on the thread pool.
+    ///
+    /// One pool task serves a batch of items: while more items wait (up to [`BATCH`], and
+    /// unless the worker is stopping) it goes on with the next without giving its slot
+    /// back. Each item is still one run, in order.
     pub fn build<T, F, R>(self, f: F) -> QueueWorker<T>
     where
         T: Send + 'static,
         F: Fn(T) -> R + Send + Sync + 'static,
         R: WorkerOutput,
     {
-        self.build_exec(blocking_exec(f))
+        let f = Arc::new(f);
+        self.build_with(move |core, run, items| {
+            Box::pin(drive_batches(core, run, f.clone(), items))
+        })
     }
 
     /// Builds a worker whose executor is a coroutine.
@@ -140,18 +151,32 @@ impl QueueWorkerBuilder {
         self.build_exec(async_exec(f))
     }
 
+    /// Builds a worker around an executor that runs one item per call.
     pub(crate) fn build_exec<T: Send + 'static>(self, exec: Exec<T>) -> QueueWorker<T> {
+        self.build_with(move |core, run, items| {
+            let exec = exec.clone();
+            Box::pin(async move { drive(&core, &run, &exec, &items).await })
+        })
+    }
+
+    fn build_with<T, D>(self, driver: D) -> QueueWorker<T>
+    where
+        T: Send + 'static,
+        D: Fn(
+                Arc<Core>,
+                Run,
+                async_channel::Receiver<T>,
+            ) -> Pin<Box<dyn Future<Output = ()> + Send>>
+            + Send
+            + Sync
+            + 'static,
+    {
         let (tx, rx) = match self.capacity {
             Some(n) => async_channel::bounded(n),
             None => async_channel::unbounded(),
         };
         let items = rx.clone();
-        let starter = Box::new(move |core: Arc<Core>, run: Run| {
-            let exec = exec.clone();
-            let items = items.clone();
-            Box::pin(async move { drive(&core, &run, &exec, &items).await })
-                as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
-        });
+        let starter = Box::new(move |core: Arc<Core>, run: Run| driver(core, run, items.clone()));
         QueueWorker {
             core: Core::new(WorkerKind::Queue, self.common, starter),
             tx,
@@ -160,31 +185,99 @@ impl QueueWorkerBuilder {
     }
 }
 
+/// The most items one pool task of a thread-executor queue worker serves in a row.
+pub const BATCH: usize = 1024;
+
+/// Waits for the next item; `None` on stop (or once every handle is gone and the queue is
+/// empty).
+async fn next_item<T>(run: &Run, items: &async_channel::Receiver<T>) -> Option<T> {
+    let mut stop = pin!(run.stop.wait(false));
+    let mut next = pin!(items.recv());
+    poll_fn(|cx| {
+        if stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        match next.as_mut().poll(cx) {
+            Poll::Ready(item) => Poll::Ready(item.ok()),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// The loop of a queue worker with a coroutine executor.
 async fn drive<T: Send + 'static>(
     core: &Core,
     run: &Run,
     exec: &Exec<T>,
     items: &async_channel::Receiver<T>,
 ) {
-    loop {
-        let item = {
-            let mut stop = pin!(run.stop.wait(false));
-            let mut next = pin!(items.recv());
-            poll_fn(|cx| {
-                if stop.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
-                match next.as_mut().poll(cx) {
-                    Poll::Ready(Ok(item)) => Poll::Ready(Some(item)),
-                    // Closed: cannot happen while the core's handle keeps a sender.
-                    Poll::Ready(Err(_)) => Poll::Ready(None),
-                    Poll::Pending => Poll::Pending,
-                }
-            })
-            .await
-        };
-        let Some(item) = item else { return };
+    while let Some(item) = next_item(run, items).await {
         if !core.exec(run, exec, item).await {
+            return;
+        }
+    }
+}
+
+/// The loop of a queue worker whose executor runs on the thread pool, in batches.
+async fn drive_batches<T, F, R>(
+    core: Arc<Core>,
+    run: Run,
+    f: Arc<F>,
+    items: async_channel::Receiver<T>,
+) where
+    T: Send + 'static,
+    F: Fn(T) -> R + Send + Sync + 'static,
+    R: WorkerOutput,
+{
+    while let Some(first) = next_item(&run, &items).await {
+        core.set_running(true);
+        let (c, r, f, rx) = (core.clone(), run.clone(), f.clone(), items.clone());
+        let batch = core
+            .supervisor()
+            .task()
+            .priority(core.priority())
+            .name("worker run")
+            .spawn(move || {
+                let _current = CurrentGuard::enter(c.key());
+                let span = tracing::debug_span!("atasker.worker", worker = %c.name());
+                let _span = span.enter();
+                let mut item = first;
+                for _ in 0..BATCH {
+                    let started = Instant::now();
+                    let result = match run_catching(|| f(item).into_outcome()) {
+                        Ok(Ok(go)) => Ok(go),
+                        Ok(Err(msg)) => Err(c.error(msg, false)),
+                        Err(TaskError::Panicked { message }) => Err(c.error(message, true)),
+                        Err(error) => Err(WorkerError::Task {
+                            worker: c.name().to_owned(),
+                            error,
+                        }),
+                    };
+                    if !c.record(&r, result, started.elapsed()) {
+                        return false;
+                    }
+                    match rx.try_recv() {
+                        Ok(next) => item = next,
+                        Err(_) => break,
+                    }
+                }
+                true
+            });
+        let go_on = match batch.await {
+            Ok(go_on) => go_on,
+            Err(TaskError::SupervisorStopped) => false,
+            Err(error) => {
+                let worker = core.name().to_owned();
+                core.record(
+                    &run,
+                    Err(WorkerError::Task { worker, error }),
+                    Duration::ZERO,
+                )
+            }
+        };
+        core.set_running(false);
+        if !go_on {
             return;
         }
     }

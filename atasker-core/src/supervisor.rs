@@ -211,7 +211,7 @@ impl SupervisorBuilder {
                 runtime: OnceLock::new(),
                 stopped: AtomicBool::new(false),
                 pending: Pending::default(),
-                live: Mutex::new(HashMap::new()),
+                live: Default::default(),
                 workers: Mutex::new(Vec::new()),
                 watchdog: Arc::default(),
                 config: c,
@@ -600,6 +600,9 @@ struct WatchState {
     next: Option<Instant>,
 }
 
+/// Shards of the table of live coroutines, so that spawning and finishing rarely contend.
+const LIVE_SHARDS: usize = 16;
+
 /// The shared state of a supervisor.
 pub(crate) struct Inner {
     config: Config,
@@ -609,7 +612,7 @@ pub(crate) struct Inner {
     stopped: AtomicBool,
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
-    live: Mutex<HashMap<TaskId, Arc<dyn Control>>>,
+    live: [Mutex<HashMap<TaskId, Arc<dyn Control>>>; LIVE_SHARDS],
     /// Every worker made on this supervisor (for `stats` and `stop`).
     workers: Mutex<Vec<Weak<crate::worker::Core>>>,
     watchdog: Arc<Watchdog>,
@@ -673,20 +676,24 @@ impl Inner {
     /// Called once per task when it is done, after its result is set.
     pub(crate) fn task_released(&self, h: &Header) {
         if h.tracked.swap(false, SeqCst) {
-            lock(&self.live).remove(&h.id);
+            self.live_shard(h.id).remove(&h.id);
         }
         self.pending.dec();
+    }
+
+    fn live_shard(&self, id: TaskId) -> MutexGuard<'_, HashMap<TaskId, Arc<dyn Control>>> {
+        lock(&self.live[id.as_u64() as usize % LIVE_SHARDS])
     }
 
     fn track(&self, c: Arc<dyn Control>) {
         let id = c.header().id;
         c.header().tracked.store(true, SeqCst);
-        lock(&self.live).insert(id, c);
+        self.live_shard(id).insert(id, c);
     }
 
     fn untrack(&self, h: &Header) {
         if h.tracked.swap(false, SeqCst) {
-            lock(&self.live).remove(&h.id);
+            self.live_shard(h.id).remove(&h.id);
         }
     }
 
@@ -864,7 +871,11 @@ impl Inner {
         }
         tracing::warn!(supervisor = %self.config.name, "atasker: stop deadline reached; cancelling what is left");
         self.threads.cancel_queued();
-        let live: Vec<_> = lock(&self.live).values().cloned().collect();
+        let live: Vec<_> = self
+            .live
+            .iter()
+            .flat_map(|m| lock(m).values().cloned().collect::<Vec<_>>())
+            .collect();
         for task in live {
             task.cancel();
         }

@@ -490,3 +490,19 @@ fn worker_handles_are_send_and_sync() {
     send_sync::<QueueWorker<String>>();
     send_sync::<EventWorker>();
 }
+
+#[test]
+fn queue_batches_lose_no_item_at_their_boundaries() {
+    // More items than one batch serves, all waiting at start: every one runs once, in order.
+    let got: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let g = got.clone();
+    let w = QueueWorker::builder().build(move |i: u32| g.lock().unwrap().push(i));
+    for i in 0..5000 {
+        w.put(i);
+    }
+    w.start();
+    wait_until("all processed", || got.lock().unwrap().len() >= 5000);
+    w.stop();
+    assert_eq!(*got.lock().unwrap(), (0..5000).collect::<Vec<_>>());
+    assert_eq!(w.stats().runs, 5000);
+}

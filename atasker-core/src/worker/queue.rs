@@ -243,7 +243,7 @@ async fn drive_batches<T, F, R>(
                 let span = tracing::debug_span!("atasker.worker", worker = %c.name());
                 let _span = span.enter();
                 let mut item = first;
-                for _ in 0..BATCH {
+                for served in 1.. {
                     let started = Instant::now();
                     let result = match run_catching(|| f(item).into_outcome()) {
                         Ok(Ok(go)) => Ok(go),
@@ -256,6 +256,10 @@ async fn drive_batches<T, F, R>(
                     };
                     if !c.record(&r, result, started.elapsed()) {
                         return false;
+                    }
+                    // Take the next item only when it will be served here.
+                    if served == BATCH {
+                        break;
                     }
                     match rx.try_recv() {
                         Ok(next) => item = next,

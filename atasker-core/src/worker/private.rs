@@ -1,8 +1,8 @@
 //! The worker constructors that `#[background_worker]` calls (through `__private`).
 
 use super::{
-    Common, EventWorker, EventWorkerBuilder, OnError, QueueWorker,
-    QueueWorkerBuilder, Worker, WorkerBuilder, WorkerError, WorkerOutput,
+    Common, EventWorker, EventWorkerBuilder, OnError, QueueWorker, QueueWorkerBuilder, Worker,
+    WorkerBuilder, WorkerError, WorkerOutput,
 };
 use crate::priority::Priority;
 use crate::supervisor::Supervisor;
@@ -207,7 +207,11 @@ where
 }
 
 /// A queue worker calling `run(&mut state, item)` on the thread pool.
-pub fn state_queue_worker<S, T, R>(opts: WorkerOptions, state: S, run: fn(&mut S, T) -> R) -> QueueWorker<T>
+pub fn state_queue_worker<S, T, R>(
+    opts: WorkerOptions,
+    state: S,
+    run: fn(&mut S, T) -> R,
+) -> QueueWorker<T>
 where
     S: Send + 'static,
     T: Send + 'static,
@@ -218,7 +222,11 @@ where
 }
 
 /// A queue worker awaiting `run(guard, item)`.
-pub fn state_queue_worker_async<S, T, F, Fut>(opts: WorkerOptions, state: S, run: F) -> QueueWorker<T>
+pub fn state_queue_worker_async<S, T, F, Fut>(
+    opts: WorkerOptions,
+    state: S,
+    run: F,
+) -> QueueWorker<T>
 where
     S: Send + 'static,
     T: Send + 'static,

@@ -4,8 +4,12 @@
 use crate::priority::Priority;
 use crate::supervisor::{Spec, Supervisor};
 use crate::task::Task;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::future::Future;
 use std::time::Duration;
+
+pub use linkme;
 
 /// The options of one `#[background_task]` call.
 #[derive(Clone, Copy, Debug)]
@@ -72,3 +76,91 @@ pub use crate::worker::private::{
 
 /// A lazily built static (the handle a `#[background_worker]` fn becomes).
 pub type Lazy<T> = std::sync::LazyLock<T>;
+
+/// One `static` task in the registry of the executable: the macro puts one entry per
+/// `#[background_task(static)]` function into `ATASKER_STATIC_TASKS_V0_1`.
+///
+/// Parent and child run the same executable, so the registry has the same order in both;
+/// an entry's index in it is its identity on the wire.
+#[derive(Debug)]
+pub struct StaticEntry {
+    /// `module::function`, for diagnostics and the handshake.
+    pub name: &'static str,
+    /// Runs the function in the child: decodes the argument tuple from the input (all of it),
+    /// calls the function and appends the encoded result to the output. `Err`: the arguments
+    /// or the result could not cross. Made with [`call_static`].
+    pub call: fn(&[u8], &mut Vec<u8>) -> Result<(), String>,
+}
+
+/// The registry of `static` tasks, gathered by the linker.
+///
+/// The name carries the crate's semver-compatible version: two incompatible versions of
+/// atasker in one executable get separate registries instead of linkme's duplicate panic.
+#[linkme::distributed_slice]
+pub static ATASKER_STATIC_TASKS_V0_1: [StaticEntry];
+
+/// The body of a [`StaticEntry::call`]: decodes `A` from all of `input`, calls `f` and
+/// appends the encoded result to `out`.
+pub fn call_static<A, R>(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    f: impl FnOnce(A) -> R,
+) -> Result<(), String>
+where
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    let args = crate::process_pool::protocol::decode::<A>(input)
+        .map_err(|e| format!("the arguments did not cross: {e}"))?;
+    let result = f(args);
+    crate::process_pool::protocol::encode(&result, out)
+        .map_err(|e| format!("the result did not cross: {e}"))
+}
+
+/// The body of a static *worker*'s [`StaticEntry::call`]: like [`call_static`], but the
+/// executor's return value is turned into its outcome in the child (`Ok(go on)` or
+/// `Err(text)`), so that any `E: Display` crosses, serializable or not.
+pub fn call_static_worker<A, R>(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    f: impl FnOnce(A) -> R,
+) -> Result<(), String>
+where
+    A: DeserializeOwned,
+    R: crate::WorkerOutput,
+{
+    call_static(input, out, |args| f(args).into_outcome())
+}
+
+/// One run of a static worker's executor: runs `entry` (made with [`call_static_worker`]) in
+/// the process pool and waits for it without holding a thread. A task error (a panic, a lost
+/// process) becomes the run's `Err` text.
+pub async fn run_static_worker<A>(
+    opts: TaskOptions,
+    entry: &'static StaticEntry,
+    args: A,
+) -> Result<bool, String>
+where
+    A: Serialize + Send + 'static,
+{
+    spawn_static::<A, Result<bool, String>>(opts, entry, args)
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// Runs the registered static function `entry` with the argument tuple `args` in the
+/// process pool.
+pub fn spawn_static<A, R>(opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    let (sup, spec) = opts.split();
+    crate::process_pool::spawn_static(&sup.inner, spec, entry, args)
+}
+
+/// Test support: the program children are started from, instead of `/proc/self/exe`
+/// (`None`: back to the default). Affects every supervisor of the process.
+pub fn set_child_program(path: Option<&std::path::Path>) {
+    crate::process_pool::set_child_program(path);
+}

@@ -36,6 +36,11 @@ impl Limits {
         }
     }
 
+    /// The HIGH cap: how many slots the ladder grants below CRITICAL.
+    pub(crate) fn top(&self) -> usize {
+        self.caps[2]
+    }
+
     fn cap(&self, p: Priority) -> usize {
         match p {
             Priority::Critical => usize::MAX,

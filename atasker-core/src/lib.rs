@@ -14,6 +14,7 @@
 mod error;
 mod ladder;
 mod priority;
+mod process_pool;
 mod stats;
 mod supervisor;
 mod task;

@@ -54,7 +54,13 @@ impl StatsCells {
         }
     }
 
-    pub(crate) fn finished(&self, pool: PoolKind, p: Priority, was_running: bool, outcome: Outcome) {
+    pub(crate) fn finished(
+        &self,
+        pool: PoolKind,
+        p: Priority,
+        was_running: bool,
+        outcome: Outcome,
+    ) {
         let c = self.at(pool, p);
         match (outcome, was_running) {
             (Outcome::Completed, _) => &c.completed,

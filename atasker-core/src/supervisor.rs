@@ -4,6 +4,7 @@
 use crate::error::{BuildError, TaskError};
 use crate::ladder::{Limits, Overdue};
 use crate::priority::Priority;
+use crate::process_pool::ProcessPool;
 use crate::stats::{Stats, StatsCells};
 use crate::task::{
     CatchUnwind, Control, Header, PoolKind, Task, TaskCell, TaskId, TaskInfo, QUEUED, RUNNING,
@@ -204,10 +205,19 @@ impl SupervisorBuilder {
             &c.name,
             Limits::new(c.thread_pool, c.reserve_normal, c.reserve_high),
         );
+        let processes = ProcessPool::new(
+            &c.name,
+            Limits::new(
+                c.process_pool,
+                c.process_reserve_normal,
+                c.process_reserve_high,
+            ),
+        );
         Ok(Supervisor {
             inner: Arc::new(Inner {
                 stats: StatsCells::default(),
                 threads,
+                processes,
                 runtime: OnceLock::new(),
                 stopped: AtomicBool::new(false),
                 pending: Pending::default(),
@@ -608,6 +618,7 @@ pub(crate) struct Inner {
     config: Config,
     pub(crate) stats: StatsCells,
     threads: ThreadPool,
+    pub(crate) processes: ProcessPool,
     runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
     stopped: AtomicBool,
     pending: Pending,
@@ -664,7 +675,7 @@ impl Inner {
     }
 
     /// Counts a new task; `false` (and nothing counted) once stopped.
-    fn admit(&self) -> bool {
+    pub(crate) fn admit(&self) -> bool {
         self.pending.inc();
         if self.stopped.load(SeqCst) {
             self.pending.dec();
@@ -698,8 +709,11 @@ impl Inner {
     }
 
     /// A running task of this supervisor was cancelled or timed out: make it stop.
-    pub(crate) fn kill_running(&self, _h: &Header) {
+    pub(crate) fn kill_running(&self, h: &Header) {
         // Coroutines are aborted by their handle; thread tasks cannot be interrupted.
+        if h.pool == PoolKind::Processes {
+            self.processes.kill(h.id);
+        }
     }
 
     /// Reports `task` as timed out after `d`, unless the guard is dropped first.
@@ -754,7 +768,7 @@ impl Inner {
     }
 
     /// Runs `then` after `d` unless the task was cancelled meanwhile.
-    fn after_delay(
+    pub(crate) fn after_delay(
         self: &Arc<Self>,
         cell: Arc<dyn Control>,
         d: Duration,
@@ -841,7 +855,7 @@ impl Inner {
         Task::from_cell(cell)
     }
 
-    fn poke_watchdog(self: &Arc<Self>) {
+    pub(crate) fn poke_watchdog(self: &Arc<Self>) {
         let mut st = lock(&self.watchdog.state);
         if !st.started {
             st.started = true;
@@ -867,10 +881,12 @@ impl Inner {
         let me = self as *const Inner as usize;
         let inside = CURRENT.with(|c| c.get()) == me;
         if self.pending.wait(usize::from(inside), deadline) {
+            self.processes.shutdown(false);
             return;
         }
         tracing::warn!(supervisor = %self.config.name, "atasker: stop deadline reached; cancelling what is left");
         self.threads.cancel_queued();
+        self.processes.cancel_all();
         let live: Vec<_> = self
             .live
             .iter()
@@ -879,6 +895,7 @@ impl Inner {
         for task in live {
             task.cancel();
         }
+        self.processes.shutdown(true);
     }
 }
 
@@ -914,6 +931,12 @@ fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
         let c = &inner.config;
         let mut found = Overdue::default();
         inner.threads.overdue(
+            Instant::now(),
+            c.timeout_warning,
+            c.timeout_critical,
+            &mut found,
+        );
+        inner.processes.overdue(
             Instant::now(),
             c.timeout_warning,
             c.timeout_critical,

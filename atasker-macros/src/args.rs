@@ -1,8 +1,9 @@
 //! Parse stage, part 1: the attribute's options, e.g.
-//! `#[background_task(static, priority = Priority::High, timeout = 5)]`.
+//! `#[background_task(static, priority = Priority::High, timeout = 5)]` or
+//! `#[background_worker(queue, capacity = 100, name = "mailer")]`.
 //!
-//! The parser is driven by a table of [`Key`]s, so `#[background_worker]` can
-//! reuse it with its own keys. Each option is stored once, with its key's span;
+//! The parser is driven by a table of [`Key`]s, one per macro
+//! ([`TASK_KEYS`], [`WORKER_KEYS`]). Each option is stored once, with its key's span;
 //! a duplicate or unknown key is an error that lists the valid keys. Errors go
 //! to the [`Ctxt`] and parsing goes on, so the user sees all of them at once.
 
@@ -10,7 +11,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, UnOp};
 
 use crate::ctxt::Ctxt;
 
@@ -24,6 +25,14 @@ pub(crate) enum Form {
     /// `key = SECS | EXPR`: an int or float literal is seconds, any other
     /// expression a `core::time::Duration`.
     Duration,
+    /// `key = "…"`: a string literal.
+    Str,
+    /// `key = N | EXPR`: an integer literal of at least 1, or any other
+    /// expression (a `usize`).
+    Count,
+    /// `key = PATH`: a function, e.g. `on_error = report`. Any expression is
+    /// accepted; rustc checks its type.
+    Path,
 }
 
 /// One option a macro accepts.
@@ -60,7 +69,67 @@ pub(crate) const TASK_KEYS: &[Key] = &[
     },
 ];
 
+/// The options of `#[background_worker]`.
+pub(crate) const WORKER_KEYS: &[Key] = &[
+    Key {
+        name: "interval",
+        form: Form::Duration,
+        example: "interval = 1",
+    },
+    Key {
+        name: "delay",
+        form: Form::Duration,
+        example: "delay = 1",
+    },
+    Key {
+        name: "delay_before",
+        form: Form::Duration,
+        example: "delay_before = 0.5",
+    },
+    Key {
+        name: "queue",
+        form: Form::Flag,
+        example: "queue",
+    },
+    Key {
+        name: "capacity",
+        form: Form::Count,
+        example: "capacity = 100",
+    },
+    Key {
+        name: "event",
+        form: Form::Flag,
+        example: "event",
+    },
+    Key {
+        name: "static",
+        form: Form::Flag,
+        example: "static",
+    },
+    Key {
+        name: "priority",
+        form: Form::Expr,
+        example: "priority = Priority::High",
+    },
+    Key {
+        name: "name",
+        form: Form::Str,
+        example: "name = \"mailer\"",
+    },
+    Key {
+        name: "supervisor",
+        form: Form::Expr,
+        example: "supervisor = my_supervisor()",
+    },
+    Key {
+        name: "on_error",
+        form: Form::Path,
+        example: "on_error = report",
+    },
+];
+
 /// A `SECS | EXPR` value.
+#[derive(Clone)]
 pub(crate) enum DurationValue {
     /// A literal number of seconds, already checked: finite, not negative and
     /// small enough for a `Duration`. `span` is the literal's.
@@ -69,11 +138,26 @@ pub(crate) enum DurationValue {
     Expr(Expr),
 }
 
+/// An `N | EXPR` value.
+pub(crate) enum CountValue {
+    /// A literal, already checked: at least 1 and small enough for a `usize`
+    /// on this machine. `span` is the literal's.
+    Literal { n: u64, span: Span },
+    /// Any other expression; it must be a `usize`.
+    Expr(Expr),
+}
+
 /// A parsed option value.
 enum Value {
     Flag,
     Expr(Expr),
     Duration(DurationValue),
+    Str(LitStr),
+    Count(CountValue),
+    /// The key was written but its value was wrong (already reported). It
+    /// still counts as given, so that later checks (e.g. "`delay_before`
+    /// needs `interval`") do not report a second, misleading error.
+    Invalid,
 }
 
 /// One option as written: its key (with the key's span) and its value.
@@ -82,12 +166,47 @@ struct Arg {
     value: Value,
 }
 
-/// The options of one attribute, each key at most once.
+/// The options of one attribute, each key at most once (besides keys whose
+/// value was invalid), in the order written.
 pub(crate) struct Args {
     args: Vec<Arg>,
 }
 
+/// A value with the span of its key, for errors about the option as a whole
+/// (e.g. "`capacity` needs `queue`").
+pub(crate) struct Keyed<T> {
+    /// The key's span.
+    pub(crate) key: Span,
+    /// The value.
+    pub(crate) value: T,
+}
+
 impl Args {
+    /// Where key `name` was first written (also when its value was invalid):
+    /// its index among the options and its span.
+    pub(crate) fn position(&self, name: &str) -> Option<(usize, Span)> {
+        self.args
+            .iter()
+            .enumerate()
+            .find_map(|(index, arg)| (arg.key == name).then(|| (index, arg.key.span())))
+    }
+
+    /// The string literal of `name = "…"`, if it was given.
+    pub(crate) fn str(&mut self, name: &str) -> Option<LitStr> {
+        self.take(name).and_then(|value| match value {
+            Value::Str(lit) => Some(lit),
+            _ => None,
+        })
+    }
+
+    /// The value of `name = N | EXPR`, if it was given.
+    pub(crate) fn count(&mut self, name: &str) -> Option<CountValue> {
+        self.take(name).and_then(|value| match value {
+            Value::Count(count) => Some(count),
+            _ => None,
+        })
+    }
+
     /// The span of flag `name`, if it was given.
     pub(crate) fn flag(&self, name: &str) -> Option<Span> {
         self.args.iter().find_map(|arg| match arg.value {
@@ -112,9 +231,14 @@ impl Args {
         })
     }
 
+    /// Removes the valid value of `name`. Keys with an invalid value stay,
+    /// so that [`Args::position`] still finds them.
     fn take(&mut self, name: &str) -> Option<Value> {
-        let index = self.args.iter().position(|arg| arg.key == name)?;
-        Some(self.args.swap_remove(index).value)
+        let index = self
+            .args
+            .iter()
+            .position(|arg| arg.key == name && !matches!(arg.value, Value::Invalid))?;
+        Some(self.args.remove(index).value)
     }
 }
 
@@ -138,6 +262,80 @@ pub(crate) fn parse_task_args(tokens: TokenStream, cx: &mut Ctxt) -> TaskArgs {
         priority: args.expr("priority"),
         supervisor: args.expr("supervisor"),
         timeout: args.duration("timeout"),
+    }
+}
+
+/// The options of `#[background_worker]`, as given. Which of them go
+/// together is checked by the validate stage.
+pub(crate) struct WorkerArgs {
+    /// The span of `static`, if given.
+    pub(crate) static_: Option<Span>,
+    /// `interval = SECS | EXPR`.
+    pub(crate) interval: Option<Keyed<Option<DurationValue>>>,
+    /// `delay = SECS | EXPR`.
+    pub(crate) delay: Option<Keyed<Option<DurationValue>>>,
+    /// `delay_before = SECS | EXPR`.
+    pub(crate) delay_before: Option<Keyed<Option<DurationValue>>>,
+    /// The span of `queue`, if given.
+    pub(crate) queue: Option<Span>,
+    /// `capacity = N | EXPR`.
+    pub(crate) capacity: Option<Keyed<Option<CountValue>>>,
+    /// The span of `event`, if given.
+    pub(crate) event: Option<Span>,
+    /// `priority = EXPR`.
+    pub(crate) priority: Option<Expr>,
+    /// `name = "…"`.
+    pub(crate) name: Option<LitStr>,
+    /// `supervisor = EXPR`.
+    pub(crate) supervisor: Option<Expr>,
+    /// `on_error = PATH`.
+    pub(crate) on_error: Option<Expr>,
+    /// The order in which the kind keys (`interval`, `delay`, `queue`,
+    /// `event`) were written, with their spans; validation points at the
+    /// later of two that conflict.
+    pub(crate) kind_keys: Vec<(&'static str, Span)>,
+}
+
+/// Parses the options of `#[background_worker]`. A key whose value was
+/// invalid (already reported) is still recorded as given, with `None` as its
+/// value.
+pub(crate) fn parse_worker_args(tokens: TokenStream, cx: &mut Ctxt) -> WorkerArgs {
+    let mut args = parse(tokens, WORKER_KEYS, cx);
+    let mut kind_keys: Vec<(usize, &'static str, Span)> = ["interval", "delay", "queue", "event"]
+        .into_iter()
+        .filter_map(|name| {
+            let (index, span) = args.position(name)?;
+            Some((index, name, span))
+        })
+        .collect();
+    kind_keys.sort_by_key(|(index, _, _)| *index);
+    let flag = |args: &Args, name: &str| args.position(name).map(|(_, span)| span);
+    let keyed_duration = |args: &mut Args, name: &str| {
+        let (_, key) = args.position(name)?;
+        Some(Keyed {
+            key,
+            value: args.duration(name),
+        })
+    };
+    WorkerArgs {
+        static_: args.flag("static"),
+        interval: keyed_duration(&mut args, "interval"),
+        delay: keyed_duration(&mut args, "delay"),
+        delay_before: keyed_duration(&mut args, "delay_before"),
+        queue: flag(&args, "queue"),
+        capacity: args.position("capacity").map(|(_, key)| Keyed {
+            key,
+            value: args.count("capacity"),
+        }),
+        event: flag(&args, "event"),
+        priority: args.expr("priority"),
+        name: args.str("name"),
+        supervisor: args.expr("supervisor"),
+        on_error: args.expr("on_error"),
+        kind_keys: kind_keys
+            .into_iter()
+            .map(|(_, name, span)| (name, span))
+            .collect(),
     }
 }
 
@@ -177,7 +375,10 @@ fn parse_one(
         return Ok(());
     };
 
-    let duplicate = args.args.iter().any(|arg| arg.key == spec.name);
+    let duplicate = args
+        .args
+        .iter()
+        .any(|arg| arg.key == spec.name && !matches!(arg.value, Value::Invalid));
     if duplicate {
         cx.error(
             key.span(),
@@ -205,10 +406,10 @@ fn parse_one(
                     cx.attr_with(spec.name),
                 ),
             );
-            return Ok(());
+            Value::Invalid
         }
         Form::Flag => Value::Flag,
-        Form::Expr | Form::Duration if !has_value => {
+        _ if !has_value => {
             cx.error(
                 key.span(),
                 format!(
@@ -219,15 +420,20 @@ fn parse_one(
                 ),
             );
             skip_value(meta)?;
-            return Ok(());
+            Value::Invalid
         }
-        Form::Expr => Value::Expr(meta.value()?.parse()?),
+        Form::Expr | Form::Path => Value::Expr(meta.value()?.parse()?),
         Form::Duration => {
             let expr: Expr = meta.value()?.parse()?;
-            match duration_value(expr, spec.name, cx) {
-                Some(duration) => Value::Duration(duration),
-                None => return Ok(()),
-            }
+            duration_value(expr, spec.name, cx).map_or(Value::Invalid, Value::Duration)
+        }
+        Form::Str => {
+            let expr: Expr = meta.value()?.parse()?;
+            str_value(expr, spec, cx).map_or(Value::Invalid, Value::Str)
+        }
+        Form::Count => {
+            let expr: Expr = meta.value()?.parse()?;
+            count_value(expr, spec.name, cx).map_or(Value::Invalid, Value::Count)
         }
     };
     args.args.push(Arg { key, value });
@@ -297,6 +503,82 @@ fn duration_value(expr: Expr, key: &str, cx: &mut Ctxt) -> Option<DurationValue>
             None
         }
         _ => Some(DurationValue::Expr(expr)),
+    }
+}
+
+/// Checks a `"…"` value: a string literal (also inside `macro_rules!`'s
+/// invisible group).
+fn str_value(expr: Expr, spec: &Key, cx: &mut Ctxt) -> Option<LitStr> {
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = peel(&expr)
+    {
+        return Some(lit.clone());
+    }
+    cx.error_spanned(
+        &expr,
+        format!(
+            "{} expects `{}` to be a string literal; write `{}`",
+            cx.attr(),
+            spec.name,
+            spec.example,
+        ),
+    );
+    None
+}
+
+/// Checks an `N | EXPR` value. A literal must be a whole number of at least 1;
+/// anything else that is not a literal is taken as a `usize` expression.
+fn count_value(expr: Expr, key: &str, cx: &mut Ctxt) -> Option<CountValue> {
+    const INT_SUFFIXES: &[&str] = &[
+        "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ];
+    let what = format!(
+        "{} expects `{key}` to be a whole number of at least 1",
+        cx.attr()
+    );
+    match peel(&expr) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if INT_SUFFIXES.contains(&int.suffix()) => match int.base10_parse::<u64>() {
+            Ok(0) => {
+                cx.error_spanned(
+                    int,
+                    format!("{what}, not 0; write for example `{key} = 100`"),
+                );
+                None
+            }
+            Ok(n) if usize::try_from(n).is_ok() => Some(CountValue::Literal {
+                n,
+                span: int.span(),
+            }),
+            _ => {
+                cx.error_spanned(
+                    int,
+                    format!(
+                        "{} cannot hold this many items in `{key}`; write a smaller number",
+                        cx.attr()
+                    ),
+                );
+                None
+            }
+        },
+        Expr::Lit(ExprLit { lit, .. }) => {
+            cx.error_spanned(lit, format!("{what}; write for example `{key} = 100`"));
+            None
+        }
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: operand,
+            ..
+        }) if matches!(peel(operand), Expr::Lit(_)) => {
+            cx.error_spanned(
+                &expr,
+                format!("{what}, not a negative number; write for example `{key} = 100`"),
+            );
+            None
+        }
+        _ => Some(CountValue::Expr(expr)),
     }
 }
 
@@ -385,6 +667,9 @@ fn valid_keys(keys: &[Key]) -> String {
             Form::Flag => format!("`{}`", key.name),
             Form::Expr => format!("`{} = EXPR`", key.name),
             Form::Duration => format!("`{} = SECS | EXPR`", key.name),
+            Form::Str => format!("`{} = \"…\"`", key.name),
+            Form::Count => format!("`{} = N`", key.name),
+            Form::Path => format!("`{} = PATH`", key.name),
         })
         .collect();
     keys.join(", ")

@@ -13,19 +13,48 @@
 //! }
 //! ```
 //!
+//! For `#[background_worker(interval = 1)] fn tick() { body }`:
+//!
+//! ```text
+//! #[allow(non_upper_case_globals)]
+//! static tick: ::atasker::__private::Lazy<::atasker::Worker> =
+//!     ::atasker::__private::Lazy::new(|| {
+//!         fn __atasker_body() { body }
+//!         ::atasker::__private::worker(
+//!             ::atasker::__private::WorkerOptions { name, priority, …, capacity },
+//!             __atasker_body,
+//!         )
+//!     });
+//! ```
+//!
+//! and for `#[background_worker(interval = 1)] impl Reporter { fn run(&mut self) { … } }`
+//! the block is kept and a second one added:
+//!
+//! ```text
+//! impl Reporter {
+//!     pub fn into_worker(self) -> ::atasker::Worker {
+//!         ::atasker::__private::state_worker(
+//!             ::atasker::__private::WorkerOptions { … },
+//!             self,
+//!             Self::run,
+//!         )
+//!     }
+//! }
+//! ```
+//!
 //! The user's body keeps its tokens (and so its spans) in the inner function;
 //! everything generated goes through `::atasker::__private`, `::core` and
 //! `::std`, so it compiles whatever the user names their own items.
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
-use syn::{FnArg, ItemFn, Pat, PatIdent, ReturnType};
+use syn::{Attribute, FnArg, ItemFn, ItemImpl, Pat, PatIdent, ReturnType, Signature};
 
-use crate::args::{self, DurationValue};
+use crate::args::{self, CountValue, DurationValue};
 use crate::ctxt::Ctxt;
-use crate::item::{self, FnKind};
-use crate::validate::{self, Task};
+use crate::item::{self, FnKind, WorkerItem};
+use crate::validate::{self, Executor, Schedule, Task, Worker, WorkerKind};
 
 /// `#[background_task]`: turns `fn f(args) -> T` (or `async fn`) into
 /// `fn f(args) -> ::atasker::Task<T>` that starts the body in the background.
@@ -33,8 +62,14 @@ use crate::validate::{self, Task};
 pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut cx = Ctxt::new("background_task");
     let args = args::parse_task_args(args, &mut cx);
-    let task =
-        item::parse_fn(item.clone(), &mut cx).map(|func| validate::task(args, func, &mut cx));
+    let mut item = item;
+    let mut func = item::parse_fn(item.clone(), &mut cx);
+    if let Some(func) = &mut func {
+        if validate::remove_other_macro(&mut func.attrs, "background_worker", &mut cx) {
+            item = func.to_token_stream();
+        }
+    }
+    let task = func.map(|func| validate::task(args, func, &mut cx));
     if let Err(errors) = cx.check() {
         return with_errors(item, errors);
     }
@@ -49,13 +84,36 @@ pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStre
     expanded.unwrap_or_else(|errors| with_errors(item, errors))
 }
 
-/// `#[background_worker]`: not implemented yet.
-pub(crate) fn background_worker(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let error = syn::Error::new(
-        Span::call_site(),
-        "`#[background_worker]` is not implemented yet",
-    );
-    with_errors(item, error)
+/// `#[background_worker]`: turns a `fn` into a static worker handle, or adds
+/// `into_worker(self)` to an `impl` block with a `run` method. On any error,
+/// returns the user's item unchanged plus every error.
+pub(crate) fn background_worker(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut cx = Ctxt::new("background_worker");
+    let args = args::parse_worker_args(args, &mut cx);
+    let mut item = item;
+    let mut parsed = item::parse_worker_item(item.clone(), &mut cx);
+    if let Some(WorkerItem::Fn(func)) = &mut parsed {
+        if validate::remove_other_macro(&mut func.attrs, "background_task", &mut cx) {
+            item = func.to_token_stream();
+        }
+    }
+    let worker = parsed.and_then(|parsed| validate::worker(args, parsed, &mut cx));
+    if let Err(errors) = cx.check() {
+        return with_errors(item, errors);
+    }
+    let Some(worker) = worker else {
+        // `parse_worker_item` and `validate::worker` report an error whenever
+        // they return `None`.
+        return item;
+    };
+    let expanded = match (worker.fn_kind, &worker.executor) {
+        (FnKind::Async | FnKind::Blocking, Executor::Fn(func)) => Ok(worker_fn(&worker, func)),
+        (FnKind::Async | FnKind::Blocking, Executor::Impl { block, run }) => {
+            Ok(worker_impl(&worker, block, run))
+        }
+        (FnKind::Static, _) => static_worker(&worker),
+    };
+    expanded.unwrap_or_else(|errors| with_errors(item, errors))
 }
 
 /// The user's item, unchanged, followed by the errors, so that the IDE and the
@@ -183,5 +241,217 @@ fn options(task: &Task) -> TokenStream {
             timeout: #timeout,
             supervisor: #supervisor,
         }
+    }
+}
+
+// ---- workers ----
+
+/// A `fn` worker: a static handle, built on first use.
+fn worker_fn(worker: &Worker, func: &ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let ident = &sig.ident;
+    let asyncness = &sig.asyncness;
+    let inputs = &sig.inputs;
+    let output = &sig.output;
+    let span = ident.span();
+    let handle = handle_type(worker, span);
+    let constructor = constructor(worker, "", span);
+    let options = worker_options(worker, || ident.unraw().to_string());
+    // As for tasks, the call and the static's type carry the span of the
+    // function's name, so that rustc's errors about the executor (not `Send`,
+    // not a `WorkerOutput`) and the handle (a queue item that is not `Send`)
+    // point at the function.
+    let call = quote_spanned!(span=>
+        ::atasker::__private::#constructor(#options, __atasker_body)
+    );
+    let ty = quote_spanned!(span=> ::atasker::__private::Lazy<#handle>);
+    let (static_attrs, body_attrs): (Vec<&Attribute>, Vec<&Attribute>) =
+        attrs.iter().partition(|attr| belongs_on_static(attr));
+    quote! {
+        #[allow(non_upper_case_globals)]
+        #(#static_attrs)*
+        #vis static #ident: #ty =
+            ::atasker::__private::Lazy::new(|| {
+                #(#body_attrs)*
+                #asyncness fn __atasker_body(#inputs) #output #block
+                #call
+            });
+    }
+}
+
+/// Whether a `fn` worker's attribute goes on the static handle: docs, `cfg`,
+/// lint levels and `deprecated` describe the item. The others (`inline`,
+/// `must_use`, `tracing::instrument`, …) only make sense on a function, so
+/// they go on the function that holds the body.
+fn belongs_on_static(attr: &Attribute) -> bool {
+    const ON_STATIC: &[&str] = &[
+        "doc",
+        "cfg",
+        "cfg_attr",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "deprecated",
+    ];
+    let path = attr.path();
+    path.leading_colon.is_none()
+        && path.segments.len() == 1
+        && ON_STATIC.iter().any(|name| path.segments[0].ident == name)
+}
+
+/// An `impl`-block worker: the block unchanged, plus `into_worker(self)`.
+fn worker_impl(worker: &Worker, block: &ItemImpl, run: &Signature) -> TokenStream {
+    let self_ty = &block.self_ty;
+    let handle = handle_type(worker, Span::call_site());
+    let options = worker_options(worker, || validate::type_to_string(self_ty));
+    // The call (and `Self::run`) carries the span of `run`, so that rustc's
+    // errors about the executor and the state (not `Send`, not a
+    // `WorkerOutput`) point at it. The async closures stay marked as
+    // generated, so lints on user code skip them.
+    let span = run.ident.span();
+    let constructor = constructor(worker, "state_", span);
+    let run = match (worker.fn_kind, &worker.kind) {
+        (FnKind::Async, WorkerKind::Queue) => quote! {
+            |mut __atasker_state, __atasker_item| async move {
+                __atasker_state.run(__atasker_item).await
+            }
+        },
+        (FnKind::Async, _) => quote! {
+            |mut __atasker_state| async move { __atasker_state.run().await }
+        },
+        (FnKind::Blocking | FnKind::Static, _) => quote_spanned!(span=> Self::run),
+    };
+    let call = quote_spanned!(span=> ::atasker::__private::#constructor(#options, self, #run));
+    // No intra-doc link to `run`: it is usually private, and rustdoc warns
+    // about public docs linking to private items.
+    let doc = " Turns this value into a worker that calls its `run` method (made by \
+               `#[background_worker]`); start it with `.start()`.";
+    quote! {
+        #block
+
+        impl #self_ty {
+            #[doc = #doc]
+            pub fn into_worker(self) -> #handle {
+                #call
+            }
+        }
+    }
+}
+
+/// A process-pool (`static`) worker. The process pool does not exist yet, so
+/// a valid `static` worker is, for now, an error at `static`.
+fn static_worker(worker: &Worker) -> syn::Result<TokenStream> {
+    let span = worker.static_.unwrap_or_else(Span::call_site);
+    Err(syn::Error::new(
+        span,
+        "`#[background_worker(static)]`: the process pool is not available yet",
+    ))
+}
+
+/// The handle type: `Worker`, `QueueWorker<T>` or `EventWorker`, at `span`
+/// (the item type keeps its own).
+fn handle_type(worker: &Worker, span: Span) -> TokenStream {
+    match (&worker.kind, &worker.item_ty) {
+        (WorkerKind::Repeat(_), _) => quote_spanned!(span=> ::atasker::Worker),
+        (WorkerKind::Queue, Some(item_ty)) => {
+            quote_spanned!(span=> ::atasker::QueueWorker<#item_ty>)
+        }
+        // Rejected by validation.
+        (WorkerKind::Queue, None) => quote_spanned!(span=> ::atasker::QueueWorker<()>),
+        (WorkerKind::Event, _) => quote_spanned!(span=> ::atasker::EventWorker),
+    }
+}
+
+/// The `__private` constructor: `[state_]{worker,queue_worker,event_worker}[_async]`,
+/// at `span`, where rustc reports the unmet bounds of the call.
+fn constructor(worker: &Worker, prefix: &str, span: Span) -> Ident {
+    let kind = match worker.kind {
+        WorkerKind::Repeat(_) => "worker",
+        WorkerKind::Queue => "queue_worker",
+        WorkerKind::Event => "event_worker",
+    };
+    let suffix = match worker.fn_kind {
+        FnKind::Async => "_async",
+        FnKind::Blocking | FnKind::Static => "",
+    };
+    Ident::new(&format!("{prefix}{kind}{suffix}"), span)
+}
+
+/// The `WorkerOptions` literal; `default_name` gives the name when there is
+/// no `name = "…"`.
+fn worker_options(worker: &Worker, default_name: impl FnOnce() -> String) -> TokenStream {
+    let none = quote!(::core::option::Option::None);
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let name = match &worker.name {
+        Some(name) => name.to_token_stream(),
+        None => Literal::string(&default_name()).to_token_stream(),
+    };
+    let priority = match &worker.priority {
+        Some(priority) => quote!(#priority),
+        None => quote!(::atasker::__private::Priority::Normal),
+    };
+    let supervisor = match &worker.supervisor {
+        Some(supervisor) => some(quote!(#supervisor)),
+        None => none.clone(),
+    };
+    let on_error = match &worker.on_error {
+        Some(on_error) => some(quote!(#on_error)),
+        None => none.clone(),
+    };
+    let schedule = match &worker.kind {
+        WorkerKind::Repeat(Schedule::Interval(interval)) => {
+            let interval = duration(interval);
+            quote!(::atasker::__private::Schedule::Interval(#interval))
+        }
+        WorkerKind::Repeat(Schedule::Delay(delay)) => {
+            let delay = duration(delay);
+            quote!(::atasker::__private::Schedule::Delay(#delay))
+        }
+        WorkerKind::Repeat(Schedule::Loop) | WorkerKind::Queue | WorkerKind::Event => {
+            quote!(::atasker::__private::Schedule::Loop)
+        }
+    };
+    let delay_before = match &worker.delay_before {
+        Some(delay_before) => some(duration(delay_before)),
+        None => none.clone(),
+    };
+    let capacity = match &worker.capacity {
+        Some(CountValue::Literal { n, span }) => {
+            let mut n = Literal::u64_unsuffixed(*n);
+            n.set_span(*span);
+            some(n.to_token_stream())
+        }
+        Some(CountValue::Expr(expr)) => some(quote!(#expr)),
+        None => none,
+    };
+    quote! {
+        ::atasker::__private::WorkerOptions {
+            name: #name,
+            priority: #priority,
+            supervisor: #supervisor,
+            on_error: #on_error,
+            schedule: #schedule,
+            delay_before: #delay_before,
+            capacity: #capacity,
+        }
+    }
+}
+
+/// A `SECS | EXPR` value as a `Duration` expression.
+fn duration(value: &DurationValue) -> TokenStream {
+    match value {
+        DurationValue::Seconds { secs, span } => {
+            let mut secs = Literal::f64_suffixed(*secs);
+            secs.set_span(*span);
+            quote!(::atasker::__private::seconds(#secs))
+        }
+        DurationValue::Expr(expr) => quote!(::atasker::__private::duration(#expr)),
     }
 }

@@ -1,9 +1,10 @@
-//! Parse stage, part 2: the annotated item, which must be a `fn`, and where
-//! that `fn` will run.
+//! Parse stage, part 2: the annotated item — a `fn` for `#[background_task]`,
+//! a `fn` or an `impl` block for `#[background_worker]` — and where its code
+//! will run.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
-use syn::{Item, ItemFn, Signature};
+use syn::{Item, ItemFn, ItemImpl, Signature};
 
 use crate::ctxt::Ctxt;
 
@@ -43,6 +44,39 @@ pub(crate) fn parse_fn(item: TokenStream, cx: &mut Ctxt) -> Option<ItemFn> {
                 tokens,
                 format!(
                     "{} cannot be used on {what}; put it on a `fn` or an `async fn`",
+                    cx.attr(),
+                ),
+            );
+            None
+        }
+        Err(error) => {
+            cx.push(error);
+            None
+        }
+    }
+}
+
+/// What `#[background_worker]` is on.
+pub(crate) enum WorkerItem {
+    /// A `fn`: it becomes a static handle.
+    Fn(ItemFn),
+    /// An `impl` block with a `run` method: it gains `into_worker(self)`.
+    Impl(ItemImpl),
+}
+
+/// Parses the annotated item as a `fn` or an `impl` block; anything else is
+/// reported to `cx`.
+pub(crate) fn parse_worker_item(item: TokenStream, cx: &mut Ctxt) -> Option<WorkerItem> {
+    match syn::parse2::<Item>(item) {
+        Ok(Item::Fn(func)) => Some(WorkerItem::Fn(func)),
+        Ok(Item::Impl(block)) => Some(WorkerItem::Impl(block)),
+        Ok(other) => {
+            let (what, tokens) = describe(&other);
+            cx.error_spanned(
+                tokens,
+                format!(
+                    "{} cannot be used on {what}; use it on a `fn`, or on an `impl` block \
+                     with a `run` method",
                     cx.attr(),
                 ),
             );

@@ -51,8 +51,56 @@ pub fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::background_task(args.into(), item.into()).into()
 }
 
-/// Turns a function into a worker handle that runs it repeatedly, on an
-/// interval, per queued item or per event. Not implemented yet.
+/// Turns a function into a worker: a static handle (`tick.start()`,
+/// `tick.stop()`) that runs the function back to back, on an interval, after
+/// a delay, once per queued item or once per `trigger()`.
+///
+/// The kind, from the options:
+/// - none: a loop worker (`Worker`), run back to back;
+/// - `interval = SECS | EXPR`: at a fixed rate (`Worker`);
+/// - `delay = SECS | EXPR`: after a pause that follows each run (`Worker`);
+/// - `delay_before = SECS | EXPR`: a pause before each run (with `interval`
+///   or `delay` only);
+/// - `queue` (and `capacity = N`): once per item, the fn's only argument
+///   (`QueueWorker<T>`);
+/// - `event`: once per `trigger()` (`EventWorker`).
+///
+/// Other options: `static` (the process pool; not available yet),
+/// `priority = EXPR`, `name = "…"` (default: the fn's name),
+/// `supervisor = EXPR` (a `&'static Supervisor`) and `on_error = PATH` (a
+/// `fn(&WorkerError)`). An int or float literal is seconds, any other
+/// expression a `Duration`.
+///
+/// An `async fn` runs as a coroutine, a `fn` on the thread pool. It returns
+/// `()`, `bool` (`false` stops the worker), `Result<(), E>` or
+/// `Result<bool, E>` (`Err` goes to `on_error`).
+///
+/// ```ignore
+/// use atasker::prelude::*;
+///
+/// #[background_worker(interval = 1)]
+/// fn tick() {
+///     println!("I run every second!");
+/// }
+///
+/// tick.start();
+/// ```
+///
+/// On an `impl` block with a `run(&mut self)` method (`run(&mut self, item:
+/// T)` for `queue`), it adds `fn into_worker(self)` returning the handle, for
+/// a worker with state:
+///
+/// ```ignore
+/// struct Reporter { sent: u64 }
+///
+/// #[background_worker(interval = 1)]
+/// impl Reporter {
+///     fn run(&mut self) { self.sent += 1; }
+/// }
+///
+/// let worker: Worker = Reporter { sent: 0 }.into_worker();
+/// worker.start();
+/// ```
 #[proc_macro_attribute]
 pub fn background_worker(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::background_worker(args.into(), item.into()).into()

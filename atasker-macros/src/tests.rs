@@ -12,6 +12,11 @@ fn task(args: TokenStream, item: TokenStream) -> String {
     pretty(expand::background_task(args, item))
 }
 
+/// The pretty-printed expansion of `#[background_worker(args)] item`.
+fn worker(args: TokenStream, item: TokenStream) -> String {
+    pretty(expand::background_worker(args, item))
+}
+
 fn pretty(tokens: TokenStream) -> String {
     let file: syn::File = syn::parse2(tokens).expect("the expansion parses as a file");
     prettyplease::unparse(&file)
@@ -19,8 +24,24 @@ fn pretty(tokens: TokenStream) -> String {
 
 /// The messages of the `compile_error!`s in the expansion, in order.
 fn errors(args: TokenStream, item: TokenStream) -> Vec<String> {
-    let file: syn::File =
-        syn::parse2(expand::background_task(args, item)).expect("the expansion parses as a file");
+    messages(expand::background_task(args, item))
+}
+
+/// The messages of the `compile_error!`s of `#[background_worker]`, in order.
+fn worker_errors(args: TokenStream, item: TokenStream) -> Vec<String> {
+    messages(expand::background_worker(args, item))
+}
+
+/// The single error of `#[background_worker]`.
+fn worker_error(args: TokenStream, item: TokenStream) -> String {
+    let mut errors = worker_errors(args, item);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    errors.remove(0)
+}
+
+/// The messages of the `compile_error!`s in an expansion, in order.
+fn messages(expansion: TokenStream) -> Vec<String> {
+    let file: syn::File = syn::parse2(expansion).expect("the expansion parses as a file");
     file.items
         .iter()
         .filter_map(|item| match item {
@@ -253,16 +274,6 @@ fn static_is_not_available_yet() {
     ));
 }
 
-#[test]
-fn worker_is_not_implemented_yet() {
-    insta::assert_snapshot!(pretty(expand::background_worker(
-        quote!(interval = 1),
-        quote!(
-            fn tick() {}
-        )
-    )));
-}
-
 // ---- errors ----
 
 #[test]
@@ -450,4 +461,671 @@ fn timeout_inside_a_macro_rules_group() {
         ),
     );
     assert!(message.contains("not a negative number"), "{message}");
+}
+
+#[test]
+fn task_and_worker_on_one_fn() {
+    let message = error(
+        quote!(),
+        quote!(
+            #[background_worker(interval = 1)]
+            fn tick() {}
+        ),
+    );
+    assert_eq!(
+        message,
+        "`#[background_task]` and `#[background_worker]` cannot be used on the same fn: a worker \
+         runs its fn over and over, a task runs it once per call; remove one of them"
+    );
+    // The other attribute is removed from the item, so it adds no errors.
+    let output = task(
+        quote!(),
+        quote!(
+            #[atasker::background_worker(queue)]
+            fn tick() {}
+        ),
+    );
+    assert!(!output.contains("#[atasker::background_worker"), "{output}");
+    assert!(output.contains("fn tick() {}"), "{output}");
+}
+
+// ---- #[background_worker] expansions ----
+
+#[test]
+fn worker_loop_fn() {
+    insta::assert_snapshot!(worker(
+        quote!(),
+        quote! {
+            /// Spins.
+            pub fn spin() {
+                work();
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_interval_int() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1),
+        quote! {
+            fn tick() {
+                println!("I run every second!");
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_interval_float() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 0.25),
+        quote! {
+            fn tick() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_interval_expr() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = Duration::from_millis(250)),
+        quote! {
+            fn tick() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_delay() {
+    insta::assert_snapshot!(worker(
+        quote!(delay = 2),
+        quote! {
+            pub(crate) fn poll() -> bool {
+                check()
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_delay_before() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1, delay_before = 0.5),
+        quote! {
+            fn tick() -> Result<(), String> {
+                Ok(())
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_queue() {
+    insta::assert_snapshot!(worker(
+        quote!(queue),
+        quote! {
+            /// Sends one mail.
+            pub fn mailer(mail: Mail) -> Result<(), SendError> {
+                mail.send()
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_queue_capacity() {
+    insta::assert_snapshot!(worker(
+        quote!(queue, capacity = 100),
+        quote! {
+            fn add((a, b): (u64, u64)) {
+                total(a + b);
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_event() {
+    insta::assert_snapshot!(worker(
+        quote!(event),
+        quote! {
+            fn flush() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_async_loop() {
+    insta::assert_snapshot!(worker(
+        quote!(),
+        quote! {
+            async fn spin() {
+                work().await;
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_async_interval() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1),
+        quote! {
+            async fn tick() -> bool {
+                ping().await
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_async_delay() {
+    insta::assert_snapshot!(worker(
+        quote!(delay = 0.5, delay_before = Duration::from_secs(1)),
+        quote! {
+            async fn poll() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_async_queue() {
+    insta::assert_snapshot!(worker(
+        quote!(queue, capacity = 8),
+        quote! {
+            async fn mailer(mail: Mail) -> Result<(), SendError> {
+                mail.send().await
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_async_event() {
+    insta::assert_snapshot!(worker(
+        quote!(event),
+        quote! {
+            async fn flush() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_options() {
+    insta::assert_snapshot!(worker(
+        quote!(
+            interval = 5,
+            name = "reporter",
+            priority = Priority::High,
+            supervisor = plant(),
+            on_error = report_error
+        ),
+        quote! {
+            fn report() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_docs_and_attrs_kept() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1),
+        quote! {
+            /// First line.
+            ///
+            /// Second paragraph.
+            #[cfg(feature = "reports")]
+            #[allow(clippy::needless_return)]
+            #[deprecated = "use `report`"]
+            #[inline]
+            #[tracing::instrument]
+            #[must_use]
+            pub(crate) fn tick() -> bool {
+                return true;
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_capacity_expr() {
+    let output = worker(
+        quote!(queue, capacity = CAPACITY),
+        quote!(
+            fn add(n: u64) {}
+        ),
+    );
+    assert!(
+        output.contains("capacity: ::core::option::Option::Some(CAPACITY)"),
+        "{output}"
+    );
+}
+
+#[test]
+fn worker_raw_identifier_name() {
+    let output = worker(
+        quote!(),
+        quote!(
+            fn r#loop() {}
+        ),
+    );
+    assert!(output.contains("static r#loop:"), "{output}");
+    assert!(output.contains(r#"name: "loop""#), "{output}");
+}
+
+#[test]
+fn worker_impl_sync() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1),
+        quote! {
+            /// Reports.
+            impl Reporter {
+                fn run(&mut self) {
+                    self.sent += 1;
+                }
+
+                fn sent(&self) -> u64 {
+                    self.sent
+                }
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_impl_async() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1),
+        quote! {
+            impl Reporter {
+                async fn run(&mut self) {
+                    self.sent += 1;
+                }
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_impl_event() {
+    insta::assert_snapshot!(worker(
+        quote!(event, name = "flusher"),
+        quote! {
+            impl Flusher {
+                fn run(&mut self) -> bool {
+                    self.flush()
+                }
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_impl_queue() {
+    insta::assert_snapshot!(worker(
+        quote!(queue, capacity = 10),
+        quote! {
+            impl Totals {
+                fn run(&mut self, n: u64) {
+                    self.total += n;
+                }
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_impl_async_queue() {
+    insta::assert_snapshot!(worker(
+        quote!(queue),
+        quote! {
+            impl Totals {
+                pub async fn run(&mut self, n: u64) {
+                    self.total += n;
+                }
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_impl_async_event() {
+    insta::assert_snapshot!(worker(
+        quote!(event),
+        quote! {
+            impl Bell {
+                async fn run(&mut self) {}
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_static_is_not_available_yet() {
+    insta::assert_snapshot!(worker(
+        quote!(static, interval = 1),
+        quote! {
+            /// Crunches.
+            pub fn crunch() {}
+        }
+    ));
+    assert_eq!(
+        worker_error(
+            quote!(static, queue),
+            quote!(
+                impl Totals {
+                    fn run(&mut self, n: u64) {}
+                }
+            )
+        ),
+        "`#[background_worker(static)]`: the process pool is not available yet"
+    );
+}
+
+// ---- #[background_worker] errors ----
+
+#[test]
+fn worker_errors_keep_the_item_unchanged() {
+    insta::assert_snapshot!(worker(
+        quote!(interval = 1, delay = 2),
+        quote! {
+            /// Docs.
+            pub fn tick() {}
+        }
+    ));
+}
+
+#[test]
+fn worker_every_error_is_reported() {
+    let errors = worker_errors(
+        quote!(
+            interval = "abc",
+            delay_before = 1,
+            capacity = 0,
+            colour = "red",
+            name = 5,
+            interval = 2
+        ),
+        quote! {
+            const unsafe extern "C" fn f<T>(&self, x: T) -> u64 {}
+        },
+    );
+    insta::assert_debug_snapshot!(errors);
+}
+
+#[test]
+fn worker_option_errors() {
+    let valid = "valid options: `interval = SECS | EXPR`, `delay = SECS | EXPR`, \
+                 `delay_before = SECS | EXPR`, `queue`, `capacity = N`, `event`, `static`, \
+                 `priority = EXPR`, `name = \"…\"`, `supervisor = EXPR`, `on_error = PATH`";
+    let w = "`#[background_worker]`";
+    let cases = [
+        (quote!(period = 1), format!("{w} has no option `period`; {valid}")),
+        (quote!(event, event), format!("{w} takes `event` only once; remove one of them ({valid})")),
+        (quote!(interval = 1, interval = 2), format!("{w} takes `interval` only once; remove one of them ({valid})")),
+        (quote!(interval = 1, delay = 2), format!("{w} takes `interval` or `delay`, not both: `interval` runs at a fixed rate, `delay` pauses after each run; keep one of them")),
+        (quote!(delay = 1, interval = 2), format!("{w} takes `interval` or `delay`, not both: `interval` runs at a fixed rate, `delay` pauses after each run; keep one of them")),
+        (quote!(queue, interval = 1), "`#[background_worker(queue)]` runs once per queued item and takes no `interval`; remove `interval`, or remove `queue` for an interval worker".to_owned()),
+        (quote!(delay = 1, queue), "`#[background_worker(queue)]` runs once per queued item and takes no `delay`; remove `delay`, or remove `queue` for a delay worker".to_owned()),
+        (quote!(queue, event), format!("{w} takes `queue` or `event`, not both: a queue worker runs once per item, an event worker once per `trigger()`; keep one of them")),
+        (quote!(event, interval = 1), "`#[background_worker(event)]` runs once per `trigger()` and takes no `interval`; remove `interval`, or remove `event` for an interval worker (it has `trigger()` too)".to_owned()),
+        (quote!(delay = 1, event), "`#[background_worker(event)]` runs once per `trigger()` and takes no `delay`; remove `delay`, or remove `event` for a delay worker (it has `trigger()` too)".to_owned()),
+        (quote!(capacity = 10), format!("{w}: `capacity` bounds the queue of a queue worker; add `queue` (`#[background_worker(queue, capacity = 100)]`) or remove `capacity`")),
+        (quote!(event, capacity = 10), format!("{w}: `capacity` bounds the queue of a queue worker; add `queue` (`#[background_worker(queue, capacity = 100)]`) or remove `capacity`")),
+        (quote!(delay_before = 1), format!("{w}: `delay_before` applies to interval and delay workers; add `interval = …` or `delay = …`, or remove `delay_before`")),
+        (quote!(event, delay_before = 1), format!("{w}: `delay_before` applies to interval and delay workers; add `interval = …` or `delay = …`, or remove `delay_before`")),
+        (quote!(interval = "abc"), format!("{w} expects `interval` to be a number of seconds or a `Duration`, not a string; write `interval = 5` or `interval = Duration::from_millis(500)`")),
+        (quote!(interval = -1), format!("{w} expects `interval` to be zero or more seconds, not a negative number; write for example `interval = 5`")),
+        (quote!(delay = -0.5), format!("{w} expects `delay` to be zero or more seconds, not a negative number; write for example `delay = 5`")),
+        (quote!(interval = 1, delay_before = true), format!("{w} expects `delay_before` to be a number of seconds or a `Duration`; write `delay_before = 5`, `delay_before = 0.5` or `delay_before = Duration::from_millis(500)`")),
+        (quote!(interval), format!("{w} needs a value for `interval`; write `interval = 1`")),
+        (quote!(name = 5), format!("{w} expects `name` to be a string literal; write `name = \"mailer\"`")),
+        (quote!(name = tick), format!("{w} expects `name` to be a string literal; write `name = \"mailer\"`")),
+        (quote!(name), format!("{w} needs a value for `name`; write `name = \"mailer\"`")),
+        (quote!(on_error), format!("{w} needs a value for `on_error`; write `on_error = report`")),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(
+            worker_error(
+                args.clone(),
+                quote!(
+                    fn f() {}
+                )
+            ),
+            expected,
+            "{args}"
+        );
+    }
+}
+
+#[test]
+fn worker_capacity_errors() {
+    let w = "`#[background_worker]`";
+    let cases = [
+        (quote!(queue, capacity = 0), format!("{w} expects `capacity` to be a whole number of at least 1, not 0; write for example `capacity = 100`")),
+        (quote!(queue, capacity = 1.5), format!("{w} expects `capacity` to be a whole number of at least 1; write for example `capacity = 100`")),
+        (quote!(queue, capacity = "10"), format!("{w} expects `capacity` to be a whole number of at least 1; write for example `capacity = 100`")),
+        (quote!(queue, capacity = 10ms), format!("{w} expects `capacity` to be a whole number of at least 1; write for example `capacity = 100`")),
+        (quote!(queue, capacity = -3), format!("{w} expects `capacity` to be a whole number of at least 1, not a negative number; write for example `capacity = 100`")),
+        (quote!(queue, capacity = 99999999999999999999), format!("{w} cannot hold this many items in `capacity`; write a smaller number")),
+        (quote!(queue = true, capacity = 5), format!("{w}: `queue` takes no value; write `#[background_worker(queue)]`")),
+        (quote!(queue, capacity), format!("{w} needs a value for `capacity`; write `capacity = 100`")),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(
+            worker_error(
+                args.clone(),
+                quote!(
+                    fn f(n: u64) {}
+                )
+            ),
+            expected,
+            "{args}"
+        );
+    }
+}
+
+#[test]
+fn worker_argument_errors() {
+    let cases = [
+        (quote!(queue), quote!(fn f() {}), "`#[background_worker(queue)]` passes each queued item to the fn, which must take it as its only argument; write for example `fn f(item: String)`"),
+        (quote!(queue), quote!(fn f(a: u8, b: u8) {}), "`#[background_worker(queue)]` passes one item per run, so the fn takes exactly one argument; put the values in one type, e.g. `(a, b): (u32, String)`, or remove the extra arguments"),
+        (quote!(queue), quote!(fn f(a: impl Display) {}), "`#[background_worker(queue)]` needs a named item type, not `impl Trait`; write the type, e.g. `item: String`"),
+        (quote!(), quote!(fn f(a: u8) {}), "`#[background_worker]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument"),
+        (quote!(event), quote!(fn f(a: u8) {}), "`#[background_worker(event)]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument"),
+        (quote!(interval = 1), quote!(async fn f(a: u8, b: u8) {}), "`#[background_worker(interval = …)]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument"),
+        (quote!(delay = 1), quote!(fn f(a: u8) {}), "`#[background_worker(delay = …)]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument"),
+    ];
+    for (args, item, expected) in cases {
+        assert_eq!(
+            worker_error(args.clone(), item.clone()),
+            expected,
+            "{args} {item}"
+        );
+    }
+}
+
+#[test]
+fn worker_signature_errors() {
+    let cases = [
+        (quote!(fn f<T>() {}), "`#[background_worker]` cannot be used on a generic fn: a worker runs one concrete executor; remove the generic parameters and name the types"),
+        (quote!(fn f() where u8: Copy {}), "`#[background_worker]` cannot be used on a generic fn with a `where` clause: a worker runs one concrete executor; remove the `where` clause"),
+        (quote!(fn f(&self) {}), "`#[background_worker]` cannot be used on a method; remove `self`, or, for a worker with state, put the attribute on the `impl` block and name the method `run(&mut self)`"),
+        (quote!(const fn f() {}), "`#[background_worker]` cannot be used on a `const fn`; remove `const`"),
+        (quote!(unsafe fn f() {}), "`#[background_worker]` cannot be used on an `unsafe fn`; remove `unsafe` and use an `unsafe { … }` block inside the function"),
+        (quote!(extern "C" fn f() {}), "`#[background_worker]` cannot be used on an `extern` fn; remove `extern \"C\"`"),
+    ];
+    for (item, expected) in cases {
+        assert_eq!(worker_error(quote!(), item.clone()), expected, "{item}");
+    }
+}
+
+#[test]
+fn worker_static_rules() {
+    let cases = [
+        (quote!(async fn f(x: u8) {}), "`#[background_worker(static)]` cannot be used on an `async fn`; remove `static` or `async`"),
+        (quote!(fn f(x: &str) {}), "`#[background_worker(static)]` cannot take a reference: arguments and results are sent to another process; use an owned type such as `String`"),
+        (quote!(fn f(x: Cow<'_, str>) {}), "`#[background_worker(static)]` cannot use borrowed data (`'_`): arguments and results are sent to another process; use an owned type"),
+        (quote!(fn f(x: String) -> &'static str {}), "`#[background_worker(static)]` cannot return a reference: arguments and results are sent to another process; use an owned type such as `String`"),
+    ];
+    for (item, expected) in cases {
+        assert_eq!(
+            worker_error(quote!(static, queue), item.clone()),
+            expected,
+            "{item}"
+        );
+    }
+    assert_eq!(
+        worker_error(
+            quote!(static),
+            quote!(impl Reporter { async fn run(&mut self) {} })
+        ),
+        "`#[background_worker(static)]` cannot be used on an `async fn`; remove `static` or `async`"
+    );
+}
+
+#[test]
+fn worker_item_errors() {
+    let expected = |what: &str| {
+        format!(
+            "`#[background_worker]` cannot be used on {what}; use it on a `fn`, or on an `impl` \
+             block with a `run` method"
+        )
+    };
+    let cases = [
+        (
+            quote!(
+                struct Foo {
+                    x: u8,
+                }
+            ),
+            "a struct",
+        ),
+        (
+            quote!(
+                enum Foo {
+                    A,
+                }
+            ),
+            "an enum",
+        ),
+        (
+            quote!(
+                trait Foo {}
+            ),
+            "a trait",
+        ),
+        (
+            quote!(
+                static FOO: u8 = 1;
+            ),
+            "a `static`",
+        ),
+        (
+            quote!(
+                mod foo {}
+            ),
+            "a module",
+        ),
+    ];
+    for (item, what) in cases {
+        assert_eq!(
+            worker_error(quote!(), item.clone()),
+            expected(what),
+            "{item}"
+        );
+    }
+}
+
+#[test]
+fn worker_and_task_on_one_fn() {
+    let expected =
+        "`#[background_worker]` and `#[background_task]` cannot be used on the same fn: \
+                    a worker runs its fn over and over, a task runs it once per call; remove one \
+                    of them";
+    for attr in [
+        quote!(#[background_task]),
+        quote!(#[atasker::background_task(priority = Priority::High)]),
+    ] {
+        let item = quote!(#attr fn tick() {});
+        assert_eq!(
+            worker_error(quote!(interval = 1), item.clone()),
+            expected,
+            "{item}"
+        );
+        let output = worker(quote!(interval = 1), item);
+        assert!(output.starts_with("fn tick() {}"), "{output}");
+    }
+}
+
+#[test]
+fn worker_impl_errors() {
+    let w = "`#[background_worker]`";
+    let cases = [
+        (quote!(), quote!(impl Display for Reporter { fn run(&mut self) {} }), format!("{w} cannot be used on a trait `impl`; put it on an inherent block, `impl Reporter {{ fn run(&mut self) {{ … }} }}`")),
+        (quote!(), quote!(impl Reporter { fn tick(&mut self) {} }), format!("{w} on an `impl` block needs a `run` method; add `fn run(&mut self) {{ … }}`")),
+        (quote!(queue), quote!(impl Reporter {}), format!("{w} on an `impl` block needs a `run` method; add `fn run(&mut self, item: String) {{ … }}`")),
+        (quote!(), quote!(impl<T> Reporter<T> { fn run(&mut self) {} }), format!("{w} cannot be used on a generic `impl` block: a worker runs one concrete executor; remove the generic parameters and name the types")),
+        (quote!(), quote!(impl Reporter { fn run<T>(&mut self) {} }), format!("{w} cannot be used on a generic `run` method: a worker runs one concrete executor; remove the generic parameters and name the types")),
+        (quote!(), quote!(impl Reporter { fn run(&self) {} }), format!("{w}: `run` must take `&mut self`; write `fn run(&mut self)`")),
+        (quote!(), quote!(impl Reporter { fn run(self) {} }), format!("{w}: `run` must take `&mut self`; write `fn run(&mut self)`")),
+        (quote!(), quote!(impl Reporter { fn run(self: Box<Self>) {} }), format!("{w}: `run` must take `&mut self`; write `fn run(&mut self)`")),
+        (quote!(queue), quote!(impl Reporter { fn run(item: u8) {} }), format!("{w}: `run` must take `&mut self`; write `fn run(&mut self, item: String)`")),
+        (quote!(), quote!(impl Reporter { unsafe fn run(&mut self) {} }), format!("{w} cannot be used on an `unsafe fn`; remove `unsafe` and use an `unsafe {{ … }}` block inside the function")),
+        (quote!(), quote!(impl Reporter { fn run(&mut self, n: u8) {} }), "`#[background_worker]` calls `run` with no arguments besides `&mut self`; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument".to_owned()),
+        (quote!(queue), quote!(impl Reporter { fn run(&mut self) {} }), "`#[background_worker(queue)]` passes each queued item to `run`, which must take it as its only argument; write for example `fn run(&mut self, item: String)`".to_owned()),
+        (quote!(queue), quote!(impl Reporter { fn run(&mut self, a: u8, b: u8) {} }), "`#[background_worker(queue)]` passes one item per run, so `run` takes exactly one argument besides `&mut self`; put the values in one type, e.g. `(a, b): (u32, String)`, or remove the extra arguments".to_owned()),
+    ];
+    for (args, item, expected) in cases {
+        assert_eq!(
+            worker_error(args.clone(), item.clone()),
+            expected,
+            "{args} {item}"
+        );
+    }
+}
+
+#[test]
+fn worker_syntax_errors_do_not_panic() {
+    for args in [
+        quote!(5),
+        quote!(interval =),
+        quote!(interval = 1 queue),
+        quote!(,),
+        quote!(queue,, event),
+        quote!(name = ),
+    ] {
+        let errors = worker_errors(
+            args.clone(),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(!errors.is_empty(), "{args}");
+    }
+}
+
+#[test]
+fn worker_values_inside_a_macro_rules_group() {
+    let group = |tokens| proc_macro2::Group::new(proc_macro2::Delimiter::None, tokens);
+    let (one, name, eight) = (group(quote!(1)), group(quote!("n")), group(quote!(8)));
+    let output = worker(
+        quote!(queue, capacity = #eight, name = #name),
+        quote!(
+            fn f(n: u8) {}
+        ),
+    );
+    assert!(
+        output.contains("capacity: ::core::option::Option::Some(8)"),
+        "{output}"
+    );
+    assert!(output.contains(r#"name: "n""#), "{output}");
+    let output = worker(
+        quote!(interval = #one),
+        quote!(
+            fn f() {}
+        ),
+    );
+    assert!(output.contains("seconds(1f64)"), "{output}");
 }

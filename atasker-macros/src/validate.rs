@@ -1,15 +1,20 @@
-//! Validate stage: checks the options and the `fn` against each other and
-//! turns them into a [`Task`], the final configuration the expand stage reads.
-//! Every problem is reported to the [`Ctxt`]; nothing stops at the first one.
+//! Validate stage: checks the options and the item against each other and
+//! turns them into a [`Task`] or a [`Worker`], the final configuration the
+//! expand stage reads. Every problem is reported to the [`Ctxt`]; nothing
+//! stops at the first one.
 
-use proc_macro2::Span;
-use quote::ToTokens;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::punctuated::Punctuated;
 use syn::visit::Visit;
-use syn::{FnArg, ItemFn, Lifetime, ReturnType, Signature, Type, TypeImplTrait, TypeReference};
+use syn::{
+    Attribute, FnArg, Generics, ImplItem, ItemFn, ItemImpl, Lifetime, LitStr, ReturnType,
+    Signature, Type, TypeImplTrait, TypeReference,
+};
 
-use crate::args::{DurationValue, TaskArgs};
+use crate::args::{CountValue, DurationValue, TaskArgs, WorkerArgs};
 use crate::ctxt::Ctxt;
-use crate::item::FnKind;
+use crate::item::{FnKind, WorkerItem};
 
 /// A `#[background_task]` that passed validation.
 pub(crate) struct Task {
@@ -48,7 +53,35 @@ pub(crate) fn task(args: TaskArgs, func: ItemFn, cx: &mut Ctxt) -> Task {
     }
 }
 
-/// Rules for every task and worker function. `attr` is the macro as written in
+/// Removes every `#[other]` attribute (matched by the last segment of its
+/// path, so `#[atasker::background_task]` counts too) from a fn that carries
+/// this macro, and reports each one. Returns whether any was removed; the
+/// item is then emitted without them, so that the other macro does not add
+/// errors of its own.
+pub(crate) fn remove_other_macro(attrs: &mut Vec<Attribute>, other: &str, cx: &mut Ctxt) -> bool {
+    let before = attrs.len();
+    attrs.retain(|attr| {
+        let is_other = attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == other);
+        if is_other {
+            cx.error_spanned(
+                attr,
+                format!(
+                    "{} and `#[{other}]` cannot be used on the same fn: a worker runs its fn \
+                     over and over, a task runs it once per call; remove one of them",
+                    cx.attr(),
+                ),
+            );
+        }
+        !is_other
+    });
+    attrs.len() != before
+}
+
+/// Rules for every task function. `attr` is the macro as written in
 /// messages, e.g. `` `#[background_task]` ``.
 pub(crate) fn check_fn(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     if let Some(receiver) = sig.receiver() {
@@ -60,6 +93,12 @@ pub(crate) fn check_fn(sig: &Signature, attr: &str, cx: &mut Ctxt) {
             ),
         );
     }
+    check_qualifiers(sig, attr, cx);
+}
+
+/// Rules for every task and worker function besides its receiver: no
+/// `const`, `unsafe`, `extern` or `...`.
+pub(crate) fn check_qualifiers(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     if let Some(constness) = &sig.constness {
         cx.error_spanned(
             constness,
@@ -93,12 +132,23 @@ pub(crate) fn check_fn(sig: &Signature, attr: &str, cx: &mut Ctxt) {
 /// Rules for `static` functions, whose arguments and result cross a process
 /// boundary: owned, concrete types only.
 pub(crate) fn check_static(sig: &Signature, attr: &str, cx: &mut Ctxt) {
+    check_static_async(sig, attr, cx);
+    check_static_generics(sig, attr, cx);
+    check_owned_types(sig, attr, cx);
+}
+
+/// A `static` function cannot be `async`.
+fn check_static_async(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     if let Some(asyncness) = &sig.asyncness {
         cx.error_spanned(
             asyncness,
             format!("{attr} cannot be used on an `async fn`; remove `static` or `async`"),
         );
     }
+}
+
+/// A `static` function needs concrete types.
+fn check_static_generics(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     if !sig.generics.params.is_empty() {
         cx.error_spanned(
             &sig.generics,
@@ -117,6 +167,11 @@ pub(crate) fn check_static(sig: &Signature, attr: &str, cx: &mut Ctxt) {
             ),
         );
     }
+}
+
+/// The arguments and the result of a `static` function are sent to another
+/// process: no references, borrowed lifetimes or `impl Trait`.
+fn check_owned_types(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     for input in &sig.inputs {
         if let FnArg::Typed(arg) = input {
             OwnedTypes {
@@ -217,7 +272,7 @@ fn owned_type(borrowed: &Type) -> String {
 }
 
 /// A type as a user would write it, without the spaces `ToTokens` puts in.
-fn type_to_string(ty: &Type) -> String {
+pub(crate) fn type_to_string(ty: &Type) -> String {
     let text = ty.to_token_stream().to_string();
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
@@ -232,4 +287,431 @@ fn type_to_string(ty: &Type) -> String {
         }
     }
     out
+}
+
+// ---- workers ----
+
+/// When a loop, interval or delay worker runs.
+pub(crate) enum Schedule {
+    /// Back to back: no `interval` or `delay`.
+    Loop,
+    /// `interval = I`.
+    Interval(DurationValue),
+    /// `delay = D`.
+    Delay(DurationValue),
+}
+
+/// The kind of a worker, decided once from its options.
+pub(crate) enum WorkerKind {
+    /// Loop, interval or delay: a `Worker`.
+    Repeat(Schedule),
+    /// `queue`: a `QueueWorker<T>`; the executor takes the item.
+    Queue,
+    /// `event`: an `EventWorker`.
+    Event,
+}
+
+/// What the worker runs.
+pub(crate) enum Executor {
+    /// A `fn`, which becomes a static handle.
+    Fn(ItemFn),
+    /// An `impl` block, which gains `into_worker(self)`; `run` is its method
+    /// `run(&mut self[, item])`.
+    Impl {
+        /// The user's block, unchanged.
+        block: ItemImpl,
+        /// The signature of `run`.
+        run: Signature,
+    },
+}
+
+/// A `#[background_worker]` that passed validation.
+pub(crate) struct Worker {
+    /// Loop/interval/delay, queue or event.
+    pub(crate) kind: WorkerKind,
+    /// Where the executor runs (from `async` and `static`).
+    pub(crate) fn_kind: FnKind,
+    /// The span of the `static` option, if given.
+    pub(crate) static_: Option<Span>,
+    /// `delay_before = SECS | EXPR`.
+    pub(crate) delay_before: Option<DurationValue>,
+    /// `capacity = N | EXPR`.
+    pub(crate) capacity: Option<CountValue>,
+    /// `priority = EXPR`.
+    pub(crate) priority: Option<syn::Expr>,
+    /// `name = "…"`.
+    pub(crate) name: Option<LitStr>,
+    /// `supervisor = EXPR`.
+    pub(crate) supervisor: Option<syn::Expr>,
+    /// `on_error = PATH`.
+    pub(crate) on_error: Option<syn::Expr>,
+    /// The queue's item type (queue workers).
+    pub(crate) item_ty: Option<Type>,
+    /// The `fn` or `impl` block.
+    pub(crate) executor: Executor,
+}
+
+/// Checks a `#[background_worker]` and builds its [`Worker`]; `None` when the
+/// item cannot be a worker at all (a trait `impl`, an `impl` without `run`).
+pub(crate) fn worker(args: WorkerArgs, item: WorkerItem, cx: &mut Ctxt) -> Option<Worker> {
+    let kind = worker_kind(&args, cx);
+    // With conflicting kinds, the executor's arguments cannot be checked
+    // against the right kind: the user fixes the options first.
+    let kind_is_clear = args.kind_keys.len() < 2;
+    let (executor, sig) = match item {
+        WorkerItem::Fn(func) => {
+            check_worker_fn(&func.sig, &kind, kind_is_clear, args.static_, cx);
+            let sig = func.sig.clone();
+            (Executor::Fn(func), sig)
+        }
+        WorkerItem::Impl(block) => {
+            let run = check_worker_impl(&block, &kind, kind_is_clear, args.static_, cx)?.clone();
+            let sig = run.clone();
+            (Executor::Impl { block, run }, sig)
+        }
+    };
+    let item_ty = match kind {
+        WorkerKind::Queue => typed_inputs(&sig.inputs)
+            .next()
+            .map(|arg| (*arg.ty).clone()),
+        WorkerKind::Repeat(_) | WorkerKind::Event => None,
+    };
+    Some(Worker {
+        kind,
+        fn_kind: FnKind::of(&sig, args.static_),
+        static_: args.static_,
+        delay_before: args.delay_before.and_then(|keyed| keyed.value),
+        capacity: args.capacity.and_then(|keyed| keyed.value),
+        priority: args.priority,
+        name: args.name,
+        supervisor: args.supervisor,
+        on_error: args.on_error,
+        item_ty,
+        executor,
+    })
+}
+
+/// Decides the kind from the options, reporting options that do not go
+/// together. `interval`, `delay`, `queue` and `event` exclude each other: each
+/// one written after the first is an error at its key.
+fn worker_kind(args: &WorkerArgs, cx: &mut Ctxt) -> WorkerKind {
+    if let Some(((first, _), rest)) = args.kind_keys.split_first() {
+        for &(key, span) in rest {
+            let message = kind_conflict(first, key, cx);
+            cx.error(span, message);
+        }
+    }
+    let has_timing = args.interval.is_some() || args.delay.is_some();
+    if let Some(capacity) = &args.capacity {
+        if args.queue.is_none() {
+            cx.error(
+                capacity.key,
+                format!(
+                    "{}: `capacity` bounds the queue of a queue worker; add `queue` \
+                     (`#[background_worker(queue, capacity = 100)]`) or remove `capacity`",
+                    cx.attr(),
+                ),
+            );
+        }
+    }
+    if let Some(delay_before) = &args.delay_before {
+        if !has_timing {
+            cx.error(
+                delay_before.key,
+                format!(
+                    "{}: `delay_before` applies to interval and delay workers; add \
+                     `interval = …` or `delay = …`, or remove `delay_before`",
+                    cx.attr(),
+                ),
+            );
+        }
+    }
+
+    if args.queue.is_some() {
+        WorkerKind::Queue
+    } else if args.event.is_some() {
+        WorkerKind::Event
+    } else if let Some(interval) = &args.interval {
+        match &interval.value {
+            Some(value) => WorkerKind::Repeat(Schedule::Interval(value.clone())),
+            None => WorkerKind::Repeat(Schedule::Loop),
+        }
+    } else if let Some(delay) = &args.delay {
+        match &delay.value {
+            Some(value) => WorkerKind::Repeat(Schedule::Delay(value.clone())),
+            None => WorkerKind::Repeat(Schedule::Loop),
+        }
+    } else {
+        WorkerKind::Repeat(Schedule::Loop)
+    }
+}
+
+/// The message for kind key `second`, written after kind key `first`.
+fn kind_conflict(first: &str, second: &str, cx: &Ctxt) -> String {
+    let attr = cx.attr();
+    let timed_kind = |key: &str| {
+        if key == "delay" {
+            "a delay"
+        } else {
+            "an interval"
+        }
+    };
+    match (first, second) {
+        ("interval", "delay") | ("delay", "interval") => format!(
+            "{attr} takes `interval` or `delay`, not both: `interval` runs at a fixed rate, \
+             `delay` pauses after each run; keep one of them"
+        ),
+        ("queue", "event") | ("event", "queue") => format!(
+            "{attr} takes `queue` or `event`, not both: a queue worker runs once per item, an \
+             event worker once per `trigger()`; keep one of them"
+        ),
+        ("queue", timed) | (timed, "queue") => format!(
+            "{} runs once per queued item and takes no `{timed}`; remove `{timed}`, or remove \
+             `queue` for {} worker",
+            cx.attr_with("queue"),
+            timed_kind(timed),
+        ),
+        ("event", timed) | (timed, _) => format!(
+            "{} runs once per `trigger()` and takes no `{timed}`; remove `{timed}`, or remove \
+             `event` for {} worker (it has `trigger()` too)",
+            cx.attr_with("event"),
+            timed_kind(timed),
+        ),
+    }
+}
+
+/// The macro as written in messages about the executor's arguments.
+fn kind_attr(kind: &WorkerKind, cx: &Ctxt) -> String {
+    match kind {
+        WorkerKind::Repeat(Schedule::Loop) => cx.attr(),
+        WorkerKind::Repeat(Schedule::Interval(_)) => cx.attr_with("interval = …"),
+        WorkerKind::Repeat(Schedule::Delay(_)) => cx.attr_with("delay = …"),
+        WorkerKind::Queue => cx.attr_with("queue"),
+        WorkerKind::Event => cx.attr_with("event"),
+    }
+}
+
+/// The typed (non-`self`) arguments of a signature.
+fn typed_inputs(inputs: &Punctuated<FnArg, syn::Token![,]>) -> impl Iterator<Item = &syn::PatType> {
+    inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(arg) => Some(arg),
+        FnArg::Receiver(_) => None,
+    })
+}
+
+/// Rules for a worker `fn`.
+fn check_worker_fn(
+    sig: &Signature,
+    kind: &WorkerKind,
+    check_args: bool,
+    static_: Option<Span>,
+    cx: &mut Ctxt,
+) {
+    let attr = cx.attr();
+    if let Some(receiver) = sig.receiver() {
+        cx.error_spanned(
+            receiver,
+            format!(
+                "{attr} cannot be used on a method; remove `self`, or, for a worker with \
+                 state, put the attribute on the `impl` block and name the method \
+                 `run(&mut self)`"
+            ),
+        );
+    }
+    check_qualifiers(sig, &attr, cx);
+    check_worker_generics(&sig.generics, "a generic fn", cx);
+    if check_args {
+        check_executor_args(sig, kind, None, cx);
+    }
+    if static_.is_some() {
+        let attr = cx.attr_with("static");
+        check_static_async(sig, &attr, cx);
+        check_owned_types(sig, &attr, cx);
+    }
+}
+
+/// Rules for a worker `impl` block; returns its `run` method's signature.
+fn check_worker_impl<'a>(
+    block: &'a ItemImpl,
+    kind: &WorkerKind,
+    check_args: bool,
+    static_: Option<Span>,
+    cx: &mut Ctxt,
+) -> Option<&'a Signature> {
+    let self_ty = &block.self_ty;
+    let attr = cx.attr();
+    if let Some((_, trait_, for_token)) = &block.trait_ {
+        let impl_token = &block.impl_token;
+        cx.error_spanned(
+            quote!(#impl_token #trait_ #for_token #self_ty),
+            format!(
+                "{attr} cannot be used on a trait `impl`; put it on an inherent block, \
+                 `impl {} {{ fn run(&mut self) {{ … }} }}`",
+                type_to_string(self_ty),
+            ),
+        );
+        return None;
+    }
+    check_worker_generics(&block.generics, "a generic `impl` block", cx);
+
+    let run = block.items.iter().find_map(|item| match item {
+        ImplItem::Fn(method) if method.sig.ident == "run" => Some(&method.sig),
+        _ => None,
+    });
+    let Some(run) = run else {
+        let impl_token = &block.impl_token;
+        let example = match kind {
+            WorkerKind::Queue => "fn run(&mut self, item: String) { … }",
+            WorkerKind::Repeat(_) | WorkerKind::Event => "fn run(&mut self) { … }",
+        };
+        cx.error_spanned(
+            quote!(#impl_token #self_ty),
+            format!("{attr} on an `impl` block needs a `run` method; add `{example}`"),
+        );
+        return None;
+    };
+
+    check_qualifiers(run, &attr, cx);
+    check_worker_generics(&run.generics, "a generic `run` method", cx);
+    let mut_self = match run.inputs.first() {
+        Some(FnArg::Receiver(receiver)) => {
+            let ok = receiver.colon_token.is_none()
+                && receiver.reference.is_some()
+                && receiver.mutability.is_some();
+            (!ok).then(|| receiver.to_token_stream())
+        }
+        _ => Some(run.ident.to_token_stream()),
+    };
+    if let Some(tokens) = mut_self {
+        let example = match kind {
+            WorkerKind::Queue => "fn run(&mut self, item: String)",
+            WorkerKind::Repeat(_) | WorkerKind::Event => "fn run(&mut self)",
+        };
+        cx.error_spanned(
+            tokens,
+            format!("{attr}: `run` must take `&mut self`; write `{example}`"),
+        );
+    }
+    if check_args {
+        check_executor_args(run, kind, Some(self_ty), cx);
+    }
+    if static_.is_some() {
+        let attr = cx.attr_with("static");
+        check_static_async(run, &attr, cx);
+        check_owned_types(run, &attr, cx);
+    }
+    Some(run)
+}
+
+/// A worker is one handle of one concrete type: no generic parameters.
+fn check_worker_generics(generics: &Generics, what: &str, cx: &mut Ctxt) {
+    if !generics.params.is_empty() {
+        cx.error_spanned(
+            generics,
+            format!(
+                "{} cannot be used on {what}: a worker runs one concrete executor; remove \
+                 the generic parameters and name the types",
+                cx.attr(),
+            ),
+        );
+    }
+    if let Some(where_clause) = &generics.where_clause {
+        cx.error_spanned(
+            where_clause,
+            format!(
+                "{} cannot be used on {what} with a `where` clause: a worker runs one \
+                 concrete executor; remove the `where` clause",
+                cx.attr(),
+            ),
+        );
+    }
+}
+
+/// A queue executor takes exactly one argument, the item; the others none.
+/// `self_ty` is the type of an `impl` block's `run` (whose `self` is not
+/// counted).
+fn check_executor_args(sig: &Signature, kind: &WorkerKind, self_ty: Option<&Type>, cx: &mut Ctxt) {
+    let attr = kind_attr(kind, cx);
+    let args: Vec<&syn::PatType> = typed_inputs(&sig.inputs).collect();
+    let (the_fn, example) = match self_ty {
+        Some(_) => (
+            "`run`".to_owned(),
+            "fn run(&mut self, item: String)".to_owned(),
+        ),
+        None => (
+            "the fn".to_owned(),
+            format!("fn {}(item: String)", sig.ident),
+        ),
+    };
+    match kind {
+        WorkerKind::Queue => match args.as_slice() {
+            [] => cx.error(
+                sig.paren_token.span.join(),
+                format!(
+                    "{attr} passes each queued item to {the_fn}, which must take it as its \
+                     only argument; write for example `{example}`"
+                ),
+            ),
+            [item] => {
+                if let Some(impl_trait) = find_impl_trait(&item.ty) {
+                    cx.error_spanned(
+                        impl_trait,
+                        format!(
+                            "{attr} needs a named item type, not `impl Trait`; write the type, \
+                             e.g. `item: String`"
+                        ),
+                    );
+                }
+            }
+            [_, extra @ ..] => {
+                let besides = if self_ty.is_some() {
+                    " besides `&mut self`"
+                } else {
+                    ""
+                };
+                cx.error_spanned(
+                    comma_separated(extra),
+                    format!(
+                        "{attr} passes one item per run, so {the_fn} takes exactly one \
+                         argument{besides}; put the values in one type, e.g. \
+                         `(a, b): (u32, String)`, or remove the extra arguments"
+                    ),
+                );
+            }
+        },
+        WorkerKind::Repeat(_) | WorkerKind::Event if !args.is_empty() => {
+            let besides = if self_ty.is_some() {
+                " besides `&mut self`"
+            } else {
+                ""
+            };
+            cx.error_spanned(
+                comma_separated(&args),
+                format!(
+                    "{attr} calls {the_fn} with no arguments{besides}; remove them, or use \
+                     `#[background_worker(queue)]` to pass each queued item as the only \
+                     argument"
+                ),
+            );
+        }
+        WorkerKind::Repeat(_) | WorkerKind::Event => {}
+    }
+}
+
+/// `a: A, b: B` for a span covering every argument.
+fn comma_separated(args: &[&syn::PatType]) -> TokenStream {
+    quote!(#(#args),*)
+}
+
+/// The first `impl Trait` inside a type.
+fn find_impl_trait(ty: &Type) -> Option<&TypeImplTrait> {
+    struct Find<'ast>(Option<&'ast TypeImplTrait>);
+    impl<'ast> Visit<'ast> for Find<'ast> {
+        fn visit_type_impl_trait(&mut self, impl_trait: &'ast TypeImplTrait) {
+            self.0.get_or_insert(impl_trait);
+        }
+    }
+    let mut find = Find(None);
+    find.visit_type(ty);
+    find.0
 }

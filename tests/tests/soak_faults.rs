@@ -125,14 +125,24 @@ fn soak_ten_thousand_panics_lose_no_thread_and_no_worker() {
         std::thread::yield_now();
         assert!(start.elapsed() < Duration::from_secs(60));
     }
-    wait_until("worker panics reported", || reported.load(SeqCst) >= 4 * PER_WORKER);
-    wait_until("queues drained", || queue.queued() == 0 && queue_async.queued() == 0);
-    wait_until("loops ended on false", || !looping.is_active() && !looping_async.is_active());
+    wait_until("worker panics reported", || {
+        reported.load(SeqCst) >= 4 * PER_WORKER
+    });
+    wait_until("queues drained", || {
+        queue.queued() == 0 && queue_async.queued() == 0
+    });
+    wait_until("loops ended on false", || {
+        !looping.is_active() && !looping_async.is_active()
+    });
     event.stop();
     queue.stop();
     queue_async.stop();
     let events = event.stats().errors as usize;
-    assert_eq!(reported.load(SeqCst), 4 * PER_WORKER + events, "each panic reported once");
+    assert_eq!(
+        reported.load(SeqCst),
+        4 * PER_WORKER + events,
+        "each panic reported once"
+    );
     for w in sup.stats().workers {
         assert!(w.errors >= PER_WORKER as u64, "{w:?}");
     }
@@ -209,12 +219,26 @@ fn soak_stop_under_load_hangs_nothing_and_balances() {
         assert_eq!(ran.load(SeqCst), outcomes[0]);
         let s = sup.stats();
         for pool in [s.threads.total(), s.coroutines.total()] {
-            assert_eq!(pool.submitted, pool.completed + pool.cancelled + pool.failed);
+            assert_eq!(
+                pool.submitted,
+                pool.completed + pool.cancelled + pool.failed
+            );
             assert_eq!((pool.queued, pool.running), (0, 0));
         }
         // Items not processed are still queued, not dropped.
-        assert_eq!(s.workers.iter().find(|w| w.kind == atasker::WorkerKind::Queue).unwrap().runs as usize + q.queued(), 1000);
-        assert_eq!(sup.task().spawn(|| ()).wait(), Err(TaskError::SupervisorStopped));
+        assert_eq!(
+            s.workers
+                .iter()
+                .find(|w| w.kind == atasker::WorkerKind::Queue)
+                .unwrap()
+                .runs as usize
+                + q.queued(),
+            1000
+        );
+        assert_eq!(
+            sup.task().spawn(|| ()).wait(),
+            Err(TaskError::SupervisorStopped)
+        );
         assert!(!w.start(), "a stopped supervisor starts no worker");
     }
 }
@@ -227,7 +251,7 @@ fn soak_bounded_queue_pushes_back_without_loss() {
     let max_seen = Arc::new(AtomicUsize::new(0));
     let s = sum.clone();
     let q = QueueWorker::builder().capacity(CAP).build(move |n: u64| {
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             std::thread::sleep(Duration::from_millis(1)); // a slow consumer now and then
         }
         s.fetch_add(n as usize, SeqCst);
@@ -259,7 +283,11 @@ fn soak_bounded_queue_pushes_back_without_loss() {
     wait_until("every item processed", || sum.load(SeqCst) == expect);
     stop.store(true, SeqCst);
     watcher.join().unwrap();
-    assert!(max_seen.load(SeqCst) <= CAP, "queue bounded: {}", max_seen.load(SeqCst));
+    assert!(
+        max_seen.load(SeqCst) <= CAP,
+        "queue bounded: {}",
+        max_seen.load(SeqCst)
+    );
     assert_eq!(q.stats().runs, ITEMS);
     q.stop();
 }

@@ -11,7 +11,12 @@ use std::time::Duration;
 
 fn check(stats: &Stats) {
     for pool in [PoolKind::Threads, PoolKind::Processes, PoolKind::Coroutines] {
-        for p in [Priority::Low, Priority::Normal, Priority::High, Priority::Critical] {
+        for p in [
+            Priority::Low,
+            Priority::Normal,
+            Priority::High,
+            Priority::Critical,
+        ] {
             let s = stats.pool(pool).priority(p);
             assert_eq!(
                 s.submitted,
@@ -63,7 +68,11 @@ fn every_snapshot_balances_under_load_and_after_stop() {
     check(&stats);
     for pool in [PoolKind::Threads, PoolKind::Coroutines] {
         let t = stats.pool(pool).total();
-        assert_eq!((t.queued, t.running), (0, 0), "{pool}: nothing left after stop");
+        assert_eq!(
+            (t.queued, t.running),
+            (0, 0),
+            "{pool}: nothing left after stop"
+        );
     }
     let total = stats.threads.total().submitted + stats.coroutines.total().submitted;
     assert_eq!(total, 3000, "every task counted once");
@@ -71,7 +80,11 @@ fn every_snapshot_balances_under_load_and_after_stop() {
 
 #[test]
 fn wait_works_inside_a_multi_thread_runtime() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // A blocking wait on a runtime thread hands the runtime's other work elsewhere.
         let other = tokio::spawn(async { 5 });

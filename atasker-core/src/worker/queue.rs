@@ -125,7 +125,7 @@ impl QueueWorkerBuilder {
 
     /// Builds a worker whose executor runs on the thread pool.
     ///
-    /// One pool task serves a batch of items: while more items wait (up to [`BATCH`], and
+    /// One pool task serves a batch of items: while more items wait (up to 1,024, and
     /// unless the worker is stopping) it goes on with the next without giving its slot
     /// back. Each item is still one run, in order.
     pub fn build<T, F, R>(self, f: F) -> QueueWorker<T>
@@ -186,7 +186,7 @@ impl QueueWorkerBuilder {
 }
 
 /// The most items one pool task of a thread-executor queue worker serves in a row.
-pub const BATCH: usize = 1024;
+const BATCH: usize = 1024;
 
 /// Waits for the next item; `None` on stop (or once every handle is gone and the queue is
 /// empty).

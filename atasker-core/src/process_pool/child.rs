@@ -1,0 +1,307 @@
+//! The child side: recognising a child before `main`, and serving requests until EOF.
+//!
+//! A child is the application's own executable started with the marker variable
+//! `ATASKER_CHILD_V0_1=<parent pid>:<protocol version>:<process name>`. A plain, `#[used]`
+//! `.init_array` function (no `ctor` crate) runs in every process before `main`; in a normal
+//! process it costs one `getenv`. In a child it never returns:
+//!
+//! 1. removes the marker, so that the task's own children are normal processes;
+//! 2. sets `PR_SET_PDEATHSIG` to SIGKILL, then checks the parent is still the one in the
+//!    marker (it may have died before the prctl);
+//! 3. ignores SIGPIPE (std's `main` set-up never runs here) and sets the process name;
+//! 4. checks that fds 3 (requests) and 4 (replies) are pipes;
+//! 5. in `panic = "abort"` builds installs a panic hook that sends the panic as a reply;
+//! 6. runs the `.init_array` entries that come after its own, which the loader would have
+//!    run had it returned (inventory- or typetag-style registrations in the application);
+//! 7. sends the hello, serves requests one at a time until the parent closes the request
+//!    pipe, then exits 0 (which flushes stdout).
+//!
+//! A child never runs the application's `main` or test harness. Exit codes of a child that
+//! gives up: 121 fds 3/4 are not pipes, 122 a request frame was broken, 123 the parent was
+//! gone, 124 a reply could not be written, 125 the marker was not understood.
+
+/// The marker variable that makes a process a child.
+pub(crate) const MARKER: &str = "ATASKER_CHILD_V0_1";
+
+/// The hello this executable's children send (and its parent expects): the protocol
+/// version, and the number and names of the registered static tasks.
+pub(crate) fn hello() -> super::protocol::Hello {
+    let registry: &[crate::__private::StaticEntry] = &crate::__private::ATASKER_STATIC_TASKS_V0_1;
+    super::protocol::Hello {
+        version: super::protocol::PROTOCOL_VERSION,
+        entries: u32::try_from(registry.len()).unwrap_or(u32::MAX),
+        names_hash: super::protocol::names_hash(registry.iter().map(|e| e.name)),
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::{hello, MARKER};
+    use crate::__private::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
+    use crate::process_pool::protocol::{self, Status};
+    use crate::task::panic_message;
+    use libc::{c_char, c_int};
+    use std::ffi::{CString, OsString};
+    use std::fs::File;
+    use std::io::{BufReader, Write};
+    use std::mem::ManuallyDrop;
+    use std::os::fd::FromRawFd;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    type InitFn = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
+
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static CHILD_ENTRY: InitFn = child_entry;
+
+    /// Set while a task runs: a panic then belongs to it.
+    static IN_TASK: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn child_entry(argc: c_int, argv: *const *const c_char, envp: *const *const c_char) {
+        let Some(marker) = std::env::var_os(MARKER) else {
+            return;
+        };
+        become_child(marker, argc, argv, envp);
+    }
+
+    fn exit(code: i32) -> ! {
+        std::process::exit(code)
+    }
+
+    fn become_child(
+        marker: OsString,
+        argc: c_int,
+        argv: *const *const c_char,
+        envp: *const *const c_char,
+    ) -> ! {
+        // Before main and before any thread of ours: nothing reads the environment
+        // concurrently.
+        std::env::remove_var(MARKER);
+        let marker = marker.to_string_lossy().into_owned();
+        let mut parts = marker.splitn(3, ':');
+        let (Some(ppid), Some(version), name) = (parts.next(), parts.next(), parts.next()) else {
+            exit(125)
+        };
+        let (Ok(ppid), Ok(version)) = (ppid.parse::<libc::pid_t>(), version.parse::<u32>()) else {
+            exit(125)
+        };
+        if version != protocol::PROTOCOL_VERSION {
+            exit(125);
+        }
+        // SAFETY: plain prctl/getppid/signal calls with valid arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != ppid {
+                exit(123);
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        set_name(name.unwrap_or("atasker"));
+        if !is_pipe(3) || !is_pipe(4) {
+            exit(121);
+        }
+        install_panic_hook();
+        // SAFETY: we are inside the loader's run of `.init_array`, with its arguments.
+        unsafe { run_later_constructors(argc, argv, envp) };
+        serve()
+    }
+
+    fn set_name(name: &str) {
+        // The kernel keeps 15 bytes.
+        let mut end = name.len().min(15);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Ok(name) = CString::new(&name[..end]) {
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string.
+            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+        }
+    }
+
+    fn is_pipe(fd: c_int) -> bool {
+        // SAFETY: fstat writes into a zeroed stat of the right type.
+        unsafe {
+            let mut st = std::mem::zeroed::<libc::stat>();
+            if libc::fstat(fd, &mut st) != 0 {
+                return false;
+            }
+            matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK)
+        }
+    }
+
+    extern "C" {
+        static __init_array_start: [usize; 0];
+        static __init_array_end: [usize; 0];
+    }
+
+    /// Runs the `.init_array` entries after ours, with the loader's arguments.
+    ///
+    /// # Safety
+    /// Must be called from our own `.init_array` entry, before `main`.
+    unsafe fn run_later_constructors(
+        argc: c_int,
+        argv: *const *const c_char,
+        envp: *const *const c_char,
+    ) {
+        // SAFETY: the linker defines both symbols around the executable's `.init_array`,
+        // an array of function pointers that the loader has relocated before running it.
+        unsafe {
+            let start = std::ptr::addr_of!(__init_array_start).cast::<usize>();
+            let end = std::ptr::addr_of!(__init_array_end).cast::<usize>();
+            let len = (end as usize).saturating_sub(start as usize) / std::mem::size_of::<usize>();
+            let entries = std::slice::from_raw_parts(start, len);
+            for &f in after(entries, child_entry as InitFn as usize) {
+                if f == 0 || f == usize::MAX {
+                    continue;
+                }
+                let f = std::mem::transmute::<usize, InitFn>(f);
+                f(argc, argv, envp);
+            }
+        }
+    }
+
+    /// The entries after `me`; none if `me` is not there.
+    pub(super) fn after(entries: &[usize], me: usize) -> &[usize] {
+        match entries.iter().position(|&f| f == me) {
+            Some(pos) => &entries[pos + 1..],
+            None => &[],
+        }
+    }
+
+    /// The reply pipe, for writers that must not close it.
+    fn replies() -> ManuallyDrop<File> {
+        // SAFETY: fd 4 stays open for the child's life; ManuallyDrop never closes it.
+        ManuallyDrop::new(unsafe { File::from_raw_fd(4) })
+    }
+
+    /// In `panic = "abort"` builds the process dies right after the hook: the hook sends the
+    /// panic message first, as a `Fatal` reply, so that the task reports `Panicked`.
+    fn install_panic_hook() {
+        if !cfg!(panic = "abort") {
+            return;
+        }
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_TASK.swap(false, Ordering::SeqCst) {
+                let message = panic_message(info.payload());
+                let mut frame = Vec::new();
+                protocol::error_reply(&mut frame, Status::Fatal, &message);
+                let _ = replies().write_all(&frame);
+            }
+            prev(info);
+        }));
+    }
+
+    fn serve() -> ! {
+        let registry: &[StaticEntry] = &ATASKER_STATIC_TASKS_V0_1;
+        // SAFETY: fd 3 is the request pipe our parent gave us; nothing else uses it.
+        let mut requests = BufReader::with_capacity(64 << 10, unsafe { File::from_raw_fd(3) });
+        let mut out = Vec::with_capacity(4096);
+        let mut body = Vec::new();
+        protocol::hello(&mut out, hello());
+        send(&out);
+        loop {
+            match protocol::read_frame(&mut requests, &mut body) {
+                Ok(true) => {}
+                Ok(false) => exit(0),
+                Err(_) => exit(122),
+            }
+            let Ok((index, args)) = protocol::parse_request(&body) else {
+                exit(122)
+            };
+            match usize::try_from(index).ok().and_then(|i| registry.get(i)) {
+                Some(entry) => run(entry, args, &mut out),
+                None => protocol::error_reply(
+                    &mut out,
+                    Status::Error,
+                    &format!("unknown static task index {index}"),
+                ),
+            }
+            send(&out);
+            protocol::trim(&mut body);
+            protocol::trim(&mut out);
+        }
+    }
+
+    fn send(frame: &[u8]) {
+        if replies().write_all(frame).is_err() {
+            exit(124);
+        }
+    }
+
+    /// Runs one task and leaves its reply frame in `out`.
+    fn run(entry: &StaticEntry, args: &[u8], out: &mut Vec<u8>) {
+        protocol::start_reply(out, Status::Ok);
+        IN_TASK.store(true, Ordering::SeqCst);
+        let r = catch_unwind(AssertUnwindSafe(|| (entry.call)(args, out)));
+        IN_TASK.store(false, Ordering::SeqCst);
+        // What the task printed goes out before its reply.
+        let _ = std::io::stdout().flush();
+        match r {
+            Ok(Ok(())) => protocol::seal_reply(out),
+            Ok(Err(message)) => protocol::error_reply(out, Status::Error, &message),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                // A payload whose drop panics must not take the child down.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                protocol::error_reply(out, Status::Panicked, &message);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use crate::__private::{call_static, spawn_static, StaticEntry, TaskOptions};
+    use crate::{Priority, Supervisor};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set by a plain constructor of this crate, like an inventory registration: the child
+    /// must see it whether it comes before or after the child's own in `.init_array`.
+    static LATE_CONSTRUCTOR_RAN: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn late_constructor() {
+        LATE_CONSTRUCTOR_RAN.store(true, Ordering::SeqCst);
+    }
+
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static LATE: extern "C" fn() = late_constructor;
+
+    fn late_ran(opts: TaskOptions) -> crate::Task<bool> {
+        fn call(input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+            call_static(input, out, |(): ()| {
+                LATE_CONSTRUCTOR_RAN.load(Ordering::SeqCst)
+            })
+        }
+        #[linkme::distributed_slice(crate::__private::ATASKER_STATIC_TASKS_V0_1)]
+        static ENTRY: StaticEntry = StaticEntry {
+            name: "late_ran",
+            call,
+        };
+        spawn_static(opts, &ENTRY, ())
+    }
+
+    #[test]
+    fn the_constructors_after_the_child_entry_are_found() {
+        assert_eq!(super::imp::after(&[1, 2, 3, 4], 2), [3, 4]);
+        assert_eq!(super::imp::after(&[1, 2], 2), [] as [usize; 0]);
+        assert_eq!(super::imp::after(&[1, 2], 9), [] as [usize; 0]);
+    }
+
+    #[test]
+    fn the_child_runs_every_constructor() {
+        let sup: &'static Supervisor = Box::leak(Box::new(
+            Supervisor::builder().process_pool(1).build().unwrap(),
+        ));
+        let opts = TaskOptions {
+            name: "late_ran",
+            priority: Priority::Normal,
+            timeout: None,
+            supervisor: Some(sup),
+        };
+        assert_eq!(late_ran(opts).wait(), Ok(true));
+        sup.stop();
+    }
+}

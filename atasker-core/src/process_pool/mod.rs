@@ -1,0 +1,607 @@
+//! The process pool: `static` tasks run in children, copies of the application's own
+//! executable that serve requests on pipes.
+//!
+//! - **Registry.** Every `#[background_task(static)]` function has a [`StaticEntry`] in a
+//!   linker-gathered slice; parent and child run the same file, so an entry's index is its
+//!   identity on the wire. A child announces the protocol version and the number and names
+//!   hash of the entries; the parent refuses a child that differs.
+//! - **Children** (`child.rs`) are recognised before `main` and never run it; they serve one
+//!   request at a time until EOF on their request pipe, and die with the parent.
+//! - **Spawning** (`spawn.rs`) happens on one long-lived thread, with `posix_spawn`.
+//! - **Dispatch** (here). The queue stays in the parent, under the same admission ladder as
+//!   the thread pool. One *driver* thread per child takes admitted tasks, writes one request
+//!   frame, blocks for its reply and finishes the task: exactly one task in flight per child,
+//!   so a short task never waits behind a long one, priorities hold to the letter (a task is
+//!   sent only when a child is free for it), and a kill costs the one task the child held.
+//!   Children start lazily (one per busy slot) and are kept; those started above the HIGH cap
+//!   by CRITICAL tasks exit after an idle keep-alive.
+//! - **Faults.** A panic comes back as a reply and the child serves on. A child that dies
+//!   (abort, signal, exit) fails the one task it held with `ProcessExited`; a request that
+//!   never reached a child (it had died while idle) is sent again to a fresh one. A deadline
+//!   or a cancel of a running task kills its child. A reply that cannot be decoded fails the
+//!   task with `Codec` and replaces the child. Every replaced child is started again lazily.
+//! - **Stop** closes the request pipes, so that idle children exit 0; children that have not
+//!   exited by the grace deadline are killed. Every child is reaped.
+
+pub(crate) mod child;
+pub(crate) mod protocol;
+mod spawn;
+
+use crate::__private::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
+use crate::error::TaskError;
+use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
+use crate::supervisor::{Inner, Spec};
+use crate::task::{Control, Header, PoolKind, Task, TaskCell, TaskId, QUEUED, RUNNING};
+use protocol::{FrameError, Reply};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use spawn::{Child, Exit, Pid};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a driver (and its child) above the persistent count stays idle before it ends.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// How long `stop` lets idle children exit on their own before killing them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// After a stop deadline, how long idle children get to exit on their own.
+const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+
+/// How many fresh children a request may be offered to when each one turns out dead before
+/// reading it.
+const SEND_TRIES: usize = 3;
+
+/// Where `entry` sits in the registry, if it is registered.
+fn index_of(entry: &'static StaticEntry) -> Option<u32> {
+    let registry: &[StaticEntry] = &ATASKER_STATIC_TASKS_V0_1;
+    let size = std::mem::size_of::<StaticEntry>();
+    let offset = (entry as *const StaticEntry as usize).checked_sub(registry.as_ptr() as usize)?;
+    let index = offset / size;
+    (offset % size == 0 && index < registry.len()).then(|| u32::try_from(index).ok())?
+}
+
+/// See [`crate::__private::set_child_program`].
+pub(crate) fn set_child_program(path: Option<&std::path::Path>) {
+    spawn::set_program(path);
+}
+
+/// Runs the registered static function `entry` with the argument tuple `args`.
+pub(crate) fn spawn_static<A, R>(
+    inner: &Arc<Inner>,
+    spec: Spec,
+    entry: &'static StaticEntry,
+    args: A,
+) -> Task<R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    let fail = |e| {
+        Task::failed(
+            inner.clone(),
+            spec.name,
+            spec.priority,
+            PoolKind::Processes,
+            e,
+        )
+    };
+    let Some(index) = index_of(entry) else {
+        return fail(TaskError::Unavailable(format!(
+            "static task `{}` is not in the registry",
+            entry.name
+        )));
+    };
+    if !inner.admit() {
+        return fail(TaskError::SupervisorStopped);
+    }
+    let cell = TaskCell::new(
+        inner.clone(),
+        spec.name,
+        spec.priority,
+        PoolKind::Processes,
+        spec.timeout,
+        QUEUED,
+    );
+    inner
+        .stats
+        .submitted(PoolKind::Processes, spec.priority, false);
+    let job: Job = Box::new(StaticJob {
+        cell: cell.clone(),
+        index,
+        args,
+    });
+    match spec.delay {
+        None => submit(inner, job),
+        Some(d) => inner.after_delay(cell.clone(), d, move |inner| submit(inner, job)),
+    }
+    Task::from_cell(cell)
+}
+
+fn submit(inner: &Arc<Inner>, job: Job) {
+    if inner.processes.submit(job) {
+        inner.poke_watchdog();
+    }
+}
+
+/// A unit of work for the pool: a task's arguments and its cell, of any types.
+trait ProcessJob: Send {
+    fn control(&self) -> Arc<dyn Control>;
+    fn header(&self) -> &Header;
+    /// Builds the request frame.
+    fn request(&self, buf: &mut Vec<u8>) -> Result<(), String>;
+    /// Finishes the task with the reply's payload; `false` if it did not decode.
+    fn complete(self: Box<Self>, payload: &[u8]) -> bool;
+    /// Finishes the running task with `err`.
+    fn fail(self: Box<Self>, err: TaskError);
+    /// Cancels the task (queued or running).
+    fn cancel(self: Box<Self>);
+}
+
+type Job = Box<dyn ProcessJob>;
+
+impl LadderJob for Job {
+    fn header(&self) -> &Header {
+        ProcessJob::header(&**self)
+    }
+}
+
+struct StaticJob<A, R> {
+    cell: Arc<TaskCell<R>>,
+    index: u32,
+    args: A,
+}
+
+impl<A, R> ProcessJob for StaticJob<A, R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    fn control(&self) -> Arc<dyn Control> {
+        self.cell.clone()
+    }
+
+    fn header(&self) -> &Header {
+        Control::header(&*self.cell)
+    }
+
+    fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
+        protocol::request(buf, self.index, |b| protocol::encode(&self.args, b))
+    }
+
+    fn complete(self: Box<Self>, payload: &[u8]) -> bool {
+        match protocol::decode::<R>(payload) {
+            Ok(v) => {
+                self.cell.finish(RUNNING, Ok(v));
+                true
+            }
+            Err(e) => {
+                let e = TaskError::Codec(format!("the result did not cross: {e}"));
+                self.cell.finish(RUNNING, Err(e));
+                false
+            }
+        }
+    }
+
+    fn fail(self: Box<Self>, err: TaskError) {
+        self.cell.finish(RUNNING, Err(err));
+    }
+
+    fn cancel(self: Box<Self>) {
+        Control::cancel(&*self.cell);
+    }
+}
+
+/// A task written to a child and not yet answered.
+struct Running {
+    pid: Pid,
+    /// Set when the child is killed on purpose: its driver must replace it.
+    doomed: Arc<AtomicBool>,
+    task: Arc<dyn Control>,
+}
+
+struct State {
+    ladder: Ladder<Job>,
+    /// Admitted jobs waiting for a driver.
+    ready: VecDeque<Job>,
+    drivers: usize,
+    idle: usize,
+    notified: usize,
+    next_driver: usize,
+    running: HashMap<TaskId, Running>,
+    /// Every child not yet reaped: a pid may be signalled only while it is here.
+    children: HashSet<Pid>,
+    /// Set by a stop: idle children are closed, and killed if still alive at this instant.
+    shutdown: Option<Instant>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    /// Signalled when a driver ends.
+    gone: Condvar,
+    name: String,
+    /// Drivers (children) kept however long they idle: the HIGH cap of the ladder.
+    persistent: usize,
+}
+
+/// The supervisor's process pool.
+pub(crate) struct ProcessPool {
+    shared: Arc<Shared>,
+}
+
+impl ProcessPool {
+    pub(crate) fn new(name: &str, limits: Limits) -> Self {
+        ProcessPool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    ladder: Ladder::new(limits),
+                    ready: VecDeque::new(),
+                    drivers: 0,
+                    idle: 0,
+                    notified: 0,
+                    next_driver: 0,
+                    running: HashMap::new(),
+                    children: HashSet::new(),
+                    shutdown: None,
+                }),
+                work: Condvar::new(),
+                gone: Condvar::new(),
+                name: format!("atasker-{name}-proc"),
+                persistent: limits.top(),
+            }),
+        }
+    }
+
+    /// Offers a job to the ladder. `true` if it had to queue.
+    fn submit(&self, job: Job) -> bool {
+        let mut st = self.shared.lock();
+        if st.shutdown.is_some() {
+            drop(st);
+            job.cancel();
+            return false;
+        }
+        match st.ladder.submit(job) {
+            Some(job) => {
+                self.shared.dispatch(&mut st, job);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Kills the child running task `id`, if any (a cancel or a deadline).
+    pub(crate) fn kill(&self, id: TaskId) {
+        let st = self.shared.lock();
+        if let Some(r) = st.running.get(&id) {
+            r.doomed.store(true, SeqCst);
+            spawn::kill(r.pid);
+        }
+    }
+
+    /// At a stop deadline: cancels every queued task and kills every running one.
+    pub(crate) fn cancel_all(&self) {
+        let (queued, tasks) = {
+            let mut st = self.shared.lock();
+            let tasks: Vec<_> = (st.ready.iter().map(|j| j.control()))
+                .chain(st.running.values().map(|r| r.task.clone()))
+                .collect();
+            (st.ladder.drain(), tasks)
+        };
+        for job in queued {
+            job.cancel();
+        }
+        for task in tasks {
+            task.cancel();
+        }
+    }
+
+    /// Ends every child: idle ones are closed and exit 0; what is still alive at the grace
+    /// deadline is killed. Returns once every driver has reaped its child, or shortly after
+    /// the grace deadline. `deadline`: a stop deadline that has passed.
+    pub(crate) fn shutdown(&self, deadline: bool) {
+        let grace = if deadline { DEADLINE_GRACE } else { STOP_GRACE };
+        let close_by = Instant::now() + grace;
+        let mut st = self.shared.lock();
+        let close_by = *st.shutdown.get_or_insert(close_by);
+        self.shared.work.notify_all();
+        let until = close_by + Duration::from_millis(100);
+        while st.drivers > 0 {
+            let now = Instant::now();
+            if now >= until {
+                // A driver still waits on a task nobody cancelled.
+                for &pid in &st.children {
+                    spawn::kill(pid);
+                }
+                tracing::warn!(pool = %self.shared.name, drivers = st.drivers, "atasker: worker processes killed at stop");
+                break;
+            }
+            st = self
+                .shared
+                .gone
+                .wait_timeout(st, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        self.shared.lock().ladder.overdue(now, warn, crit, out);
+    }
+}
+
+impl Drop for ProcessPool {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.shutdown
+            .get_or_insert_with(|| Instant::now() + STOP_GRACE);
+        self.shared.work.notify_all();
+    }
+}
+
+/// What one driver thread owns.
+struct Driver {
+    child: Option<Child>,
+    doomed: Arc<AtomicBool>,
+    requests: Vec<u8>,
+    replies: Vec<u8>,
+}
+
+/// How a child answered.
+enum Answer {
+    /// The task is finished; `true`: the child must be replaced.
+    Done(bool),
+    /// The child is gone.
+    Exited,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands an admitted job to an idle driver, or starts a driver for it.
+    fn dispatch(self: &Arc<Self>, st: &mut State, job: Job) {
+        st.ready.push_back(job);
+        if st.idle > 0 {
+            st.idle -= 1;
+            st.notified += 1;
+            self.work.notify_one();
+            return;
+        }
+        let n = st.next_driver;
+        st.next_driver += 1;
+        let shared = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-{n}", self.name))
+            .spawn(move || shared.driver());
+        match spawned {
+            Ok(_) => st.drivers += 1,
+            Err(e) if st.drivers > 0 => {
+                tracing::warn!(error = %e, "atasker: cannot start another process driver thread; the task waits for a busy one");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "atasker: cannot start a process driver thread");
+                if let Some(job) = st.ready.pop_back() {
+                    st.ladder.release();
+                    job.fail(TaskError::Unavailable(format!(
+                        "cannot start a process driver thread: {e}"
+                    )));
+                }
+            }
+        }
+    }
+
+    fn driver(self: Arc<Self>) {
+        spawn::block_sigpipe();
+        let mut d = Driver {
+            child: None,
+            doomed: Arc::default(),
+            requests: Vec::new(),
+            replies: Vec::new(),
+        };
+        let mut st = self.lock();
+        loop {
+            if let Some(job) = st.ready.pop_front() {
+                drop(st);
+                self.run(&mut d, job);
+                st = self.lock();
+                st.ladder.release();
+                // Restore the ladder's invariant: start every job the freed slot allows.
+                while let Some(job) = st.ladder.next() {
+                    if st.ready.is_empty() {
+                        st.ready.push_back(job);
+                    } else {
+                        self.dispatch(&mut st, job);
+                    }
+                }
+                continue;
+            }
+            if st.shutdown.is_some() {
+                break;
+            }
+            let extra = st.drivers > self.persistent;
+            st.idle += 1;
+            let wait = if extra {
+                KEEP_ALIVE
+            } else {
+                Duration::from_secs(3600)
+            };
+            let (guard, timeout) = self
+                .work
+                .wait_timeout(st, wait)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            if st.notified > 0 {
+                st.notified -= 1;
+            } else {
+                st.idle -= 1;
+                if extra
+                    && timeout.timed_out()
+                    && st.ready.is_empty()
+                    && st.drivers > self.persistent
+                {
+                    break;
+                }
+            }
+        }
+        let close_by = st.shutdown.unwrap_or_else(|| Instant::now() + STOP_GRACE);
+        if let Some(child) = &d.child {
+            st.children.remove(&child.pid);
+        }
+        drop(st);
+        if let Some(child) = d.child.take() {
+            let pid = child.pid;
+            let exit = child.close(close_by);
+            tracing::debug!(pid, exit = %spawn::describe(exit), "atasker: worker process closed");
+        }
+        let mut st = self.lock();
+        st.drivers -= 1;
+        drop(st);
+        self.gone.notify_all();
+    }
+
+    /// Runs one admitted job on this driver's child (starting one if needed).
+    fn run(&self, d: &mut Driver, job: Job) {
+        let task = job.control();
+        let h = task.header();
+        let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "processes");
+        let _span = span.enter();
+        if h.state() != RUNNING {
+            return; // cancelled while it waited for a driver
+        }
+        if let Err(e) = job.request(&mut d.requests) {
+            job.fail(TaskError::Codec(format!(
+                "the arguments did not cross: {e}"
+            )));
+            return;
+        }
+        let mut deadline = None;
+        let mut tries = 0;
+        let answer = loop {
+            if d.child.is_none() {
+                match Child::start(child::hello()) {
+                    Ok(c) => {
+                        tracing::debug!(pid = c.pid, "atasker: worker process started");
+                        self.lock().children.insert(c.pid);
+                        d.child = Some(c);
+                        d.doomed = Arc::default();
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "atasker: cannot start a worker process");
+                        job.fail(TaskError::Unavailable(format!(
+                            "cannot start a worker process: {e}"
+                        )));
+                        return;
+                    }
+                }
+            }
+            let Some(child) = d.child.as_mut() else {
+                return;
+            };
+            {
+                let mut st = self.lock();
+                if h.state() != RUNNING {
+                    return;
+                }
+                st.running.insert(
+                    h.id,
+                    Running {
+                        pid: child.pid,
+                        doomed: d.doomed.clone(),
+                        task: task.clone(),
+                    },
+                );
+            }
+            if deadline.is_none() {
+                deadline = Some(h.timeout.and_then(|t| h.sup.deadline(task.clone(), t)));
+            }
+            if let Err(e) = child.send(&d.requests) {
+                // The child died before it could read the request: the task never started.
+                self.lock().running.remove(&h.id);
+                let exit = self.bury(d, false);
+                tries += 1;
+                tracing::debug!(error = %e, exit = %spawn::describe(exit), "atasker: worker process was gone; the task goes to a fresh one");
+                if tries < SEND_TRIES {
+                    continue;
+                }
+                job.fail(TaskError::ProcessExited {
+                    code: exit.0,
+                    signal: exit.1,
+                });
+                return;
+            }
+            let got = child.recv(&mut d.replies);
+            self.lock().running.remove(&h.id);
+            break match got {
+                Ok(true) => match protocol::parse_reply(&d.replies) {
+                    Ok(Reply::Ok(payload)) => Answer::Done(!job.complete(payload)),
+                    Ok(Reply::Error(message)) => {
+                        job.fail(TaskError::Codec(message));
+                        Answer::Done(false)
+                    }
+                    Ok(Reply::Panicked(message)) => {
+                        job.fail(TaskError::Panicked { message });
+                        Answer::Done(false)
+                    }
+                    Ok(Reply::Fatal(message)) => {
+                        job.fail(TaskError::Panicked { message });
+                        Answer::Exited
+                    }
+                    Err(e) => {
+                        job.fail(TaskError::Codec(format!(
+                            "bad reply from the worker process: {e}"
+                        )));
+                        Answer::Done(true)
+                    }
+                },
+                Ok(false) | Err(FrameError::Io(_)) => {
+                    let exit = self.bury(d, false);
+                    tracing::warn!(exit = %spawn::describe(exit), "atasker: worker process exited while running a task");
+                    job.fail(TaskError::ProcessExited {
+                        code: exit.0,
+                        signal: exit.1,
+                    });
+                    Answer::Done(false)
+                }
+                Err(e) => {
+                    job.fail(TaskError::Codec(format!(
+                        "bad reply from the worker process: {e}"
+                    )));
+                    Answer::Done(true)
+                }
+            };
+        };
+        drop(deadline);
+        match answer {
+            Answer::Done(false) if !d.doomed.load(SeqCst) => {}
+            Answer::Done(_) => {
+                self.bury(d, true);
+            }
+            Answer::Exited => {
+                self.bury(d, false);
+            }
+        }
+        protocol::trim(&mut d.requests);
+        protocol::trim(&mut d.replies);
+    }
+
+    /// Reaps the driver's child (killing it first with `kill`, or if it lingers).
+    fn bury(&self, d: &mut Driver, kill: bool) -> Exit {
+        let Some(child) = d.child.take() else {
+            return (None, None);
+        };
+        let pid = child.pid;
+        self.lock().children.remove(&pid);
+        let killed = kill || d.doomed.load(SeqCst);
+        let exit = if killed {
+            child.reap_now()
+        } else {
+            child.reap()
+        };
+        tracing::debug!(pid, exit = %spawn::describe(exit), killed, "atasker: worker process reaped");
+        exit
+    }
+}

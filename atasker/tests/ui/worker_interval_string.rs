@@ -1,0 +1,6 @@
+use atasker::prelude::*;
+
+#[background_worker(interval = "abc")]
+fn tick() {}
+
+fn main() {}

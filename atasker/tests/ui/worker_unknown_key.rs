@@ -1,0 +1,6 @@
+use atasker::prelude::*;
+
+#[background_worker(period = 1)]
+fn tick() {}
+
+fn main() {}

@@ -18,6 +18,25 @@ async fn fetch(name: String) -> String {
     format!("reply from {name}")
 }
 
+/// A worker: the Python original's "I run every second!", here every 200 ms.
+#[background_worker(interval = 0.2)]
+fn tick() {
+    println!("  I run every 200 ms!");
+}
+
+/// A worker with state: the Python "custom worker class".
+struct Reporter {
+    sent: u64,
+}
+
+#[background_worker(interval = 0.25, name = "reporter")]
+impl Reporter {
+    fn run(&mut self) {
+        self.sent += 1;
+        println!("  reporter: report #{} sent", self.sent);
+    }
+}
+
 fn main() -> Result<(), TaskError> {
     let start = Instant::now();
 
@@ -61,15 +80,19 @@ fn main() -> Result<(), TaskError> {
     busy.wait()?;
     atasker::wait_completed(order, None)?;
 
-    // A worker: "I run every second!", here every 200 ms for a second.
-    let tick = Worker::builder()
-        .name("tick")
-        .interval(Duration::from_millis(200))
-        .build(|| println!("  I run every 200 ms!"));
+    // Workers: `tick` is a static handle made by the macro; `Reporter` keeps its state.
+    println!("workers for one second:");
     tick.start();
+    let reporter: Worker = Reporter { sent: 0 }.into_worker();
+    reporter.start();
     std::thread::sleep(Duration::from_millis(1000));
     tick.stop();
-    println!("tick ran {} times", tick.stats().runs);
+    reporter.stop();
+    println!(
+        "tick ran {} times, reporter {}",
+        tick.stats().runs,
+        reporter.stats().runs
+    );
 
     Supervisor::global().stop();
     println!("done in {:?}", start.elapsed());

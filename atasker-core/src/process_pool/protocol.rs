@@ -536,4 +536,71 @@ mod tests {
         assert!(encode(&big, &mut buf).is_err());
         assert!(buf.is_empty());
     }
+
+    /// A small deterministic generator (xorshift64*), so the property test needs no crate
+    /// and every failure is reproducible from its seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// Property: whatever bytes arrive (random frames, random length claims up to 4 GiB,
+    /// truncated streams, random bodies), the readers and parsers return errors and never
+    /// panic, and a frame buffer never grows much beyond the bytes that actually arrived.
+    #[test]
+    fn random_streams_never_panic_nor_allocate_their_claims() {
+        for seed in 1..=3000u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            let mut stream = Vec::new();
+            for _ in 0..rng.below(6) + 1 {
+                let size = rng.below(200) as usize;
+                let body = rng.bytes(size);
+                let claim = match rng.below(4) {
+                    0 => rng.next() as u32,                             // anything, often huge
+                    1 => body.len() as u32 + rng.below(1 << 20) as u32, // more than sent
+                    _ => body.len() as u32,                             // honest
+                };
+                stream.extend_from_slice(&claim.to_le_bytes());
+                stream.extend_from_slice(&body);
+            }
+            stream.truncate(rng.below(stream.len() as u64 + 1) as usize);
+            let arrived = stream.len();
+            let mut r = io::Cursor::new(stream);
+            let mut buf = Vec::new();
+            loop {
+                match read_frame(&mut r, &mut buf) {
+                    Ok(true) => {
+                        let _ = parse_request(&buf);
+                        let _ = parse_reply(&buf);
+                        let _ = parse_hello(&buf);
+                        let _ = decode::<(u64, String, Vec<u8>)>(&buf);
+                        let _ = decode::<Option<(i32, f64)>>(&buf);
+                    }
+                    Ok(false) | Err(_) => break,
+                }
+                assert!(
+                    buf.capacity() <= (EAGER_BODY + arrived) * 2,
+                    "seed {seed}: buffer grew to {} for {arrived} bytes",
+                    buf.capacity()
+                );
+            }
+            assert!(
+                buf.capacity() <= (EAGER_BODY + arrived) * 2,
+                "seed {seed}: buffer grew to {} for {arrived} bytes",
+                buf.capacity()
+            );
+        }
+    }
 }

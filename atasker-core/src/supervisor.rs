@@ -610,6 +610,24 @@ struct WatchState {
     next: Option<Instant>,
 }
 
+/// Task ids are unique sequential numbers: hash them as themselves.
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+#[derive(Default)]
+struct IdHasher(u64);
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 = (self.0 << 8) | u64::from(x);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Shards of the table of live coroutines, so that spawning and finishing rarely contend.
 const LIVE_SHARDS: usize = 16;
 
@@ -623,7 +641,7 @@ pub(crate) struct Inner {
     stopped: AtomicBool,
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
-    live: [Mutex<HashMap<TaskId, Arc<dyn Control>>>; LIVE_SHARDS],
+    live: [Mutex<HashMap<TaskId, Arc<dyn Control>, IdHash>>; LIVE_SHARDS],
     /// Every worker made on this supervisor (for `stats` and `stop`).
     workers: Mutex<Vec<Weak<crate::worker::Core>>>,
     watchdog: Arc<Watchdog>,
@@ -692,7 +710,7 @@ impl Inner {
         self.pending.dec();
     }
 
-    fn live_shard(&self, id: TaskId) -> MutexGuard<'_, HashMap<TaskId, Arc<dyn Control>>> {
+    fn live_shard(&self, id: TaskId) -> MutexGuard<'_, HashMap<TaskId, Arc<dyn Control>, IdHash>> {
         lock(&self.live[id.as_u64() as usize % LIVE_SHARDS])
     }
 
@@ -833,6 +851,21 @@ impl Inner {
         let task = cell.clone();
         let h = cell.header();
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "coroutines");
+        if delay.is_none() && h.timeout.is_none() {
+            // The common case: a lean future (no timer state to move around), and no
+            // span wrapper when nobody listens.
+            let run = async move {
+                let result = Current(&task.header().sup, CatchUnwind(fut)).await;
+                task.finish(RUNNING, result);
+            };
+            let join = if span.is_disabled() {
+                handle.spawn(run)
+            } else {
+                handle.spawn(run.instrument(span))
+            };
+            cell.set_abort(join.abort_handle());
+            return Task::from_cell(cell);
+        }
         let run = async move {
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;

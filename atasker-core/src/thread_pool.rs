@@ -72,6 +72,8 @@ struct State {
     threads: usize,
     idle: usize,
     notified: usize,
+    /// Threads spawned that have not taken the lock yet (each takes a ready job first).
+    starting: usize,
     shutdown: bool,
     next_thread: usize,
 }
@@ -97,6 +99,7 @@ impl ThreadPool {
                     threads: 0,
                     idle: 0,
                     notified: 0,
+                    starting: 0,
                     shutdown: false,
                     next_thread: 0,
                 }),
@@ -111,7 +114,7 @@ impl ThreadPool {
         let mut st = self.shared.lock();
         match st.ladder.submit(job) {
             Some(job) => {
-                self.shared.dispatch(&mut st, job);
+                self.shared.dispatch(&mut st, job, 0);
                 false
             }
             None => true,
@@ -150,8 +153,13 @@ impl Shared {
     }
 
     /// Hands an admitted job to an idle thread, or starts a thread for it.
-    fn dispatch(self: &Arc<Self>, st: &mut State, job: Job) {
+    fn dispatch(self: &Arc<Self>, st: &mut State, job: Job, me: usize) {
         st.ready.push_back(job);
+        // Threads already on their way to `ready` (woken ones, and the calling pool thread)
+        // will take it: neither wake nor start another.
+        if st.ready.len() <= st.notified + st.starting + me {
+            return;
+        }
         if st.idle > 0 {
             st.idle -= 1;
             st.notified += 1;
@@ -165,7 +173,10 @@ impl Shared {
             .name(format!("{}-{n}", self.name))
             .spawn(move || shared.worker());
         match spawned {
-            Ok(_) => st.threads += 1,
+            Ok(_) => {
+                st.threads += 1;
+                st.starting += 1;
+            }
             Err(e) if st.threads > 0 => {
                 tracing::warn!(error = %e, "atasker: cannot start another pool thread; the job waits for a busy one");
             }
@@ -183,6 +194,7 @@ impl Shared {
 
     fn worker(self: Arc<Self>) {
         let mut st = self.lock();
+        st.starting -= 1;
         loop {
             if let Some(job) = st.ready.pop_front() {
                 drop(st);
@@ -191,11 +203,7 @@ impl Shared {
                 st.ladder.release();
                 // Restore the ladder's invariant: start every job the freed slot allows.
                 while let Some(job) = st.ladder.next() {
-                    if st.ready.is_empty() {
-                        st.ready.push_back(job);
-                    } else {
-                        self.dispatch(&mut st, job);
-                    }
+                    self.dispatch(&mut st, job, 1);
                 }
                 continue;
             }

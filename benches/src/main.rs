@@ -1,2 +1,189 @@
-//! The atasker benchmark (see BENCH.md). Placeholder until the harness lands.
-fn main() {}
+//! The atasker benchmark: every workload of `BENCH.md` on atasker and on its plain baseline,
+//! in one process run.
+//!
+//! ```text
+//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH]
+//! ```
+//!
+//! Every workload runs [`REPS`] times (atasker and baseline alternate which goes first) and
+//! each figure is the median of the repetitions, printed as
+//! `<subject> <workload> <metric> <value> <unit>`; then the ratios (`ratio W1 throughput 1.12`:
+//! atasker ÷ baseline, or baseline ÷ atasker for throughputs, so below 1 is always better;
+//! the median of the per-repetition ratios, see [`harness::ratios`]).
+//! Exits with status 1 if W8 finds a priority inversion (the CI smoke test runs
+//! `--quick --only W8`), 2 on bad arguments.
+//!
+//! The binary is also its own helper process: with the environment variable [`CHILD_ENV`] set
+//! it acts as the W6 footprint child or the W2 echo child instead (see [`child_main`]).
+// Printing the figures is this binary's whole job.
+#![allow(clippy::print_stdout)]
+
+mod harness;
+mod util;
+mod w1;
+mod w2;
+mod w3;
+mod w4;
+mod w5;
+mod w6;
+mod w7;
+mod w8;
+
+use harness::{Collector, Config, Figure, Side};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Repetitions per workload; the median is reported.
+const REPS: usize = 3;
+
+/// When set, the binary is a helper child; the value says which (see [`child_main`]).
+const CHILD_ENV: &str = "ATASKER_BENCH_CHILD";
+
+/// One workload: its id and the function that runs all its repetitions.
+type Workload = (&'static str, fn(&Config, &mut Collector));
+
+/// Every workload, in the order they run.
+const WORKLOADS: [Workload; 8] = [
+    ("W1", w1::run),
+    ("W2", w2::run),
+    ("W3", w3::run),
+    ("W4", w4::run),
+    ("W5", w5::run),
+    ("W6", w6::run),
+    ("W7", w7::run),
+    ("W8", w8::run),
+];
+
+/// The command line, parsed by hand.
+struct Args {
+    /// `--quick`: every workload at a tenth of its size.
+    quick: bool,
+    /// `--only Wn`: run one workload.
+    only: Option<String>,
+    /// `--json PATH`: also write the figures as JSON.
+    json: Option<PathBuf>,
+    /// `--side atasker|baseline|both`: measure one side only (for profiling).
+    side: Side,
+    /// `--reps N`: repetitions (default [`REPS`]).
+    reps: usize,
+}
+
+/// The usage text.
+const USAGE: &str = "\
+usage: atasker-bench [--quick] [--only W1..W8] [--json PATH]
+                     [--side atasker|baseline|both] [--reps N]
+
+  --quick        every workload at a tenth of its size (a smoke test)
+  --only Wn      run one workload
+  --json PATH    also write every figure and ratio as JSON
+  --side S       measure only atasker or only the baseline (for profiling)
+  --reps N       repetitions per workload (default 3; the median is reported)
+
+Exit status: 0; 1 if W8 finds a priority inversion; 2 on bad arguments.";
+
+/// Parses `std::env::args`; `Err` carries the message for stderr.
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        quick: false,
+        only: None,
+        json: None,
+        side: Side::Both,
+        reps: REPS,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--quick" => args.quick = true,
+            "--only" => {
+                let w = value("--only")?.to_ascii_uppercase();
+                if !WORKLOADS.iter().any(|(id, _)| *id == w) {
+                    return Err(format!("unknown workload {w}; expected W1..W8"));
+                }
+                args.only = Some(w);
+            }
+            "--json" => args.json = Some(PathBuf::from(value("--json")?)),
+            "--side" => {
+                args.side = match value("--side")?.as_str() {
+                    "atasker" => Side::Atasker,
+                    "baseline" => Side::Baseline,
+                    "both" => Side::Both,
+                    s => return Err(format!("unknown side {s}")),
+                }
+            }
+            "--reps" => {
+                args.reps = value("--reps")?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--reps needs a positive number")?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            _ => return Err(format!("unknown argument {a}")),
+        }
+    }
+    Ok(args)
+}
+
+/// The helper-child entry points, chosen by the value of [`CHILD_ENV`].
+fn child_main(kind: &str) -> ExitCode {
+    match kind {
+        "w2-echo" => w2::echo_child(),
+        k if k.starts_with("w6-") => w6::child(&k[3..]),
+        _ => {
+            eprintln!("atasker-bench: unknown child kind {kind}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    if let Ok(kind) = std::env::var(CHILD_ENV) {
+        return child_main(&kind);
+    }
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(msg) => {
+            if msg.is_empty() {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("atasker-bench: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = Config {
+        quick: args.quick,
+        reps: args.reps,
+        side: args.side,
+    };
+    let mut figures: Vec<Figure> = Vec::new();
+    for (id, run) in WORKLOADS {
+        if args.only.as_deref().is_some_and(|o| o != id) {
+            continue;
+        }
+        let mut out = Collector::new(id);
+        run(&cfg, &mut out);
+        for f in out.finish() {
+            println!("{f}");
+            figures.push(f);
+        }
+    }
+    let ratios = harness::ratios(&figures);
+    for r in &ratios {
+        println!("{r}");
+    }
+    if let Some(path) = &args.json {
+        if let Err(e) = harness::write_json(path, &figures, &ratios) {
+            eprintln!("atasker-bench: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    match w8::verdict(&figures) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("atasker-bench: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -218,7 +218,8 @@ impl SupervisorBuilder {
                 stats: StatsCells::default(),
                 threads,
                 processes,
-                runtime: OnceLock::new(),
+                runtime: Mutex::new(None),
+                rt_handle: OnceLock::new(),
                 stopped: AtomicBool::new(false),
                 pending: Pending::default(),
                 live: Default::default(),
@@ -637,7 +638,10 @@ pub(crate) struct Inner {
     pub(crate) stats: StatsCells,
     threads: ThreadPool,
     pub(crate) processes: ProcessPool,
-    runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
+    /// The runtime the supervisor owns (none with `.runtime(handle)`), built on first use.
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// A handle to the runtime in use, once known (or why it could not start).
+    rt_handle: OnceLock<Result<tokio::runtime::Handle, String>>,
     stopped: AtomicBool,
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
@@ -651,7 +655,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         lock(&self.watchdog.state).closed = true;
         self.watchdog.wake.notify_all();
-        if let Some(Ok(rt)) = self.runtime.take() {
+        if let Some(rt) = lock(&self.runtime).take() {
             rt.shutdown_background();
         }
     }
@@ -660,22 +664,53 @@ impl Drop for Inner {
 impl Inner {
     /// The runtime handle for coroutines and timers, built on first use.
     pub(crate) fn handle(&self) -> Result<tokio::runtime::Handle, TaskError> {
-        if let Some(h) = &self.config.runtime {
-            return Ok(h.clone());
-        }
-        let rt = self.runtime.get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
+        let h = self.rt_handle.get_or_init(|| {
+            if let Some(h) = &self.config.runtime {
+                return Ok(h.clone());
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(self.config.runtime_threads)
-                .thread_name(format!("atasker-{}-rt", self.config.name))
+                .thread_name(self.runtime_thread_name())
                 .enable_time()
                 .build()
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            let handle = rt.handle().clone();
+            *lock(&self.runtime) = Some(rt);
+            Ok(handle)
         });
-        match rt {
-            Ok(rt) => Ok(rt.handle().clone()),
+        match h {
+            Ok(h) => Ok(h.clone()),
             Err(e) => Err(TaskError::Unavailable(format!(
                 "cannot start the runtime: {e}"
             ))),
+        }
+    }
+
+    fn runtime_thread_name(&self) -> String {
+        format!("atasker-{}-rt", self.config.name)
+    }
+
+    /// Whether coroutines run on a runtime this supervisor owns (and may shut down).
+    fn owns_runtime(&self) -> bool {
+        self.config.runtime.is_none()
+    }
+
+    /// Shuts the owned runtime down: every task on it is dropped (coroutines report
+    /// `Cancelled` through their guard). Not from one of its own threads, which would wait
+    /// for itself: then a helper thread does it.
+    fn shutdown_runtime(&self) {
+        let Some(rt) = lock(&self.runtime).take() else {
+            return;
+        };
+        let mine = std::thread::current()
+            .name()
+            .is_some_and(|n| n == self.runtime_thread_name());
+        if mine {
+            let _ = std::thread::Builder::new()
+                .name("atasker-shutdown".into())
+                .spawn(move || rt.shutdown_background());
+        } else {
+            rt.shutdown_background();
         }
     }
 
@@ -847,16 +882,22 @@ impl Inner {
         );
         self.stats
             .submitted(PoolKind::Coroutines, spec.priority, delay.is_none());
-        self.track(cell.clone());
+        let lean = delay.is_none() && spec.timeout.is_none();
+        // A stop deadline cancels coroutines on an owned runtime by shutting it down (each
+        // reports `Cancelled` through its guard); others are found through the table.
+        if !(lean && self.owns_runtime()) {
+            self.track(cell.clone());
+        }
         let task = cell.clone();
         let h = cell.header();
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "coroutines");
-        if delay.is_none() && h.timeout.is_none() {
+        if lean {
             // The common case: a lean future (no timer state to move around), and no
             // span wrapper when nobody listens.
             let run = async move {
-                let result = Current(&task.header().sup, CatchUnwind(fut)).await;
-                task.finish(RUNNING, result);
+                let guard = CancelOnDrop(task);
+                let result = Current(&guard.0.header().sup, CatchUnwind(fut)).await;
+                guard.0.finish(RUNNING, result);
             };
             let join = if span.is_disabled() {
                 handle.spawn(run)
@@ -928,7 +969,20 @@ impl Inner {
         for task in live {
             task.cancel();
         }
+        if self.owns_runtime() {
+            self.shutdown_runtime();
+        }
         self.processes.shutdown(true);
+    }
+}
+
+/// Finishes a coroutine as cancelled if its future is dropped before it finished (an abort,
+/// or the runtime shutting down); after a normal finish it does nothing (first wins).
+struct CancelOnDrop<T: Send + 'static>(Arc<TaskCell<T>>);
+
+impl<T: Send + 'static> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.finish(RUNNING, Err(TaskError::Cancelled));
     }
 }
 

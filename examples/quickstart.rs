@@ -18,6 +18,16 @@ async fn fetch(name: String) -> String {
     format!("reply from {name}")
 }
 
+/// A `static` function: runs in a worker process (arguments and result cross as bincode).
+#[background_task(static)]
+fn fib(n: u64) -> (u64, u32) {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..n {
+        (a, b) = (b, a.wrapping_add(b));
+    }
+    (a, std::process::id())
+}
+
 /// A worker: the Python original's "I run every second!", here every 200 ms.
 #[background_worker(interval = 0.2)]
 fn tick() {
@@ -49,6 +59,11 @@ fn main() -> Result<(), TaskError> {
         println!("checksum #{i} = {sum}");
     }
     println!("{}", reply.wait()?);
+    let (f, pid) = fib(90).wait()?;
+    println!(
+        "fib(90) = {f}, computed by process {pid} (this one is {})",
+        std::process::id()
+    );
 
     // Priorities: on a pool of one thread, queued tasks start highest priority first.
     let sup: &'static Supervisor = Box::leak(Box::new(

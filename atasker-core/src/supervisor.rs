@@ -629,6 +629,9 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
+/// One shard of the table of live coroutines and delayed tasks.
+type LiveTable = HashMap<TaskId, Arc<dyn Control>, IdHash>;
+
 /// Shards of the table of live coroutines, so that spawning and finishing rarely contend.
 const LIVE_SHARDS: usize = 16;
 
@@ -645,7 +648,7 @@ pub(crate) struct Inner {
     stopped: AtomicBool,
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
-    live: [Mutex<HashMap<TaskId, Arc<dyn Control>, IdHash>>; LIVE_SHARDS],
+    live: [Mutex<LiveTable>; LIVE_SHARDS],
     /// Every worker made on this supervisor (for `stats` and `stop`).
     workers: Mutex<Vec<Weak<crate::worker::Core>>>,
     watchdog: Arc<Watchdog>,
@@ -745,7 +748,7 @@ impl Inner {
         self.pending.dec();
     }
 
-    fn live_shard(&self, id: TaskId) -> MutexGuard<'_, HashMap<TaskId, Arc<dyn Control>, IdHash>> {
+    fn live_shard(&self, id: TaskId) -> MutexGuard<'_, LiveTable> {
         lock(&self.live[id.as_u64() as usize % LIVE_SHARDS])
     }
 

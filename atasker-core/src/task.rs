@@ -277,6 +277,28 @@ impl<T: Send + 'static> TaskCell<T> {
         }
     }
 
+    /// Before sleeping on the condition variable, watch the task's state for a few
+    /// microseconds, yielding the core meanwhile: a result that comes that soon (a short task on another core) then costs
+    /// no sleep and wake-up, which on a virtual machine is the larger part of a round trip.
+    fn spin_briefly(&self, deadline: Option<Instant>) {
+        const SPIN: Duration = Duration::from_micros(30);
+        static CORES: OnceLock<usize> = OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if cores < 2 || self.header.state() == DONE {
+            return;
+        }
+        let until = Instant::now()
+            + deadline.map_or(SPIN, |d| {
+                d.saturating_duration_since(Instant::now()).min(SPIN)
+            });
+        // Yield rather than spin: where the task's thread (or process) needs this core, it
+        // gets it at once.
+        while self.header.state() != DONE && Instant::now() < until {
+            std::thread::yield_now();
+        }
+    }
+
     fn take_ready(slot: &mut Slot<T>) -> Option<Result<T, TaskError>> {
         match std::mem::replace(slot, Slot::Taken) {
             Slot::Ready(r) => Some(r),
@@ -293,6 +315,7 @@ impl<T: Send + 'static> TaskCell<T> {
     }
 
     fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        self.spin_briefly(deadline);
         let mut slot = self.lock();
         loop {
             if let Some(r) = Self::take_ready(&mut slot) {

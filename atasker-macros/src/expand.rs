@@ -13,6 +13,23 @@
 //! }
 //! ```
 //!
+//! With `static` (the process pool), the body is also registered, so that a
+//! child process running the same executable finds it:
+//!
+//! ```text
+//! fn crunch(n: u64) -> ::atasker::Task<u64> {
+//!     fn __atasker_body(n: u64) -> u64 { body }
+//!     fn __atasker_call(__atasker_input: &[u8], __atasker_output: &mut Vec<u8>) -> Result<(), String> {
+//!         ::atasker::__private::call_static(__atasker_input, __atasker_output, |(n,): (u64,)| __atasker_body(n))
+//!     }
+//!     #[::atasker::__private::linkme::distributed_slice(::atasker::__private::ATASKER_STATIC_TASKS_V0_1)]
+//!     #[linkme(crate = ::atasker::__private::linkme)]
+//!     static __ATASKER_ENTRY: ::atasker::__private::StaticEntry =
+//!         ::atasker::__private::StaticEntry { name: "module::crunch", call: __atasker_call };
+//!     ::atasker::__private::spawn_static(::atasker::__private::TaskOptions { … }, &__ATASKER_ENTRY, (n,))
+//! }
+//! ```
+//!
 //! For `#[background_worker(interval = 1)] fn tick() { body }`:
 //!
 //! ```text
@@ -24,6 +41,25 @@
 //!             ::atasker::__private::WorkerOptions { name, priority, …, capacity },
 //!             __atasker_body,
 //!         )
+//!     });
+//! ```
+//!
+//! A `static` worker registers its body as a static task does, with
+//! `call_static_worker` (which turns the executor's return value into its
+//! outcome in the child), and each run is one process-pool task awaited by a
+//! coroutine. For `#[background_worker(queue, static)] fn handle(item: Job) { body }`:
+//!
+//! ```text
+//! static handle: ::atasker::__private::Lazy<::atasker::QueueWorker<Job>> =
+//!     ::atasker::__private::Lazy::new(|| {
+//!         fn __atasker_body(item: Job) { body }
+//!         fn __atasker_call(…) -> … { ::atasker::__private::call_static_worker(…) }
+//!         static __ATASKER_ENTRY: ::atasker::__private::StaticEntry = …; // registered
+//!         let __atasker_options = ::atasker::__private::WorkerOptions { … };
+//!         let __atasker_task_options = ::atasker::__private::TaskOptions { name, priority, timeout: None, supervisor };
+//!         ::atasker::__private::queue_worker_async(__atasker_options, move |item| {
+//!             ::atasker::__private::run_static_worker(__atasker_task_options, &__ATASKER_ENTRY, (item,))
+//!         })
 //!     });
 //! ```
 //!
@@ -49,7 +85,8 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
-use syn::{Attribute, FnArg, ItemFn, ItemImpl, Pat, PatIdent, ReturnType, Signature};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, FnArg, ItemFn, ItemImpl, Pat, PatIdent, ReturnType, Signature, Token, Type};
 
 use crate::args::{self, CountValue, DurationValue};
 use crate::ctxt::Ctxt;
@@ -77,11 +114,10 @@ pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStre
         // `parse_fn` reports an error whenever it returns `None`.
         return item;
     };
-    let expanded = match task.kind {
-        FnKind::Async | FnKind::Blocking => Ok(task_fn(&task)),
+    match task.kind {
+        FnKind::Async | FnKind::Blocking => task_fn(&task),
         FnKind::Static => static_task_fn(&task),
-    };
-    expanded.unwrap_or_else(|errors| with_errors(item, errors))
+    }
 }
 
 /// `#[background_worker]`: turns a `fn` into a static worker handle, or adds
@@ -106,14 +142,16 @@ pub(crate) fn background_worker(args: TokenStream, item: TokenStream) -> TokenSt
         // they return `None`.
         return item;
     };
-    let expanded = match (worker.fn_kind, &worker.executor) {
-        (FnKind::Async | FnKind::Blocking, Executor::Fn(func)) => Ok(worker_fn(&worker, func)),
+    match (worker.fn_kind, &worker.executor) {
+        (FnKind::Async | FnKind::Blocking, Executor::Fn(func)) => worker_fn(&worker, func),
         (FnKind::Async | FnKind::Blocking, Executor::Impl { block, run }) => {
-            Ok(worker_impl(&worker, block, run))
+            worker_impl(&worker, block, run)
         }
-        (FnKind::Static, _) => static_worker(&worker),
-    };
-    expanded.unwrap_or_else(|errors| with_errors(item, errors))
+        (FnKind::Static, Executor::Fn(func)) => static_worker(&worker, func),
+        // Rejected by validation: the state of an `impl`-block worker lives
+        // in this process.
+        (FnKind::Static, Executor::Impl { .. }) => item,
+    }
 }
 
 /// The user's item, unchanged, followed by the errors, so that the IDE and the
@@ -145,15 +183,7 @@ fn task_fn(task: &Task) -> TokenStream {
 
     // The outer function takes the arguments by name; the inner one keeps the
     // user's patterns.
-    let params: Vec<_> = inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(index, input)| match input {
-            FnArg::Typed(arg) => Some((param_name(&arg.pat, index), &arg.ty)),
-            // Rejected by validation.
-            FnArg::Receiver(_) => None,
-        })
-        .collect();
+    let params = params(inputs);
     let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
     let args = params.iter().map(|(name, _)| name);
 
@@ -169,6 +199,7 @@ fn task_fn(task: &Task) -> TokenStream {
             let future = quote_spanned!(span=> __atasker_body(#(#args),*));
             quote_spanned!(span=> ::atasker::__private::spawn_async(#options, #future))
         }
+        // `Static` tasks are made by `static_task_fn`.
         FnKind::Blocking | FnKind::Static => {
             let closure = quote!(move || __atasker_body(#(#args),*));
             quote_spanned!(span=> ::atasker::__private::spawn_blocking(#options, #closure))
@@ -186,14 +217,90 @@ fn task_fn(task: &Task) -> TokenStream {
     }
 }
 
-/// A process-pool (`static`) task. The process pool does not exist yet, so a
-/// valid `static` task is, for now, an error at `static`.
-fn static_task_fn(task: &Task) -> syn::Result<TokenStream> {
-    let span = task.static_.unwrap_or_else(Span::call_site);
-    Err(syn::Error::new(
-        span,
-        "`#[background_task(static)]`: the process pool is not available yet",
-    ))
+/// A process-pool (`static`) task: the body is registered in the executable's
+/// registry of static tasks (so that a child process, running the same
+/// executable, finds it by its index) and the call sends the arguments to the
+/// process pool.
+fn static_task_fn(task: &Task) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = &task.func;
+    let fn_token = &sig.fn_token;
+    let ident = &sig.ident;
+    let inputs = &sig.inputs;
+    let output = &sig.output;
+    let result = match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let params = params(inputs);
+    let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
+    let args = params.iter().map(|(name, _)| name);
+    let entry = static_entry(ident, "call_static", &params);
+    // As for the other tasks, the call carries the span of the function's
+    // name: rustc's errors about an argument or a result that cannot cross
+    // (not `Serialize`) point at the function.
+    let options = options(task);
+    let spawn = quote_spanned!(ident.span()=>
+        ::atasker::__private::spawn_static(#options, &__ATASKER_ENTRY, (#(#args,)*))
+    );
+
+    quote! {
+        #(#attrs)*
+        #vis #fn_token #ident (#(#outer_params),*) -> ::atasker::Task<#result> {
+            fn __atasker_body(#inputs) #output #block
+            #entry
+            #spawn
+        }
+    }
+}
+
+/// The outer function's arguments: for each typed argument, the name it gets
+/// (see [`param_name`]) and its type. The user's patterns stay on the inner
+/// function.
+fn params(inputs: &Punctuated<FnArg, Token![,]>) -> Vec<(Ident, &Type)> {
+    inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, input)| match input {
+            FnArg::Typed(arg) => Some((param_name(&arg.pat, index), &*arg.ty)),
+            // Rejected by validation.
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// The registration of a `static` function's `__atasker_body`:
+/// `__atasker_call`, which the child runs (it decodes the argument tuple,
+/// calls the body and encodes the result with `helper`, `call_static` or
+/// `call_static_worker`), and `__ATASKER_ENTRY`, its entry in the registry.
+fn static_entry(ident: &Ident, helper: &str, params: &[(Ident, &Type)]) -> TokenStream {
+    let name = ident.unraw().to_string();
+    let span = ident.span();
+    let helper = Ident::new(helper, span);
+    let names: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
+    let types = params.iter().map(|(_, ty)| ty);
+    let closure = quote!(|(#(#names,)*): (#(#types,)*)| __atasker_body(#(#names),*));
+    let call = quote_spanned!(span=>
+        ::atasker::__private::#helper(__atasker_input, __atasker_output, #closure)
+    );
+    quote! {
+        fn __atasker_call(
+            __atasker_input: &[u8],
+            __atasker_output: &mut ::std::vec::Vec<u8>,
+        ) -> ::core::result::Result<(), ::std::string::String> {
+            #call
+        }
+        #[::atasker::__private::linkme::distributed_slice(::atasker::__private::ATASKER_STATIC_TASKS_V0_1)]
+        #[linkme(crate = ::atasker::__private::linkme)]
+        static __ATASKER_ENTRY: ::atasker::__private::StaticEntry = ::atasker::__private::StaticEntry {
+            name: ::core::concat!(::core::module_path!(), "::", #name),
+            call: __atasker_call,
+        };
+    }
 }
 
 /// The name the outer function gives argument `index`: the user's own name
@@ -345,14 +452,63 @@ fn worker_impl(worker: &Worker, block: &ItemImpl, run: &Signature) -> TokenStrea
     }
 }
 
-/// A process-pool (`static`) worker. The process pool does not exist yet, so
-/// a valid `static` worker is, for now, an error at `static`.
-fn static_worker(worker: &Worker) -> syn::Result<TokenStream> {
-    let span = worker.static_.unwrap_or_else(Span::call_site);
-    Err(syn::Error::new(
-        span,
-        "`#[background_worker(static)]`: the process pool is not available yet",
-    ))
+/// A process-pool (`static`) `fn` worker: a static handle, as for other `fn`
+/// workers, whose executor is registered like a static task's body; each run
+/// is one process-pool task, awaited by a coroutine.
+fn static_worker(worker: &Worker, func: &ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let ident = &sig.ident;
+    let inputs = &sig.inputs;
+    let output = &sig.output;
+    let span = ident.span();
+    let handle = handle_type(worker, span);
+    let constructor = constructor(worker, "", span);
+    let options = worker_options(worker, || ident.unraw().to_string());
+    let params = params(inputs);
+    let entry = static_entry(ident, "call_static_worker", &params);
+    // A queue worker's closure takes the item (its only argument) by the name
+    // the fn gives it.
+    let names: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
+    let run = quote! {
+        move |#(#names),*| ::atasker::__private::run_static_worker(
+            __atasker_task_options,
+            &__ATASKER_ENTRY,
+            (#(#names,)*),
+        )
+    };
+    // As for other `fn` workers, the call and the static's type carry the
+    // span of the function's name.
+    let call = quote_spanned!(span=>
+        ::atasker::__private::#constructor(__atasker_options, #run)
+    );
+    let ty = quote_spanned!(span=> ::atasker::__private::Lazy<#handle>);
+    let (static_attrs, body_attrs): (Vec<&Attribute>, Vec<&Attribute>) =
+        attrs.iter().partition(|attr| belongs_on_static(attr));
+    quote! {
+        #[allow(non_upper_case_globals)]
+        #(#static_attrs)*
+        #vis static #ident: #ty =
+            ::atasker::__private::Lazy::new(|| {
+                #(#body_attrs)*
+                fn __atasker_body(#inputs) #output #block
+                #entry
+                let __atasker_options = #options;
+                // Each run is a process-pool task under the worker's name,
+                // priority and supervisor.
+                let __atasker_task_options = ::atasker::__private::TaskOptions {
+                    name: __atasker_options.name,
+                    priority: __atasker_options.priority,
+                    timeout: ::core::option::Option::None,
+                    supervisor: __atasker_options.supervisor,
+                };
+                #call
+            });
+    }
 }
 
 /// The handle type: `Worker`, `QueueWorker<T>` or `EventWorker`, at `span`
@@ -377,9 +533,10 @@ fn constructor(worker: &Worker, prefix: &str, span: Span) -> Ident {
         WorkerKind::Queue => "queue_worker",
         WorkerKind::Event => "event_worker",
     };
+    // A static executor's runs are awaited by a coroutine.
     let suffix = match worker.fn_kind {
-        FnKind::Async => "_async",
-        FnKind::Blocking | FnKind::Static => "",
+        FnKind::Async | FnKind::Static => "_async",
+        FnKind::Blocking => "",
     };
     Ident::new(&format!("{prefix}{kind}{suffix}"), span)
 }

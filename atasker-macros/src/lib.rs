@@ -65,15 +65,16 @@ pub fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   (`QueueWorker<T>`);
 /// - `event`: once per `trigger()` (`EventWorker`).
 ///
-/// Other options: `static` (the process pool; not available yet),
-/// `priority = EXPR`, `name = "…"` (default: the fn's name),
-/// `supervisor = EXPR` (a `&'static Supervisor`) and `on_error = PATH` (a
-/// `fn(&WorkerError)`). An int or float literal is seconds, any other
-/// expression a `Duration`.
+/// Other options: `static` (run the fn in the process pool), `priority =
+/// EXPR`, `name = "…"` (default: the fn's name), `supervisor = EXPR` (a
+/// `&'static Supervisor`) and `on_error = PATH` (a `fn(&WorkerError)`). An
+/// int or float literal is seconds, any other expression a `Duration`.
 ///
-/// An `async fn` runs as a coroutine, a `fn` on the thread pool. It returns
-/// `()`, `bool` (`false` stops the worker), `Result<(), E>` or
-/// `Result<bool, E>` (`Err` goes to `on_error`).
+/// An `async fn` runs as a coroutine, a `fn` on the thread pool, a `fn` marked
+/// `static` in another process (its queue item must be `Serialize` and
+/// `Deserialize`, as a static task's arguments). It returns `()`, `bool`
+/// (`false` stops the worker), `Result<(), E>` or `Result<bool, E>` (`Err`
+/// goes to `on_error`, which runs in this process).
 ///
 /// ```ignore
 /// use atasker::prelude::*;
@@ -101,6 +102,8 @@ pub fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// let worker: Worker = Reporter { sent: 0 }.into_worker();
 /// worker.start();
 /// ```
+///
+/// Such a worker cannot be `static`: its state lives in this process.
 #[proc_macro_attribute]
 pub fn background_worker(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::background_worker(args.into(), item.into()).into()

@@ -264,12 +264,65 @@ fn timeout_literal_forms() {
 }
 
 #[test]
-fn static_is_not_available_yet() {
+fn static_fn() {
     insta::assert_snapshot!(task(
         quote!(static),
         quote! {
             /// Crunches.
             pub fn crunch(n: u64) -> u64 { n * 2 }
+        }
+    ));
+}
+
+#[test]
+fn static_no_arguments() {
+    insta::assert_snapshot!(task(
+        quote!(static),
+        quote! {
+            fn pid() -> u32 { std::process::id() }
+        }
+    ));
+}
+
+#[test]
+fn static_no_return_type() {
+    insta::assert_snapshot!(task(
+        quote!(static),
+        quote! {
+            fn log(line: String, level: u8) {
+                println!("{level}: {line}");
+            }
+        }
+    ));
+}
+
+#[test]
+fn static_patterns_in_args() {
+    insta::assert_snapshot!(task(
+        quote!(static),
+        quote! {
+            fn sum(mut total: u32, (a, b): (u8, u8), _: u8, Point { x, y }: Point, _unused: String) -> u32 {
+                total += a as u32 + b as u32 + x + y;
+                total
+            }
+        }
+    ));
+}
+
+#[test]
+fn static_all_options() {
+    insta::assert_snapshot!(task(
+        quote!(
+            timeout = 0.5,
+            static,
+            supervisor = &PLANT,
+            priority = Priority::Critical
+        ),
+        quote! {
+            #[inline]
+            pub(crate) fn crunch(job: Job) -> Result<Report, String> {
+                job.run()
+            }
         }
     ));
 }
@@ -355,7 +408,7 @@ fn static_rules() {
 
 #[test]
 fn static_accepts_owned_types_and_patterns() {
-    let message = error(
+    let errors = errors(
         quote!(static),
         quote!(
             fn f(
@@ -366,10 +419,7 @@ fn static_accepts_owned_types_and_patterns() {
             }
         ),
     );
-    assert_eq!(
-        message,
-        "`#[background_task(static)]`: the process pool is not available yet"
-    );
+    assert_eq!(errors, Vec::<String>::new());
 }
 
 #[test]
@@ -802,25 +852,73 @@ fn worker_impl_async_event() {
 }
 
 #[test]
-fn worker_static_is_not_available_yet() {
+fn worker_static_interval() {
     insta::assert_snapshot!(worker(
-        quote!(static, interval = 1),
+        quote!(interval = 1, static),
         quote! {
-            /// Crunches.
-            pub fn crunch() {}
+            /// Ticks in another process.
+            pub fn tick() -> bool {
+                check()
+            }
         }
     ));
-    assert_eq!(
-        worker_error(
-            quote!(static, queue),
-            quote!(
-                impl Totals {
-                    fn run(&mut self, n: u64) {}
-                }
-            )
+}
+
+#[test]
+fn worker_static_queue() {
+    insta::assert_snapshot!(worker(
+        quote!(queue, static),
+        quote! {
+            fn handle(item: Job) -> Result<(), String> {
+                item.run()
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_static_queue_pattern() {
+    insta::assert_snapshot!(worker(
+        quote!(
+            queue,
+            capacity = 10,
+            static,
+            name = "adder",
+            on_error = report
         ),
-        "`#[background_worker(static)]`: the process pool is not available yet"
-    );
+        quote! {
+            fn add((a, b): (u64, u64)) {
+                total(a + b);
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_static_other_kinds() {
+    for (args, constructor) in [
+        (quote!(static), "::atasker::__private::worker_async("),
+        (
+            quote!(static, delay = 2),
+            "::atasker::__private::worker_async(",
+        ),
+        (
+            quote!(static, event),
+            "::atasker::__private::event_worker_async(",
+        ),
+    ] {
+        let output = worker(
+            args.clone(),
+            quote!(
+                fn run() {}
+            ),
+        );
+        assert!(output.contains(constructor), "{args}: {output}");
+        assert!(
+            output.contains("call_static_worker(") && output.contains("run_static_worker("),
+            "{args}: {output}"
+        );
+    }
 }
 
 // ---- #[background_worker] errors ----
@@ -976,13 +1074,52 @@ fn worker_static_rules() {
             "{item}"
         );
     }
-    assert_eq!(
-        worker_error(
+}
+
+#[test]
+fn worker_static_impl() {
+    let message = |options: &str, example: &str| {
+        format!(
+            "`#[background_worker(static)]` cannot be used on an `impl` block: a stateful \
+             worker cannot run in the process pool, its state lives in the parent process; \
+             remove `static`, or write a worker fn without state: \
+             `#[background_worker({options}static)] {example} {{ … }}`"
+        )
+    };
+    let cases = [
+        (
             quote!(static),
-            quote!(impl Reporter { async fn run(&mut self) {} })
+            quote!(impl Reporter { async fn run(&mut self) {} }),
+            message("", "fn tick()"),
         ),
-        "`#[background_worker(static)]` cannot be used on an `async fn`; remove `static` or `async`"
-    );
+        (
+            quote!(static, interval = 1),
+            quote!(impl Reporter { fn run(&mut self) {} }),
+            message("interval = …, ", "fn tick()"),
+        ),
+        (
+            quote!(delay = 1, static),
+            quote!(impl Reporter { fn run(&mut self) {} }),
+            message("delay = …, ", "fn tick()"),
+        ),
+        (
+            quote!(static, event),
+            quote!(impl Reporter { fn run(&mut self) {} }),
+            message("event, ", "fn tick()"),
+        ),
+        (
+            quote!(static, queue),
+            quote!(impl Totals { fn run(&mut self, n: &str) {} }),
+            message("queue, ", "fn handle(item: Job)"),
+        ),
+    ];
+    for (args, item, expected) in cases {
+        assert_eq!(
+            worker_error(args.clone(), item.clone()),
+            expected,
+            "{args} {item}"
+        );
+    }
 }
 
 #[test]

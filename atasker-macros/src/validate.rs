@@ -20,8 +20,6 @@ use crate::item::{FnKind, WorkerItem};
 pub(crate) struct Task {
     /// Where the function runs.
     pub(crate) kind: FnKind,
-    /// The span of the `static` option, if given.
-    pub(crate) static_: Option<Span>,
     /// `priority = EXPR`.
     pub(crate) priority: Option<syn::Expr>,
     /// `supervisor = EXPR`.
@@ -45,7 +43,6 @@ pub(crate) fn task(args: TaskArgs, func: ItemFn, cx: &mut Ctxt) -> Task {
     }
     Task {
         kind,
-        static_: args.static_,
         priority: args.priority,
         supervisor: args.supervisor,
         timeout: args.timeout,
@@ -331,8 +328,6 @@ pub(crate) struct Worker {
     pub(crate) kind: WorkerKind,
     /// Where the executor runs (from `async` and `static`).
     pub(crate) fn_kind: FnKind,
-    /// The span of the `static` option, if given.
-    pub(crate) static_: Option<Span>,
     /// `delay_before = SECS | EXPR`.
     pub(crate) delay_before: Option<DurationValue>,
     /// `capacity = N | EXPR`.
@@ -379,7 +374,6 @@ pub(crate) fn worker(args: WorkerArgs, item: WorkerItem, cx: &mut Ctxt) -> Optio
     Some(Worker {
         kind,
         fn_kind: FnKind::of(&sig, args.static_),
-        static_: args.static_,
         delay_before: args.delay_before.and_then(|keyed| keyed.value),
         capacity: args.capacity.and_then(|keyed| keyed.value),
         priority: args.priority,
@@ -595,12 +589,36 @@ fn check_worker_impl<'a>(
     if check_args {
         check_executor_args(run, kind, Some(self_ty), cx);
     }
-    if static_.is_some() {
-        let attr = cx.attr_with("static");
-        check_static_async(run, &attr, cx);
-        check_owned_types(run, &attr, cx);
+    if let Some(static_) = static_ {
+        let example = match kind {
+            WorkerKind::Queue => "fn handle(item: Job)",
+            WorkerKind::Repeat(_) | WorkerKind::Event => "fn tick()",
+        };
+        cx.error(
+            static_,
+            format!(
+                "{} cannot be used on an `impl` block: a stateful worker cannot run in the \
+                 process pool, its state lives in the parent process; remove `static`, or \
+                 write a worker fn without state: `#[background_worker({}static)] {example} \
+                 {{ … }}`",
+                cx.attr_with("static"),
+                static_example_options(kind),
+            ),
+        );
     }
     Some(run)
+}
+
+/// The kind options of a worker, for the example in a message: `queue, `,
+/// `event, `, `interval = …, `…
+fn static_example_options(kind: &WorkerKind) -> &'static str {
+    match kind {
+        WorkerKind::Repeat(Schedule::Loop) => "",
+        WorkerKind::Repeat(Schedule::Interval(_)) => "interval = …, ",
+        WorkerKind::Repeat(Schedule::Delay(_)) => "delay = …, ",
+        WorkerKind::Queue => "queue, ",
+        WorkerKind::Event => "event, ",
+    }
 }
 
 /// A worker is one handle of one concrete type: no generic parameters.

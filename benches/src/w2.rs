@@ -2,28 +2,10 @@
 //! sequential calls → `roundtrip_p50`, `roundtrip_p99` µs; (ii) 20,000 calls submitted at once
 //! to a pool of 2 processes, then each waited → `throughput` calls/s.
 //!
-//! **Skipped until `#[background_task(static)]` compiles** ([`READY`] is `false`; the
-//! workload then prints nothing). To switch it on:
-//! 1. add the atasker side next to the baseline's functions:
-//!    ```ignore
-//!    static SUP: LazyLock<Supervisor> = LazyLock::new(|| Supervisor::builder().name("w2")
-//!        .process_pool(2).process_reserve_normal(0).process_reserve_high(0).build().unwrap());
+//! The atasker side is `#[background_task(static)] fn add` on a private supervisor with a
+//! process pool of 2 (reserves 0), its children started before the clock starts.
 //!
-//!    #[atasker::background_task(static, supervisor = &*SUP)]
-//!    fn add(a: u64, b: u64) -> u64 { a.wrapping_add(b) }
-//!
-//!    /// (i): after 4 concurrent calls (both children started) and n/10 unmeasured calls.
-//!    fn roundtrips_atasker(n: usize) -> Vec<Duration> {
-//!        /* warm up, then n × { t0; add(i, 1).wait()?; push(t0.elapsed()) } */
-//!    }
-//!    /// (ii): n × add(i, 1) pushed into a Vec, then each waited; the time taken.
-//!    fn throughput_atasker(n: usize) -> Duration { /* … */ }
-//!    ```
-//!    and record them in [`run`]'s `Subject::Atasker` arm exactly as the baseline is recorded,
-//!    as subject `atasker` (the ratio block then picks W2 up by itself);
-//! 2. set [`READY`] to `true`.
-//!
-//! The baseline is ready: a persistent child process of this same binary ([`echo_child`],
+//! The baseline: a persistent child process of this same binary ([`echo_child`],
 //! started with `ATASKER_BENCH_CHILD=w2-echo`) that reads 16-byte frames (two little-endian
 //! `u64`) on stdin and answers each with their 8-byte sum on stdout — the practical floor of
 //! any process pool. For (ii) two such children are each fed by a writer thread and drained by
@@ -31,31 +13,76 @@
 
 use crate::harness::{Collector, Config, Subject};
 use crate::util::{percentile, rate, us};
+use atasker::Supervisor;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-/// Whether W2 runs at all: `false` until atasker's process pool exists.
-const READY: bool = false;
+/// The supervisor of the atasker side: 2 processes, no reserves.
+static SUP: LazyLock<Supervisor> = LazyLock::new(|| {
+    Supervisor::builder()
+        .name("w2")
+        .process_pool(2)
+        .process_reserve_normal(0)
+        .process_reserve_high(0)
+        .build()
+        .expect("valid settings")
+});
+
+/// The workload's function, in a worker process.
+#[atasker::background_task(static, supervisor = &SUP)]
+fn add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
+}
+
+/// `n` sequential calls, after 4 concurrent ones (both children started) and `n / 10`
+/// unmeasured ones; each round trip.
+fn roundtrips_atasker(n: usize) -> Vec<Duration> {
+    let warm: Vec<_> = (0..4).map(|i| add(i, 1)).collect();
+    atasker::wait_completed(warm, None).expect("warm-up calls");
+    for i in 0..(n / 10).max(10) as u64 {
+        add(i, i).wait().expect("a warm-up call");
+    }
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let t0 = Instant::now();
+        let r = add(i, 1).wait().expect("a call");
+        v.push(t0.elapsed());
+        assert_eq!(r, i + 1, "add's result");
+    }
+    v
+}
+
+/// `n` calls submitted at once, then each waited; the time taken.
+fn throughput_atasker(n: usize) -> Duration {
+    let warm: Vec<_> = (0..4).map(|i| add(i, 1)).collect();
+    atasker::wait_completed(warm, None).expect("warm-up calls");
+    let t0 = Instant::now();
+    let calls: Vec<_> = (0..n as u64).map(|i| add(i, 1)).collect();
+    let sums = atasker::wait_completed(calls, None).expect("every call");
+    let d = t0.elapsed();
+    assert_eq!(sums.len(), n);
+    d
+}
 
 /// The name of the baseline subject.
 const BASELINE: &str = "baseline:pipe_child";
 
 /// Runs W2's repetitions — or nothing while [`READY`] is `false`.
 pub(crate) fn run(cfg: &Config, out: &mut Collector) {
-    if !READY {
-        eprintln!("W2 skipped: `#[background_task(static)]` is not available yet");
-        return;
-    }
     let calls = cfg.size(2_000);
     let burst = cfg.size(20_000);
     for rep in 0..cfg.reps {
         for s in cfg.order(rep) {
             match s {
                 Subject::Atasker => {
-                    // TODO(process pool): `roundtrips_atasker(calls)` and
-                    // `throughput_atasker(burst)` with the `add` task of the module docs,
-                    // recorded exactly like the baseline below, as subject "atasker".
+                    let mut v = roundtrips_atasker(calls);
+                    v.sort_unstable();
+                    out.add("atasker", "roundtrip_p50", us(percentile(&v, 50.0)), "us");
+                    out.add("atasker", "roundtrip_p99", us(percentile(&v, 99.0)), "us");
+                    let d = throughput_atasker(burst);
+                    out.add("atasker", "throughput", rate(burst, d), "calls/s");
                 }
                 Subject::Baseline => {
                     let mut v = roundtrips_baseline(calls);

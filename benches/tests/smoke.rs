@@ -18,10 +18,17 @@ fn quick_run_prints_every_workload_and_no_inversion() {
     );
     for w in ["W1", "W3", "W4", "W5", "W6", "W7", "W8"] {
         assert!(
-            stdout.lines().any(|l| l.starts_with("atasker ") && l.contains(&format!(" {w} "))),
+            stdout
+                .lines()
+                .any(|l| l.starts_with("atasker ") && l.contains(&format!(" {w} "))),
             "no atasker figure for {w}:\n{stdout}"
         );
     }
     assert!(stdout.contains("atasker W8 inversions 0 count"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("ratio W1 throughput ")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("ratio W1 throughput ")),
+        "{stdout}"
+    );
 }

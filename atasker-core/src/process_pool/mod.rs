@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use spawn::{Child, Exit, Pid};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -209,6 +209,10 @@ struct State {
     drivers: usize,
     idle: usize,
     notified: usize,
+    /// Drivers spawned that have not taken the lock yet (each takes a ready job first).
+    starting: usize,
+    /// Drivers watching `ready` for a moment before they sleep (see `Shared::linger`).
+    spinning: usize,
     next_driver: usize,
     running: HashMap<TaskId, Running>,
     /// Every child not yet reaped: a pid may be signalled only while it is here.
@@ -219,6 +223,8 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// `ready.len()`, readable without the lock (for drivers that linger).
+    ready_hint: AtomicUsize,
     work: Condvar,
     /// Signalled when a driver ends.
     gone: Condvar,
@@ -236,12 +242,15 @@ impl ProcessPool {
     pub(crate) fn new(name: &str, limits: Limits) -> Self {
         ProcessPool {
             shared: Arc::new(Shared {
+                ready_hint: AtomicUsize::new(0),
                 state: Mutex::new(State {
                     ladder: Ladder::new(limits),
                     ready: VecDeque::new(),
                     drivers: 0,
                     idle: 0,
                     notified: 0,
+                    starting: 0,
+                    spinning: 0,
                     next_driver: 0,
                     running: HashMap::new(),
                     children: HashSet::new(),
@@ -265,7 +274,7 @@ impl ProcessPool {
         }
         match st.ladder.submit(job) {
             Some(job) => {
-                self.shared.dispatch(&mut st, job);
+                self.shared.dispatch(&mut st, job, 0);
                 false
             }
             None => true,
@@ -363,8 +372,16 @@ impl Shared {
     }
 
     /// Hands an admitted job to an idle driver, or starts a driver for it.
-    fn dispatch(self: &Arc<Self>, st: &mut State, job: Job) {
+    ///
+    /// `me` is 1 when the caller is a driver that takes a ready job next itself. Drivers
+    /// already on their way to `ready` (woken or starting) are counted, so that a burst
+    /// never starts more drivers, and so children, than there are jobs.
+    fn dispatch(self: &Arc<Self>, st: &mut State, job: Job, me: usize) {
         st.ready.push_back(job);
+        self.ready_hint.store(st.ready.len(), SeqCst);
+        if st.ready.len() <= st.notified + st.starting + st.spinning + me {
+            return;
+        }
         if st.idle > 0 {
             st.idle -= 1;
             st.notified += 1;
@@ -378,7 +395,10 @@ impl Shared {
             .name(format!("{}-{n}", self.name))
             .spawn(move || shared.driver());
         match spawned {
-            Ok(_) => st.drivers += 1,
+            Ok(_) => {
+                st.drivers += 1;
+                st.starting += 1;
+            }
             Err(e) if st.drivers > 0 => {
                 tracing::warn!(error = %e, "atasker: cannot start another process driver thread; the task waits for a busy one");
             }
@@ -403,24 +423,35 @@ impl Shared {
             replies: Vec::new(),
         };
         let mut st = self.lock();
+        st.starting -= 1;
+        let mut lingered = false;
         loop {
             if let Some(job) = st.ready.pop_front() {
+                self.ready_hint.store(st.ready.len(), SeqCst);
+                lingered = false;
                 drop(st);
                 self.run(&mut d, job);
                 st = self.lock();
                 st.ladder.release();
                 // Restore the ladder's invariant: start every job the freed slot allows.
                 while let Some(job) = st.ladder.next() {
-                    if st.ready.is_empty() {
-                        st.ready.push_back(job);
-                    } else {
-                        self.dispatch(&mut st, job);
-                    }
+                    self.dispatch(&mut st, job, 1);
                 }
                 continue;
             }
             if st.shutdown.is_some() {
                 break;
+            }
+            if !lingered {
+                // Watch for the next job a moment before sleeping: a caller submitting
+                // right after its last result then costs no wake-up of this thread.
+                lingered = true;
+                st.spinning += 1;
+                drop(st);
+                self.linger();
+                st = self.lock();
+                st.spinning -= 1;
+                continue;
             }
             let extra = st.drivers > self.persistent;
             st.idle += 1;
@@ -461,6 +492,14 @@ impl Shared {
         st.drivers -= 1;
         drop(st);
         self.gone.notify_all();
+    }
+
+    /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready.
+    fn linger(&self) {
+        let until = Instant::now() + Duration::from_micros(30);
+        while self.ready_hint.load(SeqCst) == 0 && Instant::now() < until {
+            std::thread::yield_now();
+        }
     }
 
     /// Runs one admitted job on this driver's child (starting one if needed).

@@ -579,17 +579,12 @@ mod tests {
             let arrived = stream.len();
             let mut r = io::Cursor::new(stream);
             let mut buf = Vec::new();
-            loop {
-                match read_frame(&mut r, &mut buf) {
-                    Ok(true) => {
-                        let _ = parse_request(&buf);
-                        let _ = parse_reply(&buf);
-                        let _ = parse_hello(&buf);
-                        let _ = decode::<(u64, String, Vec<u8>)>(&buf);
-                        let _ = decode::<Option<(i32, f64)>>(&buf);
-                    }
-                    Ok(false) | Err(_) => break,
-                }
+            while let Ok(true) = read_frame(&mut r, &mut buf) {
+                let _ = parse_request(&buf);
+                let _ = parse_reply(&buf);
+                let _ = parse_hello(&buf);
+                let _ = decode::<(u64, String, Vec<u8>)>(&buf);
+                let _ = decode::<Option<(i32, f64)>>(&buf);
                 assert!(
                     buf.capacity() <= (EAGER_BODY + arrived) * 2,
                     "seed {seed}: buffer grew to {} for {arrived} bytes",

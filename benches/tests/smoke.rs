@@ -16,7 +16,7 @@ fn quick_run_prints_every_workload_and_no_inversion() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    for w in ["W1", "W3", "W4", "W5", "W6", "W7", "W8"] {
+    for w in ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"] {
         assert!(
             stdout
                 .lines()

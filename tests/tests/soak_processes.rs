@@ -58,12 +58,13 @@ fn soak_random_child_kills_lose_only_the_killed_tasks() {
     let kills = Arc::new(AtomicUsize::new(0));
     let (st, k) = (stop.clone(), kills.clone());
     let killer = std::thread::spawn(move || {
+        let mut victims = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let start = Instant::now();
         while !st.load(SeqCst) && start.elapsed() < Duration::from_secs(40) && k.load(SeqCst) < 40 {
             std::thread::sleep(Duration::from_millis(15));
             let kids = children();
-            if kids.is_empty() {
+            if kids.is_empty() || st.load(SeqCst) {
                 continue;
             }
             seed ^= seed << 13;
@@ -73,8 +74,10 @@ fn soak_random_child_kills_lose_only_the_killed_tasks() {
             // SAFETY: a plain kill(2) of one of our own children.
             if unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) } == 0 {
                 k.fetch_add(1, SeqCst);
+                victims.push(victim);
             }
         }
+        victims
     });
     let tasks: Vec<_> = (0..TASKS)
         .map(|i| work(on(sup, Priority::ALL[(i % 3) as usize]), i))
@@ -93,7 +96,11 @@ fn soak_random_child_kills_lose_only_the_killed_tasks() {
         }
     }
     stop.store(true, SeqCst);
-    killer.join().unwrap();
+    // A kill that lands as a task starts legitimately fails that task: let every victim
+    // be dead before the probes below.
+    for pid in killer.join().unwrap() {
+        wait_gone(pid);
+    }
     let kills = kills.load(SeqCst) as u64;
     assert_eq!(ok + exited, TASKS, "every task finished once");
     assert!(

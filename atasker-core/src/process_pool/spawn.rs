@@ -74,7 +74,16 @@ impl Child {
     }
 
     /// Writes one whole frame. An error means the child is gone (or never read it).
+    ///
+    /// A child that already died (killed while idle) is found before the write, so that
+    /// the request is not mistaken for one it was running.
     pub(crate) fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if imp::exited(self.pid) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the worker process has exited",
+            ));
+        }
         let r = self.requests.write_all(frame);
         if matches!(&r, Err(e) if e.kind() == io::ErrorKind::BrokenPipe) {
             imp::drain_sigpipe();
@@ -446,6 +455,21 @@ mod imp {
         }
     }
 
+    /// Whether the child has ended, without reaping it.
+    pub(super) fn exited(pid: Pid) -> bool {
+        // SAFETY: `info` is a valid out-pointer; WNOWAIT leaves the child to be reaped later.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let r = libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            r == 0 && info.si_pid() != 0
+        }
+    }
+
     /// `Some(exit)` once the child has ended (and is reaped); `None` while it runs.
     fn try_wait(pid: Pid, block: bool) -> Option<Exit> {
         loop {
@@ -529,6 +553,10 @@ mod imp {
     }
 
     pub(super) fn kill(_: Pid) {}
+
+    pub(super) fn exited(_: Pid) -> bool {
+        false
+    }
 
     pub(super) fn wait_or_kill(_: Pid, _: Instant) -> Exit {
         (None, None)

@@ -69,7 +69,7 @@ fn throughput_atasker(n: usize) -> Duration {
 /// The name of the baseline subject.
 const BASELINE: &str = "baseline:pipe_child";
 
-/// Runs W2's repetitions — or nothing while [`READY`] is `false`.
+/// Runs W2's repetitions, atasker and the pipe-child baseline in turn.
 pub(crate) fn run(cfg: &Config, out: &mut Collector) {
     let calls = cfg.size(2_000);
     let burst = cfg.size(20_000);

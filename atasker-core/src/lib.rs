@@ -11,6 +11,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod crew;
 mod error;
 mod ladder;
 mod priority;

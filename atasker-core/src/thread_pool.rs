@@ -1,6 +1,7 @@
 //! The thread pool: lazily started threads, capped by the admission ladder, with an idle
 //! keep-alive (the shape of tokio's blocking pool).
 
+use crate::crew::{Call, Crew};
 use crate::error::TaskError;
 use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
 use crate::task::{run_catching, Header, TaskCell, RUNNING};
@@ -69,13 +70,8 @@ struct State {
     ladder: Ladder<Job>,
     /// Admitted jobs waiting for a thread.
     ready: VecDeque<Job>,
-    threads: usize,
-    idle: usize,
-    notified: usize,
-    /// Threads spawned that have not taken the lock yet (each takes a ready job first).
-    starting: usize,
+    crew: Crew,
     shutdown: bool,
-    next_thread: usize,
 }
 
 struct Shared {
@@ -96,12 +92,8 @@ impl ThreadPool {
                 state: Mutex::new(State {
                     ladder: Ladder::new(limits),
                     ready: VecDeque::new(),
-                    threads: 0,
-                    idle: 0,
-                    notified: 0,
-                    starting: 0,
+                    crew: Crew::default(),
                     shutdown: false,
-                    next_thread: 0,
                 }),
                 work: Condvar::new(),
                 name: format!("atasker-{name}"),
@@ -136,7 +128,7 @@ impl ThreadPool {
     /// (threads alive, slots busy, jobs queued)
     pub(crate) fn load(&self) -> (usize, usize, usize) {
         let st = self.shared.lock();
-        (st.threads, st.ladder.busy(), st.ladder.queued())
+        (st.crew.threads, st.ladder.busy(), st.ladder.queued())
     }
 }
 
@@ -152,32 +144,22 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands an admitted job to an idle thread, or starts a thread for it.
+    /// Hands an admitted job to an idle thread, or starts a thread for it. `me` is 1 when
+    /// the caller is a pool thread that takes a ready job next itself.
     fn dispatch(self: &Arc<Self>, st: &mut State, job: Job, me: usize) {
         st.ready.push_back(job);
-        // Threads already on their way to `ready` (woken ones, and the calling pool thread)
-        // will take it: neither wake nor start another.
-        if st.ready.len() <= st.notified + st.starting + me {
-            return;
-        }
-        if st.idle > 0 {
-            st.idle -= 1;
-            st.notified += 1;
-            self.work.notify_one();
-            return;
-        }
-        let n = st.next_thread;
-        st.next_thread += 1;
+        let n = match st.crew.on_ready(st.ready.len(), me) {
+            Call::Nobody => return,
+            Call::Notify => return self.work.notify_one(),
+            Call::Spawn(n) => n,
+        };
         let shared = self.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("{}-{n}", self.name))
             .spawn(move || shared.worker());
         match spawned {
-            Ok(_) => {
-                st.threads += 1;
-                st.starting += 1;
-            }
-            Err(e) if st.threads > 0 => {
+            Ok(_) => st.crew.spawned(),
+            Err(e) if st.crew.threads > 0 => {
                 tracing::warn!(error = %e, "atasker: cannot start another pool thread; the job waits for a busy one");
             }
             Err(e) => {
@@ -194,7 +176,7 @@ impl Shared {
 
     fn worker(self: Arc<Self>) {
         let mut st = self.lock();
-        st.starting -= 1;
+        st.crew.arrived();
         loop {
             if let Some(job) = st.ready.pop_front() {
                 drop(st);
@@ -210,21 +192,17 @@ impl Shared {
             if st.shutdown {
                 break;
             }
-            st.idle += 1;
+            st.crew.sleeps();
             let (guard, timeout) = self
                 .work
                 .wait_timeout(st, KEEP_ALIVE)
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
-            if st.notified > 0 {
-                st.notified -= 1;
-            } else {
-                st.idle -= 1;
-                if timeout.timed_out() && st.ready.is_empty() {
-                    break;
-                }
+            // `woke` takes a notification if there is one: evaluate it first, always.
+            if !st.crew.woke() && timeout.timed_out() && st.ready.is_empty() {
+                break;
             }
         }
-        st.threads -= 1;
+        st.crew.left();
     }
 }

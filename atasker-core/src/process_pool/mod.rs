@@ -28,6 +28,7 @@ pub(crate) mod protocol;
 mod spawn;
 
 use crate::__private::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
+use crate::crew::{Call, Crew};
 use crate::error::TaskError;
 use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
 use crate::supervisor::{Inner, Spec};
@@ -206,14 +207,8 @@ struct State {
     ladder: Ladder<Job>,
     /// Admitted jobs waiting for a driver.
     ready: VecDeque<Job>,
-    drivers: usize,
-    idle: usize,
-    notified: usize,
-    /// Drivers spawned that have not taken the lock yet (each takes a ready job first).
-    starting: usize,
-    /// Drivers watching `ready` for a moment before they sleep (see `Shared::linger`).
-    spinning: usize,
-    next_driver: usize,
+    /// The driver threads, one per child.
+    crew: Crew,
     running: HashMap<TaskId, Running>,
     /// Every child not yet reaped: a pid may be signalled only while it is here.
     children: HashSet<Pid>,
@@ -246,12 +241,7 @@ impl ProcessPool {
                 state: Mutex::new(State {
                     ladder: Ladder::new(limits),
                     ready: VecDeque::new(),
-                    drivers: 0,
-                    idle: 0,
-                    notified: 0,
-                    starting: 0,
-                    spinning: 0,
-                    next_driver: 0,
+                    crew: Crew::default(),
                     running: HashMap::new(),
                     children: HashSet::new(),
                     shutdown: None,
@@ -317,14 +307,14 @@ impl ProcessPool {
         let close_by = *st.shutdown.get_or_insert(close_by);
         self.shared.work.notify_all();
         let until = close_by + Duration::from_millis(100);
-        while st.drivers > 0 {
+        while st.crew.threads > 0 {
             let now = Instant::now();
             if now >= until {
                 // A driver still waits on a task nobody cancelled.
                 for &pid in &st.children {
                     spawn::kill(pid);
                 }
-                tracing::warn!(pool = %self.shared.name, drivers = st.drivers, "atasker: worker processes killed at stop");
+                tracing::warn!(pool = %self.shared.name, drivers = st.crew.threads, "atasker: worker processes killed at stop");
                 break;
             }
             st = self
@@ -379,27 +369,18 @@ impl Shared {
     fn dispatch(self: &Arc<Self>, st: &mut State, job: Job, me: usize) {
         st.ready.push_back(job);
         self.ready_hint.store(st.ready.len(), SeqCst);
-        if st.ready.len() <= st.notified + st.starting + st.spinning + me {
-            return;
-        }
-        if st.idle > 0 {
-            st.idle -= 1;
-            st.notified += 1;
-            self.work.notify_one();
-            return;
-        }
-        let n = st.next_driver;
-        st.next_driver += 1;
+        let n = match st.crew.on_ready(st.ready.len(), me) {
+            Call::Nobody => return,
+            Call::Notify => return self.work.notify_one(),
+            Call::Spawn(n) => n,
+        };
         let shared = self.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("{}-{n}", self.name))
             .spawn(move || shared.driver());
         match spawned {
-            Ok(_) => {
-                st.drivers += 1;
-                st.starting += 1;
-            }
-            Err(e) if st.drivers > 0 => {
+            Ok(_) => st.crew.spawned(),
+            Err(e) if st.crew.threads > 0 => {
                 tracing::warn!(error = %e, "atasker: cannot start another process driver thread; the task waits for a busy one");
             }
             Err(e) => {
@@ -423,7 +404,7 @@ impl Shared {
             replies: Vec::new(),
         };
         let mut st = self.lock();
-        st.starting -= 1;
+        st.crew.arrived();
         let mut lingered = false;
         loop {
             if let Some(job) = st.ready.pop_front() {
@@ -446,15 +427,15 @@ impl Shared {
                 // Watch for the next job a moment before sleeping: a caller submitting
                 // right after its last result then costs no wake-up of this thread.
                 lingered = true;
-                st.spinning += 1;
+                st.crew.spinning(true);
                 drop(st);
                 self.linger();
                 st = self.lock();
-                st.spinning -= 1;
+                st.crew.spinning(false);
                 continue;
             }
-            let extra = st.drivers > self.persistent;
-            st.idle += 1;
+            let extra = st.crew.threads > self.persistent;
+            st.crew.sleeps();
             let wait = if extra {
                 KEEP_ALIVE
             } else {
@@ -465,17 +446,14 @@ impl Shared {
                 .wait_timeout(st, wait)
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
-            if st.notified > 0 {
-                st.notified -= 1;
-            } else {
-                st.idle -= 1;
-                if extra
-                    && timeout.timed_out()
-                    && st.ready.is_empty()
-                    && st.drivers > self.persistent
-                {
-                    break;
-                }
+            // `woke` takes a notification if there is one: evaluate it first, always.
+            if !st.crew.woke()
+                && extra
+                && timeout.timed_out()
+                && st.ready.is_empty()
+                && st.crew.threads > self.persistent
+            {
+                break;
             }
         }
         let close_by = st.shutdown.unwrap_or_else(|| Instant::now() + STOP_GRACE);
@@ -489,7 +467,7 @@ impl Shared {
             tracing::debug!(pid, exit = %spawn::describe(exit), "atasker: worker process closed");
         }
         let mut st = self.lock();
-        st.drivers -= 1;
+        st.crew.left();
         drop(st);
         self.gone.notify_all();
     }

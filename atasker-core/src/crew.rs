@@ -46,9 +46,34 @@ impl Crew {
     }
 
     /// The thread of a [`Call::Spawn`] was started.
-    pub(crate) fn spawned(&mut self) {
+    fn spawned(&mut self) {
         self.threads += 1;
         self.starting += 1;
+    }
+
+    /// Starts crew thread `name` running `body` (after a [`Call::Spawn`]). If it cannot
+    /// start while other crew threads live, the job waits for one of them; if no thread is
+    /// left to take it, the error comes back so that the caller fails the job.
+    pub(crate) fn start(
+        &mut self,
+        what: &str,
+        name: String,
+        body: impl FnOnce() + Send + 'static,
+    ) -> Result<(), String> {
+        match std::thread::Builder::new().name(name).spawn(body) {
+            Ok(_) => {
+                self.spawned();
+                Ok(())
+            }
+            Err(e) if self.threads > 0 => {
+                tracing::warn!(error = %e, "atasker: cannot start another {what}; the job waits for a busy one");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "atasker: cannot start a {what}");
+                Err(format!("cannot start a {what}: {e}"))
+            }
+        }
     }
 
     /// A new thread took the lock for the first time.

@@ -154,22 +154,11 @@ impl Shared {
             Call::Spawn(n) => n,
         };
         let shared = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("{}-{n}", self.name))
-            .spawn(move || shared.worker());
-        match spawned {
-            Ok(_) => st.crew.spawned(),
-            Err(e) if st.crew.threads > 0 => {
-                tracing::warn!(error = %e, "atasker: cannot start another pool thread; the job waits for a busy one");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "atasker: cannot start a pool thread");
-                if let Some(job) = st.ready.pop_back() {
-                    st.ladder.release();
-                    job.fail(TaskError::Unavailable(format!(
-                        "cannot start a pool thread: {e}"
-                    )));
-                }
+        let name = format!("{}-{n}", self.name);
+        if let Err(e) = st.crew.start("pool thread", name, move || shared.worker()) {
+            if let Some(job) = st.ready.pop_back() {
+                st.ladder.release();
+                job.fail(TaskError::Unavailable(e));
             }
         }
     }

@@ -375,22 +375,14 @@ impl Shared {
             Call::Spawn(n) => n,
         };
         let shared = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("{}-{n}", self.name))
-            .spawn(move || shared.driver());
-        match spawned {
-            Ok(_) => st.crew.spawned(),
-            Err(e) if st.crew.threads > 0 => {
-                tracing::warn!(error = %e, "atasker: cannot start another process driver thread; the task waits for a busy one");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "atasker: cannot start a process driver thread");
-                if let Some(job) = st.ready.pop_back() {
-                    st.ladder.release();
-                    job.fail(TaskError::Unavailable(format!(
-                        "cannot start a process driver thread: {e}"
-                    )));
-                }
+        let name = format!("{}-{n}", self.name);
+        if let Err(e) = st
+            .crew
+            .start("process driver thread", name, move || shared.driver())
+        {
+            if let Some(job) = st.ready.pop_back() {
+                st.ladder.release();
+                job.fail(TaskError::Unavailable(e));
             }
         }
     }

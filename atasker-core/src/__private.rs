@@ -33,6 +33,7 @@ impl TaskOptions {
                 priority: self.priority,
                 delay: None,
                 timeout: self.timeout,
+                for_worker: false,
             },
         )
     }
@@ -143,7 +144,9 @@ pub async fn run_static_worker<A>(
 where
     A: Serialize + Send + 'static,
 {
-    spawn_static::<A, Result<bool, String>>(opts, entry, args)
+    let (sup, mut spec) = opts.split();
+    spec.for_worker = true;
+    crate::process_pool::spawn_static::<A, Result<bool, String>>(&sup.inner, spec, entry, args)
         .await
         .unwrap_or_else(|e| Err(e.to_string()))
 }
@@ -164,3 +167,162 @@ where
 pub fn set_child_program(path: Option<&std::path::Path>) {
     crate::process_pool::set_child_program(path);
 }
+
+// --- macro checks (helper) ---
+
+// What `#[background_task(static)]` and `#[background_worker(static)]` call instead of
+// `spawn_static`/`call_static` and `run_static_worker`/`call_static_worker`: `static_fn` and
+// `static_worker` check every type that crosses to the child once, so that a type without
+// `Serialize` or `Deserialize` is one error that names it and says what to derive (instead of
+// one error per `serde` bound of each call behind), and hand out those calls.
+
+/// An argument or the result of a `#[background_task(static)]` fn.
+#[diagnostic::on_unimplemented(
+    message = "`#[background_task(static)]` sends `{Self}` to another process, so `{Self}` must \
+               implement `serde::Serialize` and `serde::Deserialize`",
+    label = "`{Self}` cannot cross to another process",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (and `serde` with \
+            its `derive` feature to your dependencies); for a type from another crate, look for \
+            its `serde` feature"
+)]
+pub trait StaticValue: Serialize + DeserializeOwned {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned> StaticValue for T {}
+
+/// The argument tuple of a `#[background_task(static)]` fn: a tuple of [`StaticValue`]s.
+pub trait StaticArgs: Serialize + DeserializeOwned {}
+
+// Through `StaticTuple`, so that rustc's error names the element that cannot cross instead of
+// listing the tuple impls.
+impl<T: StaticTuple> StaticArgs for T {}
+
+/// A tuple of [`StaticValue`]s (up to 16, as `serde`).
+pub trait StaticTuple: Serialize + DeserializeOwned {}
+
+macro_rules! static_tuple {
+    ($($name:ident)*) => {
+        impl<$($name: StaticValue),*> StaticTuple for ($($name,)*) {}
+    };
+}
+
+static_tuple!();
+static_tuple!(A);
+static_tuple!(A B);
+static_tuple!(A B C);
+static_tuple!(A B C D);
+static_tuple!(A B C D E);
+static_tuple!(A B C D E F);
+static_tuple!(A B C D E F G);
+static_tuple!(A B C D E F G H);
+static_tuple!(A B C D E F G H I);
+static_tuple!(A B C D E F G H I J);
+static_tuple!(A B C D E F G H I J K);
+static_tuple!(A B C D E F G H I J K L);
+static_tuple!(A B C D E F G H I J K L M);
+static_tuple!(A B C D E F G H I J K L M N);
+static_tuple!(A B C D E F G H I J K L M N O);
+static_tuple!(A B C D E F G H I J K L M N O P);
+
+/// The calls of a `#[background_task(static)]` fn with argument tuple `A` and result `R`, made
+/// by [`static_fn`] (which checks the types); they need no bounds of their own.
+pub struct StaticFn<A, R> {
+    spawn: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
+    call: fn(&[u8], &mut Vec<u8>, fn(A) -> R) -> Result<(), String>,
+}
+
+/// Checks the argument and result types of a `#[background_task(static)]` fn and gives its calls.
+pub fn static_fn<A, R>() -> StaticFn<A, R>
+where
+    A: StaticArgs + Send + 'static,
+    R: StaticValue + Send + 'static,
+{
+    fn call<A: DeserializeOwned, R: Serialize>(
+        input: &[u8],
+        out: &mut Vec<u8>,
+        f: fn(A) -> R,
+    ) -> Result<(), String> {
+        call_static(input, out, f)
+    }
+    StaticFn {
+        spawn: spawn_static::<A, R>,
+        call: call::<A, R>,
+    }
+}
+
+impl<A, R> StaticFn<A, R> {
+    /// [`spawn_static`].
+    pub fn spawn(&self, opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R> {
+        (self.spawn)(opts, entry, args)
+    }
+
+    /// [`call_static`].
+    pub fn call(&self, input: &[u8], out: &mut Vec<u8>, f: fn(A) -> R) -> Result<(), String> {
+        (self.call)(input, out, f)
+    }
+}
+
+/// The queue item of a `#[background_worker(static)]` fn.
+#[diagnostic::on_unimplemented(
+    message = "`#[background_worker(static)]` sends `{Self}` to another process, so `{Self}` \
+               must implement `serde::Serialize` and `serde::Deserialize`",
+    label = "`{Self}` cannot cross to another process",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (and `serde` with \
+            its `derive` feature to your dependencies); for a type from another crate, look for \
+            its `serde` feature"
+)]
+pub trait StaticItem: Serialize + DeserializeOwned {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned> StaticItem for T {}
+
+/// One run of a static worker, as [`run_static_worker`] (boxed, so that [`StaticWorker`] can
+/// hold it).
+pub type StaticRun = std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// The calls of a `#[background_worker(static)]` fn with queue item `I` (`()` for the other
+/// kinds) and return type `R`, made by [`static_worker`] (which checks the types).
+pub struct StaticWorker<I, R> {
+    run: fn(TaskOptions, &'static StaticEntry, I) -> StaticRun,
+    call: fn(&[u8], &mut Vec<u8>, fn(I) -> R) -> Result<(), String>,
+}
+
+/// Checks the item and return types of a `#[background_worker(static)]` fn and gives its calls.
+pub fn static_worker<I, R>() -> StaticWorker<I, R>
+where
+    I: StaticItem + Send + 'static,
+    R: crate::WorkerOutput,
+{
+    fn run<I: Serialize + Send + 'static>(
+        opts: TaskOptions,
+        entry: &'static StaticEntry,
+        item: I,
+    ) -> StaticRun {
+        Box::pin(run_static_worker(opts, entry, item))
+    }
+    fn call<I: DeserializeOwned, R: crate::WorkerOutput>(
+        input: &[u8],
+        out: &mut Vec<u8>,
+        f: fn(I) -> R,
+    ) -> Result<(), String> {
+        call_static_worker(input, out, f)
+    }
+    StaticWorker {
+        run: run::<I>,
+        call: call::<I, R>,
+    }
+}
+
+impl<I, R> StaticWorker<I, R> {
+    /// [`run_static_worker`].
+    pub fn run(&self, opts: TaskOptions, entry: &'static StaticEntry, item: I) -> StaticRun {
+        (self.run)(opts, entry, item)
+    }
+
+    /// [`call_static_worker`].
+    pub fn call(&self, input: &[u8], out: &mut Vec<u8>, f: fn(I) -> R) -> Result<(), String> {
+        (self.call)(input, out, f)
+    }
+}
+
+// --- end macro checks ---

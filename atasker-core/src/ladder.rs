@@ -133,6 +133,28 @@ impl<J: LadderJob> Ladder<J> {
         None
     }
 
+    /// Takes the queued job of task `h` out of its queue and starts it without a slot (it
+    /// runs on a thread that already holds one: a pool thread waiting for it). `None` if it
+    /// is not queued here.
+    pub(crate) fn take(&mut self, h: &Header) -> Option<J> {
+        let i = h.priority.index();
+        if i >= self.queues.len() {
+            return None;
+        }
+        let k = self.queues[i]
+            .iter()
+            .position(|q| q.job.header().id == h.id)?;
+        let q = self.queues[i].remove(k)?;
+        // The marks count reported entries at the head of the queue.
+        if k < self.warned[i] {
+            self.warned[i] -= 1;
+        }
+        if k < self.critical[i] {
+            self.critical[i] -= 1;
+        }
+        q.job.header().try_start(Some(q.at)).then_some(q.job)
+    }
+
     /// Takes every queued job out (for a stop deadline).
     pub(crate) fn drain(&mut self) -> Vec<J> {
         self.warned = [0; 3];

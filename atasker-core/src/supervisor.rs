@@ -13,10 +13,15 @@ use crate::thread_pool::{BlockingJob, Job, ThreadPool};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+/// Supervisor phases (`Inner::phase`).
+const OPEN: u8 = 0;
+const DRAINING: u8 = 1;
+const CLOSED: u8 = 2;
 
 /// A queue-wait hook.
 pub(crate) type Hook = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
@@ -220,7 +225,7 @@ impl SupervisorBuilder {
                 processes,
                 runtime: Mutex::new(None),
                 rt_handle: OnceLock::new(),
-                stopped: AtomicBool::new(false),
+                phase: AtomicU8::new(OPEN),
                 pending: Pending::default(),
                 live: Default::default(),
                 workers: Mutex::new(Vec::new()),
@@ -328,6 +333,7 @@ impl Supervisor {
             priority: Priority::Normal,
             delay: None,
             timeout: None,
+            for_worker: false,
         }
     }
 
@@ -364,7 +370,7 @@ impl Supervisor {
 
     /// Whether [`stop`](Supervisor::stop) was called.
     pub fn is_stopped(&self) -> bool {
-        self.inner.stopped.load(SeqCst)
+        self.inner.phase.load(SeqCst) != OPEN
     }
 
     /// A snapshot of the counters.
@@ -433,6 +439,8 @@ pub(crate) struct Spec {
     pub(crate) priority: Priority,
     pub(crate) delay: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
+    /// A worker's run: admitted while a stop lets the workers finish.
+    pub(crate) for_worker: bool,
 }
 
 /// Options for one task, made by [`Supervisor::task`].
@@ -456,6 +464,7 @@ pub struct TaskBuilder<'a> {
     priority: Priority,
     delay: Option<Duration>,
     timeout: Option<Duration>,
+    for_worker: bool,
 }
 
 impl TaskBuilder<'_> {
@@ -484,12 +493,19 @@ impl TaskBuilder<'_> {
         self
     }
 
+    /// Marks the task as a worker's run (admitted while a stop lets the workers finish).
+    pub(crate) fn for_worker(mut self) -> Self {
+        self.for_worker = true;
+        self
+    }
+
     fn spec(&self) -> Spec {
         Spec {
             name: self.name,
             priority: self.priority,
             delay: self.delay,
             timeout: self.timeout,
+            for_worker: self.for_worker,
         }
     }
 
@@ -609,6 +625,8 @@ struct WatchState {
     closed: bool,
     /// The watchdog sleeps until then; `None`: until poked.
     next: Option<Instant>,
+    /// A task queued since the watchdog's last scan may be due before `next`.
+    poked: bool,
 }
 
 /// Task ids are unique sequential numbers: hash them as themselves.
@@ -645,7 +663,8 @@ pub(crate) struct Inner {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// A handle to the runtime in use, once known (or why it could not start).
     rt_handle: OnceLock<Result<tokio::runtime::Handle, String>>,
-    stopped: AtomicBool,
+    /// `OPEN`, then `DRAINING` while a stop lets the workers finish, then `CLOSED`.
+    phase: AtomicU8,
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
     live: [Mutex<LiveTable>; LIVE_SHARDS],
@@ -674,7 +693,7 @@ impl Inner {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(self.config.runtime_threads)
                 .thread_name(self.runtime_thread_name())
-                .enable_time()
+                .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
             let handle = rt.handle().clone();
@@ -730,14 +749,31 @@ impl Inner {
             .collect()
     }
 
-    /// Counts a new task; `false` (and nothing counted) once stopped.
-    pub(crate) fn admit(&self) -> bool {
+    /// Counts a new task; `false` (and nothing counted) once stopped. While a stop lets the
+    /// workers finish (queue workers drain their items), their runs are still admitted.
+    pub(crate) fn admit(&self, for_worker: bool) -> bool {
         self.pending.inc();
-        if self.stopped.load(SeqCst) {
+        let open = match self.phase.load(SeqCst) {
+            OPEN => true,
+            DRAINING => for_worker,
+            _ => false,
+        };
+        if !open {
             self.pending.dec();
-            return false;
         }
-        true
+        open
+    }
+
+    /// Whether the calling thread is one of this supervisor's pool threads, and `h` a task of
+    /// that pool (a task it may run itself while waiting for it).
+    pub(crate) fn serves_current_thread(&self, h: &Header) -> bool {
+        h.pool == PoolKind::Threads && self.threads.is_current()
+    }
+
+    /// Takes the queued thread task `h` for the calling pool thread to run (see
+    /// [`ThreadPool::take_queued_here`]).
+    pub(crate) fn take_queued_here(&self, h: &Header) -> Option<Job> {
+        self.threads.take_queued_here(h)
     }
 
     /// Called once per task when it is done, after its result is set.
@@ -787,7 +823,7 @@ impl Inner {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        if !self.admit() {
+        if !self.admit(spec.for_worker) {
             return Task::failed(
                 self.clone(),
                 spec.name,
@@ -808,7 +844,7 @@ impl Inner {
             .submitted(PoolKind::Threads, spec.priority, false);
         let job: Job = Box::new(BlockingJob {
             cell: cell.clone(),
-            f,
+            f: crate::task::Contained::new(f),
         });
         match spec.delay {
             None => self.submit_thread_job(job),
@@ -863,7 +899,7 @@ impl Inner {
                 e,
             )
         };
-        if !self.admit() {
+        if !self.admit(spec.for_worker) {
             return fail(TaskError::SupervisorStopped);
         }
         let handle = match self.handle() {
@@ -891,43 +927,39 @@ impl Inner {
         if !(lean && self.owns_runtime()) {
             self.track(cell.clone());
         }
-        let task = cell.clone();
         let h = cell.header();
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "coroutines");
-        if lean {
+        let guard = DropGuard(cell.clone());
+        let join = if lean {
             // The common case: a lean future (no timer state to move around), and no
             // span wrapper when nobody listens.
-            let run = async move {
-                let guard = CancelOnDrop(task);
-                let result = Current(&guard.0.header().sup, CatchUnwind(fut)).await;
-                guard.0.finish(RUNNING, result);
+            let run = Coroutine {
+                fut: CatchUnwind(fut),
+                guard,
             };
-            let join = if span.is_disabled() {
+            if span.is_disabled() {
                 handle.spawn(run)
             } else {
                 handle.spawn(run.instrument(span))
-            };
-            cell.set_abort(join.abort_handle());
-            return Task::from_cell(cell);
-        }
-        let run = async move {
-            if let Some(d) = delay {
-                tokio::time::sleep(d).await;
-                if !task.header().try_start(None) {
-                    return;
-                }
             }
-            let sup = task.header().sup.clone();
-            let result = match task.header().timeout {
-                None => Current(&sup, CatchUnwind(fut)).await,
-                Some(t) => match tokio::time::timeout(t, Current(&sup, CatchUnwind(fut))).await {
-                    Ok(r) => r,
-                    Err(_) => Err(TaskError::TimedOut),
-                },
+        } else {
+            let task = cell.clone();
+            let fut = async move {
+                if let Some(d) = delay {
+                    tokio::time::sleep(d).await;
+                    if !task.header().try_start(None) {
+                        return Err(TaskError::Cancelled);
+                    }
+                }
+                match task.header().timeout {
+                    None => CatchUnwind(fut).await,
+                    Some(t) => tokio::time::timeout(t, CatchUnwind(fut))
+                        .await
+                        .unwrap_or(Err(TaskError::TimedOut)),
+                }
             };
-            task.finish(RUNNING, result);
+            handle.spawn(Coroutine { fut, guard }.instrument(span))
         };
-        let join = handle.spawn(run.instrument(span));
         cell.set_abort(join.abort_handle());
         Task::from_cell(cell)
     }
@@ -944,16 +976,25 @@ impl Inner {
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "atasker: cannot start the queue-wait watchdog");
             }
-        } else if st.next.is_none() {
+        } else if st
+            .next
+            .is_none_or(|n| n > Instant::now() + self.config.timeout_warning)
+        {
+            // The watchdog sleeps past this task's first due time (or until poked), or is
+            // scanning and may have missed this task: make it scan again.
+            st.poked = true;
             self.watchdog.wake.notify_one();
         }
     }
 
     fn stop(&self, deadline: Option<Instant>) {
-        self.stopped.store(true, SeqCst);
+        // New work is refused at once; workers still finish (queue workers drain what was
+        // put in them: a supervisor stop is final, so keeping the items would lose them).
+        let _ = self.phase.compare_exchange(OPEN, DRAINING, SeqCst, SeqCst);
         for w in self.workers() {
-            w.stop(deadline);
+            w.stop_final(deadline);
         }
+        self.phase.store(CLOSED, SeqCst);
         // A task that stops its own supervisor must not wait for itself.
         let me = self as *const Inner as usize;
         let inside = CURRENT.with(|c| c.get()) == me;
@@ -979,13 +1020,49 @@ impl Inner {
     }
 }
 
-/// Finishes a coroutine as cancelled if its future is dropped before it finished (an abort,
-/// or the runtime shutting down); after a normal finish it does nothing (first wins).
-struct CancelOnDrop<T: Send + 'static>(Arc<TaskCell<T>>);
+/// Finishes a coroutine as cancelled when its future is dropped before it finished (a
+/// cancel, an abort, the runtime shutting down); after a normal finish it does nothing.
+struct DropGuard<T: Send + 'static>(Arc<TaskCell<T>>);
 
-impl<T: Send + 'static> Drop for CancelOnDrop<T> {
+impl<T: Send + 'static> Drop for DropGuard<T> {
     fn drop(&mut self) {
-        self.0.finish(RUNNING, Err(TaskError::Cancelled));
+        self.0.finish_dropped();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A coroutine task as spawned on the runtime: the task's future, then its guard. Fields
+    /// drop in this order, so the future (and every lock or file it holds) is gone before
+    /// the guard reports the task cancelled. Polling marks the thread as running a task of
+    /// the supervisor (see `CURRENT`).
+    struct Coroutine<F, T>
+    where
+        T: Send,
+        T: 'static,
+    {
+        #[pin]
+        fut: F,
+        guard: DropGuard<T>,
+    }
+}
+
+impl<F, T> Future for Coroutine<F, T>
+where
+    F: Future<Output = Result<T, TaskError>>,
+    T: Send + 'static,
+{
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let this = self.project();
+        let cell = &this.guard.0;
+        let _current = CurrentGuard::enter(&cell.header().sup);
+        let result = std::task::ready!(this.fut.poll(cx));
+        cell.finish(RUNNING, result);
+        std::task::Poll::Ready(())
     }
 }
 
@@ -995,23 +1072,6 @@ pub(crate) struct DeadlineGuard(tokio::task::AbortHandle);
 impl Drop for DeadlineGuard {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Marks the polling thread as running a task of `sup` (see `CURRENT`).
-struct Current<'a, F>(&'a Inner, F);
-
-impl<F: Future> Future for Current<'_, F> {
-    type Output = F::Output;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        // SAFETY: structural pinning of the future field; it is never moved out.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _g = CurrentGuard::enter(this.0);
-        unsafe { std::pin::Pin::new_unchecked(&mut this.1) }.poll(cx)
     }
 }
 
@@ -1032,17 +1092,21 @@ fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
             c.timeout_critical,
             &mut found,
         );
+        // The hooks are user code: a panic in one is contained, and the watchdog goes on.
+        let call = |hook: &Option<Hook>, t: &TaskInfo| {
+            if let Some(hook) = hook {
+                if let Err(e) = crate::task::run_catching(|| hook(t)) {
+                    tracing::error!(error = %e, "atasker: a queue-wait hook panicked; contained");
+                }
+            }
+        };
         for t in &found.warnings {
             tracing::warn!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued");
-            if let Some(hook) = &c.on_warning {
-                hook(t);
-            }
+            call(&c.on_warning, t);
         }
         for t in &found.criticals {
             tracing::error!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued, critical");
-            if let Some(hook) = &c.on_critical {
-                hook(t);
-            }
+            call(&c.on_critical, t);
         }
         // Hold no strong reference while asleep, so that a dropped supervisor ends this thread.
         drop(inner);
@@ -1051,6 +1115,10 @@ fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
             return;
         }
         st.next = found.next;
+        if std::mem::take(&mut st.poked) {
+            // A task queued during the scan: scan again before sleeping.
+            continue;
+        }
         let wait = match st.next {
             Some(n) => n.saturating_duration_since(Instant::now()),
             None => Duration::from_secs(3600),

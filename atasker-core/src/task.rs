@@ -107,6 +107,10 @@ pub struct TaskInfo {
 pub(crate) const QUEUED: u8 = 0;
 pub(crate) const RUNNING: u8 = 1;
 pub(crate) const DONE: u8 = 2;
+/// A coroutine cancelled while queued (delayed) or running: its future is being dropped, and
+/// the drop reports `Cancelled` once it is gone (never before).
+pub(crate) const CANCEL_QUEUED: u8 = 3;
+pub(crate) const CANCEL_RUNNING: u8 = 4;
 
 /// How a task ended, for the statistics.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -139,6 +143,9 @@ pub(crate) struct Header {
     pub(crate) sup: Arc<Inner>,
     /// Set for coroutines once spawned: how to abort them.
     abort: OnceLock<tokio::task::AbortHandle>,
+    /// A pool thread of the task's own pool waits for this (queued) task: when it queues,
+    /// the pool nudges the waiter, which then runs it itself (see `Inner::run_queued_here`).
+    pub(crate) awaited_in_pool: AtomicBool,
 }
 
 impl Header {
@@ -166,9 +173,34 @@ impl Header {
         {
             return false;
         }
+        let was_running = from == RUNNING || from == CANCEL_RUNNING;
         self.sup
             .stats
-            .finished(self.pool, self.priority, from == RUNNING, outcome);
+            .finished(self.pool, self.priority, was_running, outcome);
+        true
+    }
+
+    /// Marks a coroutine as cancelled; its future's drop then reports it. `false` if it had
+    /// finished (or was being cancelled) already.
+    fn start_cancel(&self) -> bool {
+        let mut state = self.state();
+        loop {
+            let to = match state {
+                QUEUED => CANCEL_QUEUED,
+                RUNNING => CANCEL_RUNNING,
+                _ => return false,
+            };
+            match self
+                .state
+                .compare_exchange(state, to, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        if let Some(h) = self.abort.get() {
+            h.abort();
+        }
         true
     }
 
@@ -194,6 +226,8 @@ pub(crate) trait Control: Send + Sync {
     fn cancel(&self) -> bool;
     /// Reports a running task as timed out.
     fn expire(&self);
+    /// Wakes whoever waits for the task, so that it looks at the task's state again.
+    fn nudge(&self);
 }
 
 enum Slot<T> {
@@ -203,6 +237,8 @@ enum Slot<T> {
     },
     Ready(Result<T, TaskError>),
     Taken,
+    /// The handle was dropped: a result is dropped where it is made, its `Drop` contained.
+    Detached,
 }
 
 /// A task's shared state: the header plus a one-shot result slot.
@@ -232,6 +268,7 @@ impl<T: Send + 'static> TaskCell<T> {
                 tracked: AtomicBool::new(false),
                 sup,
                 abort: OnceLock::new(),
+                awaited_in_pool: AtomicBool::new(false),
             },
             slot: Mutex::new(Slot::Pending {
                 waker: None,
@@ -247,29 +284,48 @@ impl<T: Send + 'static> TaskCell<T> {
     }
 
     /// Finishes the task from state `from` with `result`, unless it was finished already.
+    ///
+    /// Where nobody holds the handle any more, the result is dropped here, and a panic in its
+    /// `Drop` is contained (this runs on the library's own threads).
     pub(crate) fn finish(&self, from: u8, result: Result<T, TaskError>) -> bool {
         if !self.header.finish(from, Outcome::of(&result)) {
+            drop_contained(result);
             return false;
         }
         let mut slot = self.lock();
-        let prev = std::mem::replace(&mut *slot, Slot::Ready(result));
-        drop(slot);
-        if let Slot::Pending { waker, sleepers } = prev {
-            if let Some(w) = waker {
-                w.wake();
-            }
-            if sleepers {
-                self.ready.notify_all();
+        if matches!(*slot, Slot::Detached) {
+            drop(slot);
+            drop_contained(result);
+        } else {
+            let prev = std::mem::replace(&mut *slot, Slot::Ready(result));
+            drop(slot);
+            if let Slot::Pending { waker, sleepers } = prev {
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                if sleepers {
+                    self.ready.notify_all();
+                }
             }
         }
         self.header.sup.task_released(&self.header);
         true
     }
 
+    /// Finishes a coroutine whose future is gone (dropped by a cancel, an abort or a runtime
+    /// shutdown) as cancelled, unless it finished before.
+    pub(crate) fn finish_dropped(&self) {
+        for from in [CANCEL_RUNNING, CANCEL_QUEUED, RUNNING, QUEUED] {
+            if self.finish(from, Err(TaskError::Cancelled)) {
+                return;
+            }
+        }
+    }
+
     /// Records the abort handle of the coroutine running this task.
     pub(crate) fn set_abort(&self, handle: tokio::task::AbortHandle) {
         let _ = self.header.abort.set(handle);
-        if self.header.state() == DONE {
+        if matches!(self.header.state(), CANCEL_QUEUED | CANCEL_RUNNING) {
             // Cancelled while being spawned.
             if let Some(h) = self.header.abort.get() {
                 h.abort();
@@ -302,7 +358,7 @@ impl<T: Send + 'static> TaskCell<T> {
     fn take_ready(slot: &mut Slot<T>) -> Option<Result<T, TaskError>> {
         match std::mem::replace(slot, Slot::Taken) {
             Slot::Ready(r) => Some(r),
-            Slot::Taken => Some(Err(TaskError::Consumed)),
+            Slot::Taken | Slot::Detached => Some(Err(TaskError::Consumed)),
             pending => {
                 *slot = pending;
                 None
@@ -311,7 +367,22 @@ impl<T: Send + 'static> TaskCell<T> {
     }
 
     fn wait_deadline(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
-        blocking(|| self.wait_blocking(deadline))
+        blocking(deadline, || self.wait_blocking(deadline))
+    }
+
+    /// Takes the task's job if it is still queued in the pool this thread serves (a task
+    /// waiting for another task of its own full pool), for this thread to run. Otherwise,
+    /// asks the pool to nudge this waiter should the task queue later (a delayed task).
+    ///
+    /// Called with the slot locked (so that a nudge cannot slip in between this look and the
+    /// waiter's sleep); the job it returns runs after the lock is released.
+    fn take_if_queued_here(&self) -> Option<crate::thread_pool::Job> {
+        let h = &self.header;
+        if h.state() != QUEUED || !h.sup.serves_current_thread(h) {
+            return None;
+        }
+        h.awaited_in_pool.store(true, Ordering::SeqCst);
+        h.sup.take_queued_here(h)
     }
 
     fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
@@ -320,6 +391,14 @@ impl<T: Send + 'static> TaskCell<T> {
         loop {
             if let Some(r) = Self::take_ready(&mut slot) {
                 return Some(r);
+            }
+            // Checked with the slot locked: a nudge (which takes the lock) cannot slip in
+            // between this look and the sleep below.
+            if let Some(job) = self.take_if_queued_here() {
+                drop(slot);
+                crate::thread_pool::run_contained(job);
+                slot = self.lock();
+                continue;
             }
             if let Slot::Pending { sleepers, .. } = &mut *slot {
                 *sleepers = true;
@@ -347,6 +426,10 @@ impl<T: Send + 'static> Control for TaskCell<T> {
     }
 
     fn cancel(&self) -> bool {
+        if self.header.pool == PoolKind::Coroutines {
+            // Reported by the future's drop guard once the future is gone.
+            return self.header.start_cancel();
+        }
         match self.header.state() {
             QUEUED => {
                 let done = self.finish(QUEUED, Err(TaskError::Cancelled));
@@ -377,6 +460,18 @@ impl<T: Send + 'static> Control for TaskCell<T> {
                 h.abort();
             }
             self.header.sup.kill_running(&self.header);
+        }
+    }
+
+    fn nudge(&self) {
+        let mut slot = self.lock();
+        if let Slot::Pending { waker, sleepers } = &mut *slot {
+            if let Some(w) = waker.take() {
+                w.wake();
+            }
+            if *sleepers {
+                self.ready.notify_all();
+            }
         }
     }
 }
@@ -440,9 +535,21 @@ impl<T: Send + 'static> Task<T> {
     ///
     /// For sync code; in async code `.await` the task instead. Called on a thread of a
     /// multi-thread tokio runtime it still works (through `block_in_place`, so the runtime
-    /// moves its other tasks away); on a current-thread runtime it blocks that runtime until
-    /// the task is done, which is only safe when the task does not need that runtime (the
-    /// supervisor's own runtime is a different one).
+    /// moves its other tasks away).
+    ///
+    /// Called from a pool thread on a task still queued in the same full pool (a task that
+    /// waits for another task of its own pool), it runs that task on the waiting thread, as
+    /// rayon's `join` does: the awaited task takes no new slot and nothing else queued is
+    /// passed over, so nested waiting never deadlocks.
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a current-thread tokio runtime (inside its `block_on`, e.g.
+    /// `#[tokio::main(flavor = "current_thread")]` or `#[tokio::test]`), where blocking would
+    /// hang that runtime for good: it panics at once, saying to `.await` the task instead, as
+    /// tokio's own `block_on` does inside a runtime. The same holds for
+    /// [`wait_timeout`](Task::wait_timeout) with a non-zero timeout and for
+    /// [`wait_completed`](crate::wait_completed).
     ///
     /// ```
     /// let t = atasker_core::spawn(|| "done");
@@ -487,6 +594,21 @@ impl<T: Send + 'static> Task<T> {
     }
 }
 
+impl<T> Drop for Task<T> {
+    /// Detaches the task: it still runs, and its result is dropped where it is made (a
+    /// panic in the result's `Drop` there is contained and logged).
+    fn drop(&mut self) {
+        let mut slot = self.cell.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *slot, Slot::Detached) {
+            Slot::Ready(r) => {
+                drop(slot);
+                drop_contained(r);
+            }
+            Slot::Pending { .. } | Slot::Taken | Slot::Detached => {}
+        }
+    }
+}
+
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.cell.header;
@@ -506,6 +628,15 @@ impl<T: Send + 'static> Future for Task<T> {
         let mut slot = self.cell.lock();
         if let Some(r) = TaskCell::take_ready(&mut slot) {
             return Poll::Ready(r);
+        }
+        // Polled by `block_on` on a pool thread of the task's own pool: as in `wait`.
+        while let Some(job) = self.cell.take_if_queued_here() {
+            drop(slot);
+            crate::thread_pool::run_contained(job);
+            slot = self.cell.lock();
+            if let Some(r) = TaskCell::take_ready(&mut slot) {
+                return Poll::Ready(r);
+            }
         }
         if let Slot::Pending { waker, .. } = &mut *slot {
             match waker {
@@ -543,14 +674,57 @@ where
     Ok(out)
 }
 
-/// Runs a blocking wait. Inside a multi-thread tokio runtime it tells the runtime first
-/// (`block_in_place`), so that other tasks move to another thread instead of starving.
-pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
+/// Runs a blocking wait that may last until `deadline`. Inside a multi-thread tokio runtime
+/// it tells the runtime first (`block_in_place`), so that other tasks move to another thread
+/// instead of starving. On a current-thread runtime it panics (unless the wait cannot block):
+/// the runtime's one thread would block for good.
+pub(crate) fn blocking<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::RuntimeFlavor;
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) if deadline.is_none_or(|d| d > Instant::now()) => panic!(
+            "atasker: a blocking wait for a task on a current-thread tokio runtime would \
+             hang that runtime; `.await` the task instead (a `Task` is a `Future`)"
+        ),
         _ => f(),
+    }
+}
+
+/// Drops `value`, containing a panic in its `Drop` (logged): used where the library drops
+/// user values on its own threads.
+pub(crate) fn drop_contained<V>(value: V) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        tracing::error!(
+            panic = %panic_message(&*p),
+            "atasker: a value's `Drop` panicked on a library thread; contained"
+        );
+    }
+}
+
+/// Holds a user value (a closure, arguments) in a library structure: if the structure is
+/// dropped with the value still inside, the value's `Drop` runs contained.
+pub(crate) struct Contained<V>(Option<V>);
+
+impl<V> Contained<V> {
+    pub(crate) fn new(v: V) -> Self {
+        Contained(Some(v))
+    }
+
+    /// Takes the value out (once).
+    pub(crate) fn take(&mut self) -> Option<V> {
+        self.0.take()
+    }
+
+    pub(crate) fn get(&self) -> Option<&V> {
+        self.0.as_ref()
+    }
+}
+
+impl<V> Drop for Contained<V> {
+    fn drop(&mut self) {
+        if let Some(v) = self.0.take() {
+            drop_contained(v);
+        }
     }
 }
 

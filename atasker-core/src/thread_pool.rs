@@ -4,10 +4,17 @@
 use crate::crew::{Call, Crew};
 use crate::error::TaskError;
 use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
-use crate::task::{run_catching, Header, TaskCell, RUNNING};
+use crate::task::{panic_message, run_catching, Contained, Control, Header, TaskCell, RUNNING};
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+thread_local! {
+    /// The pool (its `Shared`'s address) whose thread this is; 0 elsewhere.
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
 
 /// How long an idle thread waits for work before it exits.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
@@ -15,6 +22,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// A unit of work for the pool: a task's closure and its cell.
 pub(crate) trait ThreadJob: Send {
     fn header(&self) -> &Header;
+    /// The task, to nudge its waiters.
+    fn control(&self) -> Arc<dyn Control>;
     /// Runs the closure and finishes the task.
     fn run(self: Box<Self>);
     /// Finishes the queued task as cancelled.
@@ -33,7 +42,8 @@ impl LadderJob for Job {
 
 pub(crate) struct BlockingJob<F, T> {
     pub(crate) cell: Arc<TaskCell<T>>,
-    pub(crate) f: F,
+    /// The closure; dropped contained if the job never runs.
+    pub(crate) f: Contained<F>,
 }
 
 impl<F, T> ThreadJob for BlockingJob<F, T>
@@ -42,12 +52,18 @@ where
     T: Send + 'static,
 {
     fn header(&self) -> &Header {
-        crate::task::Control::header(&*self.cell)
+        Control::header(&*self.cell)
     }
 
-    fn run(self: Box<Self>) {
-        let BlockingJob { cell, f } = *self;
-        let h = crate::task::Control::header(&*cell);
+    fn control(&self) -> Arc<dyn Control> {
+        self.cell.clone()
+    }
+
+    fn run(mut self: Box<Self>) {
+        let Some(f) = self.f.take() else { return };
+        let cell = self.cell.clone();
+        drop(self);
+        let h = Control::header(&*cell);
         let _guard = h.timeout.map(|d| h.sup.deadline(cell.clone(), d));
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "threads");
         let result = {
@@ -58,7 +74,7 @@ where
     }
 
     fn cancel(self: Box<Self>) {
-        crate::task::Control::cancel(&*self.cell);
+        Control::cancel(&*self.cell);
     }
 
     fn fail(self: Box<Self>, err: TaskError) {
@@ -103,14 +119,42 @@ impl ThreadPool {
 
     /// Offers a job to the ladder. `true` if it had to queue.
     pub(crate) fn submit(&self, job: Job) -> bool {
+        // A pool thread may already wait for this task (it was delayed): once it queues,
+        // that thread runs it (see `run_queued_here`).
+        let awaited = job
+            .header()
+            .awaited_in_pool
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| job.control());
         let mut st = self.shared.lock();
         match st.ladder.submit(job) {
             Some(job) => {
                 self.shared.dispatch(&mut st, job, 0);
                 false
             }
-            None => true,
+            None => {
+                drop(st);
+                if let Some(task) = awaited {
+                    task.nudge();
+                }
+                true
+            }
         }
+    }
+
+    /// Whether the calling thread is one of this pool's.
+    pub(crate) fn is_current(&self) -> bool {
+        POOL.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Takes the queued task `h` out of the ladder for the calling pool thread to run: it
+    /// holds a slot and waits for `h`, so `h` takes no new slot, and every other queued task
+    /// keeps its place. `None` if `h` is not queued here.
+    pub(crate) fn take_queued_here(&self, h: &Header) -> Option<Job> {
+        if !self.is_current() {
+            return None;
+        }
+        self.shared.lock().ladder.take(h)
     }
 
     /// Cancels every queued job.
@@ -164,12 +208,16 @@ impl Shared {
     }
 
     fn worker(self: Arc<Self>) {
+        POOL.with(|p| p.set(Arc::as_ptr(&self) as usize));
+        // Should this thread die anyway (a bug of ours), the guard replaces it. Made before
+        // the lock is taken, so that it drops after the lock's guard.
+        let replace = Replace(&self);
         let mut st = self.lock();
         st.crew.arrived();
         loop {
             if let Some(job) = st.ready.pop_front() {
                 drop(st);
-                job.run();
+                run_contained(job);
                 st = self.lock();
                 st.ladder.release();
                 // Restore the ladder's invariant: start every job the freed slot allows.
@@ -193,5 +241,31 @@ impl Shared {
             }
         }
         st.crew.left();
+        drop(st);
+        std::mem::forget(replace);
+    }
+}
+
+/// Runs a job; a panic that escapes it (its user code is already caught: this would be a
+/// value's `Drop`) is contained and logged, and the thread serves on.
+pub(crate) fn run_contained(job: Job) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| job.run())) {
+        tracing::error!(panic = %panic_message(&*p), "atasker: a pool job panicked outside its task; contained");
+    }
+}
+
+/// Replaces a pool thread that unwinds: it leaves the crew, and a new thread is started if
+/// jobs are ready for it.
+struct Replace<'a>(&'a Arc<Shared>);
+
+impl Drop for Replace<'_> {
+    fn drop(&mut self) {
+        let shared = self.0;
+        let mut st = shared.lock();
+        st.crew.left();
+        tracing::error!("atasker: a pool thread died; replacing it");
+        if let Some(job) = st.ready.pop_front() {
+            shared.dispatch(&mut st, job, 0);
+        }
     }
 }

@@ -32,7 +32,9 @@ use crate::crew::{Call, Crew};
 use crate::error::TaskError;
 use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
 use crate::supervisor::{Inner, Spec};
-use crate::task::{Control, Header, PoolKind, Task, TaskCell, TaskId, QUEUED, RUNNING};
+use crate::task::{
+    run_catching, Contained, Control, Header, PoolKind, Task, TaskCell, TaskId, QUEUED, RUNNING,
+};
 use protocol::{FrameError, Reply};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -95,7 +97,7 @@ where
             entry.name
         )));
     };
-    if !inner.admit() {
+    if !inner.admit(spec.for_worker) {
         return fail(TaskError::SupervisorStopped);
     }
     let cell = TaskCell::new(
@@ -112,7 +114,7 @@ where
     let job: Job = Box::new(StaticJob {
         cell: cell.clone(),
         index,
-        args,
+        args: Contained::new(args),
     });
     match spec.delay {
         None => submit(inner, job),
@@ -152,7 +154,8 @@ impl LadderJob for Job {
 struct StaticJob<A, R> {
     cell: Arc<TaskCell<R>>,
     index: u32,
-    args: A,
+    /// The user's arguments: their `Drop` (on a driver thread) is contained.
+    args: Contained<A>,
 }
 
 impl<A, R> ProcessJob for StaticJob<A, R>
@@ -169,11 +172,16 @@ where
     }
 
     fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
-        protocol::request(buf, self.index, |b| protocol::encode(&self.args, b))
+        let args = self.args.get().ok_or("the arguments were taken")?;
+        // `Serialize` is user code running on a driver thread: a panic in it is contained.
+        run_catching(|| protocol::request(buf, self.index, |b| protocol::encode(args, b)))
+            .map_err(|e| e.to_string())?
     }
 
     fn complete(self: Box<Self>, payload: &[u8]) -> bool {
-        match protocol::decode::<R>(payload) {
+        let decoded =
+            run_catching(|| protocol::decode::<R>(payload)).unwrap_or_else(|e| Err(e.to_string()));
+        match decoded {
             Ok(v) => {
                 self.cell.finish(RUNNING, Ok(v));
                 true

@@ -387,7 +387,13 @@ mod imp {
             check(libc::posix_spawnattr_setsigmask(&mut attr.0, &set))?;
             libc::sigaddset(&mut set, libc::SIGPIPE);
             check(libc::posix_spawnattr_setsigdefault(&mut attr.0, &set))?;
-            let flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+            // A process group of its own: a Ctrl-C in a terminal (SIGINT to the foreground
+            // group) or a signal to the parent's group does not reach the child; the parent
+            // decides what becomes of its task. It still dies with the parent (PDEATHSIG).
+            check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
+            let flags = libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF
+                | libc::POSIX_SPAWN_SETPGROUP;
             check(libc::posix_spawnattr_setflags(
                 &mut attr.0,
                 flags as libc::c_short,

@@ -268,6 +268,8 @@ impl Latch {
 #[derive(Clone)]
 pub(crate) struct Run {
     stop: Arc<Signal>,
+    /// Set with `stop` by a supervisor stop: a queue worker serves every waiting item first.
+    drain: Arc<AtomicBool>,
     done: Arc<Latch>,
     abort: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
 }
@@ -276,6 +278,7 @@ impl Run {
     fn new() -> Self {
         Run {
             stop: Arc::default(),
+            drain: Arc::default(),
             done: Arc::default(),
             abort: Arc::default(),
         }
@@ -283,6 +286,15 @@ impl Run {
 
     pub(crate) fn stopping(&self) -> bool {
         self.stop.is_set()
+    }
+
+    /// Whether the worker ends after its current run (stopping, and not draining a queue).
+    pub(crate) fn ends_after_run(&self) -> bool {
+        self.stopping() && !self.draining()
+    }
+
+    pub(crate) fn draining(&self) -> bool {
+        self.drain.load(SeqCst)
     }
 }
 
@@ -334,6 +346,8 @@ pub(crate) struct Core {
     sup: Supervisor,
     on_error: Option<OnError>,
     starter: Starter,
+    /// Counts the items waiting in a queue worker.
+    pub(crate) queued: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
     ctl: Mutex<Option<Run>>,
     pub(crate) trigger: Signal,
     state: AtomicU8,
@@ -368,6 +382,7 @@ impl Core {
             priority: common.priority,
             on_error: common.on_error,
             starter,
+            queued: std::sync::OnceLock::new(),
             ctl: Mutex::new(None),
             trigger: Signal::default(),
             state: AtomicU8::new(STOPPED),
@@ -443,9 +458,31 @@ impl Core {
             Err(_) => run.done.wait(deadline),
         };
         if !finished {
+            // Past the deadline a draining queue worker takes no further item.
+            run.drain.store(false, SeqCst);
             if let Some(a) = lock(&run.abort).as_ref() {
                 a.abort();
             }
+        }
+    }
+
+    /// Stops the worker for good, as part of its supervisor's stop: a queue worker first
+    /// serves every item waiting in it (up to `deadline`); what is left then is reported.
+    pub(crate) fn stop_final(&self, deadline: Option<Instant>) {
+        if self.kind == WorkerKind::Queue {
+            if let Some(run) = lock(&self.ctl).as_ref() {
+                run.drain.store(true, SeqCst);
+            }
+        }
+        self.stop(deadline);
+        let left = self.queued.get().map_or(0, |n| n());
+        if left > 0 {
+            tracing::error!(
+                worker = %self.name,
+                items = left,
+                "atasker: the supervisor stopped with items still waiting in this queue worker; \
+                 `QueueWorker::take_remaining()` hands them back"
+            );
         }
     }
 
@@ -488,7 +525,7 @@ impl Core {
         );
         self.runs.fetch_add(1, Relaxed);
         match result {
-            Ok(go_on) => go_on && !run.stopping(),
+            Ok(go_on) => go_on && !run.ends_after_run(),
             Err(WorkerError::Task {
                 error: TaskError::SupervisorStopped,
                 ..
@@ -503,7 +540,7 @@ impl Core {
                         tracing::error!(worker = %self.name, error = %e, "atasker: worker run failed")
                     }
                 }
-                !run.stopping()
+                !run.ends_after_run()
             }
         }
     }
@@ -602,6 +639,7 @@ where
             .task()
             .priority(core.priority)
             .name("worker run")
+            .for_worker()
             .spawn(move || {
                 let _g = CurrentGuard::enter(me);
                 let span = tracing::debug_span!("atasker.worker", worker = %name);
@@ -640,8 +678,12 @@ where
         let span = tracing::debug_span!("atasker.worker", worker = %core.name);
         Box::pin(tracing::Instrument::instrument(
             async move {
-                match CatchUnwind(InWorker(me, fut)).await {
-                    Ok(out) => out.into_outcome().map_err(|m| reporter.failed(m)),
+                // `into_outcome` runs the error's `Display`: user code, contained too.
+                let outcome = CatchUnwind(InWorker(me, fut))
+                    .await
+                    .and_then(|out| crate::task::run_catching(|| out.into_outcome()));
+                match outcome {
+                    Ok(out) => out.map_err(|m| reporter.failed(m)),
                     Err(TaskError::Panicked { message }) => Err(reporter.panicked(message)),
                     Err(error) => Err(WorkerError::Task {
                         worker: reporter.worker,

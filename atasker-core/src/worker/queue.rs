@@ -36,6 +36,21 @@ pub struct QueueWorker<T> {
     core: Arc<Core>,
     tx: async_channel::Sender<T>,
     rx: async_channel::Receiver<T>,
+    held: Held<T>,
+}
+
+/// An item taken from the channel for a pool task that has not started yet (it counts as
+/// the one being processed, so `capacity` still bounds what waits in the channel): until the
+/// task takes it, `take_remaining` can, so a task that never runs (refused, or cancelled at a
+/// stop deadline) loses nothing.
+type Held<T> = Arc<std::sync::Mutex<Option<T>>>;
+
+fn take_held<T>(held: &Held<T>) -> Option<T> {
+    held.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+fn waiting<T>(rx: &async_channel::Receiver<T>, held: &Held<T>) -> usize {
+    rx.len() + usize::from(held.lock().unwrap_or_else(|e| e.into_inner()).is_some())
 }
 
 impl<T> Clone for QueueWorker<T> {
@@ -44,6 +59,7 @@ impl<T> Clone for QueueWorker<T> {
             core: self.core.clone(),
             tx: self.tx.clone(),
             rx: self.rx.clone(),
+            held: self.held.clone(),
         }
     }
 }
@@ -79,6 +95,28 @@ impl<T: Send + 'static> QueueWorker<T> {
     /// Items waiting (not counting the one being processed).
     pub fn queued(&self) -> usize {
         self.rx.len()
+    }
+
+    /// Takes every item still waiting out of the queue, in order, without running them
+    /// (with the item handed to a run that has not started, if any).
+    ///
+    /// A supervisor stop serves every waiting item before the worker stops for good; at a
+    /// [`stop_timeout`](crate::Supervisor::stop_timeout) deadline the items left are reported
+    /// by a `tracing` error with their count and stay here, to be taken with this call (a
+    /// stopped supervisor never runs its workers again).
+    ///
+    /// ```
+    /// let w = atasker::QueueWorker::builder().build(|line: String| drop(line));
+    /// w.put("a".to_string());
+    /// w.put("b".to_string());
+    /// assert_eq!(w.take_remaining(), ["a", "b"]);
+    /// assert_eq!(w.queued(), 0);
+    /// ```
+    pub fn take_remaining(&self) -> Vec<T> {
+        take_held(&self.held)
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+            .collect()
     }
 }
 
@@ -135,8 +173,8 @@ impl QueueWorkerBuilder {
         R: WorkerOutput,
     {
         let f = Arc::new(f);
-        self.build_with(move |core, run, items| {
-            Box::pin(drive_batches(core, run, f.clone(), items))
+        self.build_with(move |core, run, items, held| {
+            Box::pin(drive_batches(core, run, f.clone(), items, held))
         })
     }
 
@@ -153,7 +191,7 @@ impl QueueWorkerBuilder {
 
     /// Builds a worker around an executor that runs one item per call.
     pub(crate) fn build_exec<T: Send + 'static>(self, exec: Exec<T>) -> QueueWorker<T> {
-        self.build_with(move |core, run, items| {
+        self.build_with(move |core, run, items, _| {
             let exec = exec.clone();
             Box::pin(async move { drive(&core, &run, &exec, &items).await })
         })
@@ -166,6 +204,7 @@ impl QueueWorkerBuilder {
                 Arc<Core>,
                 Run,
                 async_channel::Receiver<T>,
+                Held<T>,
             ) -> Pin<Box<dyn Future<Output = ()> + Send>>
             + Send
             + Sync
@@ -175,13 +214,14 @@ impl QueueWorkerBuilder {
             Some(n) => async_channel::bounded(n),
             None => async_channel::unbounded(),
         };
-        let items = rx.clone();
-        let starter = Box::new(move |core: Arc<Core>, run: Run| driver(core, run, items.clone()));
-        QueueWorker {
-            core: Core::new(WorkerKind::Queue, self.common, starter),
-            tx,
-            rx,
-        }
+        let held = Held::default();
+        let (items, h) = (rx.clone(), held.clone());
+        let starter =
+            Box::new(move |core: Arc<Core>, run: Run| driver(core, run, items.clone(), h.clone()));
+        let core = Core::new(WorkerKind::Queue, self.common, starter);
+        let (items, h) = (rx.clone(), held.clone());
+        let _ = core.queued.set(Box::new(move || waiting(&items, &h)));
+        QueueWorker { core, tx, rx, held }
     }
 }
 
@@ -195,7 +235,8 @@ async fn next_item<T>(run: &Run, items: &async_channel::Receiver<T>) -> Option<T
     let mut next = pin!(items.recv());
     poll_fn(|cx| {
         if stop.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+            // A supervisor stop drains the queue: serve what waits, then end.
+            return Poll::Ready(run.draining().then(|| items.try_recv().ok()).flatten());
         }
         match next.as_mut().poll(cx) {
             Poll::Ready(item) => Poll::Ready(item.ok()),
@@ -225,6 +266,7 @@ async fn drive_batches<T, F, R>(
     run: Run,
     f: Arc<F>,
     items: async_channel::Receiver<T>,
+    held: Held<T>,
 ) where
     T: Send + 'static,
     F: Fn(T) -> R + Send + Sync + 'static,
@@ -232,17 +274,28 @@ async fn drive_batches<T, F, R>(
 {
     while let Some(first) = next_item(&run, &items).await {
         core.set_running(true);
-        let (c, r, f, rx) = (core.clone(), run.clone(), f.clone(), items.clone());
+        *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(first);
+        let (c, r, f, rx, h) = (
+            core.clone(),
+            run.clone(),
+            f.clone(),
+            items.clone(),
+            held.clone(),
+        );
         let batch = core
             .supervisor()
             .task()
             .priority(core.priority())
             .name("worker run")
+            .for_worker()
             .spawn(move || {
                 let _current = CurrentGuard::enter(c.key());
                 let span = tracing::debug_span!("atasker.worker", worker = %c.name());
                 let _span = span.enter();
-                let mut item = first;
+                // Taken by `take_remaining` meanwhile: nothing to serve.
+                let Some(mut item) = take_held(&h) else {
+                    return true;
+                };
                 for served in 1.. {
                     let started = Instant::now();
                     let result = match run_catching(|| f(item).into_outcome()) {

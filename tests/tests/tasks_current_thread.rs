@@ -1,0 +1,61 @@
+//! A blocking wait on a thread that drives a current-thread runtime would hang that runtime
+//! for good: it panics at once, saying to `.await` instead.
+
+use atasker::{Supervisor, TaskError};
+use std::time::Duration;
+
+fn message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn wait_on_a_current_thread_runtime_panics_at_once() {
+    let sup = Supervisor::builder()
+        .runtime(tokio::runtime::Handle::current())
+        .build()
+        .unwrap();
+    let task = sup.task().spawn_async(async { 7 });
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.wait()))
+        .expect_err("wait() must panic on a current-thread runtime");
+    assert!(message(panic).contains(".await"));
+
+    // The same for a timed wait, and for `wait_completed`; awaiting works.
+    let mut t = sup.task().spawn(|| 1);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        t.wait_timeout(Duration::from_secs(5))
+    }))
+    .expect_err("wait_timeout() must panic too");
+    assert!(message(panic).contains(".await"));
+    let tasks = vec![sup.task().spawn(|| 2)];
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        atasker::wait_completed(tasks, None)
+    }))
+    .is_err());
+    assert_eq!(t.await, Ok(1));
+    assert_eq!(sup.task().spawn_async(async { 3 }).await, Ok(3));
+    // A zero timeout never blocks: it is allowed.
+    let mut t = sup
+        .task()
+        .spawn(|| std::thread::sleep(Duration::from_secs(1)));
+    assert!(t.wait_timeout(Duration::ZERO).is_none());
+    drop(t);
+    sup.stop_timeout(Duration::ZERO);
+    assert_eq!(
+        sup.task().spawn_async(async { 4 }).await,
+        Err(TaskError::SupervisorStopped)
+    );
+}
+
+#[test]
+fn wait_on_a_multi_thread_runtime_still_works() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let sup = Supervisor::builder().build().unwrap();
+    let r = rt.block_on(async { sup.task().spawn(|| 5).wait() });
+    assert_eq!(r, Ok(5));
+}

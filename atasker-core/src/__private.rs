@@ -181,9 +181,8 @@ pub fn set_child_program(path: Option<&std::path::Path>) {
     message = "`#[background_task(static)]` sends `{Self}` to another process, so `{Self}` must \
                implement `serde::Serialize` and `serde::Deserialize`",
     label = "`{Self}` cannot cross to another process",
-    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (and `serde` with \
-            its `derive` feature to your dependencies); for a type from another crate, look for \
-            its `serde` feature"
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`; for a type from \
+            another crate, look for its `serde` feature"
 )]
 pub trait StaticValue: Serialize + DeserializeOwned {}
 
@@ -267,9 +266,8 @@ impl<A, R> StaticFn<A, R> {
     message = "`#[background_worker(static)]` sends `{Self}` to another process, so `{Self}` \
                must implement `serde::Serialize` and `serde::Deserialize`",
     label = "`{Self}` cannot cross to another process",
-    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (and `serde` with \
-            its `derive` feature to your dependencies); for a type from another crate, look for \
-            its `serde` feature"
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`; for a type from \
+            another crate, look for its `serde` feature"
 )]
 pub trait StaticItem: Serialize + DeserializeOwned {}
 

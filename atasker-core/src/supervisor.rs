@@ -536,7 +536,7 @@ impl TaskBuilder<'_> {
 /// Counts tasks not yet finished, so that `stop` can wait for zero without polling.
 #[derive(Default)]
 pub(crate) struct Pending {
-    n: AtomicUsize,
+    pub(crate) n: AtomicUsize,
     waiters: AtomicUsize,
     lock: Mutex<()>,
     zero: Condvar,
@@ -998,7 +998,12 @@ impl Inner {
         // A task that stops its own supervisor must not wait for itself.
         let me = self as *const Inner as usize;
         let inside = CURRENT.with(|c| c.get()) == me;
-        if self.pending.wait(usize::from(inside), deadline) {
+        let allowed = usize::from(inside);
+        // On a current-thread runtime's own thread, a wait would hang that runtime (its
+        // coroutines could never finish): `blocking` refuses it loudly.
+        let drained = self.pending.n.load(SeqCst) <= allowed
+            || crate::task::blocking(deadline, || self.pending.wait(allowed, deadline));
+        if drained {
             self.processes.shutdown(false);
             return;
         }

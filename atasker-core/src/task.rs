@@ -683,8 +683,9 @@ pub(crate) fn blocking<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         Ok(_) if deadline.is_none_or(|d| d > Instant::now()) => panic!(
-            "atasker: a blocking wait for a task on a current-thread tokio runtime would \
-             hang that runtime; `.await` the task instead (a `Task` is a `Future`)"
+            "atasker: a blocking wait on a current-thread tokio runtime would hang that \
+             runtime; `.await` the task instead (a `Task` is a `Future`), or call from a \
+             blocking thread (`tokio::task::spawn_blocking`)"
         ),
         _ => f(),
     }

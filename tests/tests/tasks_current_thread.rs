@@ -59,3 +59,32 @@ fn wait_on_a_multi_thread_runtime_still_works() {
     let r = rt.block_on(async { sup.task().spawn(|| 5).wait() });
     assert_eq!(r, Ok(5));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn other_blocking_calls_on_a_current_thread_runtime_panic_too() {
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder()
+            .runtime(tokio::runtime::Handle::current())
+            .build()
+            .unwrap(),
+    ));
+    // A full bounded queue: `put` would block the runtime its worker runs on.
+    let w = atasker::QueueWorker::builder()
+        .supervisor(sup)
+        .capacity(1)
+        .build_async(|_: u8| async {});
+    w.put(1); // room: fine
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.put(2)))
+        .expect_err("put() on a full queue must panic here");
+    assert!(message(panic).contains(".await"));
+    assert_eq!(w.try_put(3), Err(3));
+    // A stop that has to wait for a coroutine of this very runtime.
+    let t = sup.task().spawn_async(std::future::pending::<()>());
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sup.stop()))
+        .expect_err("stop() waiting on this runtime must panic");
+    assert!(message(panic).contains(".await"));
+    assert!(t.cancel());
+    assert_eq!(t.await, Err(TaskError::Cancelled));
+    // With nothing left to wait for, it returns.
+    sup.stop();
+}

@@ -75,11 +75,20 @@ impl QueueWorker<()> {
 impl<T: Send + 'static> QueueWorker<T> {
     handle_methods!();
 
-    /// Queues `item`; blocks while a bounded queue is full. Do not call it from async code
-    /// (use [`put_async`](QueueWorker::put_async)).
+    /// Queues `item`; blocks while a bounded queue is full. In async code use
+    /// [`put_async`](QueueWorker::put_async).
+    ///
+    /// # Panics
+    ///
+    /// When the queue is full and the calling thread drives a current-thread tokio runtime
+    /// (which would hang for good): as [`Task::wait`](crate::Task::wait).
     pub fn put(&self, item: T) {
         // The worker holds a receiver, so the channel never closes while this handle lives.
-        let _ = self.tx.send_blocking(item);
+        if let Err(async_channel::TrySendError::Full(item)) = self.tx.try_send(item) {
+            crate::task::blocking(None, || {
+                let _ = self.tx.send_blocking(item);
+            });
+        }
     }
 
     /// Queues `item`, waiting while a bounded queue is full.

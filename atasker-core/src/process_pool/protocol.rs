@@ -25,6 +25,8 @@ pub(crate) const PROTOCOL_VERSION: u32 = 1;
 
 /// The largest frame body either side accepts (64 MiB).
 pub(crate) const MAX_FRAME: usize = 64 << 20;
+// The messages name the limit as "64 MiB".
+const _: () = assert!(MAX_FRAME == 64 * 1024 * 1024);
 
 const MAGIC: [u8; 4] = *b"ATSK";
 const HELLO_BODY: usize = 20;
@@ -59,7 +61,7 @@ impl std::fmt::Display for FrameError {
             FrameError::TooLarge(n) => {
                 write!(
                     f,
-                    "frame of {n} bytes is larger than the maximum of {MAX_FRAME}"
+                    "frame of {n} bytes is larger than the maximum of {MAX_FRAME} (64 MiB)"
                 )
             }
             FrameError::Malformed(what) => write!(f, "malformed frame: {what}"),
@@ -129,7 +131,7 @@ fn seal(buf: &mut [u8]) -> Result<(), String> {
     let body = buf.len() - 4;
     if body > MAX_FRAME {
         return Err(format!(
-            "the frame of {body} bytes is larger than the maximum of {MAX_FRAME}"
+            "the frame of {body} bytes is larger than the maximum of {MAX_FRAME} (64 MiB)"
         ));
     }
     let len = u32::try_from(body).map_err(|_| "frame too large".to_owned())?;
@@ -284,7 +286,7 @@ impl Write for Bounded<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.buf.len() + data.len() > self.max {
             return Err(io::Error::other(
-                "the value is larger than the frame maximum",
+                "the value is larger than the frame maximum of 64 MiB",
             ));
         }
         self.buf.extend_from_slice(data);

@@ -168,8 +168,6 @@ pub fn set_child_program(path: Option<&std::path::Path>) {
     crate::process_pool::set_child_program(path);
 }
 
-// --- macro checks (helper) ---
-
 // What `#[background_task(static)]` and `#[background_worker(static)]` call instead of
 // `spawn_static`/`call_static` and `run_static_worker`/`call_static_worker`: `static_fn` and
 // `static_worker` check every type that crosses to the child once, so that a type without
@@ -227,8 +225,11 @@ static_tuple!(A B C D E F G H I J K L M N O P);
 /// by [`static_fn`] (which checks the types); they need no bounds of their own.
 pub struct StaticFn<A, R> {
     spawn: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
-    call: fn(&[u8], &mut Vec<u8>, fn(A) -> R) -> Result<(), String>,
+    call: StaticCall<A, R>,
 }
+
+/// The child's side of a static fn: decodes `A`, calls the fn, encodes its result.
+type StaticCall<A, R> = fn(&[u8], &mut Vec<u8>, fn(A) -> R) -> Result<(), String>;
 
 /// Checks the argument and result types of a `#[background_task(static)]` fn and gives its calls.
 pub fn static_fn<A, R>() -> StaticFn<A, R>
@@ -282,7 +283,7 @@ pub type StaticRun = std::pin::Pin<Box<dyn Future<Output = Result<bool, String>>
 /// kinds) and return type `R`, made by [`static_worker`] (which checks the types).
 pub struct StaticWorker<I, R> {
     run: fn(TaskOptions, &'static StaticEntry, I) -> StaticRun,
-    call: fn(&[u8], &mut Vec<u8>, fn(I) -> R) -> Result<(), String>,
+    call: StaticCall<I, R>,
 }
 
 /// Checks the item and return types of a `#[background_worker(static)]` fn and gives its calls.
@@ -323,4 +324,3 @@ impl<I, R> StaticWorker<I, R> {
     }
 }
 
-// --- end macro checks ---

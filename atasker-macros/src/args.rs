@@ -33,6 +33,9 @@ pub(crate) enum Form {
     /// `key = PATH`: a function, e.g. `on_error = report`. Any expression is
     /// accepted; rustc checks its type.
     Path,
+    /// `priority = EXPR`: any expression but a literal (rustc checks that it
+    /// is a `Priority`).
+    Priority,
 }
 
 /// One option a macro accepts.
@@ -54,7 +57,7 @@ pub(crate) const TASK_KEYS: &[Key] = &[
     },
     Key {
         name: "priority",
-        form: Form::Expr,
+        form: Form::Priority,
         example: "priority = Priority::High",
     },
     Key {
@@ -108,7 +111,7 @@ pub(crate) const WORKER_KEYS: &[Key] = &[
     },
     Key {
         name: "priority",
-        form: Form::Expr,
+        form: Form::Priority,
         example: "priority = Priority::High",
     },
     Key {
@@ -423,6 +426,10 @@ fn parse_one(
             Value::Invalid
         }
         Form::Expr | Form::Path => Value::Expr(meta.value()?.parse()?),
+        Form::Priority => {
+            let expr: Expr = meta.value()?.parse()?;
+            priority_value(expr, cx).map_or(Value::Invalid, Value::Expr)
+        }
         Form::Duration => {
             let expr: Expr = meta.value()?.parse()?;
             duration_value(expr, spec.name, cx).map_or(Value::Invalid, Value::Duration)
@@ -504,6 +511,32 @@ fn duration_value(expr: Expr, key: &str, cx: &mut Ctxt) -> Option<DurationValue>
         }
         _ => Some(DurationValue::Expr(expr)),
     }
+}
+
+/// Checks a `priority = EXPR` value: a literal (`priority = 7`, `priority =
+/// "high"`) is not a `Priority`, and the message names the four there are.
+fn priority_value(expr: Expr, cx: &mut Ctxt) -> Option<Expr> {
+    let is_literal = match peel(&expr) {
+        Expr::Lit(_) => true,
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: operand,
+            ..
+        }) => matches!(peel(operand), Expr::Lit(_)),
+        _ => false,
+    };
+    if !is_literal {
+        return Some(expr);
+    }
+    cx.error_spanned(
+        &expr,
+        format!(
+            "{} expects `priority` to be a `Priority`, not a literal; write one of \
+             `Priority::{{Low, Normal, High, Critical}}`, e.g. `priority = Priority::High`",
+            cx.attr(),
+        ),
+    );
+    None
 }
 
 /// Checks a `"…"` value: a string literal (also inside `macro_rules!`'s
@@ -630,7 +663,7 @@ fn seconds(
 }
 
 /// Looks through the invisible groups `macro_rules!` puts around `$e:expr`.
-fn peel(mut expr: &Expr) -> &Expr {
+pub(crate) fn peel(mut expr: &Expr) -> &Expr {
     while let Expr::Group(group) = expr {
         expr = &group.expr;
     }
@@ -665,7 +698,7 @@ fn valid_keys(keys: &[Key]) -> String {
         .iter()
         .map(|key| match key.form {
             Form::Flag => format!("`{}`", key.name),
-            Form::Expr => format!("`{} = EXPR`", key.name),
+            Form::Expr | Form::Priority => format!("`{} = EXPR`", key.name),
             Form::Duration => format!("`{} = SECS | EXPR`", key.name),
             Form::Str => format!("`{} = \"…\"`", key.name),
             Form::Count => format!("`{} = N`", key.name),

@@ -20,15 +20,20 @@
 //! fn crunch(n: u64) -> ::atasker::Task<u64> {
 //!     fn __atasker_body(n: u64) -> u64 { body }
 //!     fn __atasker_call(__atasker_input: &[u8], __atasker_output: &mut Vec<u8>) -> Result<(), String> {
-//!         ::atasker::__private::call_static(__atasker_input, __atasker_output, |(n,): (u64,)| __atasker_body(n))
+//!         ::atasker::__private::static_fn::<(u64,), u64>()
+//!             .call(__atasker_input, __atasker_output, |(n,)| __atasker_body(n))
 //!     }
 //!     #[::atasker::__private::linkme::distributed_slice(::atasker::__private::ATASKER_STATIC_TASKS_V0_1)]
 //!     #[linkme(crate = ::atasker::__private::linkme)]
 //!     static __ATASKER_ENTRY: ::atasker::__private::StaticEntry =
 //!         ::atasker::__private::StaticEntry { name: "module::crunch", call: __atasker_call };
-//!     ::atasker::__private::spawn_static(::atasker::__private::TaskOptions { … }, &__ATASKER_ENTRY, (n,))
+//!     ::atasker::__private::static_fn::<(u64,), u64>()
+//!         .spawn(::atasker::__private::TaskOptions { … }, &__ATASKER_ENTRY, (n,))
 //! }
 //! ```
+//!
+//! `static_fn::<(Args…), Result>()` checks that the types cross to another
+//! process (one error per type that does not) and gives the two calls.
 //!
 //! For `#[background_worker(interval = 1)] fn tick() { body }`:
 //!
@@ -45,20 +50,24 @@
 //! ```
 //!
 //! A `static` worker registers its body as a static task does, with
-//! `call_static_worker` (which turns the executor's return value into its
-//! outcome in the child), and each run is one process-pool task awaited by a
-//! coroutine. For `#[background_worker(queue, static)] fn handle(item: Job) { body }`:
+//! `static_worker::<Item, Return>()` (whose `call` turns the executor's return
+//! value into its outcome in the child; the item is `()` but for queue
+//! workers), and each run is one process-pool task awaited by a coroutine. For
+//! `#[background_worker(queue, static)] fn handle(item: Job) { body }`:
 //!
 //! ```text
 //! static handle: ::atasker::__private::Lazy<::atasker::QueueWorker<Job>> =
 //!     ::atasker::__private::Lazy::new(|| {
 //!         fn __atasker_body(item: Job) { body }
-//!         fn __atasker_call(…) -> … { ::atasker::__private::call_static_worker(…) }
+//!         fn __atasker_call(…) -> … {
+//!             ::atasker::__private::static_worker::<Job, ()>().call(…, |item| __atasker_body(item))
+//!         }
 //!         static __ATASKER_ENTRY: ::atasker::__private::StaticEntry = …; // registered
 //!         let __atasker_options = ::atasker::__private::WorkerOptions { … };
 //!         let __atasker_task_options = ::atasker::__private::TaskOptions { name, priority, timeout: None, supervisor };
+//!         let __atasker_static = ::atasker::__private::static_worker::<Job, ()>();
 //!         ::atasker::__private::queue_worker_async(__atasker_options, move |item| {
-//!             ::atasker::__private::run_static_worker(__atasker_task_options, &__ATASKER_ENTRY, (item,))
+//!             __atasker_static.run(__atasker_task_options, &__ATASKER_ENTRY, item)
 //!         })
 //!     });
 //! ```
@@ -78,15 +87,25 @@
 //! }
 //! ```
 //!
+//! On an error, the errors come with a stand-in for the item: the function
+//! `-> ::atasker::Task<T>`, the handle static or `into_worker(self)`, with the
+//! types the macro would have made and `unimplemented!()` as the body, so that
+//! the code that uses the item sees no second, misleading error.
+//!
 //! The user's body keeps its tokens (and so its spans) in the inner function;
 //! everything generated goes through `::atasker::__private`, `::core` and
 //! `::std`, so it compiles whatever the user names their own items.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, FnArg, ItemFn, ItemImpl, Pat, PatIdent, ReturnType, Signature, Token, Type};
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, FnArg, Generics, ItemFn, ItemImpl, Lifetime, Pat, PatIdent, ReturnType, Signature,
+    Token, Type, TypeReference,
+};
 
 use crate::args::{self, CountValue, DurationValue};
 use crate::ctxt::Ctxt;
@@ -95,7 +114,8 @@ use crate::validate::{self, Executor, Schedule, Task, Worker, WorkerKind};
 
 /// `#[background_task]`: turns `fn f(args) -> T` (or `async fn`) into
 /// `fn f(args) -> ::atasker::Task<T>` that starts the body in the background.
-/// On any error, returns the user's item unchanged plus every error.
+/// On any error, returns every error and a stand-in for the item (see
+/// [`task_stand_in`]).
 pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut cx = Ctxt::new("background_task");
     let args = args::parse_task_args(args, &mut cx);
@@ -108,6 +128,7 @@ pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStre
     }
     let task = func.map(|func| validate::task(args, func, &mut cx));
     if let Err(errors) = cx.check() {
+        let item = task.as_ref().and_then(task_stand_in).unwrap_or(item);
         return with_errors(item, errors);
     }
     let Some(task) = task else {
@@ -122,7 +143,8 @@ pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStre
 
 /// `#[background_worker]`: turns a `fn` into a static worker handle, or adds
 /// `into_worker(self)` to an `impl` block with a `run` method. On any error,
-/// returns the user's item unchanged plus every error.
+/// returns every error and a stand-in for the item (see
+/// [`worker_stand_in`]).
 pub(crate) fn background_worker(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut cx = Ctxt::new("background_worker");
     let args = args::parse_worker_args(args, &mut cx);
@@ -133,32 +155,227 @@ pub(crate) fn background_worker(args: TokenStream, item: TokenStream) -> TokenSt
             item = func.to_token_stream();
         }
     }
-    let worker = parsed.and_then(|parsed| validate::worker(args, parsed, &mut cx));
+    let worker = parsed.map(|parsed| validate::worker(args, parsed, &mut cx));
     if let Err(errors) = cx.check() {
+        let item = worker.as_ref().map_or(item, worker_stand_in);
         return with_errors(item, errors);
     }
     let Some(worker) = worker else {
-        // `parse_worker_item` and `validate::worker` report an error whenever
-        // they return `None`.
+        // `parse_worker_item` reports an error whenever it returns `None`.
         return item;
     };
     match (worker.fn_kind, &worker.executor) {
         (FnKind::Async | FnKind::Blocking, Executor::Fn(func)) => worker_fn(&worker, func),
-        (FnKind::Async | FnKind::Blocking, Executor::Impl { block, run }) => {
-            worker_impl(&worker, block, run)
-        }
+        (
+            FnKind::Async | FnKind::Blocking,
+            Executor::Impl {
+                block,
+                run: Some(run),
+            },
+        ) => worker_impl(&worker, block, run),
         (FnKind::Static, Executor::Fn(func)) => static_worker(&worker, func),
-        // Rejected by validation: the state of an `impl`-block worker lives
-        // in this process.
-        (FnKind::Static, Executor::Impl { .. }) => item,
+        // Rejected by validation: an `impl` block without `run`, and a
+        // `static` one (its state lives in this process).
+        (_, Executor::Impl { .. }) => item,
     }
 }
 
-/// The user's item, unchanged, followed by the errors, so that the IDE and the
-/// code that calls the item keep working.
+/// The item (or its stand-in) followed by the errors.
 fn with_errors(item: TokenStream, errors: syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
     quote!(#item #errors)
+}
+
+// ---- stand-ins, emitted beside errors ----
+
+/// What the code around a task sees when the macro reports an error: the
+/// function with the signature the macro would have given it, `-> Task<T>`,
+/// and `unimplemented!()` as its body, so that the code that calls it gets no
+/// second, misleading error (e.g. no method named `wait` found for `u64`). The
+/// user's body stays inside, in a function nothing calls, so that rustc and
+/// the IDE still check it.
+///
+/// `None` when the result is `impl Trait`, which only the body could give a
+/// type: the item is then emitted unchanged.
+fn task_stand_in(task: &Task) -> Option<TokenStream> {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = &task.func;
+    if matches!(&sig.output, ReturnType::Type(_, ty) if contains_impl_trait(ty)) {
+        return None;
+    }
+    let ident = &sig.ident;
+    let unsafety = &sig.unsafety;
+    let generics = &sig.generics;
+    let where_clause = &generics.where_clause;
+    let result = result_type(&sig.output);
+    let receiver = sig.receiver().map(|receiver| quote!(#receiver,));
+    let params = params(&sig.inputs);
+    let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
+    let names: Vec<TokenStream> = sig
+        .receiver()
+        .map(|_| quote!(self))
+        .into_iter()
+        .chain(params.iter().map(|(name, _)| name.to_token_stream()))
+        .collect();
+    let used = (!names.is_empty()).then(|| quote!(let _ = (#(#names,)*);));
+    let body = unused_body(&[], sig, block);
+    Some(quote! {
+        #(#attrs)*
+        #vis #unsafety fn #ident #generics (#receiver #(#outer_params),*) -> ::atasker::Task<#result>
+        #where_clause
+        {
+            #body
+            #used
+            ::core::unimplemented!()
+        }
+    })
+}
+
+/// What the code around a worker sees when the macro reports an error: for a
+/// `fn`, the static handle, built by `unimplemented!()`; for an `impl` block,
+/// the block and `into_worker(self)`. Their types are those the macro would
+/// have made, so that the code that uses them gets no second, misleading
+/// error. A method (which cannot be a worker) and a trait `impl` stay as
+/// they are.
+fn worker_stand_in(worker: &Worker) -> TokenStream {
+    let doc = INTO_WORKER_DOC;
+    match &worker.executor {
+        // A method is in an `impl` block, where a static cannot be.
+        Executor::Fn(func) if func.sig.receiver().is_some() => func.to_token_stream(),
+        Executor::Fn(func) => {
+            let ItemFn {
+                attrs,
+                vis,
+                sig,
+                block,
+            } = func;
+            let ident = &sig.ident;
+            let handle = stand_in_handle(worker, &sig.generics, &Generics::default());
+            let (static_attrs, body_attrs): (Vec<&Attribute>, Vec<&Attribute>) =
+                attrs.iter().partition(|attr| belongs_on_static(attr));
+            let body = unused_body(&body_attrs, sig, block);
+            quote! {
+                #[allow(non_upper_case_globals)]
+                #(#static_attrs)*
+                #vis static #ident: ::atasker::__private::Lazy<#handle> =
+                    ::atasker::__private::Lazy::new(|| {
+                        #body
+                        ::core::unimplemented!()
+                    });
+            }
+        }
+        // A trait `impl` cannot gain an inherent method.
+        Executor::Impl { block, .. } if block.trait_.is_some() => block.to_token_stream(),
+        Executor::Impl { block, run } => {
+            let self_ty = &block.self_ty;
+            let generics = &block.generics;
+            let where_clause = &generics.where_clause;
+            let run_generics = run.as_ref().map(|run| run.generics.clone());
+            let handle = stand_in_handle(worker, &run_generics.unwrap_or_default(), generics);
+            quote! {
+                #block
+
+                impl #generics #self_ty #where_clause {
+                    #[doc = #doc]
+                    pub fn into_worker(self) -> #handle {
+                        ::core::unimplemented!()
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The user's body in a function of its own that nothing calls, with
+/// `attrs`; `None` for a method or a variadic fn, whose body cannot stand
+/// alone.
+fn unused_body(attrs: &[&Attribute], sig: &Signature, block: &syn::Block) -> Option<TokenStream> {
+    if sig.receiver().is_some() || sig.variadic.is_some() {
+        return None;
+    }
+    let Signature {
+        asyncness,
+        unsafety,
+        generics,
+        inputs,
+        output,
+        ..
+    } = sig;
+    let where_clause = &generics.where_clause;
+    Some(quote! {
+        #(#attrs)*
+        #[allow(dead_code)]
+        #asyncness #unsafety fn __atasker_body #generics (#inputs) #output #where_clause #block
+    })
+}
+
+/// The handle type of a stand-in. A queue item's borrowed lifetimes become
+/// `'static` (but those of `kept`, the `impl` block's), as a `static` or
+/// `into_worker(self)` needs; an item that names the executor's own generic
+/// parameters (`executor`) or an `impl Trait` becomes `()`.
+fn stand_in_handle(worker: &Worker, executor: &Generics, kept: &Generics) -> TokenStream {
+    let span = Span::call_site();
+    let Some(item_ty) = &worker.item_ty else {
+        return handle_type(worker, span);
+    };
+    let item = if executor.params.is_empty() && !contains_impl_trait(item_ty) {
+        let mut item = item_ty.clone();
+        StaticLifetimes { kept }.visit_type_mut(&mut item);
+        item.to_token_stream()
+    } else {
+        quote!(())
+    };
+    match worker.kind {
+        WorkerKind::Queue => quote!(::atasker::QueueWorker<#item>),
+        WorkerKind::Repeat(_) | WorkerKind::Event => handle_type(worker, span),
+    }
+}
+
+/// Turns every lifetime but those declared in `kept` into `'static`, and
+/// gives elided references `'static`.
+struct StaticLifetimes<'a> {
+    kept: &'a Generics,
+}
+
+impl VisitMut for StaticLifetimes<'_> {
+    fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+        let is_kept = self.kept.lifetimes().any(|kept| kept.lifetime == *lifetime);
+        if !is_kept {
+            *lifetime = Lifetime::new("'static", lifetime.span());
+        }
+    }
+
+    fn visit_type_reference_mut(&mut self, reference: &mut TypeReference) {
+        if reference.lifetime.is_none() {
+            reference.lifetime = Some(Lifetime::new("'static", reference.and_token.span));
+        }
+        syn::visit_mut::visit_type_reference_mut(self, reference);
+    }
+}
+
+/// Whether a type contains `impl Trait`.
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Find(bool);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut find = Find(false);
+    find.visit_type(ty);
+    find.0
+}
+
+/// The `T` of `-> T`: `()` without a return type.
+fn result_type(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    }
 }
 
 /// A thread-pool (`fn`) or coroutine (`async fn`) task.
@@ -176,10 +393,7 @@ fn task_fn(task: &Task) -> TokenStream {
     let where_clause = &generics.where_clause;
     let inputs = &sig.inputs;
     let output = &sig.output;
-    let result = match output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
-    };
+    let result = result_type(output);
 
     // The outer function takes the arguments by name; the inner one keeps the
     // user's patterns.
@@ -232,21 +446,27 @@ fn static_task_fn(task: &Task) -> TokenStream {
     let ident = &sig.ident;
     let inputs = &sig.inputs;
     let output = &sig.output;
-    let result = match output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
-    };
+    let result = result_type(output);
     let params = params(inputs);
     let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
-    let args = params.iter().map(|(name, _)| name);
-    let entry = static_entry(ident, "call_static", &params);
-    // As for the other tasks, the call carries the span of the function's
-    // name: rustc's errors about an argument or a result that cannot cross
-    // (not `Serialize`) point at the function.
-    let options = options(task);
-    let spawn = quote_spanned!(ident.span()=>
-        ::atasker::__private::spawn_static(#options, &__ATASKER_ENTRY, (#(#args,)*))
+    let names: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
+
+    // `static_fn::<(A, B), R>()` checks the types that cross (the tuple's
+    // parentheses carry the span of the argument list, so that rustc's error
+    // about an argument that cannot cross points there) and gives the two
+    // calls. Both uses are the same tokens, so rustc reports such a type once.
+    let types = params.iter().map(|(_, ty)| ty);
+    let mut args = Group::new(Delimiter::Parenthesis, quote!(#(#types,)*));
+    args.set_span(sig.paren_token.span.join());
+    let span = ident.span();
+    let check = quote_spanned!(span=> ::atasker::__private::static_fn::<#args, #result>());
+    let entry = static_entry(
+        ident,
+        &check,
+        quote!(|(#(#names,)*)| __atasker_body(#(#names),*)),
     );
+    let options = options(task);
+    let spawn = quote_spanned!(span=> #check.spawn(#options, &__ATASKER_ENTRY, (#(#names,)*)));
 
     quote! {
         #(#attrs)*
@@ -274,18 +494,13 @@ fn params(inputs: &Punctuated<FnArg, Token![,]>) -> Vec<(Ident, &Type)> {
 }
 
 /// The registration of a `static` function's `__atasker_body`:
-/// `__atasker_call`, which the child runs (it decodes the argument tuple,
-/// calls the body and encodes the result with `helper`, `call_static` or
-/// `call_static_worker`), and `__ATASKER_ENTRY`, its entry in the registry.
-fn static_entry(ident: &Ident, helper: &str, params: &[(Ident, &Type)]) -> TokenStream {
+/// `__atasker_call`, which the child runs (`check` gives the call that decodes
+/// the arguments, calls `closure` and encodes the result), and
+/// `__ATASKER_ENTRY`, its entry in the registry.
+fn static_entry(ident: &Ident, check: &TokenStream, closure: TokenStream) -> TokenStream {
     let name = ident.unraw().to_string();
-    let span = ident.span();
-    let helper = Ident::new(helper, span);
-    let names: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
-    let types = params.iter().map(|(_, ty)| ty);
-    let closure = quote!(|(#(#names,)*): (#(#types,)*)| __atasker_body(#(#names),*));
-    let call = quote_spanned!(span=>
-        ::atasker::__private::#helper(__atasker_input, __atasker_output, #closure)
+    let call = quote_spanned!(ident.span()=>
+        #check.call(__atasker_input, __atasker_output, #closure)
     );
     quote! {
         fn __atasker_call(
@@ -413,6 +628,11 @@ fn belongs_on_static(attr: &Attribute) -> bool {
         && ON_STATIC.iter().any(|name| path.segments[0].ident == name)
 }
 
+/// The docs of `into_worker`. No intra-doc link to `run`: it is usually
+/// private, and rustdoc warns about public docs linking to private items.
+const INTO_WORKER_DOC: &str = " Turns this value into a worker that calls its `run` method \
+                               (made by `#[background_worker]`); start it with `.start()`.";
+
 /// An `impl`-block worker: the block unchanged, plus `into_worker(self)`.
 fn worker_impl(worker: &Worker, block: &ItemImpl, run: &Signature) -> TokenStream {
     let self_ty = &block.self_ty;
@@ -436,10 +656,7 @@ fn worker_impl(worker: &Worker, block: &ItemImpl, run: &Signature) -> TokenStrea
         (FnKind::Blocking | FnKind::Static, _) => quote_spanned!(span=> Self::run),
     };
     let call = quote_spanned!(span=> ::atasker::__private::#constructor(#options, self, #run));
-    // No intra-doc link to `run`: it is usually private, and rustdoc warns
-    // about public docs linking to private items.
-    let doc = " Turns this value into a worker that calls its `run` method (made by \
-               `#[background_worker]`); start it with `.start()`.";
+    let doc = INTO_WORKER_DOC;
     quote! {
         #block
 
@@ -469,18 +686,30 @@ fn static_worker(worker: &Worker, func: &ItemFn) -> TokenStream {
     let handle = handle_type(worker, span);
     let constructor = constructor(worker, "", span);
     let options = worker_options(worker, || ident.unraw().to_string());
+    // A queue worker's item (its only argument, by the name the fn gives
+    // it) crosses alone; the other kinds send `()`.
     let params = params(inputs);
-    let entry = static_entry(ident, "call_static_worker", &params);
-    // A queue worker's closure takes the item (its only argument) by the name
-    // the fn gives it.
-    let names: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
-    let run = quote! {
-        move |#(#names),*| ::atasker::__private::run_static_worker(
-            __atasker_task_options,
-            &__ATASKER_ENTRY,
-            (#(#names,)*),
-        )
+    let (item_ty, closure, run) = match params.first() {
+        Some((name, ty)) => (
+            quote!(#ty),
+            quote!(|#name| __atasker_body(#name)),
+            quote! {
+                move |#name| __atasker_static.run(__atasker_task_options, &__ATASKER_ENTRY, #name)
+            },
+        ),
+        None => (
+            quote_spanned!(span=> ()),
+            quote!(|()| __atasker_body()),
+            quote! {
+                move || __atasker_static.run(__atasker_task_options, &__ATASKER_ENTRY, ())
+            },
+        ),
     };
+    // `static_worker::<I, R>()` checks the item and the return type, as
+    // `static_fn` does for tasks.
+    let result = result_type(output);
+    let check = quote_spanned!(span=> ::atasker::__private::static_worker::<#item_ty, #result>());
+    let entry = static_entry(ident, &check, closure);
     // As for other `fn` workers, the call and the static's type carry the
     // span of the function's name.
     let call = quote_spanned!(span=>
@@ -506,6 +735,7 @@ fn static_worker(worker: &Worker, func: &ItemFn) -> TokenStream {
                     timeout: ::core::option::Option::None,
                     supervisor: __atasker_options.supervisor,
                 };
+                let __atasker_static = #check;
                 #call
             });
     }

@@ -330,14 +330,48 @@ fn static_all_options() {
 // ---- errors ----
 
 #[test]
-fn errors_keep_the_item_unchanged() {
+fn errors_leave_a_stand_in() {
+    // The function with the signature the macro makes, so that the code that
+    // calls it sees no second error; the body stays, in a fn nothing calls.
     insta::assert_snapshot!(task(
         quote!(static, prio = 1),
         quote! {
             /// Docs.
-            pub async fn crunch(n: &u64) -> u64 { *n }
+            pub async fn crunch(n: &u64, (a, b): (u8, u8)) -> u64 { *n + a + b }
         }
     ));
+}
+
+#[test]
+fn stand_in_of_a_method_keeps_self() {
+    let output = task(
+        quote!(prio = 1),
+        quote! {
+            fn resize(&self, n: u64) -> u64 { n }
+        },
+    );
+    assert!(
+        output.contains("fn resize(&self, n: u64) -> ::atasker::Task<u64> {"),
+        "{output}"
+    );
+    assert!(output.contains("let _ = (self, n);"), "{output}");
+    // A method's body cannot stand alone.
+    assert!(!output.contains("__atasker_body"), "{output}");
+}
+
+#[test]
+fn no_stand_in_for_an_impl_trait_result() {
+    // Only the body could give `impl Trait` a type: the item stays as it is.
+    let output = task(
+        quote!(prio = 1),
+        quote! {
+            fn shown(n: u64) -> impl Display { n }
+        },
+    );
+    assert!(
+        output.starts_with("fn shown(n: u64) -> impl Display {"),
+        "{output}"
+    );
 }
 
 #[test]
@@ -423,6 +457,126 @@ fn static_accepts_owned_types_and_patterns() {
 }
 
 #[test]
+fn thread_task_borrow_rules() {
+    let arg = "`#[background_task]` cannot take a reference: the arguments move to another thread, so they must be owned;";
+    let cases = [
+        (quote!(fn f(x: &str) {}), format!("{arg} take `String` instead of `&str`")),
+        (quote!(async fn f(x: &mut Vec<u8>) {}), format!("{arg} take `Vec<u8>` instead of `&mut Vec<u8>`")),
+        (quote!(fn f<'a>(x: &'a [u8]) {}), format!("{arg} take `Vec<u8>` instead of `&'a [u8]`")),
+        (quote!(fn f(x: &dyn Display) {}), format!("{arg} take `Box<dyn Display>` instead of `&dyn Display`")),
+        (quote!(fn f(x: Option<&Path>) {}), format!("{arg} take `PathBuf` instead of `&Path`")),
+        (quote!(fn f(x: Cow<'_, str>) {}), "`#[background_task]` cannot take borrowed data (`'_`): the arguments move to another thread, so they must be owned; use an owned type".to_owned()),
+        (quote!(async fn f(x: &'static Foo<'a>) {}), "`#[background_task]` cannot take borrowed data (`'a`): the arguments move to another thread, so they must be owned; use an owned type".to_owned()),
+        (quote!(fn f<'a>() -> &'a str {}), "`#[background_task]` cannot return a reference: the result comes back from another thread, so it must be owned; return `String` instead of `&'a str`".to_owned()),
+        (quote!(fn f<'a>() -> Cow<'a, str> {}), "`#[background_task]` cannot return borrowed data (`'a`): the result comes back from another thread, so it must be owned; use an owned type".to_owned()),
+    ];
+    for (item, expected) in cases {
+        assert_eq!(error(quote!(), item.clone()), expected, "{item}");
+    }
+    // `'static` borrows go anywhere.
+    let errors = errors(
+        quote!(),
+        quote!(
+            fn f(
+                a: &'static str,
+                b: Cow<'static, str>,
+                c: impl Fn() + Send + 'static,
+            ) -> &'static [u8] {
+            }
+        ),
+    );
+    assert_eq!(errors, Vec::<String>::new());
+}
+
+#[test]
+fn supervisor_that_looks_like_a_local() {
+    let message = |attr: &str, what_it_is: &str, what: &str| {
+        format!(
+            "{attr} needs a `&'static Supervisor` for `supervisor`, and {what_it_is}: {what} is an \
+             item of its own and cannot use the locals around it; leave `supervisor` out to use \
+             `Supervisor::global()` (set it up once with `Supervisor::builder()….build_global()?`), \
+             or keep your supervisor in a static, `static SUP: LazyLock<Supervisor> = \
+             LazyLock::new(|| Supervisor::builder().build().unwrap());`, and write \
+             `supervisor = &SUP`"
+        )
+    };
+    let t = "`#[background_task]`";
+    let cases = [
+        (
+            quote!(supervisor = &sup),
+            message(
+                t,
+                "`&sup` borrows `sup`, which looks like a local variable",
+                "a task",
+            ),
+        ),
+        (
+            quote!(supervisor = &mut my_sup),
+            message(
+                t,
+                "`&mut my_sup` borrows `my_sup`, which looks like a local variable",
+                "a task",
+            ),
+        ),
+        (
+            quote!(supervisor = sup),
+            message(t, "`sup` looks like a local variable", "a task"),
+        ),
+        // Even when an argument has that name: a borrow of it is not `'static`.
+        (
+            quote!(supervisor = &n),
+            message(
+                t,
+                "`&n` borrows `n`, which looks like a local variable",
+                "a task",
+            ),
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(
+            error(
+                args.clone(),
+                quote!(
+                    fn f(n: u64) {}
+                )
+            ),
+            expected,
+            "{args}"
+        );
+    }
+    assert_eq!(
+        worker_error(
+            quote!(interval = 1, supervisor = sup),
+            quote!(
+                fn tick() {}
+            )
+        ),
+        message(
+            "`#[background_worker]`",
+            "`sup` looks like a local variable",
+            "a worker"
+        ),
+    );
+    // A static, a call, a path or an argument of the task are not locals.
+    for args in [
+        quote!(supervisor = &SUP),
+        quote!(supervisor = *SUP),
+        quote!(supervisor = plant()),
+        quote!(supervisor = Supervisor::global()),
+        quote!(supervisor = self::sup),
+        quote!(supervisor = sup),
+    ] {
+        let errors = errors(
+            args.clone(),
+            quote!(
+                fn f(sup: &'static Supervisor) {}
+            ),
+        );
+        assert_eq!(errors, Vec::<String>::new(), "{args}");
+    }
+}
+
+#[test]
 fn signature_rules() {
     let cases = [
         (quote!(const fn f() {}), "`#[background_task]` cannot be used on a `const fn`; remove `const`"),
@@ -449,6 +603,9 @@ fn option_errors() {
         (quote!(static(true)), "`#[background_task]`: `static` takes no value; write `#[background_task(static)]`".to_owned()),
         (quote!(priority), "`#[background_task]` needs a value for `priority`; write `priority = Priority::High`".to_owned()),
         (quote!(supervisor), "`#[background_task]` needs a value for `supervisor`; write `supervisor = my_supervisor()`".to_owned()),
+        (quote!(priority = 7), "`#[background_task]` expects `priority` to be a `Priority`, not a literal; write one of `Priority::{Low, Normal, High, Critical}`, e.g. `priority = Priority::High`".to_owned()),
+        (quote!(priority = "high"), "`#[background_task]` expects `priority` to be a `Priority`, not a literal; write one of `Priority::{Low, Normal, High, Critical}`, e.g. `priority = Priority::High`".to_owned()),
+        (quote!(priority = -1), "`#[background_task]` expects `priority` to be a `Priority`, not a literal; write one of `Priority::{Low, Normal, High, Critical}`, e.g. `priority = Priority::High`".to_owned()),
         (quote!(timeout), "`#[background_task]` needs a value for `timeout`; write `timeout = 5`".to_owned()),
         (quote!(timeout = "5"), "`#[background_task]` expects `timeout` to be a number of seconds or a `Duration`, not a string; write `timeout = 5` or `timeout = Duration::from_millis(500)`".to_owned()),
         (quote!(timeout = "soon"), "`#[background_task]` expects `timeout` to be a number of seconds or a `Duration`, not a string; write `timeout = 5` or `timeout = Duration::from_millis(500)`".to_owned()),
@@ -536,7 +693,10 @@ fn task_and_worker_on_one_fn() {
         ),
     );
     assert!(!output.contains("#[atasker::background_worker"), "{output}");
-    assert!(output.contains("fn tick() {}"), "{output}");
+    assert!(
+        output.contains("fn tick() -> ::atasker::Task<()> {"),
+        "{output}"
+    );
 }
 
 // ---- #[background_worker] expansions ----
@@ -915,7 +1075,8 @@ fn worker_static_other_kinds() {
         );
         assert!(output.contains(constructor), "{args}: {output}");
         assert!(
-            output.contains("call_static_worker(") && output.contains("run_static_worker("),
+            output.contains("static_worker::<(), ()>()")
+                && output.contains(".run(__atasker_task_options, &__ATASKER_ENTRY, ())"),
             "{args}: {output}"
         );
     }
@@ -924,14 +1085,70 @@ fn worker_static_other_kinds() {
 // ---- #[background_worker] errors ----
 
 #[test]
-fn worker_errors_keep_the_item_unchanged() {
+fn worker_errors_leave_a_stand_in() {
+    // The static handle the macro makes, so that the code that uses it sees
+    // no second error; the body stays, in a fn nothing calls.
     insta::assert_snapshot!(worker(
         quote!(interval = 1, delay = 2),
         quote! {
             /// Docs.
+            #[inline]
             pub fn tick() {}
         }
     ));
+}
+
+#[test]
+fn worker_queue_stand_in_has_a_static_item() {
+    // `QueueWorker<&str>` in a static is `QueueWorker<&'static str>`; the
+    // stand-in says so, so that `store.put("…")` compiles.
+    let output = worker(
+        quote!(queue, capacity = 0),
+        quote!(
+            fn store(line: &str) {}
+        ),
+    );
+    let compact: String = output.split_whitespace().collect();
+    assert!(
+        compact.contains(
+            "staticstore:::atasker::__private::Lazy<::atasker::QueueWorker<&'staticstr>>"
+        ),
+        "{output}"
+    );
+}
+
+#[test]
+fn worker_impl_errors_leave_a_stand_in() {
+    insta::assert_snapshot!(worker(
+        quote!(queue, static),
+        quote! {
+            impl<'a> Log<'a> {
+                fn run(&mut self, line: Cow<'a, str>, extra: &str) {}
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_method_and_trait_impl_stay_as_they_are() {
+    // A static cannot be in an `impl` block; a trait `impl` cannot gain an
+    // inherent method.
+    let output = worker(
+        quote!(interval = 1),
+        quote!(
+            fn report(&self) {}
+        ),
+    );
+    assert!(output.starts_with("fn report(&self) {}"), "{output}");
+    let output = worker(
+        quote!(interval = 1),
+        quote!(impl Default for Reporter { fn default() -> Self { Reporter } }),
+    );
+    assert!(
+        output.starts_with("impl Default for Reporter {"),
+        "{output}"
+    );
+    assert!(!output.contains("into_worker"), "{output}");
 }
 
 #[test]
@@ -982,6 +1199,10 @@ fn worker_option_errors() {
         (quote!(name = tick), format!("{w} expects `name` to be a string literal; write `name = \"mailer\"`")),
         (quote!(name), format!("{w} needs a value for `name`; write `name = \"mailer\"`")),
         (quote!(on_error), format!("{w} needs a value for `on_error`; write `on_error = report`")),
+        (quote!(interval = 1, priority = 2), format!("{w} expects `priority` to be a `Priority`, not a literal; write one of `Priority::{{Low, Normal, High, Critical}}`, e.g. `priority = Priority::High`")),
+        (quote!(interval = 0), format!("{w} with `interval = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `interval` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `interval = 0.1`")),
+        (quote!(interval = 0.0), format!("{w} with `interval = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `interval` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `interval = 0.1`")),
+        (quote!(delay = 0u64), format!("{w} with `delay = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `delay` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `delay = 0.1`")),
     ];
     for (args, expected) in cases {
         assert_eq!(
@@ -1057,6 +1278,32 @@ fn worker_signature_errors() {
     for (item, expected) in cases {
         assert_eq!(worker_error(quote!(), item.clone()), expected, "{item}");
     }
+}
+
+#[test]
+fn worker_queue_item_borrow_rules() {
+    let reference = "`#[background_worker(queue)]` cannot take a reference as the item: items wait in the queue and move to another thread, so they must be owned; take `String` instead of `&str`";
+    let cases = [
+        (quote!(fn store(line: &str) {}), reference),
+        (quote!(async fn store(line: &str) {}), reference),
+        (quote!(impl Log { fn run(&mut self, line: &str) {} }), reference),
+        (quote!(fn store(line: Cow<'_, str>) {}), "`#[background_worker(queue)]` cannot take borrowed data (`'_`) as the item: items wait in the queue and move to another thread, so they must be owned; use an owned type"),
+    ];
+    for (item, expected) in cases {
+        assert_eq!(
+            worker_error(quote!(queue), item.clone()),
+            expected,
+            "{item}"
+        );
+    }
+    // `'static` items are fine.
+    let errors = worker_errors(
+        quote!(queue),
+        quote!(
+            fn label(name: &'static str) {}
+        ),
+    );
+    assert_eq!(errors, Vec::<String>::new());
 }
 
 #[test]
@@ -1192,7 +1439,17 @@ fn worker_and_task_on_one_fn() {
             "{item}"
         );
         let output = worker(quote!(interval = 1), item);
-        assert!(output.starts_with("fn tick() {}"), "{output}");
+        let attrs = output
+            .lines()
+            .filter(|line| line.trim_start().starts_with("#["));
+        assert!(
+            attrs.clone().all(|attr| !attr.contains("background_task")),
+            "{output}"
+        );
+        assert!(
+            output.contains("static tick: ::atasker::__private::Lazy<::atasker::Worker>"),
+            "{output}"
+        );
     }
 }
 

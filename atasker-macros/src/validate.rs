@@ -5,6 +5,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
+use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 use syn::{
@@ -12,11 +13,12 @@ use syn::{
     Signature, Type, TypeImplTrait, TypeReference,
 };
 
-use crate::args::{CountValue, DurationValue, TaskArgs, WorkerArgs};
+use crate::args::{peel, CountValue, DurationValue, Keyed, TaskArgs, WorkerArgs};
 use crate::ctxt::Ctxt;
 use crate::item::{FnKind, WorkerItem};
 
-/// A `#[background_task]` that passed validation.
+/// A `#[background_task]` as validated: the final configuration when
+/// validation found no error, else what the stand-in for the item needs.
 pub(crate) struct Task {
     /// Where the function runs.
     pub(crate) kind: FnKind,
@@ -38,8 +40,20 @@ pub(crate) fn task(args: TaskArgs, func: ItemFn, cx: &mut Ctxt) -> Task {
         FnKind::Async | FnKind::Blocking => cx.attr(),
     };
     check_fn(&func.sig, &attr, cx);
-    if kind == FnKind::Static {
-        check_static(&func.sig, &attr, cx);
+    match kind {
+        FnKind::Static => check_static(&func.sig, &attr, cx),
+        FnKind::Async | FnKind::Blocking => {
+            check_owned_types(&func.sig, &attr, Crossing::Thread, cx)
+        }
+    }
+    if let Some(supervisor) = &args.supervisor {
+        let params: Vec<&syn::Ident> = typed_inputs(&func.sig.inputs)
+            .filter_map(|arg| match &*arg.pat {
+                syn::Pat::Ident(pat) => Some(&pat.ident),
+                _ => None,
+            })
+            .collect();
+        check_supervisor(supervisor, &params, "a task", cx);
     }
     Task {
         kind,
@@ -131,7 +145,7 @@ pub(crate) fn check_qualifiers(sig: &Signature, attr: &str, cx: &mut Ctxt) {
 pub(crate) fn check_static(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     check_static_async(sig, attr, cx);
     check_static_generics(sig, attr, cx);
-    check_owned_types(sig, attr, cx);
+    check_owned_types(sig, attr, Crossing::Process, cx);
 }
 
 /// A `static` function cannot be `async`.
@@ -166,22 +180,84 @@ fn check_static_generics(sig: &Signature, attr: &str, cx: &mut Ctxt) {
     }
 }
 
-/// The arguments and the result of a `static` function are sent to another
-/// process: no references, borrowed lifetimes or `impl Trait`.
-fn check_owned_types(sig: &Signature, attr: &str, cx: &mut Ctxt) {
-    for input in &sig.inputs {
-        if let FnArg::Typed(arg) = input {
-            OwnedTypes {
-                attr,
-                position: Position::Argument,
-                cx: &mut *cx,
-            }
-            .visit_type(&arg.ty);
+/// The supervisor of `supervisor = &sup` or `supervisor = sup`, where `sup`
+/// looks like a local variable (one lowercase name that, without `&`, is not
+/// one of `params`): an item cannot use the locals around it, and a borrow of
+/// one does not live for `'static`. `what` is "a task" or "a worker".
+pub(crate) fn check_supervisor(
+    supervisor: &syn::Expr,
+    params: &[&syn::Ident],
+    what: &str,
+    cx: &mut Ctxt,
+) {
+    let local = |expr: &syn::Expr| match peel(expr) {
+        syn::Expr::Path(path) if path.qself.is_none() => {
+            let ident = path.path.get_ident()?;
+            let name = ident.unraw().to_string();
+            name.starts_with(|c: char| c.is_lowercase() || c == '_')
+                .then_some((ident.clone(), name))
         }
+        _ => None,
+    };
+    let what_it_is = match peel(supervisor) {
+        syn::Expr::Reference(reference) => match local(&reference.expr) {
+            Some((_, name)) => {
+                let expr = supervisor.to_token_stream().to_string().replace("& ", "&");
+                format!("`{expr}` borrows `{name}`, which looks like a local variable")
+            }
+            None => return,
+        },
+        expr => match local(expr) {
+            Some((ident, name)) if !params.contains(&&ident) => {
+                format!("`{name}` looks like a local variable")
+            }
+            _ => return,
+        },
+    };
+    cx.error_spanned(
+        supervisor,
+        format!(
+            "{} needs a `&'static Supervisor` for `supervisor`, and {what_it_is}: {what} is \
+             an item of its own and cannot use the locals around it; leave `supervisor` out \
+             to use `Supervisor::global()` (set it up once with \
+             `Supervisor::builder()….build_global()?`), or keep your supervisor in a static, \
+             `static SUP: LazyLock<Supervisor> = LazyLock::new(|| \
+             Supervisor::builder().build().unwrap());`, and write `supervisor = &SUP`",
+            cx.attr(),
+        ),
+    );
+}
+
+/// Where the arguments and the result of a task (or a queue worker's item)
+/// go, which decides what they may borrow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Crossing {
+    /// `static`: to another process. No references, borrowed lifetimes or
+    /// `impl Trait`.
+    Process,
+    /// A thread or coroutine task: to another thread. Only `'static` borrows.
+    Thread,
+    /// A queue worker's item: it waits in the queue, then goes to another
+    /// thread. Only `'static` borrows.
+    Queue,
+}
+
+/// The arguments and the result must not borrow what the `crossing` cannot
+/// take along.
+fn check_owned_types(sig: &Signature, attr: &str, crossing: Crossing, cx: &mut Ctxt) {
+    for arg in typed_inputs(&sig.inputs) {
+        OwnedTypes {
+            attr,
+            crossing,
+            position: Position::Argument,
+            cx: &mut *cx,
+        }
+        .visit_type(&arg.ty);
     }
     if let ReturnType::Type(_, ty) = &sig.output {
         OwnedTypes {
             attr,
+            crossing,
             position: Position::Return,
             cx: &mut *cx,
         }
@@ -196,33 +272,70 @@ enum Position {
     Return,
 }
 
-/// Reports every reference, borrowed lifetime and `impl Trait` in a type of a
-/// `static` function.
+/// Reports every reference and borrowed lifetime in a type that the
+/// `crossing` cannot take along, and (to another process) every `impl Trait`.
 struct OwnedTypes<'a> {
     attr: &'a str,
+    crossing: Crossing,
     position: Position,
     cx: &'a mut Ctxt,
 }
 
+impl OwnedTypes<'_> {
+    /// Why the types must be owned, after "cannot take a reference": e.g.
+    /// ": the arguments move to another thread, so they must be owned".
+    fn why(&self) -> &'static str {
+        match (self.crossing, self.position) {
+            (Crossing::Process, _) => ": arguments and results are sent to another process",
+            (Crossing::Thread, Position::Argument) => {
+                ": the arguments move to another thread, so they must be owned"
+            }
+            (Crossing::Thread, Position::Return) => {
+                ": the result comes back from another thread, so it must be owned"
+            }
+            (Crossing::Queue, _) => {
+                " as the item: items wait in the queue and move to another thread, so they \
+                 must be owned"
+            }
+        }
+    }
+}
+
 impl<'ast> Visit<'ast> for OwnedTypes<'_> {
     fn visit_type_reference(&mut self, reference: &'ast TypeReference) {
-        let what = match self.position {
-            Position::Argument => "take a reference",
-            Position::Return => "return a reference",
-        };
+        let is_static = reference
+            .lifetime
+            .as_ref()
+            .is_some_and(|lifetime| lifetime.ident == "static");
+        if is_static && self.crossing != Crossing::Process {
+            // `&'static T` goes anywhere; what it points to may still borrow.
+            self.visit_type(&reference.elem);
+            return;
+        }
+        let (attr, why) = (self.attr, self.why());
         let owned = owned_type(&reference.elem);
-        self.cx.error_spanned(
-            reference,
-            format!(
-                "{} cannot {what}: arguments and results are sent to another process; \
-                 use an owned type such as `{owned}`",
-                self.attr,
+        let verb = match self.position {
+            Position::Argument => "take",
+            Position::Return => "return",
+        };
+        let message = match self.crossing {
+            Crossing::Process => format!(
+                "{attr} cannot {verb} a reference{why}; use an owned type such as `{owned}`"
             ),
-        );
+            Crossing::Thread | Crossing::Queue => format!(
+                "{attr} cannot {verb} a reference{why}; {verb} `{owned}` instead of `{}`",
+                type_to_string(&Type::Reference(reference.clone())),
+            ),
+        };
+        self.cx.error_spanned(reference, message);
         // Not inside: one error per reference is enough.
     }
 
     fn visit_type_impl_trait(&mut self, impl_trait: &'ast TypeImplTrait) {
+        if self.crossing != Crossing::Process {
+            syn::visit::visit_type_impl_trait(self, impl_trait);
+            return;
+        }
         let what = match self.position {
             Position::Argument => "take an `impl Trait` argument",
             Position::Return => "return `impl Trait`",
@@ -237,16 +350,18 @@ impl<'ast> Visit<'ast> for OwnedTypes<'_> {
     }
 
     fn visit_lifetime(&mut self, lifetime: &'ast Lifetime) {
-        if lifetime.ident != "static" {
-            self.cx.error_spanned(
-                lifetime,
-                format!(
-                    "{} cannot use borrowed data (`{lifetime}`): arguments and results are \
-                     sent to another process; use an owned type",
-                    self.attr,
-                ),
-            );
+        if lifetime.ident == "static" {
+            return;
         }
+        let (attr, why) = (self.attr, self.why());
+        let verb = match (self.crossing, self.position) {
+            (Crossing::Process, _) => "use",
+            (Crossing::Thread, Position::Return) => "return",
+            (Crossing::Thread | Crossing::Queue, _) => "take",
+        };
+        let message =
+            format!("{attr} cannot {verb} borrowed data (`{lifetime}`){why}; use an owned type");
+        self.cx.error_spanned(lifetime, message);
     }
 }
 
@@ -255,6 +370,7 @@ impl<'ast> Visit<'ast> for OwnedTypes<'_> {
 fn owned_type(borrowed: &Type) -> String {
     match borrowed {
         Type::Slice(slice) => format!("Vec<{}>", type_to_string(&slice.elem)),
+        Type::TraitObject(_) => format!("Box<{}>", type_to_string(borrowed)),
         Type::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
             match path.path.segments[0].ident.to_string().as_str() {
                 "str" => "String".to_owned(),
@@ -317,12 +433,14 @@ pub(crate) enum Executor {
     Impl {
         /// The user's block, unchanged.
         block: ItemImpl,
-        /// The signature of `run`.
-        run: Signature,
+        /// The signature of `run`; `None` (an error) for a trait `impl` or a
+        /// block without `run`.
+        run: Option<Signature>,
     },
 }
 
-/// A `#[background_worker]` that passed validation.
+/// A `#[background_worker]` as validated: the final configuration when
+/// validation found no error, else what the stand-in for the item needs.
 pub(crate) struct Worker {
     /// Loop/interval/delay, queue or event.
     pub(crate) kind: WorkerKind,
@@ -346,10 +464,12 @@ pub(crate) struct Worker {
     pub(crate) executor: Executor,
 }
 
-/// Checks a `#[background_worker]` and builds its [`Worker`]; `None` when the
-/// item cannot be a worker at all (a trait `impl`, an `impl` without `run`).
-pub(crate) fn worker(args: WorkerArgs, item: WorkerItem, cx: &mut Ctxt) -> Option<Worker> {
+/// Checks a `#[background_worker]` and builds its [`Worker`].
+pub(crate) fn worker(args: WorkerArgs, item: WorkerItem, cx: &mut Ctxt) -> Worker {
     let kind = worker_kind(&args, cx);
+    if let Some(supervisor) = &args.supervisor {
+        check_supervisor(supervisor, &[], "a worker", cx);
+    }
     // With conflicting kinds, the executor's arguments cannot be checked
     // against the right kind: the user fixes the options first.
     let kind_is_clear = args.kind_keys.len() < 2;
@@ -357,23 +477,27 @@ pub(crate) fn worker(args: WorkerArgs, item: WorkerItem, cx: &mut Ctxt) -> Optio
         WorkerItem::Fn(func) => {
             check_worker_fn(&func.sig, &kind, kind_is_clear, args.static_, cx);
             let sig = func.sig.clone();
-            (Executor::Fn(func), sig)
+            (Executor::Fn(func), Some(sig))
         }
         WorkerItem::Impl(block) => {
-            let run = check_worker_impl(&block, &kind, kind_is_clear, args.static_, cx)?.clone();
+            let run = check_worker_impl(&block, &kind, kind_is_clear, args.static_, cx).cloned();
             let sig = run.clone();
             (Executor::Impl { block, run }, sig)
         }
     };
-    let item_ty = match kind {
-        WorkerKind::Queue => typed_inputs(&sig.inputs)
+    let item_ty = match (&kind, &sig) {
+        (WorkerKind::Queue, Some(sig)) => typed_inputs(&sig.inputs)
             .next()
             .map(|arg| (*arg.ty).clone()),
-        WorkerKind::Repeat(_) | WorkerKind::Event => None,
+        _ => None,
     };
-    Some(Worker {
+    let fn_kind = match &sig {
+        Some(sig) => FnKind::of(sig, args.static_),
+        None => FnKind::Blocking,
+    };
+    Worker {
         kind,
-        fn_kind: FnKind::of(&sig, args.static_),
+        fn_kind,
         delay_before: args.delay_before.and_then(|keyed| keyed.value),
         capacity: args.capacity.and_then(|keyed| keyed.value),
         priority: args.priority,
@@ -382,7 +506,7 @@ pub(crate) fn worker(args: WorkerArgs, item: WorkerItem, cx: &mut Ctxt) -> Optio
         on_error: args.on_error,
         item_ty,
         executor,
-    })
+    }
 }
 
 /// Decides the kind from the options, reporting options that do not go
@@ -406,6 +530,27 @@ fn worker_kind(args: &WorkerArgs, cx: &mut Ctxt) -> WorkerKind {
                     cx.attr(),
                 ),
             );
+        }
+    }
+    for (key, value) in [("interval", &args.interval), ("delay", &args.delay)] {
+        if let Some(Keyed {
+            value: Some(DurationValue::Seconds { secs, span }),
+            ..
+        }) = value
+        {
+            // With `delay_before`, the pause is there.
+            if *secs == 0.0 && args.delay_before.is_none() {
+                cx.error(
+                    *span,
+                    format!(
+                        "{} with `{key} = 0` would run the fn back to back without a pause, \
+                         keeping a thread busy; for a worker that runs back to back, remove \
+                         `{key}` (`#[background_worker]` alone is a loop worker, which yields \
+                         between runs); else write a pause such as `{key} = 0.1`",
+                        cx.attr(),
+                    ),
+                );
+            }
         }
     }
     if let Some(delay_before) = &args.delay_before {
@@ -515,12 +660,12 @@ fn check_worker_fn(
     check_qualifiers(sig, &attr, cx);
     check_worker_generics(&sig.generics, "a generic fn", cx);
     if check_args {
-        check_executor_args(sig, kind, None, cx);
+        check_executor_args(sig, kind, None, static_.is_some(), cx);
     }
     if static_.is_some() {
         let attr = cx.attr_with("static");
         check_static_async(sig, &attr, cx);
-        check_owned_types(sig, &attr, cx);
+        check_owned_types(sig, &attr, Crossing::Process, cx);
     }
 }
 
@@ -587,7 +732,7 @@ fn check_worker_impl<'a>(
         );
     }
     if check_args {
-        check_executor_args(run, kind, Some(self_ty), cx);
+        check_executor_args(run, kind, Some(self_ty), static_.is_some(), cx);
     }
     if let Some(static_) = static_ {
         let example = match kind {
@@ -645,10 +790,17 @@ fn check_worker_generics(generics: &Generics, what: &str, cx: &mut Ctxt) {
     }
 }
 
-/// A queue executor takes exactly one argument, the item; the others none.
-/// `self_ty` is the type of an `impl` block's `run` (whose `self` is not
-/// counted).
-fn check_executor_args(sig: &Signature, kind: &WorkerKind, self_ty: Option<&Type>, cx: &mut Ctxt) {
+/// A queue executor takes exactly one argument, the item, which it owns; the
+/// others none. `self_ty` is the type of an `impl` block's `run` (whose `self`
+/// is not counted). A `static_` executor's item is checked by
+/// [`check_static`]'s rules instead.
+fn check_executor_args(
+    sig: &Signature,
+    kind: &WorkerKind,
+    self_ty: Option<&Type>,
+    static_: bool,
+    cx: &mut Ctxt,
+) {
     let attr = kind_attr(kind, cx);
     let args: Vec<&syn::PatType> = typed_inputs(&sig.inputs).collect();
     let (the_fn, example) = match self_ty {
@@ -671,6 +823,15 @@ fn check_executor_args(sig: &Signature, kind: &WorkerKind, self_ty: Option<&Type
                 ),
             ),
             [item] => {
+                if !static_ {
+                    OwnedTypes {
+                        attr: &attr,
+                        crossing: Crossing::Queue,
+                        position: Position::Argument,
+                        cx: &mut *cx,
+                    }
+                    .visit_type(&item.ty);
+                }
                 if let Some(impl_trait) = find_impl_trait(&item.ty) {
                     cx.error_spanned(
                         impl_trait,

@@ -15,10 +15,4 @@ async fn hold(n: u64) -> u64 {
     *rc
 }
 
-// Arguments must be `'static`.
-#[background_task]
-fn borrow(text: &str) -> usize {
-    text.len()
-}
-
 fn main() {}

@@ -5,7 +5,7 @@ fn report(message: &str) {
 }
 
 // Options of the wrong type: rustc's errors point at the user's expressions.
-#[background_worker(interval = 1u8, priority = 1, supervisor = "global", on_error = report)]
+#[background_worker(interval = 1u8, priority = LEVEL, supervisor = "global", on_error = report)]
 fn tick() {}
 
 #[background_worker(queue, capacity = -CAPACITY)]
@@ -14,5 +14,7 @@ fn mailer(mail: String) {
 }
 
 const CAPACITY: i32 = 5;
+
+const LEVEL: u8 = 1;
 
 fn main() {}

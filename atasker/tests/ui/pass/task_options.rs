@@ -109,6 +109,16 @@ async fn zeros<const N: usize>() -> [u8; N] {
     [0; N]
 }
 
+// A private supervisor kept in a static (`&PLANT` derefs to `&'static
+// Supervisor`), and a `'static` reference argument.
+static PLANT: ::std::sync::LazyLock<Supervisor> =
+    ::std::sync::LazyLock::new(|| Supervisor::builder().name("plant").build().unwrap());
+
+#[background_task(supervisor = &PLANT)]
+fn in_plant(greeting: &'static str) -> usize {
+    greeting.len()
+}
+
 #[background_task]
 fn r#match(_ignored: u8, r#in: u8) -> u8 {
     r#in
@@ -142,4 +152,5 @@ fn main() {
     assert_eq!(all_options(1, (2, 3), 0).wait().unwrap(), 6);
     assert_eq!(generic(vec!['a', 'b'], 7u8).wait().unwrap(), (2, 7));
     assert_eq!(fallible(4).wait().unwrap().unwrap(), 4);
+    assert_eq!(in_plant("hi").wait().unwrap(), 2);
 }

@@ -93,7 +93,7 @@ async fn queue_async((a, b): (u64, u64)) {
 }
 
 #[background_worker(queue, capacity = CAPACITY)]
-fn queue_static_str(text: &str) {
+fn queue_static_str(text: &'static str) {
     let _ = text.len();
 }
 

@@ -323,4 +323,3 @@ impl<I, R> StaticWorker<I, R> {
         (self.call)(input, out, f)
     }
 }
-

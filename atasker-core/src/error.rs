@@ -5,9 +5,12 @@ use std::fmt;
 /// Why a task did not produce its value.
 ///
 /// ```
-/// use atasker_core::TaskError;
+/// use atasker::TaskError;
 /// let e = TaskError::Panicked { message: "boom".into() };
 /// assert_eq!(e.to_string(), "task panicked: boom");
+///
+/// let t = atasker::spawn(|| -> u32 { panic!("boom") });
+/// assert_eq!(t.wait(), Err(e));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -33,13 +36,16 @@ pub enum TaskError {
         /// The signal that killed the process, if any.
         signal: Option<i32>,
     },
-    /// Arguments or results could not be encoded or decoded across the process boundary.
+    /// Arguments or results could not be encoded or decoded across the process boundary,
+    /// for example a static task's arguments or result larger than the 64 MiB a frame may
+    /// hold (the text says so).
     #[error("codec error: {0}")]
     Codec(String),
     /// The supervisor was stopped; it accepts no new work.
     #[error("supervisor stopped")]
     SupervisorStopped,
-    /// The pool could not run the task (for example, no thread or process could be started).
+    /// The pool could not run the task (for example, no thread or process could be started,
+    /// or a static task on a platform other than Linux, where there is no process pool yet).
     #[error("task could not run: {0}")]
     Unavailable(String),
     /// The task's result was already taken by an earlier `wait_timeout` or `.await`.
@@ -62,7 +68,7 @@ impl fmt::Display for ExitDisplay {
 /// Why a [`Supervisor`](crate::Supervisor) could not be built.
 ///
 /// ```
-/// use atasker_core::{BuildError, Supervisor};
+/// use atasker::{BuildError, Supervisor};
 /// let err = Supervisor::builder().thread_pool(0).build().unwrap_err();
 /// assert!(matches!(err, BuildError::InvalidConfig(_)));
 /// ```

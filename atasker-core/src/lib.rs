@@ -2,10 +2,12 @@
 //! processes and coroutines, with a priority ladder and workers.
 //!
 //! Users depend on the `atasker` facade crate, which re-exports everything here together with
-//! the `#[background_task]` and `#[background_worker]` macros.
+//! the `#[background_task]` and `#[background_worker]` macros; its crate documentation is the
+//! guide (the runtime, logging, shutdown, process tasks, statistics). The examples here are
+//! written as users write them, with `atasker::` paths.
 //!
 //! ```
-//! let t = atasker_core::spawn(|| 1 + 1);
+//! let t = atasker::spawn(|| 1 + 1);
 //! assert_eq!(t.wait(), Ok(2));
 //! ```
 #![doc(test(attr(deny(warnings))))]
@@ -39,8 +41,11 @@ use std::future::Future;
 
 /// Runs `f` on the global supervisor's thread pool at [`Priority::Normal`].
 ///
+/// For other options (a priority, a delay, a timeout, another supervisor), use
+/// [`Supervisor::task`].
+///
 /// ```
-/// let t = atasker_core::spawn(|| std::thread::current().name().map(str::to_owned));
+/// let t = atasker::spawn(|| std::thread::current().name().map(str::to_owned));
 /// assert!(t.wait().unwrap().unwrap().starts_with("atasker-"));
 /// ```
 pub fn spawn<T, F>(f: F) -> Task<T>
@@ -54,7 +59,7 @@ where
 /// Runs `fut` as a coroutine on the global supervisor's runtime.
 ///
 /// ```
-/// let t = atasker_core::spawn_async(async { 40 + 2 });
+/// let t = atasker::spawn_async(async { 40 + 2 });
 /// assert_eq!(t.wait(), Ok(42));
 /// ```
 pub fn spawn_async<F>(fut: F) -> Task<F::Output>

@@ -14,7 +14,7 @@ use std::fmt;
 /// Priorities order from `Low` (smallest) to `Critical` (largest):
 ///
 /// ```
-/// use atasker_core::Priority;
+/// use atasker::Priority;
 /// assert!(Priority::Low < Priority::Normal);
 /// assert!(Priority::High < Priority::Critical);
 /// assert_eq!(Priority::default(), Priority::Normal);
@@ -39,6 +39,12 @@ pub enum Priority {
 
 impl Priority {
     /// Every priority, lowest first.
+    ///
+    /// ```
+    /// use atasker::Priority;
+    /// let names: Vec<&str> = Priority::ALL.iter().map(|p| p.as_str()).collect();
+    /// assert_eq!(names, ["low", "normal", "high", "critical"]);
+    /// ```
     pub const ALL: [Priority; 4] = [
         Priority::Low,
         Priority::Normal,
@@ -51,7 +57,14 @@ impl Priority {
         self as usize
     }
 
-    /// The lowercase name: `"low"`, `"normal"`, `"high"` or `"critical"`.
+    /// The lowercase name: `"low"`, `"normal"`, `"high"` or `"critical"` (also its `Display`
+    /// and its serde form).
+    ///
+    /// ```
+    /// use atasker::Priority;
+    /// assert_eq!(Priority::High.as_str(), "high");
+    /// assert_eq!(Priority::High.to_string(), "high");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             Priority::Low => "low",

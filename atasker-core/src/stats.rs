@@ -105,6 +105,14 @@ impl StatsCells {
 ///
 /// `submitted = queued + running + completed + failed + cancelled` holds in every snapshot
 /// (tasks that timed out count as failed; a delayed task counts as queued while it waits).
+///
+/// ```
+/// let sup = atasker::Supervisor::builder().build().unwrap();
+/// sup.task().spawn(|| ()).wait().unwrap();
+/// let s = sup.stats().threads.normal;
+/// assert_eq!((s.submitted, s.completed), (1, 1));
+/// assert_eq!(s.submitted, s.queued + s.running + s.completed + s.failed + s.cancelled);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PriorityStats {
@@ -120,14 +128,15 @@ pub struct PriorityStats {
     pub failed: u64,
     /// Tasks cancelled.
     pub cancelled: u64,
-    /// The longest time a task waited in the queue.
+    /// The longest time a task waited in the queue. Serialized as serde serializes a
+    /// `Duration`: `{"secs": u64, "nanos": u32}`.
     pub max_wait: Duration,
 }
 
 /// Counts for one pool, per priority.
 ///
 /// ```
-/// let sup = atasker_core::Supervisor::builder().build().unwrap();
+/// let sup = atasker::Supervisor::builder().build().unwrap();
 /// let stats = sup.stats();
 /// assert_eq!(stats.threads.normal.submitted, 0);
 /// ```
@@ -146,6 +155,13 @@ pub struct PoolStats {
 
 impl PoolStats {
     /// The counts of one priority.
+    ///
+    /// ```
+    /// use atasker::{Priority, Supervisor};
+    /// let sup = Supervisor::builder().build().unwrap();
+    /// sup.task().priority(Priority::High).spawn(|| ()).wait().unwrap();
+    /// assert_eq!(sup.stats().threads.priority(Priority::High).completed, 1);
+    /// ```
     pub fn priority(&self, p: Priority) -> &PriorityStats {
         match p {
             Priority::Low => &self.low,
@@ -156,6 +172,15 @@ impl PoolStats {
     }
 
     /// The counts of every priority added up (`max_wait` is the longest).
+    ///
+    /// ```
+    /// use atasker::{Priority, Supervisor};
+    /// let sup = Supervisor::builder().build().unwrap();
+    /// for p in [Priority::Low, Priority::Critical] {
+    ///     sup.task().priority(p).spawn(|| ()).wait().unwrap();
+    /// }
+    /// assert_eq!(sup.stats().threads.total().completed, 2);
+    /// ```
     pub fn total(&self) -> PriorityStats {
         [&self.low, &self.normal, &self.high, &self.critical]
             .into_iter()
@@ -171,13 +196,28 @@ impl PoolStats {
     }
 }
 
-/// A snapshot of a supervisor's counters; serializable with serde.
+/// A snapshot of a supervisor's counters, made by [`Supervisor::stats`]; serializable with
+/// serde.
+///
+/// Serialized, it has one object per pool (`threads`, `processes`, `coroutines`), each with
+/// one [`PriorityStats`] object per priority (`low`, `normal`, `high`, `critical`), then
+/// `pool_threads` and the `workers` list of [`WorkerStats`]. Durations serialize as serde
+/// serializes a `Duration` today: `{"secs": …, "nanos": …}`. The `atasker` crate
+/// documentation (section *Statistics*) shows a whole snapshot.
 ///
 /// ```
-/// let sup = atasker_core::Supervisor::builder().build().unwrap();
+/// let sup = atasker::Supervisor::builder().build().unwrap();
 /// sup.task().spawn(|| ()).wait().unwrap();
 /// assert_eq!(sup.stats().threads.normal.completed, 1);
+///
+/// let json = serde_json::to_value(sup.stats()).unwrap();
+/// assert_eq!(json["threads"]["normal"]["completed"], 1);
+/// assert_eq!(json["coroutines"]["high"]["max_wait"]["nanos"], 0);
+/// assert!(json["workers"].as_array().unwrap().is_empty());
 /// ```
+///
+/// [`Supervisor::stats`]: crate::Supervisor::stats
+/// [`WorkerStats`]: crate::WorkerStats
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Stats {
@@ -195,6 +235,13 @@ pub struct Stats {
 
 impl Stats {
     /// The counts of one pool.
+    ///
+    /// ```
+    /// use atasker::{PoolKind, Supervisor};
+    /// let sup = Supervisor::builder().build().unwrap();
+    /// sup.task().spawn_async(async {}).wait().unwrap();
+    /// assert_eq!(sup.stats().pool(PoolKind::Coroutines).normal.completed, 1);
+    /// ```
     pub fn pool(&self, pool: PoolKind) -> &PoolStats {
         match pool {
             PoolKind::Threads => &self.threads,

@@ -76,7 +76,7 @@ impl Default for Config {
 /// Builds a [`Supervisor`]. Made by [`Supervisor::builder`].
 ///
 /// ```
-/// use atasker_core::{Supervisor, TaskInfo};
+/// use atasker::{Supervisor, TaskInfo};
 /// use std::time::Duration;
 /// let sup = Supervisor::builder()
 ///     .name("plant")
@@ -98,60 +98,159 @@ pub struct SupervisorBuilder {
 
 impl SupervisorBuilder {
     /// The supervisor's name; its threads are named `atasker-<name>-…`. Default: `default`.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().name("plant").build().unwrap();
+    /// let thread = sup.task().spawn(|| std::thread::current().name().map(str::to_owned));
+    /// assert!(thread.wait().unwrap().unwrap().starts_with("atasker-plant-"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.config.name = name.into();
         self
     }
 
     /// Threads for LOW tasks (the base of the ladder). Default: cores × 5. At least 1.
+    ///
+    /// Threads start lazily, one per busy slot, and are kept.
+    ///
+    /// ```
+    /// use atasker::Supervisor;
+    /// let sup = Supervisor::builder().thread_pool(2).build().unwrap();
+    /// let tasks: Vec<_> = (0..4).map(|i| sup.task().spawn(move || i * 10)).collect();
+    /// assert_eq!(atasker::wait_completed(tasks, None), Ok(vec![0, 10, 20, 30]));
+    /// assert!(Supervisor::builder().thread_pool(0).build().is_err());
+    /// ```
     pub fn thread_pool(mut self, n: usize) -> Self {
         self.config.thread_pool = n;
         self
     }
 
     /// Extra threads NORMAL tasks may use. Default: 5.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder()
+    ///     .thread_pool(2)     // LOW tasks may use 2 threads
+    ///     .reserve_normal(1)  // NORMAL tasks 3
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(sup.task().spawn(|| 1).wait(), Ok(1));
+    /// ```
     pub fn reserve_normal(mut self, n: usize) -> Self {
         self.config.reserve_normal = n;
         self
     }
 
     /// Extra threads HIGH tasks may use above NORMAL's. Default: 5.
+    ///
+    /// ```
+    /// use atasker::{Priority, Supervisor};
+    /// let sup = Supervisor::builder()
+    ///     .thread_pool(2)     // LOW tasks may use 2 threads
+    ///     .reserve_normal(1)  // NORMAL tasks 3
+    ///     .reserve_high(1)    // HIGH tasks 4; CRITICAL ones start at once, always
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(sup.task().priority(Priority::High).spawn(|| 1).wait(), Ok(1));
+    /// ```
     pub fn reserve_high(mut self, n: usize) -> Self {
         self.config.reserve_high = n;
         self
     }
 
-    /// Worker processes for LOW static tasks. Default: cores. At least 1.
+    /// Worker processes for LOW static tasks (`#[background_task(static)]`, and the runs of
+    /// `static` workers). Default: cores. At least 1.
+    ///
+    /// The process pool runs on **Linux only** for now: elsewhere a static task fails with
+    /// [`TaskError::Unavailable`]. Worker processes are copies of the running executable,
+    /// started lazily (one per busy slot) and kept; each runs one task at a time, in a
+    /// process group of its own (a Ctrl-C in the terminal does not reach it: the parent's
+    /// [`Supervisor::stop`] lets it finish, [`Supervisor::stop_timeout`] kills it at the
+    /// deadline), and dies with the parent. A static task's arguments (together) and its
+    /// result each cross in a frame of at most **64 MiB**; a larger one fails the task with
+    /// [`TaskError::Codec`], saying so.
+    ///
+    /// ```
+    /// use atasker::prelude::*;
+    ///
+    /// let sup = Supervisor::builder().process_pool(2).build_global().unwrap();
+    ///
+    /// #[background_task(static)] // runs on the global supervisor's process pool
+    /// fn double(n: u64) -> u64 {
+    ///     n * 2
+    /// }
+    ///
+    /// match double(21).wait() {
+    ///     Ok(n) => assert_eq!(n, 42),
+    ///     Err(TaskError::Unavailable(_)) => {} // not on Linux
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// sup.stop();
+    /// ```
     pub fn process_pool(mut self, n: usize) -> Self {
         self.config.process_pool = n;
         self
     }
 
     /// Extra processes NORMAL static tasks may use. Default: 0.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder()
+    ///     .process_pool(2)            // LOW static tasks may use 2 processes
+    ///     .process_reserve_normal(1)  // NORMAL ones 3
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!sup.is_stopped());
+    /// ```
     pub fn process_reserve_normal(mut self, n: usize) -> Self {
         self.config.process_reserve_normal = n;
         self
     }
 
     /// Extra processes HIGH static tasks may use above NORMAL's. Default: 0.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder()
+    ///     .process_pool(2)            // LOW static tasks may use 2 processes
+    ///     .process_reserve_normal(1)  // NORMAL ones 3
+    ///     .process_reserve_high(1)    // HIGH ones 4; CRITICAL ones start at once, always
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!sup.is_stopped());
+    /// ```
     pub fn process_reserve_high(mut self, n: usize) -> Self {
         self.config.process_reserve_high = n;
         self
     }
 
     /// Worker threads of the supervisor's own tokio runtime. Default: cores.
+    ///
+    /// The runtime is multi-thread, built on first use with every driver enabled (I/O, time,
+    /// signals), and its threads are named `atasker-<name>-rt`. Not used with
+    /// [`runtime`](SupervisorBuilder::runtime).
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().runtime_threads(1).build().unwrap();
+    /// let t = sup.task().spawn_async(async { std::thread::current().name().map(str::to_owned) });
+    /// assert_eq!(t.wait().unwrap().as_deref(), Some("atasker-default-rt"));
+    /// ```
     pub fn runtime_threads(mut self, n: usize) -> Self {
         self.config.runtime_threads = n;
         self
     }
 
-    /// Run coroutines on the user's runtime instead of one the supervisor owns.
+    /// Run coroutines on the user's runtime instead of one the supervisor owns: a program that
+    /// runs `#[tokio::main]` keeps one runtime. Coroutines then run only while that runtime
+    /// does, and a stop deadline cancels them one by one instead of shutting the runtime down.
+    ///
+    /// In async code `.await` tasks: on a current-thread runtime
+    /// (`#[tokio::main(flavor = "current_thread")]`) a blocking [`Task::wait`] panics, as it
+    /// would hang the runtime; on a multi-thread one it works through `block_in_place`.
     ///
     /// ```
     /// # let rt = tokio::runtime::Runtime::new().unwrap();
     /// # rt.block_on(async {
     /// // inside the user's `#[tokio::main]`:
-    /// let sup = atasker_core::Supervisor::builder()
+    /// let sup = atasker::Supervisor::builder()
     ///     .runtime(tokio::runtime::Handle::current())
     ///     .build()
     ///     .unwrap();
@@ -164,30 +263,102 @@ impl SupervisorBuilder {
     }
 
     /// A task queued this long gets a `tracing` warning and the warning hook. Default: 5 s.
+    /// Not longer than [`timeout_critical`](SupervisorBuilder::timeout_critical).
+    ///
+    /// The warning goes to `tracing`: without a subscriber it is not shown (see
+    /// [`on_timeout_warning`](SupervisorBuilder::on_timeout_warning) for a hook).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sup = atasker::Supervisor::builder()
+    ///     .timeout_warning(Duration::from_secs(1))
+    ///     .build();
+    /// assert!(sup.is_ok());
+    /// // longer than the default `timeout_critical` (10 s):
+    /// let err = atasker::Supervisor::builder()
+    ///     .timeout_warning(Duration::from_secs(30))
+    ///     .build();
+    /// assert!(err.is_err());
+    /// ```
     pub fn timeout_warning(mut self, d: Duration) -> Self {
         self.config.timeout_warning = d;
         self
     }
 
     /// A task queued this long gets a `tracing` error and the critical hook. Default: 10 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sup = atasker::Supervisor::builder()
+    ///     .timeout_warning(Duration::from_secs(1))
+    ///     .timeout_critical(Duration::from_secs(3))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!sup.is_stopped());
+    /// ```
     pub fn timeout_critical(mut self, d: Duration) -> Self {
         self.config.timeout_critical = d;
         self
     }
 
-    /// Called once for each task still queued at `timeout_warning`.
+    /// Called once for each task still queued at `timeout_warning`, on the supervisor's
+    /// watchdog thread (a panic in it is contained).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let warned = Arc::new(AtomicUsize::new(0));
+    /// let counter = warned.clone();
+    /// let sup = atasker::Supervisor::builder()
+    ///     .thread_pool(1)
+    ///     .reserve_normal(0)
+    ///     .reserve_high(0)
+    ///     .timeout_warning(Duration::from_millis(20))
+    ///     .on_timeout_warning(move |_| {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let busy = sup.task().spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    /// let queued = sup.task().spawn(|| ()); // waits for the only thread
+    /// queued.wait().unwrap();
+    /// busy.wait().unwrap();
+    /// assert_eq!(warned.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn on_timeout_warning(mut self, f: impl Fn(&TaskInfo) + Send + Sync + 'static) -> Self {
         self.config.on_warning = Some(Arc::new(f));
         self
     }
 
-    /// Called once for each task still queued at `timeout_critical`.
+    /// Called once for each task still queued at `timeout_critical`, on the supervisor's
+    /// watchdog thread (a panic in it is contained).
+    ///
+    /// ```
+    /// use atasker::TaskInfo;
+    /// let sup = atasker::Supervisor::builder()
+    ///     .on_timeout_critical(|t: &TaskInfo| {
+    ///         eprintln!("task {} ({}, {}) queued for {:?}", t.id, t.name, t.priority, t.waited)
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(sup.task().spawn(|| 1).wait(), Ok(1));
+    /// ```
     pub fn on_timeout_critical(mut self, f: impl Fn(&TaskInfo) + Send + Sync + 'static) -> Self {
         self.config.on_critical = Some(Arc::new(f));
         self
     }
 
-    /// Builds a private supervisor.
+    /// Builds a private supervisor. Give it to the macros with `supervisor = EXPR` (a
+    /// `&'static Supervisor`) or to the worker builders with `.supervisor(&sup)`.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().name("private").build()?;
+    /// assert_eq!(sup.task().spawn(|| 1).wait(), Ok(1));
+    /// sup.stop();
+    /// # Ok::<(), atasker::BuildError>(())
+    /// ```
     pub fn build(self) -> Result<Supervisor, BuildError> {
         let c = self.config;
         if c.thread_pool == 0 {
@@ -238,7 +409,16 @@ impl SupervisorBuilder {
     /// Builds the global supervisor that [`Supervisor::global`] returns.
     ///
     /// Fails with [`BuildError::GlobalExists`] once the global supervisor exists (built here
-    /// or by a first call of `Supervisor::global()`).
+    /// or by a first call of `Supervisor::global()`, which the first task or worker on the
+    /// global supervisor makes): call it first thing in `main`.
+    ///
+    /// ```
+    /// use atasker::{BuildError, Supervisor};
+    /// let sup = Supervisor::builder().name("app").build_global()?;
+    /// assert!(std::ptr::eq(sup, Supervisor::global()));
+    /// assert!(matches!(Supervisor::builder().build_global(), Err(BuildError::GlobalExists)));
+    /// # Ok::<(), BuildError>(())
+    /// ```
     pub fn build_global(self) -> Result<&'static Supervisor, BuildError> {
         let sup = self.build()?;
         let mut fresh = false;
@@ -267,11 +447,12 @@ static GLOBAL: OnceLock<Supervisor> = OnceLock::new();
 /// One task supervisor for threads, processes and coroutines.
 ///
 /// It owns a thread pool and a process pool, both governed by the priority ladder (see
-/// [`Priority`]), a tokio runtime for coroutines (or the user's), and the workers. Cheap to
-/// clone: clones share one supervisor.
+/// [`Priority`]), a tokio runtime for coroutines (or the user's, see
+/// [`SupervisorBuilder::runtime`]), and the workers. Cheap to clone: clones share one
+/// supervisor.
 ///
 /// ```
-/// use atasker_core::{Priority, Supervisor};
+/// use atasker::{Priority, Supervisor};
 /// let sup = Supervisor::builder().name("doc").thread_pool(2).build().unwrap();
 /// let t = sup.task().priority(Priority::High).spawn(|| 2 + 2);
 /// assert_eq!(t.wait(), Ok(4));
@@ -284,6 +465,11 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A builder for a supervisor with custom settings.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().thread_pool(4).build().unwrap();
+    /// assert_eq!(sup.task().spawn(|| 1).wait(), Ok(1));
+    /// ```
     pub fn builder() -> SupervisorBuilder {
         SupervisorBuilder {
             config: Config::default(),
@@ -297,8 +483,8 @@ impl Supervisor {
     /// queue-wait warnings at 5 s and 10 s. Threads and processes start lazily.
     ///
     /// ```
-    /// let a = atasker_core::Supervisor::global();
-    /// let b = atasker_core::Supervisor::global();
+    /// let a = atasker::Supervisor::global();
+    /// let b = atasker::Supervisor::global();
     /// assert!(std::ptr::eq(a, b));
     /// ```
     pub fn global() -> &'static Supervisor {
@@ -310,6 +496,10 @@ impl Supervisor {
     }
 
     /// The supervisor's name.
+    ///
+    /// ```
+    /// assert_eq!(atasker::Supervisor::global().name(), "default");
+    /// ```
     pub fn name(&self) -> &str {
         &self.inner.config.name
     }
@@ -317,7 +507,7 @@ impl Supervisor {
     /// A builder for one task with options (priority, delay, timeout, name).
     ///
     /// ```
-    /// use atasker_core::{Priority, Supervisor};
+    /// use atasker::{Priority, Supervisor};
     /// use std::time::Duration;
     /// let t = Supervisor::global()
     ///     .task()
@@ -339,15 +529,27 @@ impl Supervisor {
 
     /// Stops the supervisor: new tasks fail with [`TaskError::SupervisorStopped`], every
     /// worker stops, queued tasks still run, and the call returns once every task is done.
-    /// Idempotent.
+    /// Idempotent. A stop is final: the supervisor's workers cannot start again.
+    ///
+    /// A queue worker's waiting items are queued work too: they are all served before the
+    /// worker stops for good (see [`QueueWorker::take_remaining`] for what a
+    /// [`stop_timeout`](Supervisor::stop_timeout) leaves). Running static tasks finish in
+    /// their worker processes, which then exit.
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait on a thread that drives a current-thread tokio runtime (which
+    /// would hang for good), as [`Task::wait`].
     ///
     /// ```
-    /// let sup = atasker_core::Supervisor::builder().build().unwrap();
+    /// let sup = atasker::Supervisor::builder().build().unwrap();
     /// let t = sup.task().spawn(|| 1);
     /// sup.stop();
     /// assert_eq!(t.wait(), Ok(1));
-    /// assert_eq!(sup.task().spawn(|| 2).wait(), Err(atasker_core::TaskError::SupervisorStopped));
+    /// assert_eq!(sup.task().spawn(|| 2).wait(), Err(atasker::TaskError::SupervisorStopped));
     /// ```
+    ///
+    /// [`QueueWorker::take_remaining`]: crate::QueueWorker::take_remaining
     pub fn stop(&self) {
         self.inner.stop(None);
     }
@@ -357,26 +559,41 @@ impl Supervisor {
     /// killed (both `Cancelled`); running thread tasks cannot be interrupted and finish on
     /// their own. Returns by the deadline.
     ///
+    /// Queue workers are served until the deadline; the items still waiting then are reported
+    /// by a `tracing` error with their count and handed back by
+    /// [`QueueWorker::take_remaining`].
+    ///
     /// ```
     /// use std::time::Duration;
-    /// let sup = atasker_core::Supervisor::builder().build().unwrap();
+    /// let sup = atasker::Supervisor::builder().build().unwrap();
     /// let t = sup.task().delay(Duration::from_secs(60)).spawn(|| 1);
     /// sup.stop_timeout(Duration::from_millis(50));
-    /// assert_eq!(t.wait(), Err(atasker_core::TaskError::Cancelled));
+    /// assert_eq!(t.wait(), Err(atasker::TaskError::Cancelled));
     /// ```
+    ///
+    /// [`QueueWorker::take_remaining`]: crate::QueueWorker::take_remaining
     pub fn stop_timeout(&self, timeout: Duration) {
         self.inner.stop(Some(Instant::now() + timeout));
     }
 
-    /// Whether [`stop`](Supervisor::stop) was called.
+    /// Whether [`stop`](Supervisor::stop) (or [`stop_timeout`](Supervisor::stop_timeout)) was
+    /// called.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().build().unwrap();
+    /// assert!(!sup.is_stopped());
+    /// sup.stop();
+    /// assert!(sup.is_stopped());
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.phase.load(SeqCst) != OPEN
     }
 
-    /// A snapshot of the counters.
+    /// A snapshot of the counters: per pool and priority, and per worker. Serializable with
+    /// serde; see [`Stats`] for the shape of its JSON.
     ///
     /// ```
-    /// let sup = atasker_core::Supervisor::builder().build().unwrap();
+    /// let sup = atasker::Supervisor::builder().build().unwrap();
     /// let json = serde_json::to_string(&sup.stats()).unwrap();
     /// assert!(json.contains("\"max_wait\""));
     /// ```
@@ -446,7 +663,7 @@ pub(crate) struct Spec {
 /// Options for one task, made by [`Supervisor::task`].
 ///
 /// ```
-/// use atasker_core::{Priority, Supervisor};
+/// use atasker::{Priority, Supervisor};
 /// use std::time::Duration;
 /// let t = Supervisor::global()
 ///     .task()
@@ -469,25 +686,57 @@ pub struct TaskBuilder<'a> {
 
 impl TaskBuilder<'_> {
     /// The task's name, for logs, spans and hooks. Default: `task`.
+    ///
+    /// ```
+    /// let t = atasker::Supervisor::global().task().name("resize").spawn(|| 1);
+    /// assert!(format!("{t:?}").contains("\"resize\""));
+    /// assert_eq!(t.wait(), Ok(1));
+    /// ```
     pub fn name(mut self, name: &'static str) -> Self {
         self.name = name;
         self
     }
 
     /// The task's priority. Default: [`Priority::Normal`].
+    ///
+    /// ```
+    /// use atasker::{Priority, Supervisor};
+    /// let t = Supervisor::global().task().priority(Priority::Critical).spawn(|| 1);
+    /// assert_eq!(t.wait(), Ok(1)); // a CRITICAL task starts at once, even in a full pool
+    /// ```
     pub fn priority(mut self, p: Priority) -> Self {
         self.priority = p;
         self
     }
 
     /// Queue the task only after `d`; it holds no slot while it waits.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let asked = Instant::now();
+    /// let t = atasker::Supervisor::global()
+    ///     .task()
+    ///     .delay(Duration::from_millis(20))
+    ///     .spawn(move || asked.elapsed());
+    /// assert!(t.wait().unwrap() >= Duration::from_millis(20));
+    /// ```
     pub fn delay(mut self, d: Duration) -> Self {
         self.delay = Some(d);
         self
     }
 
-    /// A deadline counted from the moment the task starts: coroutines are aborted, thread
-    /// tasks are reported as [`TaskError::TimedOut`] and left to finish.
+    /// A deadline counted from the moment the task starts: the task fails with
+    /// [`TaskError::TimedOut`]; a coroutine is aborted, a process task's worker process is
+    /// killed and replaced, and a thread task (which cannot be interrupted) is left to finish.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = atasker::Supervisor::global()
+    ///     .task()
+    ///     .timeout(Duration::from_millis(10))
+    ///     .spawn_async(async { tokio::time::sleep(Duration::from_secs(60)).await });
+    /// assert_eq!(t.wait(), Err(atasker::TaskError::TimedOut));
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
@@ -510,6 +759,12 @@ impl TaskBuilder<'_> {
     }
 
     /// Runs `f` on the thread pool.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().thread_pool(2).build().unwrap();
+    /// let t = sup.task().spawn(|| 2 + 2);
+    /// assert_eq!(t.wait(), Ok(4));
+    /// ```
     pub fn spawn<T, F>(self, f: F) -> Task<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -521,7 +776,7 @@ impl TaskBuilder<'_> {
     /// Runs `fut` as a coroutine on the supervisor's runtime.
     ///
     /// ```
-    /// let t = atasker_core::Supervisor::global().task().spawn_async(async { 5 });
+    /// let t = atasker::Supervisor::global().task().spawn_async(async { 5 });
     /// assert_eq!(t.wait(), Ok(5));
     /// ```
     pub fn spawn_async<F>(self, fut: F) -> Task<F::Output>

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 /// A task's identifier, unique within the process.
 ///
 /// ```
-/// let a = atasker_core::spawn(|| 1);
-/// let b = atasker_core::spawn(|| 2);
+/// let a = atasker::spawn(|| 1);
+/// let b = atasker::spawn(|| 2);
 /// assert_ne!(a.id(), b.id());
+/// assert_eq!(a.id().to_string(), format!("#{}", a.id().as_u64()));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
 pub struct TaskId(u64);
@@ -31,6 +32,11 @@ impl TaskId {
     }
 
     /// The id as a number.
+    ///
+    /// ```
+    /// let t = atasker::spawn(|| ());
+    /// assert!(t.id().as_u64() > 0);
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -45,7 +51,7 @@ impl fmt::Display for TaskId {
 /// Where a task runs.
 ///
 /// ```
-/// use atasker_core::PoolKind;
+/// use atasker::PoolKind;
 /// assert_eq!(PoolKind::Threads.to_string(), "threads");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -79,9 +85,9 @@ impl fmt::Display for PoolKind {
 ///
 /// ```
 /// use std::time::Duration;
-/// let sup = atasker_core::Supervisor::builder()
+/// let sup = atasker::Supervisor::builder()
 ///     .timeout_warning(Duration::from_secs(1))
-///     .on_timeout_warning(|t: &atasker_core::TaskInfo| {
+///     .on_timeout_warning(|t: &atasker::TaskInfo| {
 ///         eprintln!("{} ({}) queued for {:?}", t.name, t.priority, t.waited)
 ///     })
 ///     .build()
@@ -484,8 +490,17 @@ impl<T: Send + 'static> Control for TaskCell<T> {
 /// Dropping the handle detaches the task: it still runs.
 ///
 /// ```
-/// let t = atasker_core::spawn(|| 6 * 7);
+/// let t = atasker::spawn(|| 6 * 7);
 /// assert_eq!(t.wait().unwrap(), 42);
+/// ```
+///
+/// In async code (a `Task` is a `Future`):
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let n = atasker::spawn_async(async { 6 * 7 }).await;
+/// assert_eq!(n, Ok(42));
+/// # });
 /// ```
 #[must_use = "a task runs in the background even if dropped; wait for it to get its result"]
 pub struct Task<T> {
@@ -513,8 +528,9 @@ impl<T: Send + 'static> Task<T> {
     /// The task's identifier.
     ///
     /// ```
-    /// let t = atasker_core::spawn(|| ());
-    /// println!("started {}", t.id());
+    /// let t = atasker::spawn(|| ());
+    /// println!("started {}", t.id()); // started #1
+    /// # t.wait().unwrap();
     /// ```
     pub fn id(&self) -> TaskId {
         self.cell.header.id
@@ -523,7 +539,7 @@ impl<T: Send + 'static> Task<T> {
     /// Whether the task has finished (with a value or an error).
     ///
     /// ```
-    /// let t = atasker_core::spawn(|| 1);
+    /// let t = atasker::spawn(|| 1);
     /// while !t.is_finished() { std::thread::yield_now(); }
     /// assert_eq!(t.wait(), Ok(1));
     /// ```
@@ -552,8 +568,26 @@ impl<T: Send + 'static> Task<T> {
     /// [`wait_completed`](crate::wait_completed).
     ///
     /// ```
-    /// let t = atasker_core::spawn(|| "done");
+    /// let t = atasker::spawn(|| "done");
     /// assert_eq!(t.wait(), Ok("done"));
+    /// ```
+    ///
+    /// A task that waits for another task of its own full pool:
+    ///
+    /// ```
+    /// // One thread and no reserves: while `outer` runs, the pool is full.
+    /// let sup = atasker::Supervisor::builder()
+    ///     .thread_pool(1)
+    ///     .reserve_normal(0)
+    ///     .reserve_high(0)
+    ///     .build()
+    ///     .unwrap();
+    /// let s = sup.clone();
+    /// let outer = sup.task().spawn(move || {
+    ///     let inner = s.task().spawn(|| 20); // queued: the only thread runs `outer`
+    ///     inner.wait().unwrap() + 1 // runs `inner` here, on this thread
+    /// });
+    /// assert_eq!(outer.wait(), Ok(21));
     /// ```
     pub fn wait(self) -> Result<T, TaskError> {
         self.cell
@@ -568,7 +602,7 @@ impl<T: Send + 'static> Task<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let mut t = atasker_core::spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    /// let mut t = atasker::spawn(|| std::thread::sleep(Duration::from_millis(200)));
     /// assert!(t.wait_timeout(Duration::from_millis(1)).is_none());
     /// assert_eq!(t.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
     /// ```
@@ -582,9 +616,9 @@ impl<T: Send + 'static> Task<T> {
     /// has already finished.
     ///
     /// ```
-    /// use atasker_core::{Supervisor, TaskError};
+    /// use atasker::{Supervisor, TaskError};
     /// use std::time::Duration;
-    /// let sup: &'static Supervisor = Box::leak(Box::new(Supervisor::builder().build().unwrap()));
+    /// let sup = Supervisor::builder().build().unwrap();
     /// let t = sup.task().delay(Duration::from_secs(60)).spawn(|| 1);
     /// assert!(t.cancel());
     /// assert_eq!(t.wait(), Err(TaskError::Cancelled));
@@ -654,8 +688,8 @@ impl<T: Send + 'static> Future for Task<T> {
 /// `Err(TaskError::TimedOut)` once `timeout` has passed; tasks not waited for go on.
 ///
 /// ```
-/// let tasks = (1..=3).map(|i| atasker_core::spawn(move || i * 10)).collect::<Vec<_>>();
-/// assert_eq!(atasker_core::wait_completed(tasks, None), Ok(vec![10, 20, 30]));
+/// let tasks = (1..=3).map(|i| atasker::spawn(move || i * 10)).collect::<Vec<_>>();
+/// assert_eq!(atasker::wait_completed(tasks, None), Ok(vec![10, 20, 30]));
 /// ```
 pub fn wait_completed<T, I>(tasks: I, timeout: Option<Duration>) -> Result<Vec<T>, TaskError>
 where

@@ -23,6 +23,396 @@
 //! assert_eq!(t.wait(), Ok(49));
 //! assert_eq!(greet("plant".into()).wait().unwrap(), "hello, plant");
 //! ```
+//!
+//! `use atasker::prelude::*;` brings the macros and the types most code names; every public
+//! type is at the crate root (`atasker::Stats`, `atasker::TaskInfo`, …).
+//!
+//! # Where a function runs
+//!
+//! Decided from its signature, for tasks (`#[background_task]`) and workers
+//! (`#[background_worker]`) alike:
+//!
+//! | the function | runs on | for |
+//! |---|---|---|
+//! | `async fn` | the supervisor's tokio runtime, as a coroutine | waiting on I/O, cheaply |
+//! | `fn` | the supervisor's thread pool (never a runtime thread) | blocking or CPU work |
+//! | `fn` marked `static`: `#[background_task(static)]` | the supervisor's process pool: another OS process running the same executable (see [Process tasks](#process-tasks)) | isolation, crash containment, CPU work that holds locks |
+//!
+//! Without the macros: [`spawn`] (thread pool), [`spawn_async`] (coroutine) and
+//! [`Supervisor::task`] (with a priority, a delay, a timeout) for tasks;
+//! [`Worker::builder`], [`QueueWorker::builder`] and [`EventWorker::builder`] for workers.
+//!
+//! # Tasks
+//!
+//! `#[background_task]` turns `fn f(args) -> T` (or `async fn`) into `fn f(args) -> Task<T>`:
+//! a call starts the body at once and returns a [`Task`]. Wait for it with [`Task::wait`] in
+//! sync code, or `.await` it in async code (a `Task` is a `Future`); [`Task::wait_timeout`],
+//! [`Task::cancel`] and [`wait_completed`] do the rest. Dropping a `Task` detaches it: it
+//! still runs. A task that did not produce its value gives a [`TaskError`]; a panic never takes
+//! a pool thread, a worker or the process pool with it.
+//!
+//! ```
+//! use atasker::prelude::*;
+//! use std::time::Duration;
+//!
+//! #[background_task(priority = Priority::Low, timeout = 5)] // 5 s, or any `Duration`
+//! fn checksum(data: Vec<u8>) -> u32 {
+//!     data.iter().map(|&b| u32::from(b)).sum()
+//! }
+//!
+//! let tasks = vec![checksum(vec![1, 2]), checksum(vec![3, 4])];
+//! let sums = atasker::wait_completed(tasks, Some(Duration::from_secs(10)));
+//! assert_eq!(sums, Ok(vec![3, 7]));
+//!
+//! let t = atasker::spawn(|| -> u32 { panic!("boom") });
+//! assert!(matches!(t.wait(), Err(TaskError::Panicked { .. })));
+//! ```
+//!
+//! A task may wait for another task even when its pool is full: a thread task that waits for
+//! a task still queued in its own pool runs that task on its own thread, as rayon's `join`
+//! does, so nested waits never deadlock (see [`Task::wait`]).
+//!
+//! # The supervisor and priorities
+//!
+//! [`Supervisor::global()`] is built with the defaults on first use (thread pool = cores × 5
+//! with reserves 5/5, process pool = cores, queue-wait warnings at 5 s and 10 s; threads and
+//! processes start lazily). Build your own with [`Supervisor::builder`], as the global one
+//! ([`SupervisorBuilder::build_global`], before its first use) or as a private one
+//! ([`SupervisorBuilder::build`], given to the macros with `supervisor = EXPR`):
+//!
+//! ```
+//! use atasker::{Supervisor, TaskInfo};
+//! use std::time::Duration;
+//!
+//! let sup: &'static Supervisor = Supervisor::builder()
+//!     .name("plant")            // thread names start with atasker-plant-
+//!     .thread_pool(20)          // LOW may use 20 threads
+//!     .reserve_normal(5)        // NORMAL may use 25
+//!     .reserve_high(5)          // HIGH may use 30; CRITICAL always starts at once
+//!     .process_pool(4)          // the same ladder: .process_reserve_normal(n) and _high(n)
+//!     .timeout_warning(Duration::from_secs(5))   // queued this long: tracing warn + hook
+//!     .timeout_critical(Duration::from_secs(10)) // tracing error + hook
+//!     .on_timeout_critical(|t: &TaskInfo| eprintln!("{} waits for {:?}", t.name, t.waited))
+//!     .build_global()?;
+//! assert_eq!(sup.name(), "plant");
+//! # Ok::<(), atasker::BuildError>(())
+//! ```
+//!
+//! The ladder ([`Priority`]) governs the thread pool and the process pool: a `Low` task starts
+//! while fewer than `thread_pool` tasks run, `Normal` while fewer than `thread_pool +
+//! reserve_normal`, `High` while fewer than `thread_pool + reserve_normal + reserve_high`, and
+//! `Critical` at once (the process pool likewise, with `process_pool` and its reserves).
+//! Queued tasks start highest priority first, first in first out within a priority, the
+//! moment a slot frees. Coroutines are not limited by the ladder.
+//!
+//! # The runtime, and `#[tokio::main]`
+//!
+//! Coroutines (`async fn` tasks and workers, and every worker's loop) run on a tokio runtime.
+//! By default the supervisor owns one: a multi-thread runtime, built on first use with every
+//! driver enabled (I/O, time, signals), so an `async fn` task may open sockets, read files,
+//! sleep and wait for `ctrl_c()` as under `#[tokio::main]` (given the tokio features your own
+//! crate turns on, such as `net` or `signal`). Its threads are named `atasker-<name>-rt`;
+//! [`SupervisorBuilder::runtime_threads`] sets how many.
+//!
+//! A program that runs `#[tokio::main]` already can keep one runtime: give the supervisor
+//! its handle with [`SupervisorBuilder::runtime`]. Creating or using the global supervisor
+//! from inside a runtime never panics.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // inside `#[tokio::main] async fn main()`:
+//! let sup = atasker::Supervisor::builder()
+//!     .runtime(tokio::runtime::Handle::current())
+//!     .build_global()
+//!     .unwrap();
+//! assert_eq!(sup.task().spawn_async(async { 1 + 1 }).await, Ok(2));
+//! # });
+//! ```
+//!
+//! In async code, `.await` a task. The blocking [`Task::wait`] is for sync code: called on a
+//! thread of a multi-thread runtime it still works (through `tokio::task::block_in_place`, so
+//! that the runtime moves its other tasks to other threads), but on a current-thread runtime
+//! (`#[tokio::main(flavor = "current_thread")]`, `#[tokio::test]`) blocking would hang that
+//! runtime for good, so `wait()` panics at once, saying to `.await` the task instead. The same
+//! holds for [`Task::wait_timeout`], [`wait_completed`], a [`QueueWorker::put`] into a full
+//! queue and a [`Supervisor::stop`] that has to wait.
+//!
+//! ```
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! let n = rt.block_on(async { atasker::spawn(|| 6 * 7).await }); // not `.wait()`
+//! assert_eq!(n, Ok(42));
+//! ```
+//!
+//! ```should_panic
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let _ = atasker::spawn(|| 1).wait(); // panics: this would hang the runtime
+//! });
+//! ```
+//!
+//! # Logging: `tracing`
+//!
+//! atasker reports through [`tracing`](https://docs.rs/tracing) and never prints. **Without a
+//! subscriber nothing is shown**: not a worker run that failed (when the worker has no
+//! `on_error` hook), not a task left waiting in a queue. It reports:
+//!
+//! - `error`: a failed worker run (`Err` or panic) without an `on_error` hook; a task still
+//!   queued at `timeout_critical`; items left in a queue worker at a stop deadline; a user
+//!   hook or `Drop` that panicked on a library thread (contained);
+//! - `warn`: a task still queued at `timeout_warning`; a stop deadline reached; a worker
+//!   process that exited while running a task; a worker not started because its supervisor is
+//!   stopped;
+//! - `debug`: an `atasker.task` span around every task (`id`, `name`, `priority`, `pool`), an
+//!   `atasker.worker` span around every worker run, and worker processes started and ended.
+//!
+//! To see them, install a subscriber first thing in `main`, for example the one of
+//! [`tracing-subscriber`](https://docs.rs/tracing-subscriber), which is not a dependency of
+//! atasker: add it to your own `Cargo.toml`. Its default prints `info` and above to stdout:
+//!
+//! ```text
+//! # Cargo.toml, [dependencies]:
+//! tracing-subscriber = "0.3"
+//!
+//! // first thing in main():
+//! tracing_subscriber::fmt().init();
+//! ```
+//!
+//! A panicking task or worker run is still printed by Rust's own panic hook (to stderr), as
+//! any panic is.
+//!
+//! # Workers
+//!
+//! `#[background_worker]` turns a `fn` into a static handle (a [`Worker`], [`QueueWorker`] or
+//! [`EventWorker`]) that runs it back to back, at an `interval`, after a `delay`, once per
+//! item put in its `queue`, or once per `trigger()` (`event`). The executor returns `()`,
+//! `bool` (`false` stops the worker), `Result<(), E>` or `Result<bool, E>` (`Err` goes to the
+//! `on_error` hook, by default a `tracing` error, and the worker goes on).
+//!
+//! ```
+//! use atasker::prelude::*;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::time::Duration;
+//!
+//! static TOTAL: AtomicU64 = AtomicU64::new(0);
+//!
+//! #[background_worker(queue, capacity = 100)] // once per item, in order
+//! fn add(n: u64) {
+//!     TOTAL.fetch_add(n, Ordering::SeqCst);
+//! }
+//!
+//! #[background_worker(interval = 0.05)] // seconds, or any `Duration` expression
+//! fn heartbeat() -> Result<(), String> {
+//!     Ok(()) // an `Err` goes to `on_error`
+//! }
+//!
+//! add.start();
+//! heartbeat.start(); // an interval worker runs at once, then every 50 ms
+//! for n in 1..=10 {
+//!     add.put(n); // blocks while the queue is full
+//! }
+//! while TOTAL.load(Ordering::SeqCst) < 55 || heartbeat.stats().runs == 0 {
+//!     std::thread::sleep(Duration::from_millis(1));
+//! }
+//! add.stop();
+//! heartbeat.stop();
+//! ```
+//!
+//! A worker with state is an `impl` block with a `run(&mut self)` method
+//! (`run(&mut self, item: T)` for a queue worker):
+//!
+//! ```
+//! use atasker::prelude::*;
+//!
+//! struct Reporter {
+//!     sent: u64,
+//! }
+//!
+//! #[background_worker(event)]
+//! impl Reporter {
+//!     fn run(&mut self) {
+//!         self.sent += 1;
+//!     }
+//! }
+//!
+//! let reporter: EventWorker = Reporter { sent: 0 }.into_worker();
+//! reporter.start();
+//! reporter.trigger(); // one run; triggers during a run coalesce into one more
+//! reporter.stop();
+//! ```
+//!
+//! # Graceful shutdown
+//!
+//! [`Supervisor::stop`] ends everything in order: new tasks fail with
+//! [`TaskError::SupervisorStopped`], every worker stops, tasks already queued still run, and
+//! the call returns once every task is done. A queue worker's waiting items are queued work
+//! too: `stop()` serves every one of them before the worker stops for good (a supervisor stop
+//! is final, so keeping them would lose them).
+//!
+//! ```
+//! let sup = atasker::Supervisor::builder().name("shop").build().unwrap();
+//! let audit = atasker::QueueWorker::builder()
+//!     .supervisor(&sup)
+//!     .build(|line: String| drop(line)); // writes the line somewhere
+//! audit.start();
+//! for n in 0..100 {
+//!     audit.put(format!("event {n}"));
+//! }
+//! sup.stop(); // serves the 100 lines, then stops the worker for good
+//! assert_eq!(audit.stats().runs, 100);
+//! ```
+//!
+//! [`Supervisor::stop_timeout`] does the same until a deadline. There, queued tasks get
+//! [`TaskError::Cancelled`], running coroutines are aborted and running process tasks killed
+//! (`Cancelled` too), and running thread tasks, which cannot be interrupted, finish on their
+//! own. The items still waiting in a queue worker are reported by a `tracing` error with
+//! their count and stay in the worker: take them back with [`QueueWorker::take_remaining`]
+//! (to save them for the next run, say), as the stopped supervisor never runs them.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let sup = atasker::Supervisor::builder().name("shop").build().unwrap();
+//! let mailer = atasker::QueueWorker::builder()
+//!     .supervisor(&sup)
+//!     .build(|to: String| {
+//!         drop(to);
+//!         std::thread::sleep(Duration::from_millis(100)); // sends a mail, slowly
+//!     });
+//! mailer.start();
+//! for user in ["ann", "bob", "cid", "dee"] {
+//!     mailer.put(format!("{user}@example.com"));
+//! }
+//! sup.stop_timeout(Duration::from_millis(50)); // returns by the deadline
+//! let unsent: Vec<String> = mailer.take_remaining();
+//! assert!(!unsent.is_empty()); // to be saved and sent on the next start
+//! ```
+//!
+//! # Process tasks
+//!
+//! `#[background_task(static)]` runs a `fn` in the supervisor's process pool: another OS
+//! process running the same executable. It needs no set-up in `main` and works the same in
+//! binaries, examples and `cargo test`: a child recognises itself before `main` runs (it never
+//! runs yours) and serves tasks, one at a time, until its parent goes away.
+//!
+//! ```
+//! use atasker::prelude::*;
+//!
+//! #[background_task(static)]
+//! fn fibonacci(n: u64) -> u64 {
+//!     let (mut a, mut b) = (0u64, 1u64);
+//!     for _ in 0..n {
+//!         (a, b) = (b, a + b);
+//!     }
+//!     a
+//! }
+//!
+//! match fibonacci(50).wait() {
+//!     Ok(n) => assert_eq!(n, 12_586_269_025),
+//!     Err(TaskError::Unavailable(why)) => eprintln!("no process pool here: {why}"), // not Linux
+//!     Err(e) => panic!("{e}"),
+//! }
+//! ```
+//!
+//! - **Linux only** for now: elsewhere a static task fails with [`TaskError::Unavailable`].
+//! - Arguments and the result are owned values, `serde::Serialize + DeserializeOwned + Send +
+//!   'static` (for your own types, add `serde` with its `derive` feature to your
+//!   `Cargo.toml`); no references, generics, `self` or `async`. Misuse is a compile error.
+//! - They cross the process boundary in bincode frames of at most **64 MiB**: the arguments
+//!   (all of them together) or the result. A larger one fails the task with
+//!   [`TaskError::Codec`] saying so, and the pool serves on; pass a path or a key for more.
+//! - A panic comes back as [`TaskError::Panicked`] and the child serves on; a child that
+//!   aborts, crashes or is killed fails its one task with [`TaskError::ProcessExited`] and is
+//!   replaced; a `timeout` or a [`Task::cancel`] kills the child.
+//! - A static task may print: the tasks travel on pipes of their own.
+//! - The pool's size and ladder: [`SupervisorBuilder::process_pool`] (default: cores).
+//!
+//! ## Signals and worker processes
+//!
+//! Worker processes run in a process group of their own, so a Ctrl-C in a terminal (SIGINT
+//! to the foreground process group) or a SIGTERM sent to the group does not reach them: the
+//! parent decides what becomes of the static tasks they run. A graceful
+//! [`stop`](Supervisor::stop) lets them finish; [`stop_timeout`](Supervisor::stop_timeout)
+//! kills them at its deadline (their tasks get `Cancelled`). Children still die with their
+//! parent (`PR_SET_PDEATHSIG`): a parent that Ctrl-C kills takes them, and their tasks, with
+//! it. To stop gracefully on Ctrl-C, catch the signal in the parent and stop the supervisor:
+//!
+//! ```ignore
+//! // needs tokio's `signal` feature in your Cargo.toml (or use the `ctrlc` crate)
+//! tokio::signal::ctrl_c().await?;
+//! atasker::Supervisor::global().stop_timeout(std::time::Duration::from_secs(30));
+//! ```
+//!
+//! A service manager that signals every process of a service (systemd's default
+//! `KillMode=control-group`) still reaches the children; `KillMode=mixed` signals the main
+//! process only.
+//!
+//! # Statistics
+//!
+//! [`Supervisor::stats`] returns a [`Stats`] snapshot, which serializes with serde. For a
+//! supervisor that ran four thread tasks (one of them a worker's run; the `High` one
+//! panicked), one coroutine and an interval worker,
+//! `serde_json::to_string_pretty(&sup.stats())` gives (abbreviated):
+//!
+//! ```json
+//! {
+//!   "threads": {
+//!     "low": { "submitted": 0, "queued": 0, "running": 0, "completed": 0, "failed": 0, … },
+//!     "normal": {
+//!       "submitted": 3,
+//!       "queued": 0,
+//!       "running": 0,
+//!       "completed": 3,
+//!       "failed": 0,
+//!       "cancelled": 0,
+//!       "max_wait": {
+//!         "secs": 0,
+//!         "nanos": 20305218
+//!       }
+//!     },
+//!     "high": { "submitted": 1, "queued": 0, "running": 0, "completed": 0, "failed": 1, … },
+//!     "critical": { … }
+//!   },
+//!   "processes": { "low": { … }, "normal": { … }, "high": { … }, "critical": { … } },
+//!   "coroutines": {
+//!     "low": { … },
+//!     "normal": { "submitted": 1, "queued": 0, "running": 0, "completed": 1, "failed": 0, … },
+//!     …
+//!   },
+//!   "pool_threads": 1,
+//!   "workers": [
+//!     {
+//!       "name": "tick",
+//!       "kind": "interval",
+//!       "state": "waiting",
+//!       "runs": 1,
+//!       "errors": 0,
+//!       "last_duration": {
+//!         "secs": 0,
+//!         "nanos": 78273
+//!       }
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! - `threads`, `processes`, `coroutines`: one [`PoolStats`] per pool, with one
+//!   [`PriorityStats`] per priority (`low`, `normal`, `high`, `critical`): tasks `submitted`,
+//!   `queued` (waiting for a slot or their delay), `running`, `completed`, `failed` (panicked,
+//!   timed out, lost their process), `cancelled`, and `max_wait`, the longest time a task
+//!   waited in the queue. `submitted = queued + running + completed + failed + cancelled`
+//!   holds in every snapshot. A worker's runs on a pool count there as tasks.
+//! - `pool_threads`: the threads alive in the thread pool.
+//! - `workers`: one [`WorkerStats`] per worker of the supervisor, stopped ones too: `name`,
+//!   `kind` (`loop`, `interval`, `queue`, `event`), `state` (`stopped`, `waiting`,
+//!   `running`), `runs`, `errors`, and `last_duration` (`null` before the first run).
+//! - Durations (`max_wait`, `last_duration`) serialize as serde does a
+//!   [`Duration`](std::time::Duration) today: `{ "secs": …, "nanos": … }`.
+//!
+//! # What the macros generate
+//!
+//! Each annotated item expands to a few readable lines that call `::atasker::__private`: the
+//! body in an inner function, one options literal, one call into the runtime. To look:
+//! `cargo install cargo-expand`, then `cargo expand --example quickstart` (on stable).
 #![doc(test(attr(deny(warnings))))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// coalesce into one more run.
 ///
 /// ```
-/// let w = atasker_core::EventWorker::builder().name("flush").build(|| { /* flush */ });
+/// let w = atasker::EventWorker::builder().name("flush").build(|| { /* flush */ });
 /// w.start();
 /// w.trigger();
 /// w.stop();
@@ -25,13 +25,29 @@ pub struct EventWorker {
 
 impl EventWorker {
     /// A builder for an event worker without macros.
+    ///
+    /// ```
+    /// let w = atasker::EventWorker::builder().name("flush").build(|| ());
+    /// assert_eq!(w.name(), "flush");
+    /// ```
     pub fn builder() -> EventWorkerBuilder {
         EventWorkerBuilder::default()
     }
 
     handle_methods!();
 
-    /// Asks for one run. A trigger while the worker is stopped runs once it starts.
+    /// Asks for one run. A trigger while the worker is stopped runs once it starts; triggers
+    /// during a run coalesce into one more run.
+    ///
+    /// ```
+    /// let w = atasker::EventWorker::builder().build(|| ());
+    /// w.trigger(); // runs once the worker starts
+    /// w.start();
+    /// while w.stats().runs == 0 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn trigger(&self) {
         self.core.trigger.set();
     }
@@ -46,7 +62,7 @@ impl fmt::Debug for EventWorker {
 /// Builds an [`EventWorker`]. Made by [`EventWorker::builder`].
 ///
 /// ```
-/// let w = atasker_core::EventWorker::builder()
+/// let w = atasker::EventWorker::builder()
 ///     .name("on-change")
 ///     .build_async(|| async { /* react */ });
 /// assert_eq!(w.name(), "on-change");
@@ -69,6 +85,17 @@ impl EventWorkerBuilder {
     builder_methods!();
 
     /// Builds a worker whose executor runs on the thread pool.
+    ///
+    /// ```
+    /// let w = atasker::EventWorker::builder()
+    ///     .build(|| -> Result<bool, String> { Ok(false) }); // `false` stops the worker
+    /// w.start();
+    /// w.trigger();
+    /// while w.is_active() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(w.stats().runs, 1);
+    /// ```
     pub fn build<F, R>(self, f: F) -> EventWorker
     where
         F: Fn() -> R + Send + Sync + 'static,
@@ -78,6 +105,16 @@ impl EventWorkerBuilder {
     }
 
     /// Builds a worker whose executor is a coroutine.
+    ///
+    /// ```
+    /// let w = atasker::EventWorker::builder().build_async(|| async { /* await I/O */ });
+    /// w.start();
+    /// w.trigger();
+    /// while w.stats().runs == 0 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn build_async<F, Fut>(self, f: F) -> EventWorker
     where
         F: Fn() -> Fut + Send + Sync + 'static,

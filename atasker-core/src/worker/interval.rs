@@ -30,14 +30,15 @@ pub(crate) enum Schedule {
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::time::Duration;
 /// static TICKS: AtomicU32 = AtomicU32::new(0);
-/// let w = atasker_core::Worker::builder()
+/// let w = atasker::Worker::builder()
 ///     .name("tick")
 ///     .interval(Duration::from_millis(10))
 ///     .build(|| { TICKS.fetch_add(1, Ordering::SeqCst); });
 /// assert!(w.start());
-/// std::thread::sleep(Duration::from_millis(100));
+/// while TICKS.load(Ordering::SeqCst) < 2 {
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
 /// w.stop();
-/// assert!(TICKS.load(Ordering::SeqCst) >= 2);
 /// ```
 #[derive(Clone)]
 #[must_use = "a worker does nothing until `start` is called"]
@@ -47,6 +48,12 @@ pub struct Worker {
 
 impl Worker {
     /// A builder for a worker without macros.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = atasker::Worker::builder().interval(Duration::from_secs(1)).build(|| ());
+    /// assert!(!w.is_active()); // until `start()`
+    /// ```
     pub fn builder() -> WorkerBuilder {
         WorkerBuilder::default()
     }
@@ -54,7 +61,22 @@ impl Worker {
     handle_methods!();
 
     /// Interval and delay workers: run now if idle, without shifting the schedule. A loop
-    /// worker ignores triggers.
+    /// worker ignores triggers; a trigger during a run is dropped.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// static RUNS: AtomicU32 = AtomicU32::new(0);
+    /// let w = atasker::Worker::builder()
+    ///     .interval(Duration::from_secs(3600))
+    ///     .build(|| { RUNS.fetch_add(1, Ordering::SeqCst); });
+    /// w.start(); // runs at once, then every hour
+    /// while RUNS.load(Ordering::SeqCst) < 2 {
+    ///     w.trigger(); // runs now if idle; the next tick stays where it was
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn trigger(&self) {
         self.core.trigger.set();
     }
@@ -70,7 +92,7 @@ impl fmt::Debug for Worker {
 ///
 /// ```
 /// use std::time::Duration;
-/// let w = atasker_core::Worker::builder()
+/// let w = atasker::Worker::builder()
 ///     .name("poll")
 ///     .delay(Duration::from_secs(1))        // 1 s after each run ends
 ///     .delay_before(Duration::from_millis(5))
@@ -98,24 +120,84 @@ impl WorkerBuilder {
     builder_methods!();
 
     /// Run at a fixed rate from `start()` (the first run at once). Replaces `delay`.
+    ///
+    /// An overrun delays the next run: runs never overlap and never burst.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = atasker::Worker::builder()
+    ///     .interval(Duration::from_millis(10))
+    ///     .build(|| ());
+    /// w.start();
+    /// while w.stats().runs < 3 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn interval(mut self, d: Duration) -> Self {
         self.schedule = Schedule::Interval(d);
         self
     }
 
     /// Run `d` after the previous run ended (the first run at once). Replaces `interval`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = atasker::Worker::builder()
+    ///     .delay(Duration::from_millis(10))
+    ///     .build(|| std::thread::sleep(Duration::from_millis(5))); // then 10 ms of pause
+    /// w.start();
+    /// while w.stats().runs < 2 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn delay(mut self, d: Duration) -> Self {
         self.schedule = Schedule::Delay(d);
         self
     }
 
-    /// Wait `d` after each tick before running.
+    /// Wait `d` after each tick before running (interval and delay workers).
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use std::time::{Duration, Instant};
+    /// static FIRST_RUN: OnceLock<Duration> = OnceLock::new();
+    /// let started = Instant::now();
+    /// let w = atasker::Worker::builder()
+    ///     .interval(Duration::from_secs(3600))
+    ///     .delay_before(Duration::from_millis(20))
+    ///     .build(move || {
+    ///         let _ = FIRST_RUN.set(started.elapsed());
+    ///     });
+    /// w.start();
+    /// while FIRST_RUN.get().is_none() {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// assert!(FIRST_RUN.get().unwrap() >= &Duration::from_millis(20));
+    /// ```
     pub fn delay_before(mut self, d: Duration) -> Self {
         self.delay_before = Some(d);
         self
     }
 
     /// Builds a worker whose executor runs on the thread pool.
+    ///
+    /// Without `interval` or `delay`, a loop worker: it runs back to back until stopped or
+    /// until its executor returns `false`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// static LEFT: AtomicU32 = AtomicU32::new(3);
+    /// let w = atasker::Worker::builder()
+    ///     .build(|| LEFT.fetch_sub(1, Ordering::SeqCst) > 1); // `false` stops the worker
+    /// w.start();
+    /// while w.is_active() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(LEFT.load(Ordering::SeqCst), 0);
+    /// ```
     pub fn build<F, R>(self, f: F) -> Worker
     where
         F: Fn() -> R + Send + Sync + 'static,
@@ -125,6 +207,18 @@ impl WorkerBuilder {
     }
 
     /// Builds a worker whose executor is a coroutine.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = atasker::Worker::builder()
+    ///     .interval(Duration::from_millis(10))
+    ///     .build_async(|| async { tokio::time::sleep(Duration::from_millis(1)).await });
+    /// w.start();
+    /// while w.stats().runs == 0 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn build_async<F, Fut>(self, f: F) -> Worker
     where
         F: Fn() -> Fut + Send + Sync + 'static,

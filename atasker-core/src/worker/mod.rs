@@ -38,7 +38,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// worker goes on).
 ///
 /// ```
-/// use atasker_core::WorkerOutput;
+/// use atasker::WorkerOutput;
 /// assert_eq!(().into_outcome(), Ok(true));
 /// assert_eq!(false.into_outcome(), Ok(false));
 /// assert_eq!(Err::<(), _>("disk full").into_outcome(), Err("disk full".to_string()));
@@ -49,6 +49,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 )]
 pub trait WorkerOutput: Send + 'static {
     /// `Ok(true)`: go on; `Ok(false)`: stop the worker; `Err(text)`: report and go on.
+    ///
+    /// ```
+    /// use atasker::WorkerOutput;
+    /// assert_eq!(Ok::<bool, String>(false).into_outcome(), Ok(false));
+    /// ```
     fn into_outcome(self) -> Result<bool, String>;
 }
 
@@ -76,10 +81,11 @@ impl<E: fmt::Display + Send + 'static> WorkerOutput for Result<bool, E> {
     }
 }
 
-/// A failed executor run, handed to the worker's `on_error` hook.
+/// A failed executor run, handed to the worker's `on_error` hook (without one, it goes to
+/// `tracing` as an error, which nothing shows without a subscriber).
 ///
 /// ```
-/// use atasker_core::WorkerError;
+/// use atasker::WorkerError;
 /// let e = WorkerError::Failed { worker: "tick".into(), message: "disk full".into() };
 /// assert_eq!(e.to_string(), "worker tick: executor failed: disk full");
 /// ```
@@ -114,6 +120,11 @@ pub enum WorkerError {
 }
 
 /// The kind of a worker.
+///
+/// ```
+/// let w = atasker::EventWorker::builder().build(|| ());
+/// assert_eq!(w.stats().kind, atasker::WorkerKind::Event);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerKind {
@@ -128,6 +139,15 @@ pub enum WorkerKind {
 }
 
 /// What a worker is doing.
+///
+/// ```
+/// use atasker::WorkerState;
+/// let w = atasker::EventWorker::builder().build(|| ());
+/// assert_eq!(w.stats().state, WorkerState::Stopped);
+/// w.start();
+/// assert_eq!(w.stats().state, WorkerState::Waiting); // for a trigger
+/// w.stop();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerState {
@@ -146,10 +166,10 @@ const RUNNING: u8 = 2;
 /// A snapshot of a worker's counters; serializable with serde.
 ///
 /// ```
-/// let w = atasker_core::Worker::builder().name("idle").build(|| ());
+/// let w = atasker::Worker::builder().name("idle").build(|| ());
 /// let s = w.stats();
 /// assert_eq!((s.name.as_str(), s.runs), ("idle", 0));
-/// assert_eq!(s.state, atasker_core::WorkerState::Stopped);
+/// assert_eq!(s.state, atasker::WorkerState::Stopped);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -164,7 +184,8 @@ pub struct WorkerStats {
     pub runs: u64,
     /// Runs that returned `Err` or panicked.
     pub errors: u64,
-    /// How long the last run took.
+    /// How long the last run took (`None` before the first run). Serialized as serde
+    /// serializes a `Duration`: `{"secs": u64, "nanos": u32}`, or `null`.
     pub last_duration: Option<Duration>,
 }
 
@@ -734,6 +755,23 @@ impl<F: Future> Future for InWorker<F> {
 macro_rules! handle_methods {
     () => {
         /// Starts the worker. `false` if it is already running, or its supervisor is stopped.
+        ///
+        /// Every worker handle ([`Worker`](crate::Worker), [`QueueWorker`](crate::QueueWorker),
+        /// [`EventWorker`](crate::EventWorker)) has `start`, `stop`, `restart`, `is_active`,
+        /// `name` and `stats`.
+        ///
+        /// ```
+        /// use atasker::{EventWorker, QueueWorker, Worker};
+        /// use std::time::Duration;
+        /// let w = Worker::builder().interval(Duration::from_secs(1)).build(|| ());
+        /// let q = QueueWorker::builder().build(|_: u32| ());
+        /// let e = EventWorker::builder().build(|| ());
+        /// assert!(w.start() && q.start() && e.start());
+        /// assert!(!w.start()); // already running
+        /// w.stop();
+        /// q.stop();
+        /// e.stop();
+        /// ```
         pub fn start(&self) -> bool {
             self.core.start()
         }
@@ -741,27 +779,76 @@ macro_rules! handle_methods {
         /// Stops the worker: a waiting worker stops at once, a running one after its current
         /// run (this call waits for it). Idempotent; safe to call from inside the executor
         /// (it then returns at once and the worker stops after the run).
+        ///
+        /// A stopped worker may be started again; a queue worker keeps its waiting items for
+        /// that. (A supervisor stop is final and serves a queue worker's items first: see
+        /// [`Supervisor::stop`](crate::Supervisor::stop).)
+        ///
+        /// ```
+        /// let q = atasker::QueueWorker::builder().build(|_: u32| ());
+        /// q.start();
+        /// q.stop();
+        /// q.put(1); // waits for the next start
+        /// assert!(!q.is_active());
+        /// assert_eq!(q.queued(), 1);
+        /// q.stop(); // idempotent
+        /// ```
         pub fn stop(&self) {
             self.core.stop(None)
         }
 
         /// Stops the worker, then starts it again.
+        ///
+        /// ```
+        /// let e = atasker::EventWorker::builder().build(|| ());
+        /// e.start();
+        /// e.restart();
+        /// assert!(e.is_active());
+        /// e.stop();
+        /// ```
         pub fn restart(&self) {
             self.core.stop(None);
             self.core.start();
         }
 
         /// Whether the worker is started and not stopping.
+        ///
+        /// ```
+        /// let e = atasker::EventWorker::builder().build(|| ());
+        /// assert!(!e.is_active());
+        /// e.start();
+        /// assert!(e.is_active());
+        /// e.stop();
+        /// assert!(!e.is_active());
+        /// ```
         pub fn is_active(&self) -> bool {
             self.core.is_active()
         }
 
         /// The worker's name.
+        ///
+        /// ```
+        /// let w = atasker::Worker::builder().name("tick").build(|| ());
+        /// let q = atasker::QueueWorker::builder().build(|line: String| drop(line));
+        /// assert_eq!(w.name(), "tick");
+        /// assert!(q.name().starts_with("worker-")); // a generated name
+        /// ```
         pub fn name(&self) -> &str {
             self.core.name()
         }
 
         /// The worker's counters.
+        ///
+        /// ```
+        /// let e = atasker::EventWorker::builder().build(|| ());
+        /// e.start();
+        /// e.trigger();
+        /// while e.stats().runs == 0 {
+        ///     std::thread::sleep(std::time::Duration::from_millis(1));
+        /// }
+        /// e.stop();
+        /// assert_eq!(e.stats().errors, 0);
+        /// ```
         pub fn stats(&self) -> $crate::worker::WorkerStats {
             self.core.stats()
         }
@@ -773,24 +860,76 @@ pub(crate) use handle_methods;
 macro_rules! builder_methods {
     () => {
         /// The worker's name (default: a generated `worker-N`).
+        ///
+        /// Every worker builder has `name`, `priority`, `supervisor` and `on_error`.
+        ///
+        /// ```
+        /// let w = atasker::Worker::builder().name("tick").build(|| ());
+        /// let q = atasker::QueueWorker::builder().name("mail").build(|to: String| drop(to));
+        /// let e = atasker::EventWorker::builder().name("flush").build(|| ());
+        /// assert_eq!([w.name(), q.name(), e.name()], ["tick", "mail", "flush"]);
+        /// ```
         pub fn name(mut self, name: impl Into<String>) -> Self {
             self.common.name(name);
             self
         }
 
-        /// The priority of the executor's runs on the thread or process pool.
+        /// The priority of the executor's runs on the thread or process pool (default:
+        /// [`Priority::Normal`](crate::Priority::Normal)). A coroutine executor runs on the
+        /// runtime, outside the ladder.
+        ///
+        /// ```
+        /// use atasker::{EventWorker, Priority};
+        /// let e = EventWorker::builder().priority(Priority::High).build(|| ());
+        /// e.start();
+        /// e.trigger();
+        /// while e.stats().runs == 0 {
+        ///     std::thread::sleep(std::time::Duration::from_millis(1));
+        /// }
+        /// e.stop();
+        /// ```
         pub fn priority(mut self, p: $crate::Priority) -> Self {
             self.common.priority = p;
             self
         }
 
         /// The supervisor (default: the global one).
+        ///
+        /// ```
+        /// let sup = atasker::Supervisor::builder().name("jobs").build().unwrap();
+        /// let q = atasker::QueueWorker::builder()
+        ///     .name("mail")
+        ///     .supervisor(&sup)
+        ///     .build(|to: String| drop(to));
+        /// assert_eq!(sup.stats().workers[0].name, q.name());
+        /// ```
         pub fn supervisor(mut self, s: &$crate::Supervisor) -> Self {
             self.common.supervisor = Some(s.clone());
             self
         }
 
-        /// Called with every failed run (an `Err` or a panic); default: a `tracing` error.
+        /// Called with every failed run (an `Err` or a panic); default: a `tracing` error
+        /// (which nothing shows without a subscriber). A panic in the hook is contained.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// static FAILED: AtomicUsize = AtomicUsize::new(0);
+        ///
+        /// let e = atasker::EventWorker::builder()
+        ///     .name("flush")
+        ///     .on_error(|err: &atasker::WorkerError| {
+        ///         eprintln!("{err}"); // worker flush: executor failed: disk full
+        ///         FAILED.fetch_add(1, Ordering::SeqCst);
+        ///     })
+        ///     .build(|| Err::<(), _>("disk full"));
+        /// e.start();
+        /// e.trigger();
+        /// while FAILED.load(Ordering::SeqCst) == 0 {
+        ///     std::thread::sleep(std::time::Duration::from_millis(1));
+        /// }
+        /// e.stop();
+        /// assert_eq!(e.stats().errors, 1);
+        /// ```
         pub fn on_error(
             mut self,
             f: impl Fn(&$crate::WorkerError) + Send + Sync + 'static,

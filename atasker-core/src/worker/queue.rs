@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 /// A worker that runs once per item put in its queue, in order.
 ///
 /// Items put while it is stopped wait for the next `start()`; `stop()` finishes the current
-/// item and keeps the rest. Nothing put is ever dropped while the handle lives.
+/// item and keeps the rest. Nothing put is ever dropped while the handle lives: a supervisor
+/// stop serves every waiting item first, and what a
+/// [`stop_timeout`](crate::Supervisor::stop_timeout) deadline leaves comes back from
+/// [`take_remaining`](QueueWorker::take_remaining).
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// static SUM: AtomicU64 = AtomicU64::new(0);
-/// let w = atasker_core::QueueWorker::builder()
+/// let w = atasker::QueueWorker::builder()
 ///     .capacity(100)
 ///     .build(|n: u64| { SUM.fetch_add(n, Ordering::SeqCst); });
 /// for n in 1..=10 { w.put(n); }
@@ -67,6 +70,11 @@ impl<T> Clone for QueueWorker<T> {
 impl QueueWorker<()> {
     /// A builder for a queue worker without macros; the item type is inferred from the
     /// executor given to [`QueueWorkerBuilder::build`].
+    ///
+    /// ```
+    /// let w: atasker::QueueWorker<u32> = atasker::QueueWorker::builder().build(|_: u32| ());
+    /// assert_eq!(w.queued(), 0);
+    /// ```
     pub fn builder() -> QueueWorkerBuilder {
         QueueWorkerBuilder::default()
     }
@@ -82,6 +90,12 @@ impl<T: Send + 'static> QueueWorker<T> {
     ///
     /// When the queue is full and the calling thread drives a current-thread tokio runtime
     /// (which would hang for good): as [`Task::wait`](crate::Task::wait).
+    ///
+    /// ```
+    /// let w = atasker::QueueWorker::builder().build(|line: String| drop(line));
+    /// w.put("first".to_string());
+    /// assert_eq!(w.queued(), 1); // waits for `start()`
+    /// ```
     pub fn put(&self, item: T) {
         // The worker holds a receiver, so the channel never closes while this handle lives.
         if let Err(async_channel::TrySendError::Full(item)) = self.tx.try_send(item) {
@@ -92,16 +106,43 @@ impl<T: Send + 'static> QueueWorker<T> {
     }
 
     /// Queues `item`, waiting while a bounded queue is full.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let w = atasker::QueueWorker::builder().capacity(10).build(|_: u32| ());
+    /// w.put_async(1).await;
+    /// assert_eq!(w.queued(), 1);
+    /// # });
+    /// ```
     pub async fn put_async(&self, item: T) {
         let _ = self.tx.send(item).await;
     }
 
     /// Queues `item` if there is room; gives it back otherwise.
+    ///
+    /// ```
+    /// let w = atasker::QueueWorker::builder().capacity(1).build(|_: u32| ());
+    /// assert_eq!(w.try_put(1), Ok(()));
+    /// assert_eq!(w.try_put(2), Err(2)); // full: the item comes back
+    /// ```
     pub fn try_put(&self, item: T) -> Result<(), T> {
         self.tx.try_send(item).map_err(|e| e.into_inner())
     }
 
     /// Items waiting (not counting the one being processed).
+    ///
+    /// ```
+    /// let w = atasker::QueueWorker::builder().build(|_: u32| ());
+    /// for n in 0..3 {
+    ///     w.put(n);
+    /// }
+    /// assert_eq!(w.queued(), 3);
+    /// w.start();
+    /// while w.queued() > 0 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn queued(&self) -> usize {
         self.rx.len()
     }
@@ -138,7 +179,7 @@ impl<T> fmt::Debug for QueueWorker<T> {
 /// Builds a [`QueueWorker`]. Made by [`QueueWorker::builder`].
 ///
 /// ```
-/// let w = atasker_core::QueueWorker::builder()
+/// let w = atasker::QueueWorker::builder()
 ///     .name("mailer")
 ///     .build_async(|to: String| async move { let _ = to; });
 /// w.put("ops@example.com".to_string());
@@ -165,6 +206,12 @@ impl QueueWorkerBuilder {
 
     /// Bounds the waiting items: `put` blocks and `try_put` gives the item back when full.
     /// Default: unbounded. A capacity of 0 is taken as 1.
+    ///
+    /// ```
+    /// let w = atasker::QueueWorker::builder().capacity(2).build(|_: u32| ());
+    /// assert!(w.try_put(1).is_ok() && w.try_put(2).is_ok());
+    /// assert_eq!(w.try_put(3), Err(3));
+    /// ```
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = Some(n.max(1));
         self
@@ -175,6 +222,22 @@ impl QueueWorkerBuilder {
     /// One pool task serves a batch of items: while more items wait (up to 1,024, and
     /// unless the worker is stopping) it goes on with the next without giving its slot
     /// back. Each item is still one run, in order.
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// let w = atasker::QueueWorker::builder()
+    ///     .name("cleaner")
+    ///     .build(|path: PathBuf| -> std::io::Result<()> {
+    ///         // an `Err` goes to `on_error`, and the worker goes on
+    ///         match std::fs::remove_file(&path) {
+    ///             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+    ///             _ => Ok(()),
+    ///         }
+    ///     });
+    /// w.start();
+    /// w.put(std::env::temp_dir().join("atasker-doc-no-such-file"));
+    /// w.stop();
+    /// ```
     pub fn build<T, F, R>(self, f: F) -> QueueWorker<T>
     where
         T: Send + 'static,
@@ -188,6 +251,19 @@ impl QueueWorkerBuilder {
     }
 
     /// Builds a worker whose executor is a coroutine.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = atasker::QueueWorker::builder().build_async(|ms: u64| async move {
+    ///     tokio::time::sleep(Duration::from_millis(ms)).await;
+    /// });
+    /// w.start();
+    /// w.put(1);
+    /// while w.stats().runs == 0 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// w.stop();
+    /// ```
     pub fn build_async<T, F, Fut>(self, f: F) -> QueueWorker<T>
     where
         T: Send + 'static,

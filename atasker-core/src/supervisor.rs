@@ -321,7 +321,14 @@ impl SupervisorBuilder {
     ///     })
     ///     .build()
     ///     .unwrap();
-    /// let busy = sup.task().spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    /// let seen = warned.clone();
+    /// // Holds the only thread until the hook has fired (or 10 s have passed).
+    /// let busy = sup.task().spawn(move || {
+    ///     let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    ///     while seen.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+    ///         std::thread::sleep(Duration::from_millis(1));
+    ///     }
+    /// });
     /// let queued = sup.task().spawn(|| ()); // waits for the only thread
     /// queued.wait().unwrap();
     /// busy.wait().unwrap();
@@ -397,6 +404,7 @@ impl SupervisorBuilder {
                 runtime: Mutex::new(None),
                 rt_handle: OnceLock::new(),
                 phase: AtomicU8::new(OPEN),
+                stop_ended: Default::default(),
                 pending: Pending::default(),
                 live: Default::default(),
                 workers: Mutex::new(Vec::new()),
@@ -574,6 +582,26 @@ impl Supervisor {
     /// [`QueueWorker::take_remaining`]: crate::QueueWorker::take_remaining
     pub fn stop_timeout(&self, timeout: Duration) {
         self.inner.stop(Some(Instant::now() + timeout));
+    }
+
+    /// Waits, without blocking a thread, until a [`stop`](Supervisor::stop) or
+    /// [`stop_timeout`](Supervisor::stop_timeout) call (made anywhere) has returned: for async
+    /// code, where a blocking `stop()` on a runtime thread would stall that runtime. Returns at
+    /// once if a stop has already ended; never returns if nobody stops the supervisor.
+    ///
+    /// ```
+    /// let sup: &'static atasker::Supervisor =
+    ///     Box::leak(Box::new(atasker::Supervisor::builder().build().unwrap()));
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     let t = sup.task().spawn(|| 1);
+    ///     std::thread::spawn(move || sup.stop()); // e.g. a signal handler's thread
+    ///     sup.stopped().await;
+    ///     assert!(t.is_finished());
+    /// });
+    /// ```
+    pub async fn stopped(&self) {
+        self.inner.stop_ended.wait(false).await;
     }
 
     /// Whether [`stop`](Supervisor::stop) (or [`stop_timeout`](Supervisor::stop_timeout)) was
@@ -920,6 +948,8 @@ pub(crate) struct Inner {
     rt_handle: OnceLock<Result<tokio::runtime::Handle, String>>,
     /// `OPEN`, then `DRAINING` while a stop lets the workers finish, then `CLOSED`.
     phase: AtomicU8,
+    /// Set when a `stop` call has returned (for [`Supervisor::stopped`]).
+    stop_ended: crate::worker::Signal,
     pending: Pending,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
     live: [Mutex<LiveTable>; LIVE_SHARDS],
@@ -1243,6 +1273,11 @@ impl Inner {
     }
 
     fn stop(&self, deadline: Option<Instant>) {
+        self.stop_inner(deadline);
+        self.stop_ended.set();
+    }
+
+    fn stop_inner(&self, deadline: Option<Instant>) {
         // New work is refused at once; workers still finish (queue workers drain what was
         // put in them: a supervisor stop is final, so keeping the items would lose them).
         let _ = self.phase.compare_exchange(OPEN, DRAINING, SeqCst, SeqCst);

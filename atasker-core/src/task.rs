@@ -602,8 +602,10 @@ impl<T: Send + 'static> Task<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let mut t = atasker::spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    /// let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    /// let mut t = atasker::spawn(move || wait_for_go.recv().unwrap());
     /// assert!(t.wait_timeout(Duration::from_millis(1)).is_none());
+    /// go.send(()).unwrap();
     /// assert_eq!(t.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
     /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {

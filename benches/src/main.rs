@@ -1,4 +1,4 @@
-//! The atasker benchmark: every workload of `BENCH.md` on atasker and on its plain baseline,
+//! The atasker benchmark: every workload of `benches/README.md` on atasker and on its plain baseline,
 //! in one process run.
 //!
 //! ```text
@@ -10,8 +10,8 @@
 //! `<subject> <workload> <metric> <value> <unit>`; then the ratios (`ratio W1 throughput 1.12`:
 //! atasker ÷ baseline, or baseline ÷ atasker for throughputs, so below 1 is always better;
 //! the median of the per-repetition ratios, see [`harness::ratios`]).
-//! Exits with status 1 if W8 finds a priority inversion (the CI smoke test runs
-//! `--quick --only W8`), 2 on bad arguments.
+//! Exits with status 1 if W8 finds a priority inversion (the CI smoke test runs `--quick`),
+//! 2 on bad arguments.
 //!
 //! The binary is also its own helper process: with the environment variable [`CHILD_ENV`] set
 //! it acts as the W6 footprint child or the W2 echo child instead (see [`child_main`]).

@@ -22,6 +22,23 @@ static_task! {
     }
 }
 
+static_task! {
+    /// Announces its child, then waits (at most a minute) until `n` tasks have checked in
+    /// under `dir`: the `n` tasks run at the same time, so on `n` different children.
+    fn announce_together(dir: String, n: usize) -> u32 {
+        let me = std::process::id();
+        std::fs::write(std::path::Path::new(&dir).join(me.to_string()), b"").unwrap();
+        println!("CHILD {me}");
+        std::io::stdout().flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(&dir).unwrap().count() < n {
+            assert!(Instant::now() < deadline, "only some of the {n} tasks started");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        me
+    }
+}
+
 /// Not a test of its own: the parent process of `children_die_with_a_killed_parent`.
 #[test]
 fn helper_process() {
@@ -29,11 +46,17 @@ fn helper_process() {
         return;
     }
     let sup = supervisor("orphans", 3);
-    // Three children; then one stays idle while two are busy.
+    // Three children (three tasks that run at the same time, whatever the machine's
+    // speed); then one stays idle while two are busy.
+    let dir = std::env::temp_dir().join(format!("atasker-test-orphans-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap().to_owned();
     let warm: Vec<_> = (0..3)
-        .map(|_| announce_and_sleep(on(sup, Priority::Normal), 300))
+        .map(|_| announce_together(on(sup, Priority::Normal), d.clone(), 3))
         .collect();
     atasker::wait_completed(warm, Some(SOON)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     let busy: Vec<_> = (0..2)
         .map(|_| announce_and_sleep(on(sup, Priority::Normal), 60_000))
         .collect();

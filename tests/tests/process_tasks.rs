@@ -8,7 +8,7 @@ mod process_common;
 use atasker::{Priority, Supervisor, TaskError};
 use process_common::*;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -102,6 +102,20 @@ static_task! {
 }
 
 static_task! {
+    /// Writes its pid to `marker`, then holds its child until the file `release` exists (at
+    /// most a minute); returns its pid. A blocker whose end the test decides, not the clock.
+    fn hold(marker: String, release: String) -> u32 {
+        std::fs::write(&marker, std::process::id().to_string()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !Path::new(&release).exists() {
+            assert!(Instant::now() < deadline, "never released");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::process::id()
+    }
+}
+
+static_task! {
     /// When it started, in nanoseconds since the epoch (comparable across processes).
     fn started_at(tag: String) -> (String, u128) {
         (tag, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos())
@@ -151,6 +165,28 @@ fn normal(sup: &'static Supervisor) -> atasker::__private::TaskOptions {
 
 fn path(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
+}
+
+/// The release file of `hold` tasks: they end once [`Release::open`] creates it. Removed on
+/// drop, so it must live until the held tasks are waited for.
+struct Release(PathBuf);
+
+impl Release {
+    fn new(tag: &str) -> Self {
+        Release(marker(&format!("{tag}-release")))
+    }
+    fn path(&self) -> String {
+        path(&self.0)
+    }
+    fn open(&self) {
+        std::fs::write(&self.0, b"go").unwrap();
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[test]
@@ -363,11 +399,15 @@ fn cancel_of_a_running_static_task_kills_its_child() {
 fn cancel_of_a_queued_static_task() {
     let sup = supervisor("cancel-queued", 1);
     let m = marker("cancel-queued");
-    let blocker = sleepy(normal(sup), path(&m), 300);
+    // The blocker holds the only child until released, so `queued` is still queued when
+    // it is cancelled, however slow the machine.
+    let release = Release::new("cancel-queued");
+    let blocker = hold(normal(sup), path(&m), release.path());
     let child = pid_in(&m);
     let queued = double(normal(sup), 5);
     assert!(queued.cancel());
     assert_eq!(queued.wait(), Err(TaskError::Cancelled));
+    release.open();
     assert_eq!(blocker.wait(), Ok(child), "the running task is untouched");
 }
 
@@ -439,7 +479,10 @@ fn an_entry_outside_the_registry_is_refused() {
 fn the_ladder_governs_the_process_pool() {
     let sup = supervisor("ladder", 1);
     let m = marker("ladder");
-    let blocker = sleepy(on(sup, Priority::Low), path(&m), 500);
+    // The blocker holds the only slot until released: the checks below do not depend on
+    // how fast the machine is.
+    let release = Release::new("ladder");
+    let blocker = hold(on(sup, Priority::Low), path(&m), release.path());
     pid_in(&m);
     // One slot, busy: every priority below CRITICAL waits, whatever the order of arrival.
     let l = started_at(on(sup, Priority::Low), "low".into());
@@ -455,6 +498,7 @@ fn the_ladder_governs_the_process_pool() {
     let c = started_at(on(sup, Priority::Critical), "critical".into());
     let (_, c_at) = c.wait().unwrap();
     assert!(!blocker.is_finished(), "critical waited for the blocker");
+    release.open();
     blocker.wait().unwrap();
     let mut order = [l.wait().unwrap(), n.wait().unwrap(), h.wait().unwrap()];
     order.sort_by_key(|(_, at)| *at);
@@ -469,12 +513,16 @@ fn stats_count_process_tasks() {
     assert_eq!(double(normal(sup), 1).wait(), Ok(2));
     assert!(boom(normal(sup), 1).wait().is_err());
     let m = marker("stats");
-    let blocker = sleepy(normal(sup), path(&m), 200);
+    // Held until released: `queued` is cancelled while queued, and the blocker is counted
+    // as running, however slow the machine.
+    let release = Release::new("stats");
+    let blocker = hold(normal(sup), path(&m), release.path());
     pid_in(&m);
     let queued = double(normal(sup), 2);
     assert!(queued.cancel());
     let running = sup.stats().processes.normal;
     assert_eq!((running.running, running.queued), (1, 0));
+    release.open();
     blocker.wait().unwrap();
     let low = double(on(sup, Priority::Low), 3);
     assert_eq!(low.wait(), Ok(6));
@@ -500,9 +548,16 @@ fn stats_count_process_tasks() {
 #[test]
 fn stop_closes_the_children() {
     let sup = supervisor("stop", 2);
-    let a = sleepy(normal(sup), String::new(), 200);
-    let b = sleepy(normal(sup), String::new(), 200);
+    // Two tasks held until both have started: they run at the same time, so on two
+    // children.
+    let (ma, mb) = (marker("stop-a"), marker("stop-b"));
+    let release = Release::new("stop");
+    let a = hold(normal(sup), path(&ma), release.path());
+    let b = hold(normal(sup), path(&mb), release.path());
+    let started = [pid_in(&ma), pid_in(&mb)];
+    release.open();
     let pids = [a.wait().unwrap(), b.wait().unwrap()];
+    assert_eq!(pids, started);
     assert_ne!(pids[0], pids[1]);
     let queued = sleepy(normal(sup), String::new(), 50);
     let t0 = Instant::now();
@@ -570,9 +625,17 @@ fn a_static_task_queued_too_long_fires_the_warning_hook() {
             .unwrap(),
     ));
     let m = marker("watchdog");
-    let blocker = sleepy(normal(sup), path(&m), 600);
+    // Held until the hook has fired: the task waits as long as it takes, not 600 ms.
+    let release = Release::new("watchdog");
+    let blocker = hold(normal(sup), path(&m), release.path());
     pid_in(&m);
     let waiting = double(on(sup, Priority::High), 1);
+    let deadline = Instant::now() + SOON;
+    while seen.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the warning hook never fired");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    release.open();
     assert_eq!(waiting.wait(), Ok(2));
     blocker.wait().unwrap();
     assert_eq!(

@@ -18,9 +18,17 @@ static_task! {
 }
 
 static_task! {
-    fn pid_after(ms: u64) -> u32 {
-        std::thread::sleep(Duration::from_millis(ms));
-        std::process::id()
+    /// Checks in under `dir`, then waits (at most a minute) until `n` tasks have: the `n`
+    /// tasks run at the same time, so each in its own child. Returns its pid.
+    fn pid_together(dir: String, n: usize) -> u32 {
+        let me = std::process::id();
+        std::fs::write(std::path::Path::new(&dir).join(me.to_string()), b"").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(&dir).unwrap().count() < n {
+            assert!(Instant::now() < deadline, "only some of the {n} tasks started");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        me
     }
 }
 
@@ -95,6 +103,13 @@ fn soak_random_child_kills_lose_only_the_killed_tasks() {
             Err(e) => panic!("task {i}: unexpected {e}"),
         }
     }
+    // The killer may find no child until the load is over (a slow machine): it then kills
+    // an idle one. Either way it kills something before it is stopped.
+    let deadline = Instant::now() + SOON;
+    while kills.load(SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the killer killed nothing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     stop.store(true, SeqCst);
     // A kill that lands as a task starts legitimately fails that task: let every victim
     // be dead before the probes below.
@@ -118,11 +133,17 @@ fn soak_random_child_kills_lose_only_the_killed_tasks() {
         (s.queued, s.running, s.completed, s.failed),
         (0, 0, ok, exited)
     );
-    // The pool is back to full size: POOL tasks run at once, each in its own live child.
+    // The pool is back to full size: POOL tasks run at once (each waits until all have
+    // started), each in its own live child.
+    let dir = std::env::temp_dir().join(format!("atasker-test-soak-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap().to_owned();
     let probes: Vec<_> = (0..POOL)
-        .map(|_| pid_after(on(sup, Priority::Low), 300))
+        .map(|_| pid_together(on(sup, Priority::Low), d.clone(), POOL))
         .collect();
     let pids: HashSet<u32> = probes.into_iter().map(|t| t.wait().unwrap()).collect();
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(pids.len(), POOL, "{pids:?}");
     sup.stop();
 }

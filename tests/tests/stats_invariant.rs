@@ -4,8 +4,8 @@
 mod common;
 
 use atasker::{PoolKind, Priority, Stats, TaskError};
-use common::supervisor;
-use std::sync::atomic::{AtomicBool, Ordering};
+use common::{supervisor, wait_until};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,14 +31,13 @@ fn check(stats: &Stats) {
 fn every_snapshot_balances_under_load_and_after_stop() {
     let sup = supervisor("invariant", 2, 1, 1);
     let done = Arc::new(AtomicBool::new(false));
-    let d = done.clone();
+    let snapshots = Arc::new(AtomicU64::new(0));
+    let (d, n) = (done.clone(), snapshots.clone());
     let checker = std::thread::spawn(move || {
-        let mut n = 0u64;
         while !d.load(Ordering::SeqCst) {
             check(&sup.stats());
-            n += 1;
+            n.fetch_add(1, Ordering::SeqCst);
         }
-        n
     });
     let mut tasks = Vec::new();
     for i in 0..3000u64 {
@@ -55,6 +54,10 @@ fn every_snapshot_balances_under_load_and_after_stop() {
         }
         tasks.push(t);
     }
+    // The checker runs while the load does (not only if the scheduler happens to let it).
+    wait_until("the checker takes a snapshot", || {
+        snapshots.load(Ordering::SeqCst) > 0
+    });
     for t in tasks {
         match t.wait() {
             Ok(_) | Err(TaskError::Panicked { .. }) | Err(TaskError::Cancelled) => {}
@@ -63,7 +66,7 @@ fn every_snapshot_balances_under_load_and_after_stop() {
     }
     sup.stop();
     done.store(true, Ordering::SeqCst);
-    assert!(checker.join().unwrap() > 0);
+    checker.join().unwrap();
     let stats = sup.stats();
     check(&stats);
     for pool in [PoolKind::Threads, PoolKind::Coroutines] {

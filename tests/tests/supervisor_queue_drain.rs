@@ -72,8 +72,11 @@ fn a_stop_deadline_hands_the_rest_back() {
     let started = Instant::now();
     sup.stop_timeout(Duration::from_millis(500));
     assert!(started.elapsed() < SOON);
-    // The run in progress at the deadline may still finish (a thread cannot be interrupted).
-    std::thread::sleep(Duration::from_millis(300));
+    // The run in progress at the deadline still finishes (a thread cannot be interrupted).
+    common::wait_until("the last run ends", || {
+        let s = sup.stats().threads.normal;
+        s.running == 0 && s.queued == 0
+    });
     let rest = w.take_remaining();
     let served: Vec<u32> = log.get().iter().map(|s| s.parse().unwrap()).collect();
     assert!(!served.is_empty() && !rest.is_empty(), "served {served:?}");

@@ -94,3 +94,34 @@ fn a_task_may_stop_its_own_supervisor() {
     assert_eq!(t.wait_timeout(common::SOON), Some(Ok(())));
     assert!(sup.is_stopped());
 }
+
+#[test]
+fn stopped_awaits_the_end_of_a_stop_without_blocking_the_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sup: &'static atasker::Supervisor = Box::leak(Box::new(
+            atasker::Supervisor::builder()
+                .runtime(tokio::runtime::Handle::current())
+                .build()
+                .unwrap(),
+        ));
+        // A coroutine on this very runtime must keep running while we wait for the stop.
+        let ticks = sup.task().spawn_async(async {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            "ticked"
+        });
+        let stopper = std::thread::spawn(move || sup.stop());
+        tokio::time::timeout(Duration::from_secs(10), sup.stopped())
+            .await
+            .expect("stopped() never returned");
+        assert_eq!(ticks.await, Ok("ticked"));
+        stopper.join().unwrap();
+        // Once a stop has ended, it returns at once.
+        sup.stopped().await;
+    });
+}

@@ -3,9 +3,9 @@
 mod common;
 
 use atasker::{Priority, Supervisor, TaskError};
-use common::{supervisor, wait_until, Gate, Log, QUIET, SOON};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use common::{supervisor, wait_until, Gate, QUIET, SOON};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -42,12 +42,14 @@ fn cancel_a_delayed_task() {
     let sup = supervisor("cancel-delay", 1, 0, 0);
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
+    // The cancel must come before the delay ends: a delay of seconds, not milliseconds.
     let t = sup
         .task()
-        .delay(Duration::from_millis(200))
+        .delay(Duration::from_secs(1))
         .spawn(move || r.store(true, Ordering::SeqCst));
     assert!(t.cancel());
-    std::thread::sleep(Duration::from_millis(400));
+    // Past the moment it would have started: it never runs.
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(!ran.load(Ordering::SeqCst));
     assert_eq!(t.wait(), Err(TaskError::Cancelled));
 }
@@ -164,26 +166,30 @@ fn timeouts_count_from_the_start() {
     let gate = Gate::new();
     let g = gate.clone();
     let blocker = sup.task().spawn(move || g.wait());
-    // Queued for 300 ms, then runs 50 ms under a 200 ms deadline: not timed out.
-    let t = sup
-        .task()
-        .timeout(Duration::from_millis(200))
-        .spawn(|| std::thread::sleep(Duration::from_millis(50)));
-    std::thread::sleep(Duration::from_millis(300));
+    // Queued for longer than its deadline, then runs at once: not timed out. (The margin
+    // between the run and the deadline is seconds, so a slow machine cannot fail it.)
+    let t = sup.task().timeout(Duration::from_secs(2)).spawn(|| ());
+    std::thread::sleep(Duration::from_millis(2500));
     gate.open();
     blocker.wait().unwrap();
     assert_eq!(t.wait(), Ok(()));
 
+    // Reported at the deadline, while the task still runs: it cannot end before its gate
+    // opens, and the gate opens only after the report.
     let start = Instant::now();
+    let gate = Gate::new();
+    let g = gate.clone();
     let slow = sup
         .task()
         .timeout(Duration::from_millis(100))
-        .spawn(|| std::thread::sleep(Duration::from_millis(1500)));
+        .spawn(move || g.wait());
     assert_eq!(slow.wait(), Err(TaskError::TimedOut));
     assert!(
-        start.elapsed() < Duration::from_millis(1400),
-        "reported at the deadline, not at the end"
+        start.elapsed() < SOON,
+        "reported at the deadline, not at the end: {:?}",
+        start.elapsed()
     );
+    gate.open();
 
     let co = sup
         .task()
@@ -208,30 +214,30 @@ fn tasks_run_on_named_pool_threads() {
 
 #[test]
 fn queue_wait_hooks_fire_while_the_task_waits() {
-    let warned = Arc::new(AtomicUsize::new(0));
-    let critical = Arc::new(AtomicUsize::new(0));
-    let names = Log::new();
-    let (w, c, n) = (warned.clone(), critical.clone(), names.clone());
+    // Seconds apart, so that "the warning fired, the critical hook not yet" holds on a slow
+    // machine too.
+    const WARN: Duration = Duration::from_millis(500);
+    const CRIT: Duration = Duration::from_millis(2500);
+    // What the hooks saw, checked here: a failed assert inside a hook would be caught by
+    // the supervisor (a hook's panic never takes the watchdog down), not fail the test.
+    let warned: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
+    let critical: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let (w, c) = (warned.clone(), critical.clone());
     let sup: &'static Supervisor = Box::leak(Box::new(
         Supervisor::builder()
             .name("hooks")
             .thread_pool(1)
             .reserve_normal(0)
             .reserve_high(0)
-            .timeout_warning(Duration::from_millis(100))
-            .timeout_critical(Duration::from_millis(300))
-            .on_timeout_warning(move |t| {
-                n.push(t.name);
-                assert!(t.waited >= Duration::from_millis(100));
-                w.fetch_add(1, Ordering::SeqCst);
-            })
-            .on_timeout_critical(move |t| {
-                assert!(t.waited >= Duration::from_millis(300));
-                c.fetch_add(1, Ordering::SeqCst);
-            })
+            .timeout_warning(WARN)
+            .timeout_critical(CRIT)
+            .on_timeout_warning(move |t| w.lock().unwrap().push((t.name, t.waited)))
+            .on_timeout_critical(move |t| c.lock().unwrap().push(t.waited))
             .build()
             .unwrap(),
     ));
+    let warnings = || warned.lock().unwrap().len();
+    let criticals = || critical.lock().unwrap().len();
     let gate = Gate::new();
     let g = gate.clone();
     let blocker = sup.task().spawn(move || g.wait());
@@ -240,25 +246,30 @@ fn queue_wait_hooks_fire_while_the_task_waits() {
         .name("waiter")
         .priority(Priority::Low)
         .spawn(|| ());
-    wait_until("the warning hook fires", || {
-        warned.load(Ordering::SeqCst) == 1
-    });
-    assert_eq!(critical.load(Ordering::SeqCst), 0);
-    wait_until("the critical hook fires", || {
-        critical.load(Ordering::SeqCst) == 1
-    });
+    wait_until("the warning hook fires", || warnings() == 1);
+    assert_eq!(criticals(), 0, "the critical hook waits for its own limit");
+    wait_until("the critical hook fires", || criticals() == 1);
     std::thread::sleep(QUIET);
-    assert_eq!(warned.load(Ordering::SeqCst), 1, "once");
-    assert_eq!(critical.load(Ordering::SeqCst), 1, "once");
-    assert_eq!(names.get(), ["waiter"]);
+    assert_eq!(warnings(), 1, "once");
+    assert_eq!(criticals(), 1, "once");
+    let (name, waited) = warned.lock().unwrap()[0];
+    assert_eq!(name, "waiter");
+    assert!(waited >= WARN, "{waited:?}");
+    let waited = critical.lock().unwrap()[0];
+    assert!(waited >= CRIT, "{waited:?}");
     gate.open();
     blocker.wait().unwrap();
     queued.wait().unwrap();
-    assert!(sup.stats().threads.low.max_wait >= Duration::from_millis(300));
-    // A task that never waits fires nothing.
-    sup.task().spawn(|| ()).wait().unwrap();
-    std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(warned.load(Ordering::SeqCst), 1);
+    assert!(sup.stats().threads.low.max_wait >= CRIT);
+    // A task that never waits fires nothing. (A CRITICAL task: it starts at once whatever
+    // the pool does, even if the slot of the task just finished is not released yet.)
+    sup.task()
+        .priority(Priority::Critical)
+        .spawn(|| ())
+        .wait()
+        .unwrap();
+    std::thread::sleep(WARN + Duration::from_millis(300));
+    assert_eq!(warnings(), 1);
 }
 
 #[test]

@@ -60,22 +60,47 @@ fn loop_worker_runs_back_to_back_until_stopped() {
 
 #[test]
 fn interval_worker_runs_at_a_fixed_rate_from_start() {
+    // The first run comes at start, not one interval later.
+    first_run_at_start(Worker::builder().interval(Duration::from_secs(60)));
+    // Fixed rate: the k-th run is at start + k·250 ms, whatever the runs take. Each run
+    // takes 100 ms, so a schedule that counted from the end of the previous run would put
+    // the 12th run at 12 × 350 ms = 4.2 s instead of 3 s. The bounds are a second wide:
+    // a run may start late on a busy machine, but lateness does not accumulate.
+    const EVERY: Duration = Duration::from_millis(250);
+    const K: u32 = 12;
     let times = Times::new();
     let t = times.clone();
-    let w = Worker::builder().interval(ms(50)).build(move || t.mark());
+    let w = Worker::builder().interval(EVERY).build(move || {
+        t.mark();
+        std::thread::sleep(ms(100));
+    });
     w.start();
-    std::thread::sleep(ms(530));
+    wait_until("13 runs", || times.len() > K as usize);
     w.stop();
     let runs = times.get();
-    assert!(runs[0] < ms(200), "first run at start: {runs:?}");
-    assert!((8..=13).contains(&runs.len()), "about 11 runs: {runs:?}");
-    // Fixed rate: the k-th run is near start + k·50 ms, without drift.
-    let last = *runs.last().unwrap();
-    let k = runs.len() as u32 - 1;
+    let last = runs[K as usize];
     assert!(
-        last >= ms(50) * k - ms(40) && last <= ms(50) * k + ms(150),
+        last >= EVERY * K - ms(10) && last < EVERY * K + Duration::from_secs(1),
         "drift: {runs:?}"
     );
+    // Never early: run k starts no sooner than start + k·EVERY.
+    for (k, at) in runs.iter().enumerate() {
+        assert!(*at + ms(10) >= EVERY * k as u32, "run {k} early: {runs:?}");
+    }
+}
+
+/// Starts `builder`'s worker (its interval or delay a minute long) and checks that its
+/// first run comes at once, long before the interval or delay could have passed.
+fn first_run_at_start(builder: atasker::WorkerBuilder) {
+    let n = counter();
+    let c = n.clone();
+    let w = builder.build(move || {
+        c.fetch_add(1, SeqCst);
+    });
+    w.start();
+    wait_until("the first run, at start", || n.load(SeqCst) == 1);
+    w.stop();
+    assert_eq!(n.load(SeqCst), 1);
 }
 
 #[test]
@@ -106,6 +131,8 @@ fn an_overrun_delays_the_next_run_without_overlap_or_burst() {
 
 #[test]
 fn delay_counts_from_the_end_of_the_previous_run() {
+    // The first run comes at start, not one delay later.
+    first_run_at_start(Worker::builder().delay(Duration::from_secs(60)));
     let times = Times::new();
     let t = times.clone();
     let w = Worker::builder().delay(ms(100)).build(move || {
@@ -116,7 +143,6 @@ fn delay_counts_from_the_end_of_the_previous_run() {
     wait_until("3 runs", || times.len() >= 3);
     w.stop();
     let runs = times.get();
-    assert!(runs[0] < ms(200));
     for pair in runs.windows(2) {
         assert!(
             pair[1] - pair[0] >= ms(145),
@@ -127,11 +153,15 @@ fn delay_counts_from_the_end_of_the_previous_run() {
 
 #[test]
 fn delay_before_offsets_each_tick() {
+    // Ticks at 0 s and 2 s from start, each run 500 ms after its tick. Lower bounds are
+    // exact (never early); upper bounds leave 1.5 s for a busy machine.
+    const EVERY: Duration = Duration::from_secs(2);
+    const BEFORE: Duration = Duration::from_millis(500);
     let times = Times::new();
     let t = times.clone();
     let w = Worker::builder()
-        .interval(ms(300))
-        .delay_before(ms(100))
+        .interval(EVERY)
+        .delay_before(BEFORE)
         .build_async(move || {
             let t = t.clone();
             async move { t.mark() }
@@ -140,27 +170,38 @@ fn delay_before_offsets_each_tick() {
     wait_until("2 runs", || times.len() >= 2);
     w.stop();
     let runs = times.get();
-    assert!(runs[0] >= ms(95) && runs[0] < ms(300), "{runs:?}");
-    assert!(runs[1] >= ms(390) && runs[1] < ms(700), "{runs:?}");
+    assert!(runs[0] >= BEFORE - ms(5) && runs[0] < EVERY, "{runs:?}");
+    assert!(
+        runs[1] >= EVERY + BEFORE - ms(5) && runs[1] < EVERY * 2,
+        "{runs:?}"
+    );
 }
 
 #[test]
 fn trigger_runs_an_idle_interval_worker_without_shifting_the_schedule() {
+    // Ticks at 0 s and 4 s from start; a trigger at about 2 s runs at once and leaves the
+    // 4 s tick where it is (a shifted schedule would put it 4 s after the trigger). Each
+    // bound is about 2 s away from what it rules out.
+    const EVERY: Duration = Duration::from_secs(4);
     let times = Times::new();
     let t = times.clone();
-    let w = Worker::builder().interval(ms(1000)).build(move || t.mark());
+    let w = Worker::builder().interval(EVERY).build(move || t.mark());
     w.start();
     wait_until("first run", || times.len() == 1);
-    std::thread::sleep(ms(300));
+    std::thread::sleep(Duration::from_secs(2));
+    let triggered = times.1.elapsed();
     w.trigger();
     wait_until("triggered run", || times.len() == 2);
     wait_until("next tick", || times.len() == 3);
     w.stop();
     let runs = times.get();
-    assert!(runs[1] >= ms(290) && runs[1] < ms(800), "{runs:?}");
     assert!(
-        runs[2] >= ms(950) && runs[2] < ms(1250),
-        "tick kept its place: {runs:?}"
+        runs[1] >= triggered && runs[1] < EVERY,
+        "the trigger ran at once, before the tick: {runs:?}"
+    );
+    assert!(
+        runs[2] >= EVERY - ms(10) && runs[2] < triggered + EVERY,
+        "tick kept its place: {runs:?} (triggered at {triggered:?})"
     );
 }
 
@@ -430,7 +471,10 @@ fn thread_executors_run_at_the_worker_priority() {
     w.start();
     w.trigger();
     wait_until("critical run passes the full pool", || n.load(SeqCst) == 1);
-    assert_eq!(sup.stats().threads.critical.completed, 1);
+    // The counter moves inside the run; the run is counted complete just after it returns.
+    wait_until("the run counted as a CRITICAL thread task", || {
+        sup.stats().threads.critical.completed == 1
+    });
     gate.open();
     blocker.wait().unwrap();
     w.stop();

@@ -506,7 +506,14 @@ impl Shared {
                         d.child = Some(c);
                         d.doomed = Arc::default();
                     }
+                    Err(e) if e.transient && tries + 1 < SEND_TRIES => {
+                        // Killed during its handshake: the task never reached it.
+                        tries += 1;
+                        tracing::debug!(error = %e.message, "atasker: a worker process died while starting; starting another");
+                        continue;
+                    }
                     Err(e) => {
+                        let e = e.message;
                         tracing::error!(error = %e, "atasker: cannot start a worker process");
                         job.fail(TaskError::Unavailable(format!(
                             "cannot start a worker process: {e}"

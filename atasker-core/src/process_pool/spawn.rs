@@ -24,6 +24,23 @@ pub(crate) type Pid = i32;
 /// How a child ended: `(code, signal)`, as in `TaskError::ProcessExited`.
 pub(crate) type Exit = (Option<i32>, Option<i32>);
 
+/// Why a child could not be started.
+#[derive(Debug)]
+pub(crate) struct StartError {
+    pub(crate) message: String,
+    /// The child was killed by a signal before its handshake: starting another may work.
+    pub(crate) transient: bool,
+}
+
+impl StartError {
+    fn fatal(message: String) -> Self {
+        StartError {
+            message,
+            transient: false,
+        }
+    }
+}
+
 /// A running child and the parent's ends of its pipes.
 pub(crate) struct Child {
     pub(crate) pid: Pid,
@@ -33,19 +50,23 @@ pub(crate) struct Child {
 
 impl Child {
     /// Starts a child and waits for its hello, which must match `expect`.
-    pub(crate) fn start(expect: Hello) -> Result<Child, String> {
-        let mut child = imp::spawn()?;
+    pub(crate) fn start(expect: Hello) -> Result<Child, StartError> {
+        let mut child = imp::spawn().map_err(StartError::fatal)?;
         let mut body = Vec::new();
         let hello = match child.read_hello(&mut body) {
             Ok(h) => h,
             Err(e) => {
                 let exit = child.reap_now();
-                return Err(format!("{e} ({})", describe(exit)));
+                return Err(StartError {
+                    message: format!("{e} ({})", describe(exit)),
+                    // Killed from outside before it could greet: a fresh one may do.
+                    transient: exit.1.is_some(),
+                });
             }
         };
         if hello != expect {
             let exit = child.reap_now();
-            return Err(format!(
+            return Err(StartError::fatal(format!(
                 "the child is a different build: it has protocol {} and {} static tasks \
                  (hash {:#x}), the parent protocol {} and {} (hash {:#x}) ({})",
                 hello.version,
@@ -55,7 +76,7 @@ impl Child {
                 expect.entries,
                 expect.names_hash,
                 describe(exit)
-            ));
+            )));
         }
         Ok(child)
     }

@@ -234,7 +234,7 @@ impl Signal {
     }
 
     /// Waits until the flag is set; with `take`, clears it.
-    async fn wait(&self, take: bool) {
+    pub(crate) async fn wait(&self, take: bool) {
         loop {
             let mut notified = pin!(self.notify.notified());
             notified.as_mut().enable();

@@ -13,9 +13,11 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-mod crew;
+mod context;
+mod coroutines;
+
 mod error;
-mod ladder;
+mod pool;
 mod priority;
 mod process_pool;
 mod stats;

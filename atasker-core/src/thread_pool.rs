@@ -1,20 +1,15 @@
 //! The thread pool: lazily started threads, capped by the admission ladder, with an idle
 //! keep-alive (the shape of tokio's blocking pool).
 
-use crate::crew::{Call, Crew};
+use crate::context::{self, Slot};
 use crate::error::TaskError;
-use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
+use crate::pool::crew::{Call, Crew};
+use crate::pool::ladder::{Ladder, LadderJob, Limits, Overdue};
 use crate::task::{panic_message, run_catching, Contained, Control, Header, TaskCell, RUNNING};
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-thread_local! {
-    /// The pool (its `Shared`'s address) whose thread this is; 0 elsewhere.
-    static POOL: Cell<usize> = const { Cell::new(0) };
-}
 
 /// How long an idle thread waits for work before it exits.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
@@ -67,7 +62,7 @@ where
         let _guard = h.timeout.map(|d| h.sup.deadline(cell.clone(), d));
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "threads");
         let result = {
-            let _current = crate::supervisor::CurrentGuard::enter(&h.sup);
+            let _current = context::enter(Slot::Supervisor, context::key(&*h.sup));
             span.in_scope(|| run_catching(f))
         };
         cell.finish(RUNNING, result);
@@ -144,7 +139,7 @@ impl ThreadPool {
 
     /// Whether the calling thread is one of this pool's.
     pub(crate) fn is_current(&self) -> bool {
-        POOL.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
+        context::is(Slot::Pool, context::key(&*self.shared))
     }
 
     /// Takes the queued task `h` out of the ladder for the calling pool thread to run: it
@@ -208,7 +203,8 @@ impl Shared {
     }
 
     fn worker(self: Arc<Self>) {
-        POOL.with(|p| p.set(Arc::as_ptr(&self) as usize));
+        // For the thread's whole life: never restored.
+        std::mem::forget(context::enter(Slot::Pool, context::key(&*self)));
         // Should this thread die anyway (a bug of ours), the guard replaces it. Made before
         // the lock is taken, so that it drops after the lock's guard.
         let replace = Replace(&self);

@@ -23,22 +23,23 @@
 //! - **Stop** closes the request pipes, so that idle children exit 0; children that have not
 //!   exited by the grace deadline are killed. Every child is reaped.
 
-pub(crate) mod child;
+pub(crate) mod child_main;
+mod process;
 pub(crate) mod protocol;
-mod spawn;
+pub(crate) mod registry;
 
-use crate::__private::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
-use crate::crew::{Call, Crew};
 use crate::error::TaskError;
-use crate::ladder::{Ladder, LadderJob, Limits, Overdue};
-use crate::supervisor::{Inner, Spec};
+use crate::pool::crew::{Call, Crew};
+use crate::pool::ladder::{Ladder, LadderJob, Limits, Overdue};
+use crate::supervisor::Spec;
 use crate::task::{
-    run_catching, Contained, Control, Header, PoolKind, Task, TaskCell, TaskId, QUEUED, RUNNING,
+    run_catching, Contained, Control, Header, PoolKind, Task, TaskCell, TaskId, RUNNING,
 };
+use process::{Child, Exit, Pid};
 use protocol::{FrameError, Reply};
+use registry::StaticEntry;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use spawn::{Child, Exit, Pid};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -57,80 +58,43 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(100);
 /// reading it.
 const SEND_TRIES: usize = 3;
 
-/// Where `entry` sits in the registry, if it is registered.
-fn index_of(entry: &'static StaticEntry) -> Option<u32> {
-    let registry: &[StaticEntry] = &ATASKER_STATIC_TASKS_V0_1;
-    let size = std::mem::size_of::<StaticEntry>();
-    let offset = (entry as *const StaticEntry as usize).checked_sub(registry.as_ptr() as usize)?;
-    let index = offset / size;
-    (offset % size == 0 && index < registry.len()).then(|| u32::try_from(index).ok())?
-}
-
 /// See [`crate::__private::set_child_program`].
 pub(crate) fn set_child_program(path: Option<&std::path::Path>) {
-    spawn::set_program(path);
+    process::set_program(path);
 }
 
-/// Runs the registered static function `entry` with the argument tuple `args`.
-pub(crate) fn spawn_static<A, R>(
-    inner: &Arc<Inner>,
-    spec: Spec,
-    entry: &'static StaticEntry,
-    args: A,
-) -> Task<R>
+/// Runs the registered static function `entry` with the argument tuple `args` in the
+/// process pool of `spec`'s supervisor.
+pub(crate) fn spawn_static<A, R>(spec: Spec<'_>, entry: &'static StaticEntry, args: A) -> Task<R>
 where
     A: Serialize + Send + 'static,
     R: DeserializeOwned + Send + 'static,
 {
-    let fail = |e| {
-        Task::failed(
+    let inner = &spec.sup.inner;
+    let Some(index) = registry::index_of(entry) else {
+        let e = format!("static task `{}` is not in the registry", entry.name);
+        return Task::failed(
             inner.clone(),
             spec.name,
             spec.priority,
             PoolKind::Processes,
-            e,
-        )
+            TaskError::Unavailable(e),
+        );
     };
-    let Some(index) = index_of(entry) else {
-        return fail(TaskError::Unavailable(format!(
-            "static task `{}` is not in the registry",
-            entry.name
-        )));
+    let job = |cell: &Arc<TaskCell<R>>| -> Job {
+        Box::new(StaticJob {
+            cell: cell.clone(),
+            index,
+            args: Contained::new(args),
+        })
     };
-    if !inner.admit(spec.for_worker) {
-        return fail(TaskError::SupervisorStopped);
-    }
-    let cell = TaskCell::new(
-        inner.clone(),
-        spec.name,
-        spec.priority,
-        PoolKind::Processes,
-        spec.timeout,
-        QUEUED,
-    );
-    inner
-        .stats
-        .submitted(PoolKind::Processes, spec.priority, false);
-    let job: Job = Box::new(StaticJob {
-        cell: cell.clone(),
-        index,
-        args: Contained::new(args),
-    });
-    match spec.delay {
-        None => submit(inner, job),
-        Some(d) => inner.after_delay(cell.clone(), d, move |inner| submit(inner, job)),
-    }
-    Task::from_cell(cell)
-}
-
-fn submit(inner: &Arc<Inner>, job: Job) {
-    if inner.processes.submit(job) {
-        inner.poke_watchdog();
-    }
+    inner.submit(&spec, PoolKind::Processes, job, |inner, job| {
+        inner.processes.submit(job)
+    })
 }
 
 /// A unit of work for the pool: a task's arguments and its cell, of any types.
-trait ProcessJob: Send {
+pub(crate) trait ProcessJob: Send {
     fn control(&self) -> Arc<dyn Control>;
     fn header(&self) -> &Header;
     /// Builds the request frame.
@@ -143,7 +107,7 @@ trait ProcessJob: Send {
     fn cancel(self: Box<Self>);
 }
 
-type Job = Box<dyn ProcessJob>;
+pub(crate) type Job = Box<dyn ProcessJob>;
 
 impl LadderJob for Job {
     fn header(&self) -> &Header {
@@ -263,7 +227,7 @@ impl ProcessPool {
     }
 
     /// Offers a job to the ladder. `true` if it had to queue.
-    fn submit(&self, job: Job) -> bool {
+    pub(crate) fn submit(&self, job: Job) -> bool {
         let mut st = self.shared.lock();
         if st.shutdown.is_some() {
             drop(st);
@@ -284,7 +248,7 @@ impl ProcessPool {
         let st = self.shared.lock();
         if let Some(r) = st.running.get(&id) {
             r.doomed.store(true, SeqCst);
-            spawn::kill(r.pid);
+            process::kill(r.pid);
         }
     }
 
@@ -320,7 +284,7 @@ impl ProcessPool {
             if now >= until {
                 // A driver still waits on a task nobody cancelled.
                 for &pid in &st.children {
-                    spawn::kill(pid);
+                    process::kill(pid);
                 }
                 tracing::warn!(pool = %self.shared.name, drivers = st.crew.threads, "atasker: worker processes killed at stop");
                 break;
@@ -396,7 +360,7 @@ impl Shared {
     }
 
     fn driver(self: Arc<Self>) {
-        spawn::block_sigpipe();
+        process::block_sigpipe();
         let mut d = Driver {
             child: None,
             doomed: Arc::default(),
@@ -464,7 +428,7 @@ impl Shared {
         if let Some(child) = d.child.take() {
             let pid = child.pid;
             let exit = child.close(close_by);
-            tracing::debug!(pid, exit = %spawn::describe(exit), "atasker: worker process closed");
+            tracing::debug!(pid, exit = %process::describe(exit), "atasker: worker process closed");
         }
         let mut st = self.lock();
         st.crew.left();
@@ -499,7 +463,7 @@ impl Shared {
         let mut tries = 0;
         let answer = loop {
             if d.child.is_none() {
-                match Child::start(child::hello()) {
+                match Child::start(child_main::hello()) {
                     Ok(c) => {
                         tracing::debug!(pid = c.pid, "atasker: worker process started");
                         self.lock().children.insert(c.pid);
@@ -547,7 +511,7 @@ impl Shared {
                 self.lock().running.remove(&h.id);
                 let exit = self.bury(d, false);
                 tries += 1;
-                tracing::debug!(error = %e, exit = %spawn::describe(exit), "atasker: worker process was gone; the task goes to a fresh one");
+                tracing::debug!(error = %e, exit = %process::describe(exit), "atasker: worker process was gone; the task goes to a fresh one");
                 if tries < SEND_TRIES {
                     continue;
                 }
@@ -583,7 +547,7 @@ impl Shared {
                 },
                 Ok(false) | Err(FrameError::Io(_)) => {
                     let exit = self.bury(d, false);
-                    tracing::warn!(exit = %spawn::describe(exit), "atasker: worker process exited while running a task");
+                    tracing::warn!(exit = %process::describe(exit), "atasker: worker process exited while running a task");
                     job.fail(TaskError::ProcessExited {
                         code: exit.0,
                         signal: exit.1,
@@ -625,7 +589,7 @@ impl Shared {
         } else {
             child.reap()
         };
-        tracing::debug!(pid, exit = %spawn::describe(exit), killed, "atasker: worker process reaped");
+        tracing::debug!(pid, exit = %process::describe(exit), killed, "atasker: worker process reaped");
         exit
     }
 }

@@ -5,7 +5,7 @@
 
 mod event;
 mod interval;
-pub(crate) mod private;
+pub(crate) mod macro_api;
 mod queue;
 
 pub use event::{EventWorker, EventWorkerBuilder};
@@ -340,23 +340,10 @@ pub(crate) type Exec<I> = Arc<
         + Sync,
 >;
 
-thread_local! {
-    /// The worker whose executor this thread runs, if any (its address).
-    static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-pub(crate) struct CurrentGuard(usize);
-
-impl CurrentGuard {
-    pub(crate) fn enter(core: usize) -> Self {
-        CurrentGuard(CURRENT.with(|c| c.replace(core)))
-    }
-}
-
-impl Drop for CurrentGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
-    }
+/// Marks the current thread as running the executor of the worker `key` (see
+/// [`Core::key`]) while the guard lives.
+pub(crate) fn enter_worker(key: usize) -> crate::context::Enter {
+    crate::context::enter(crate::context::Slot::Worker, key)
 }
 
 /// The shared state of a worker behind its handle.
@@ -463,7 +450,7 @@ impl Core {
         };
         run.stop.set();
         let me = self as *const Core as usize;
-        if CURRENT.with(|c| c.get()) == me {
+        if crate::context::is(crate::context::Slot::Worker, me) {
             // Called by our own executor: it cannot wait for itself; the loop ends after it.
             return;
         }
@@ -589,7 +576,7 @@ impl Core {
         &self.sup
     }
 
-    /// The address that identifies this worker in `CURRENT`.
+    /// The address that identifies this worker in the thread context.
     pub(crate) fn key(&self) -> usize {
         self as *const Core as usize
     }
@@ -662,7 +649,7 @@ where
             .name("worker run")
             .for_worker()
             .spawn(move || {
-                let _g = CurrentGuard::enter(me);
+                let _g = enter_worker(me);
                 let span = tracing::debug_span!("atasker.worker", worker = %name);
                 span.in_scope(|| f(item).into_outcome())
             });
@@ -736,7 +723,7 @@ impl ReportCtx {
     }
 }
 
-/// Marks the polling thread as running the executor of a worker (see `CURRENT`).
+/// Marks the polling thread as running the executor of a worker (see `context`).
 struct InWorker<F>(usize, F);
 
 impl<F: Future> Future for InWorker<F> {
@@ -745,7 +732,7 @@ impl<F: Future> Future for InWorker<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: structural pinning of the future field; it is never moved out.
         let this = unsafe { self.get_unchecked_mut() };
-        let _g = CurrentGuard::enter(this.0);
+        let _g = enter_worker(this.0);
         // SAFETY: as above.
         unsafe { Pin::new_unchecked(&mut this.1) }.poll(cx)
     }

@@ -1,7 +1,7 @@
 //! Queue workers: [`QueueWorker`].
 
 use super::{
-    async_exec, builder_methods, handle_methods, Common, Core, CurrentGuard, Exec, Run,
+    async_exec, builder_methods, enter_worker, handle_methods, Common, Core, Exec, Run,
     WorkerError, WorkerKind, WorkerOutput,
 };
 use crate::error::TaskError;
@@ -374,7 +374,7 @@ async fn drive_batches<T, F, R>(
             .name("worker run")
             .for_worker()
             .spawn(move || {
-                let _current = CurrentGuard::enter(c.key());
+                let _current = enter_worker(c.key());
                 let span = tracing::debug_span!("atasker.worker", worker = %c.name());
                 let _span = span.enter();
                 // Taken by `take_remaining` meanwhile: nothing to serve.

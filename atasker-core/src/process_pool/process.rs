@@ -179,7 +179,7 @@ pub(crate) fn describe(exit: Exit) -> String {
 #[cfg(target_os = "linux")]
 mod imp {
     use super::{Child, Exit, Pid};
-    use crate::process_pool::child::MARKER;
+    use crate::process_pool::child_main::MARKER;
     use crate::process_pool::protocol::PROTOCOL_VERSION;
     use std::ffi::{CString, OsStr, OsString};
     use std::fs::File;

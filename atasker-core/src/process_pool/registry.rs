@@ -1,0 +1,282 @@
+//! The registry of `static` functions: every `#[background_task(static)]` fn and static
+//! worker executor has a [`StaticEntry`] in a linker-gathered slice, addressed on the wire by
+//! its index (parent and child run the same executable). Also the calls the macros make for
+//! them, which check once that every type crossing to the child is serde-serializable.
+
+use crate::__private::TaskOptions;
+use crate::task::Task;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+
+/// One `static` task in the registry of the executable: the macro puts one entry per
+/// `#[background_task(static)]` function into `ATASKER_STATIC_TASKS_V0_1`.
+///
+/// Parent and child run the same executable, so the registry has the same order in both;
+/// an entry's index in it is its identity on the wire.
+#[derive(Debug)]
+pub struct StaticEntry {
+    /// `module::function`, for diagnostics and the handshake.
+    pub name: &'static str,
+    /// Runs the function in the child: decodes the argument tuple from the input (all of it),
+    /// calls the function and appends the encoded result to the output. `Err`: the arguments
+    /// or the result could not cross. Made with [`call_static`].
+    pub call: fn(&[u8], &mut Vec<u8>) -> Result<(), String>,
+}
+
+/// The registry of `static` tasks, gathered by the linker.
+///
+/// The name carries the crate's semver-compatible version: two incompatible versions of
+/// atasker in one executable get separate registries instead of linkme's duplicate panic.
+#[linkme::distributed_slice]
+pub static ATASKER_STATIC_TASKS_V0_1: [StaticEntry];
+
+/// The body of a [`StaticEntry::call`]: decodes `A` from all of `input`, calls `f` and
+/// appends the encoded result to `out`.
+pub fn call_static<A, R>(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    f: impl FnOnce(A) -> R,
+) -> Result<(), String>
+where
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    let args = crate::process_pool::protocol::decode::<A>(input)
+        .map_err(|e| format!("the arguments did not cross: {e}"))?;
+    let result = f(args);
+    crate::process_pool::protocol::encode(&result, out)
+        .map_err(|e| format!("the result did not cross: {e}"))
+}
+
+/// The body of a static *worker*'s [`StaticEntry::call`]: like [`call_static`], but the
+/// executor's return value is turned into its outcome in the child (`Ok(go on)` or
+/// `Err(text)`), so that any `E: Display` crosses, serializable or not.
+pub fn call_static_worker<A, R>(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    f: impl FnOnce(A) -> R,
+) -> Result<(), String>
+where
+    A: DeserializeOwned,
+    R: crate::WorkerOutput,
+{
+    call_static(input, out, |args| f(args).into_outcome())
+}
+
+/// One run of a static worker's executor: runs `entry` (made with [`call_static_worker`]) in
+/// the process pool and waits for it without holding a thread. A task error (a panic, a lost
+/// process) becomes the run's `Err` text.
+pub async fn run_static_worker<A>(
+    opts: TaskOptions,
+    entry: &'static StaticEntry,
+    args: A,
+) -> Result<bool, String>
+where
+    A: Serialize + Send + 'static,
+{
+    let spec = crate::supervisor::Spec {
+        for_worker: true,
+        ..opts.spec()
+    };
+    super::spawn_static::<A, Result<bool, String>>(spec, entry, args)
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// Runs the registered static function `entry` with the argument tuple `args` in the
+/// process pool.
+pub fn spawn_static<A, R>(opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    super::spawn_static(opts.spec(), entry, args)
+}
+
+/// Test support: the program children are started from, instead of `/proc/self/exe`
+/// (`None`: back to the default). Affects every supervisor of the process.
+pub fn set_child_program(path: Option<&std::path::Path>) {
+    crate::process_pool::set_child_program(path);
+}
+
+// What `#[background_task(static)]` and `#[background_worker(static)]` call instead of
+// `spawn_static`/`call_static` and `run_static_worker`/`call_static_worker`: `static_fn` and
+// `static_worker` check every type that crosses to the child once, so that a type without
+// `Serialize` or `Deserialize` is one error that names it and says what to derive (instead of
+// one error per `serde` bound of each call behind), and hand out those calls.
+
+/// An argument or the result of a `#[background_task(static)]` fn.
+#[diagnostic::on_unimplemented(
+    message = "`#[background_task(static)]` sends `{Self}` to another process, so `{Self}` must \
+               implement `serde::Serialize` and `serde::Deserialize`",
+    label = "`{Self}` cannot cross to another process",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`; for a type from \
+            another crate, look for its `serde` feature"
+)]
+pub trait StaticValue: Serialize + DeserializeOwned {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned> StaticValue for T {}
+
+/// The argument tuple of a `#[background_task(static)]` fn: a tuple of [`StaticValue`]s.
+pub trait StaticArgs: Serialize + DeserializeOwned {}
+
+// Through `StaticTuple`, so that rustc's error names the element that cannot cross instead of
+// listing the tuple impls.
+impl<T: StaticTuple> StaticArgs for T {}
+
+/// A tuple of [`StaticValue`]s (up to 16, as `serde`).
+pub trait StaticTuple: Serialize + DeserializeOwned {}
+
+macro_rules! static_tuple {
+    ($($name:ident)*) => {
+        impl<$($name: StaticValue),*> StaticTuple for ($($name,)*) {}
+    };
+}
+
+static_tuple!();
+
+static_tuple!(A);
+
+static_tuple!(A B);
+
+static_tuple!(A B C);
+
+static_tuple!(A B C D);
+
+static_tuple!(A B C D E);
+
+static_tuple!(A B C D E F);
+
+static_tuple!(A B C D E F G);
+
+static_tuple!(A B C D E F G H);
+
+static_tuple!(A B C D E F G H I);
+
+static_tuple!(A B C D E F G H I J);
+
+static_tuple!(A B C D E F G H I J K);
+
+static_tuple!(A B C D E F G H I J K L);
+
+static_tuple!(A B C D E F G H I J K L M);
+
+static_tuple!(A B C D E F G H I J K L M N);
+
+static_tuple!(A B C D E F G H I J K L M N O);
+
+static_tuple!(A B C D E F G H I J K L M N O P);
+
+/// The calls of a `#[background_task(static)]` fn with argument tuple `A` and result `R`, made
+/// by [`static_fn`] (which checks the types); they need no bounds of their own.
+pub struct StaticFn<A, R> {
+    spawn: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
+    call: StaticCall<A, R>,
+}
+
+/// The child's side of a static fn: decodes `A`, calls the fn, encodes its result.
+type StaticCall<A, R> = fn(&[u8], &mut Vec<u8>, fn(A) -> R) -> Result<(), String>;
+
+/// Checks the argument and result types of a `#[background_task(static)]` fn and gives its calls.
+pub fn static_fn<A, R>() -> StaticFn<A, R>
+where
+    A: StaticArgs + Send + 'static,
+    R: StaticValue + Send + 'static,
+{
+    fn call<A: DeserializeOwned, R: Serialize>(
+        input: &[u8],
+        out: &mut Vec<u8>,
+        f: fn(A) -> R,
+    ) -> Result<(), String> {
+        call_static(input, out, f)
+    }
+    StaticFn {
+        spawn: spawn_static::<A, R>,
+        call: call::<A, R>,
+    }
+}
+
+impl<A, R> StaticFn<A, R> {
+    /// [`spawn_static`].
+    pub fn spawn(&self, opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R> {
+        (self.spawn)(opts, entry, args)
+    }
+
+    /// [`call_static`].
+    pub fn call(&self, input: &[u8], out: &mut Vec<u8>, f: fn(A) -> R) -> Result<(), String> {
+        (self.call)(input, out, f)
+    }
+}
+
+/// The queue item of a `#[background_worker(static)]` fn.
+#[diagnostic::on_unimplemented(
+    message = "`#[background_worker(static)]` sends `{Self}` to another process, so `{Self}` \
+               must implement `serde::Serialize` and `serde::Deserialize`",
+    label = "`{Self}` cannot cross to another process",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`; for a type from \
+            another crate, look for its `serde` feature"
+)]
+pub trait StaticItem: Serialize + DeserializeOwned {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned> StaticItem for T {}
+
+/// One run of a static worker, as [`run_static_worker`] (boxed, so that [`StaticWorker`] can
+/// hold it).
+pub type StaticRun = std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// The calls of a `#[background_worker(static)]` fn with queue item `I` (`()` for the other
+/// kinds) and return type `R`, made by [`static_worker`] (which checks the types).
+pub struct StaticWorker<I, R> {
+    run: fn(TaskOptions, &'static StaticEntry, I) -> StaticRun,
+    call: StaticCall<I, R>,
+}
+
+/// Checks the item and return types of a `#[background_worker(static)]` fn and gives its calls.
+pub fn static_worker<I, R>() -> StaticWorker<I, R>
+where
+    I: StaticItem + Send + 'static,
+    R: crate::WorkerOutput,
+{
+    fn run<I: Serialize + Send + 'static>(
+        opts: TaskOptions,
+        entry: &'static StaticEntry,
+        item: I,
+    ) -> StaticRun {
+        Box::pin(run_static_worker(opts, entry, item))
+    }
+    fn call<I: DeserializeOwned, R: crate::WorkerOutput>(
+        input: &[u8],
+        out: &mut Vec<u8>,
+        f: fn(I) -> R,
+    ) -> Result<(), String> {
+        call_static_worker(input, out, f)
+    }
+    StaticWorker {
+        run: run::<I>,
+        call: call::<I, R>,
+    }
+}
+
+impl<I, R> StaticWorker<I, R> {
+    /// [`run_static_worker`].
+    pub fn run(&self, opts: TaskOptions, entry: &'static StaticEntry, item: I) -> StaticRun {
+        (self.run)(opts, entry, item)
+    }
+
+    /// [`call_static_worker`].
+    pub fn call(&self, input: &[u8], out: &mut Vec<u8>, f: fn(I) -> R) -> Result<(), String> {
+        (self.call)(input, out, f)
+    }
+}
+
+/// Where `entry` sits in the registry, if it is registered.
+pub(crate) fn index_of(entry: &'static StaticEntry) -> Option<u32> {
+    let registry: &[StaticEntry] = &ATASKER_STATIC_TASKS_V0_1;
+    let size = std::mem::size_of::<StaticEntry>();
+    let offset = (entry as *const StaticEntry as usize).checked_sub(registry.as_ptr() as usize)?;
+    let index = offset / size;
+    (offset % size == 0 && index < registry.len()).then(|| u32::try_from(index).ok())?
+}

@@ -1,0 +1,245 @@
+//! The supervisor: one owner for the thread pool, the process pool, the coroutine runtime,
+//! the queue-wait watchdog and the workers.
+//!
+//! - `builder.rs`: the settings and [`SupervisorBuilder`];
+//! - `submit.rs`: the one path that starts a task on a pool (options, admission, delay,
+//!   deadline), and [`TaskBuilder`];
+//! - `shutdown.rs`: `stop`, the count of unfinished tasks it waits for, and the table of what
+//!   a stop deadline cancels;
+//! - `watchdog.rs`: the queue-wait watchdog.
+
+mod builder;
+mod shutdown;
+pub(crate) mod submit;
+mod watchdog;
+
+pub use builder::SupervisorBuilder;
+pub(crate) use builder::*;
+pub(crate) use shutdown::*;
+pub use submit::TaskBuilder;
+pub(crate) use submit::*;
+pub(crate) use watchdog::*;
+
+use crate::error::{BuildError, TaskError};
+use crate::pool::ladder::{Limits, Overdue};
+use crate::priority::Priority;
+use crate::process_pool::ProcessPool;
+use crate::stats::{Stats, StatsCells};
+use crate::task::{Control, Header, PoolKind, Task, TaskCell, TaskId, TaskInfo, QUEUED};
+use crate::thread_pool::{BlockingJob, Job, ThreadPool};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// A queue-wait hook.
+pub(crate) type Hook = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) static GLOBAL: OnceLock<Supervisor> = OnceLock::new();
+
+/// One task supervisor for threads, processes and coroutines.
+///
+/// It owns a thread pool and a process pool, both governed by the priority ladder (see
+/// [`Priority`]), a tokio runtime for coroutines (or the user's, see
+/// [`SupervisorBuilder::runtime`]), and the workers. Cheap to clone: clones share one
+/// supervisor.
+///
+/// ```
+/// use atasker::{Priority, Supervisor};
+/// let sup = Supervisor::builder().name("doc").thread_pool(2).build().unwrap();
+/// let t = sup.task().priority(Priority::High).spawn(|| 2 + 2);
+/// assert_eq!(t.wait(), Ok(4));
+/// sup.stop();
+/// ```
+#[derive(Clone)]
+pub struct Supervisor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Supervisor {
+    /// A builder for a supervisor with custom settings.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().thread_pool(4).build().unwrap();
+    /// assert_eq!(sup.task().spawn(|| 1).wait(), Ok(1));
+    /// ```
+    pub fn builder() -> SupervisorBuilder {
+        SupervisorBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// The global supervisor, built with the defaults on first use unless
+    /// [`SupervisorBuilder::build_global`] built it before. Always the same reference.
+    ///
+    /// Defaults: thread pool = cores × 5, reserves 5/5; process pool = cores, reserves 0/0;
+    /// queue-wait warnings at 5 s and 10 s. Threads and processes start lazily.
+    ///
+    /// ```
+    /// let a = atasker::Supervisor::global();
+    /// let b = atasker::Supervisor::global();
+    /// assert!(std::ptr::eq(a, b));
+    /// ```
+    pub fn global() -> &'static Supervisor {
+        GLOBAL.get_or_init(|| {
+            Supervisor::builder()
+                .build()
+                .expect("the default supervisor settings are valid")
+        })
+    }
+
+    /// The supervisor's name.
+    ///
+    /// ```
+    /// assert_eq!(atasker::Supervisor::global().name(), "default");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// A snapshot of the counters: per pool and priority, and per worker. Serializable with
+    /// serde; see [`Stats`] for the shape of its JSON.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().build().unwrap();
+    /// let json = serde_json::to_string(&sup.stats()).unwrap();
+    /// assert!(json.contains("\"max_wait\""));
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        Stats {
+            threads: inner.stats.snapshot(PoolKind::Threads),
+            processes: inner.stats.snapshot(PoolKind::Processes),
+            coroutines: inner.stats.snapshot(PoolKind::Coroutines),
+            pool_threads: inner.threads.load().0,
+            workers: inner.workers().iter().map(|w| w.stats()).collect(),
+        }
+    }
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Supervisor")
+            .field("name", &c.name)
+            .field(
+                "thread_pool",
+                &(c.thread_pool, c.reserve_normal, c.reserve_high),
+            )
+            .field(
+                "process_pool",
+                &(
+                    c.process_pool,
+                    c.process_reserve_normal,
+                    c.process_reserve_high,
+                ),
+            )
+            .field("stopped", &self.is_stopped())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared state of a supervisor.
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) stats: StatsCells,
+    pub(crate) threads: ThreadPool,
+    pub(crate) processes: ProcessPool,
+    /// The runtime the supervisor owns (none with `.runtime(handle)`), built on first use.
+    pub(crate) runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// A handle to the runtime in use, once known (or why it could not start).
+    pub(crate) rt_handle: OnceLock<Result<tokio::runtime::Handle, String>>,
+    /// `OPEN`, then `DRAINING` while a stop lets the workers finish, then `CLOSED`.
+    pub(crate) phase: AtomicU8,
+    /// Set when a `stop` call has returned (for [`Supervisor::stopped`]).
+    pub(crate) stop_ended: crate::worker::Signal,
+    pub(crate) pending: Pending,
+    /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
+    pub(crate) live: [Mutex<LiveTable>; LIVE_SHARDS],
+    /// Every worker made on this supervisor (for `stats` and `stop`).
+    pub(crate) workers: Mutex<Vec<Weak<crate::worker::Core>>>,
+    pub(crate) watchdog: Arc<Watchdog>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        lock(&self.watchdog.state).closed = true;
+        self.watchdog.wake.notify_all();
+        if let Some(rt) = lock(&self.runtime).take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Inner {
+    /// The runtime handle for coroutines and timers, built on first use.
+    pub(crate) fn handle(&self) -> Result<tokio::runtime::Handle, TaskError> {
+        let h = self.rt_handle.get_or_init(|| {
+            if let Some(h) = &self.config.runtime {
+                return Ok(h.clone());
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(self.config.runtime_threads)
+                .thread_name(self.runtime_thread_name())
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let handle = rt.handle().clone();
+            *lock(&self.runtime) = Some(rt);
+            Ok(handle)
+        });
+        match h {
+            Ok(h) => Ok(h.clone()),
+            Err(e) => Err(TaskError::Unavailable(format!(
+                "cannot start the runtime: {e}"
+            ))),
+        }
+    }
+
+    pub(crate) fn runtime_thread_name(&self) -> String {
+        format!("atasker-{}-rt", self.config.name)
+    }
+
+    /// Whether coroutines run on a runtime this supervisor owns (and may shut down).
+    pub(crate) fn owns_runtime(&self) -> bool {
+        self.config.runtime.is_none()
+    }
+
+    /// Shuts the owned runtime down: every task on it is dropped (coroutines report
+    /// `Cancelled` through their guard). Not from one of its own threads, which would wait
+    /// for itself: then a helper thread does it.
+    pub(crate) fn shutdown_runtime(&self) {
+        let Some(rt) = lock(&self.runtime).take() else {
+            return;
+        };
+        let mine = std::thread::current()
+            .name()
+            .is_some_and(|n| n == self.runtime_thread_name());
+        if mine {
+            let _ = std::thread::Builder::new()
+                .name("atasker-shutdown".into())
+                .spawn(move || rt.shutdown_background());
+        } else {
+            rt.shutdown_background();
+        }
+    }
+
+    pub(crate) fn register_worker(&self, w: &Arc<crate::worker::Core>) {
+        let mut list = lock(&self.workers);
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(w));
+    }
+
+    pub(crate) fn workers(&self) -> Vec<Arc<crate::worker::Core>> {
+        lock(&self.workers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+}

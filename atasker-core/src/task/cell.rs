@@ -1,0 +1,407 @@
+//! The shared state of a task: its [`Header`] (identity, state machine, accounting), the
+//! one-shot result slot, and the waits on it (blocking, with a deadline, and as a future).
+
+use super::unwind::drop_contained;
+use super::{PoolKind, TaskId, TaskInfo};
+
+use crate::error::TaskError;
+use crate::priority::Priority;
+use crate::supervisor::Inner;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Task states (in `Header::state`).
+pub(crate) const QUEUED: u8 = 0;
+
+pub(crate) const RUNNING: u8 = 1;
+
+pub(crate) const DONE: u8 = 2;
+
+/// A coroutine cancelled while queued (delayed) or running: its future is being dropped, and
+/// the drop reports `Cancelled` once it is gone (never before).
+pub(crate) const CANCEL_QUEUED: u8 = 3;
+
+pub(crate) const CANCEL_RUNNING: u8 = 4;
+
+/// How a task ended, for the statistics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Outcome {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Outcome {
+    fn of<T>(r: &Result<T, TaskError>) -> Outcome {
+        match r {
+            Ok(_) => Outcome::Completed,
+            Err(TaskError::Cancelled) => Outcome::Cancelled,
+            Err(_) => Outcome::Failed,
+        }
+    }
+}
+
+/// The type-independent part of a task: identity, state and accounting.
+pub(crate) struct Header {
+    pub(crate) id: TaskId,
+    pub(crate) name: &'static str,
+    pub(crate) priority: Priority,
+    pub(crate) pool: PoolKind,
+    pub(crate) timeout: Option<Duration>,
+    state: AtomicU8,
+    /// Whether the supervisor's table of live coroutines and delayed tasks holds this task.
+    pub(crate) tracked: AtomicBool,
+    pub(crate) sup: Arc<Inner>,
+    /// Set for coroutines once spawned: how to abort them.
+    abort: OnceLock<tokio::task::AbortHandle>,
+    /// A pool thread of the task's own pool waits for this (queued) task: when it queues,
+    /// the pool nudges the waiter, which then runs it itself (see `Inner::run_queued_here`).
+    pub(crate) awaited_in_pool: AtomicBool,
+}
+
+impl Header {
+    /// Moves a queued task to running. `false` if it was cancelled meanwhile.
+    pub(crate) fn try_start(&self, queued_at: Option<Instant>) -> bool {
+        if self
+            .state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let waited = queued_at.map(|t| t.elapsed()).unwrap_or_default();
+        self.sup.stats.started(self.pool, self.priority, waited);
+        true
+    }
+
+    /// Moves the task from `from` to done, recording the outcome. `false` if another path
+    /// (a cancel, a deadline, the run itself) finished it first.
+    fn finish(&self, from: u8, outcome: Outcome) -> bool {
+        if self
+            .state
+            .compare_exchange(from, DONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let was_running = from == RUNNING || from == CANCEL_RUNNING;
+        self.sup
+            .stats
+            .finished(self.pool, self.priority, was_running, outcome);
+        true
+    }
+
+    /// Marks a coroutine as cancelled; its future's drop then reports it. `false` if it had
+    /// finished (or was being cancelled) already.
+    fn start_cancel(&self) -> bool {
+        let mut state = self.state();
+        loop {
+            let to = match state {
+                QUEUED => CANCEL_QUEUED,
+                RUNNING => CANCEL_RUNNING,
+                _ => return false,
+            };
+            match self
+                .state
+                .compare_exchange(state, to, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        if let Some(h) = self.abort.get() {
+            h.abort();
+        }
+        true
+    }
+
+    pub(crate) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn info(&self, waited: Duration) -> TaskInfo {
+        TaskInfo {
+            id: self.id,
+            name: self.name,
+            priority: self.priority,
+            pool: self.pool,
+            waited,
+        }
+    }
+}
+
+/// What the pools and the supervisor may do with a task of any result type.
+pub(crate) trait Control: Send + Sync {
+    fn header(&self) -> &Header;
+    /// Cancels the task if it is queued, or running as a coroutine.
+    fn cancel(&self) -> bool;
+    /// Reports a running task as timed out.
+    fn expire(&self);
+    /// Wakes whoever waits for the task, so that it looks at the task's state again.
+    fn nudge(&self);
+}
+
+pub(crate) enum Slot<T> {
+    Pending {
+        waker: Option<Waker>,
+        sleepers: bool,
+    },
+    Ready(Result<T, TaskError>),
+    Taken,
+    /// The handle was dropped: a result is dropped where it is made, its `Drop` contained.
+    Detached,
+}
+
+/// A task's shared state: the header plus a one-shot result slot.
+pub(crate) struct TaskCell<T> {
+    pub(super) header: Header,
+    pub(super) slot: Mutex<Slot<T>>,
+    ready: Condvar,
+}
+
+impl<T: Send + 'static> TaskCell<T> {
+    pub(crate) fn new(
+        sup: Arc<Inner>,
+        name: &'static str,
+        priority: Priority,
+        pool: PoolKind,
+        timeout: Option<Duration>,
+        state: u8,
+    ) -> Arc<Self> {
+        Arc::new(TaskCell {
+            header: Header {
+                id: TaskId::next(),
+                name,
+                priority,
+                pool,
+                timeout,
+                state: AtomicU8::new(state),
+                tracked: AtomicBool::new(false),
+                sup,
+                abort: OnceLock::new(),
+                awaited_in_pool: AtomicBool::new(false),
+            },
+            slot: Mutex::new(Slot::Pending {
+                waker: None,
+                sleepers: false,
+            }),
+            ready: Condvar::new(),
+        })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Slot<T>> {
+        // The slot is never left inconsistent by a panic, so a poisoned lock is still usable.
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Finishes the task from state `from` with `result`, unless it was finished already.
+    ///
+    /// Where nobody holds the handle any more, the result is dropped here, and a panic in its
+    /// `Drop` is contained (this runs on the library's own threads).
+    pub(crate) fn finish(&self, from: u8, result: Result<T, TaskError>) -> bool {
+        if !self.header.finish(from, Outcome::of(&result)) {
+            drop_contained(result);
+            return false;
+        }
+        let mut slot = self.lock();
+        if matches!(*slot, Slot::Detached) {
+            drop(slot);
+            drop_contained(result);
+        } else {
+            let prev = std::mem::replace(&mut *slot, Slot::Ready(result));
+            drop(slot);
+            if let Slot::Pending { waker, sleepers } = prev {
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                if sleepers {
+                    self.ready.notify_all();
+                }
+            }
+        }
+        self.header.sup.task_released(&self.header);
+        true
+    }
+
+    /// Finishes a coroutine whose future is gone (dropped by a cancel, an abort or a runtime
+    /// shutdown) as cancelled, unless it finished before.
+    pub(crate) fn finish_dropped(&self) {
+        for from in [CANCEL_RUNNING, CANCEL_QUEUED, RUNNING, QUEUED] {
+            if self.finish(from, Err(TaskError::Cancelled)) {
+                return;
+            }
+        }
+    }
+
+    /// Records the abort handle of the coroutine running this task.
+    pub(crate) fn set_abort(&self, handle: tokio::task::AbortHandle) {
+        let _ = self.header.abort.set(handle);
+        if matches!(self.header.state(), CANCEL_QUEUED | CANCEL_RUNNING) {
+            // Cancelled while being spawned.
+            if let Some(h) = self.header.abort.get() {
+                h.abort();
+            }
+        }
+    }
+
+    /// Before sleeping on the condition variable, watch the task's state for a few
+    /// microseconds, yielding the core meanwhile: a result that comes that soon (a short task on another core) then costs
+    /// no sleep and wake-up, which on a virtual machine is the larger part of a round trip.
+    fn spin_briefly(&self, deadline: Option<Instant>) {
+        const SPIN: Duration = Duration::from_micros(30);
+        static CORES: OnceLock<usize> = OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if cores < 2 || self.header.state() == DONE {
+            return;
+        }
+        let until = Instant::now()
+            + deadline.map_or(SPIN, |d| {
+                d.saturating_duration_since(Instant::now()).min(SPIN)
+            });
+        // Yield rather than spin: where the task's thread (or process) needs this core, it
+        // gets it at once.
+        while self.header.state() != DONE && Instant::now() < until {
+            std::thread::yield_now();
+        }
+    }
+
+    pub(super) fn take_ready(slot: &mut Slot<T>) -> Option<Result<T, TaskError>> {
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Ready(r) => Some(r),
+            Slot::Taken | Slot::Detached => Some(Err(TaskError::Consumed)),
+            pending => {
+                *slot = pending;
+                None
+            }
+        }
+    }
+
+    pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        blocking(deadline, || self.wait_blocking(deadline))
+    }
+
+    /// Takes the task's job if it is still queued in the pool this thread serves (a task
+    /// waiting for another task of its own full pool), for this thread to run. Otherwise,
+    /// asks the pool to nudge this waiter should the task queue later (a delayed task).
+    ///
+    /// Called with the slot locked (so that a nudge cannot slip in between this look and the
+    /// waiter's sleep); the job it returns runs after the lock is released.
+    pub(super) fn take_if_queued_here(&self) -> Option<crate::thread_pool::Job> {
+        let h = &self.header;
+        if h.state() != QUEUED || !h.sup.serves_current_thread(h) {
+            return None;
+        }
+        h.awaited_in_pool.store(true, Ordering::SeqCst);
+        h.sup.take_queued_here(h)
+    }
+
+    fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        self.spin_briefly(deadline);
+        let mut slot = self.lock();
+        loop {
+            if let Some(r) = Self::take_ready(&mut slot) {
+                return Some(r);
+            }
+            // Checked with the slot locked: a nudge (which takes the lock) cannot slip in
+            // between this look and the sleep below.
+            if let Some(job) = self.take_if_queued_here() {
+                drop(slot);
+                crate::thread_pool::run_contained(job);
+                slot = self.lock();
+                continue;
+            }
+            if let Slot::Pending { sleepers, .. } = &mut *slot {
+                *sleepers = true;
+            }
+            slot = match deadline {
+                None => self.ready.wait(slot).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return None;
+                    }
+                    self.ready
+                        .wait_timeout(slot, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+impl<T: Send + 'static> Control for TaskCell<T> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn cancel(&self) -> bool {
+        if self.header.pool == PoolKind::Coroutines {
+            // Reported by the future's drop guard once the future is gone.
+            return self.header.start_cancel();
+        }
+        match self.header.state() {
+            QUEUED => {
+                let done = self.finish(QUEUED, Err(TaskError::Cancelled));
+                if done {
+                    if let Some(h) = self.header.abort.get() {
+                        h.abort();
+                    }
+                }
+                done
+            }
+            RUNNING if self.header.pool != PoolKind::Threads => {
+                let done = self.finish(RUNNING, Err(TaskError::Cancelled));
+                if done {
+                    if let Some(h) = self.header.abort.get() {
+                        h.abort();
+                    }
+                    self.header.sup.kill_running(&self.header);
+                }
+                done
+            }
+            _ => false,
+        }
+    }
+
+    fn expire(&self) {
+        if self.finish(RUNNING, Err(TaskError::TimedOut)) {
+            if let Some(h) = self.header.abort.get() {
+                h.abort();
+            }
+            self.header.sup.kill_running(&self.header);
+        }
+    }
+
+    fn nudge(&self) {
+        let mut slot = self.lock();
+        if let Slot::Pending { waker, sleepers } = &mut *slot {
+            if let Some(w) = waker.take() {
+                w.wake();
+            }
+            if *sleepers {
+                self.ready.notify_all();
+            }
+        }
+    }
+}
+
+/// Runs a blocking wait that may last until `deadline`. Inside a multi-thread tokio runtime
+/// it tells the runtime first (`block_in_place`), so that other tasks move to another thread
+/// instead of starving. On a current-thread runtime it panics (unless the wait cannot block):
+/// the runtime's one thread would block for good.
+pub(crate) fn blocking<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::RuntimeFlavor;
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) if deadline.is_none_or(|d| d > Instant::now()) => panic!(
+            "atasker: a blocking wait on a current-thread tokio runtime would hang that \
+             runtime; `.await` the task instead (a `Task` is a `Future`), or call from a \
+             blocking thread (`tokio::task::spawn_blocking`)"
+        ),
+        _ => f(),
+    }
+}

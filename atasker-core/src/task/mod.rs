@@ -1,0 +1,347 @@
+//! Tasks: the handle users hold, [`Task<T>`], and what identifies a task.
+//!
+//! - `cell.rs`: the shared state behind a handle (header, state machine, result slot,
+//!   blocking and async waits).
+//! - `unwind.rs`: containment of user panics (in tasks, and in user values the library drops
+//!   on its own threads).
+
+mod cell;
+mod unwind;
+
+pub(crate) use cell::*;
+pub(crate) use unwind::*;
+
+use crate::error::TaskError;
+use crate::priority::Priority;
+use crate::supervisor::Inner;
+use serde::Serialize;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A task's identifier, unique within the process.
+///
+/// ```
+/// let a = atasker::spawn(|| 1);
+/// let b = atasker::spawn(|| 2);
+/// assert_ne!(a.id(), b.id());
+/// assert_eq!(a.id().to_string(), format!("#{}", a.id().as_u64()));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    ///
+    /// ```
+    /// let t = atasker::spawn(|| ());
+    /// assert!(t.id().as_u64() > 0);
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Where a task runs.
+///
+/// ```
+/// use atasker::PoolKind;
+/// assert_eq!(PoolKind::Threads.to_string(), "threads");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolKind {
+    /// The supervisor's thread pool (`fn`).
+    Threads,
+    /// The supervisor's process pool (`static fn`).
+    Processes,
+    /// The supervisor's tokio runtime (`async fn`).
+    Coroutines,
+}
+
+impl PoolKind {
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoolKind::Threads => "threads",
+            PoolKind::Processes => "processes",
+            PoolKind::Coroutines => "coroutines",
+        })
+    }
+}
+
+/// What a queue-wait hook is told about a task that waits too long for a slot.
+///
+/// ```
+/// use std::time::Duration;
+/// let sup = atasker::Supervisor::builder()
+///     .timeout_warning(Duration::from_secs(1))
+///     .on_timeout_warning(|t: &atasker::TaskInfo| {
+///         eprintln!("{} ({}) queued for {:?}", t.name, t.priority, t.waited)
+///     })
+///     .build()
+///     .unwrap();
+/// # drop(sup);
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task.
+    pub id: TaskId,
+    /// The task's name (`module::function` for tasks made by the macro).
+    pub name: &'static str,
+    /// Its priority.
+    pub priority: Priority,
+    /// The pool it waits for.
+    pub pool: PoolKind,
+    /// How long it has waited so far.
+    pub waited: Duration,
+}
+
+/// A handle to a task running in the background.
+///
+/// Made by `#[background_task]` functions, [`spawn`](crate::spawn),
+/// [`spawn_async`](crate::spawn_async) and [`TaskBuilder`](crate::TaskBuilder).
+/// Wait for it with [`wait`](Task::wait) from sync code or `.await` it from async code.
+/// Dropping the handle detaches the task: it still runs.
+///
+/// ```
+/// let t = atasker::spawn(|| 6 * 7);
+/// assert_eq!(t.wait().unwrap(), 42);
+/// ```
+///
+/// In async code (a `Task` is a `Future`):
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let n = atasker::spawn_async(async { 6 * 7 }).await;
+/// assert_eq!(n, Ok(42));
+/// # });
+/// ```
+#[must_use = "a task runs in the background even if dropped; wait for it to get its result"]
+pub struct Task<T> {
+    cell: Arc<TaskCell<T>>,
+}
+
+impl<T: Send + 'static> Task<T> {
+    pub(crate) fn from_cell(cell: Arc<TaskCell<T>>) -> Self {
+        Task { cell }
+    }
+
+    /// A task that has already failed with `err` (used when the supervisor refuses work).
+    pub(crate) fn failed(
+        sup: Arc<Inner>,
+        name: &'static str,
+        priority: Priority,
+        pool: PoolKind,
+        err: TaskError,
+    ) -> Self {
+        let cell = TaskCell::new(sup, name, priority, pool, None, DONE);
+        *cell.lock() = Slot::Ready(Err(err));
+        Task { cell }
+    }
+
+    /// The task's identifier.
+    ///
+    /// ```
+    /// let t = atasker::spawn(|| ());
+    /// println!("started {}", t.id()); // started #1
+    /// # t.wait().unwrap();
+    /// ```
+    pub fn id(&self) -> TaskId {
+        self.cell.header.id
+    }
+
+    /// Whether the task has finished (with a value or an error).
+    ///
+    /// ```
+    /// let t = atasker::spawn(|| 1);
+    /// while !t.is_finished() { std::thread::yield_now(); }
+    /// assert_eq!(t.wait(), Ok(1));
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        !matches!(*self.cell.lock(), Slot::Pending { .. })
+    }
+
+    /// Blocks the current thread until the task finishes, and returns its result.
+    ///
+    /// For sync code; in async code `.await` the task instead. Called on a thread of a
+    /// multi-thread tokio runtime it still works (through `block_in_place`, so the runtime
+    /// moves its other tasks away).
+    ///
+    /// Called from a pool thread on a task still queued in the same full pool (a task that
+    /// waits for another task of its own pool), it runs that task on the waiting thread, as
+    /// rayon's `join` does: the awaited task takes no new slot and nothing else queued is
+    /// passed over, so nested waiting never deadlocks.
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a current-thread tokio runtime (inside its `block_on`, e.g.
+    /// `#[tokio::main(flavor = "current_thread")]` or `#[tokio::test]`), where blocking would
+    /// hang that runtime for good: it panics at once, saying to `.await` the task instead, as
+    /// tokio's own `block_on` does inside a runtime. The same holds for
+    /// [`wait_timeout`](Task::wait_timeout) with a non-zero timeout and for
+    /// [`wait_completed`](crate::wait_completed).
+    ///
+    /// ```
+    /// let t = atasker::spawn(|| "done");
+    /// assert_eq!(t.wait(), Ok("done"));
+    /// ```
+    ///
+    /// A task that waits for another task of its own full pool:
+    ///
+    /// ```
+    /// // One thread and no reserves: while `outer` runs, the pool is full.
+    /// let sup = atasker::Supervisor::builder()
+    ///     .thread_pool(1)
+    ///     .reserve_normal(0)
+    ///     .reserve_high(0)
+    ///     .build()
+    ///     .unwrap();
+    /// let s = sup.clone();
+    /// let outer = sup.task().spawn(move || {
+    ///     let inner = s.task().spawn(|| 20); // queued: the only thread runs `outer`
+    ///     inner.wait().unwrap() + 1 // runs `inner` here, on this thread
+    /// });
+    /// assert_eq!(outer.wait(), Ok(21));
+    /// ```
+    pub fn wait(self) -> Result<T, TaskError> {
+        self.cell
+            .wait_deadline(None)
+            .unwrap_or(Err(TaskError::Consumed))
+    }
+
+    /// Waits up to `timeout` for the task. `None`: not finished yet (the task goes on).
+    ///
+    /// Once it has returned `Some`, the result is taken: later calls return
+    /// `Some(Err(TaskError::Consumed))`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    /// let mut t = atasker::spawn(move || wait_for_go.recv().unwrap());
+    /// assert!(t.wait_timeout(Duration::from_millis(1)).is_none());
+    /// go.send(()).unwrap();
+    /// assert_eq!(t.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
+        self.cell.wait_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Cancels the task. `true` if it will not complete normally: a queued (or delayed) task
+    /// never starts, a running coroutine is aborted, a running process task's child is killed
+    /// and replaced. A running thread task cannot be interrupted: `false`, as for a task that
+    /// has already finished.
+    ///
+    /// ```
+    /// use atasker::{Supervisor, TaskError};
+    /// use std::time::Duration;
+    /// let sup = Supervisor::builder().build().unwrap();
+    /// let t = sup.task().delay(Duration::from_secs(60)).spawn(|| 1);
+    /// assert!(t.cancel());
+    /// assert_eq!(t.wait(), Err(TaskError::Cancelled));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cell.cancel()
+    }
+}
+
+impl<T> Drop for Task<T> {
+    /// Detaches the task: it still runs, and its result is dropped where it is made (a
+    /// panic in the result's `Drop` there is contained and logged).
+    fn drop(&mut self) {
+        let mut slot = self.cell.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *slot, Slot::Detached) {
+            Slot::Ready(r) => {
+                drop(slot);
+                drop_contained(r);
+            }
+            Slot::Pending { .. } | Slot::Taken | Slot::Detached => {}
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.cell.header;
+        f.debug_struct("Task")
+            .field("id", &h.id)
+            .field("name", &h.name)
+            .field("priority", &h.priority)
+            .field("pool", &h.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.cell.lock();
+        if let Some(r) = TaskCell::take_ready(&mut slot) {
+            return Poll::Ready(r);
+        }
+        // Polled by `block_on` on a pool thread of the task's own pool: as in `wait`.
+        while let Some(job) = self.cell.take_if_queued_here() {
+            drop(slot);
+            crate::thread_pool::run_contained(job);
+            slot = self.cell.lock();
+            if let Some(r) = TaskCell::take_ready(&mut slot) {
+                return Poll::Ready(r);
+            }
+        }
+        if let Slot::Pending { waker, .. } = &mut *slot {
+            match waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waker = Some(cx.waker().clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Waits for every task, in input order, against one shared deadline.
+///
+/// Returns the results in input order, the first error met (in input order), or
+/// `Err(TaskError::TimedOut)` once `timeout` has passed; tasks not waited for go on.
+///
+/// ```
+/// let tasks = (1..=3).map(|i| atasker::spawn(move || i * 10)).collect::<Vec<_>>();
+/// assert_eq!(atasker::wait_completed(tasks, None), Ok(vec![10, 20, 30]));
+/// ```
+pub fn wait_completed<T, I>(tasks: I, timeout: Option<Duration>) -> Result<Vec<T>, TaskError>
+where
+    T: Send + 'static,
+    I: IntoIterator<Item = Task<T>>,
+{
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let tasks = tasks.into_iter();
+    let mut out = Vec::with_capacity(tasks.size_hint().0);
+    for task in tasks {
+        match task.cell.wait_deadline(deadline) {
+            Some(r) => out.push(r?),
+            None => return Err(TaskError::TimedOut),
+        }
+    }
+    Ok(out)
+}

@@ -29,7 +29,7 @@ pub enum TaskError {
     #[error("task timed out")]
     TimedOut,
     /// The worker process running the task exited.
-    #[error("worker process exited ({})", ExitDisplay(*code, *signal))]
+    #[error("worker process exited ({})", ExitStatus { code: *code, signal: *signal })]
     ProcessExited {
         /// The exit code, if the process exited normally.
         code: Option<i32>,
@@ -53,14 +53,31 @@ pub enum TaskError {
     Consumed,
 }
 
-struct ExitDisplay(Option<i32>, Option<i32>);
+/// How a worker process ended: one wording, in logs and in [`TaskError::ProcessExited`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ExitStatus {
+    /// The exit code, if the process exited normally.
+    pub(crate) code: Option<i32>,
+    /// The signal that killed the process, if any.
+    pub(crate) signal: Option<i32>,
+}
 
-impl fmt::Display for ExitDisplay {
+impl ExitStatus {
+    /// The error of the task the process was running.
+    pub(crate) fn error(self) -> TaskError {
+        TaskError::ProcessExited {
+            code: self.code,
+            signal: self.signal,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.0, self.1) {
+        match (self.code, self.signal) {
             (_, Some(sig)) => write!(f, "killed by signal {sig}"),
             (Some(code), None) => write!(f, "exit code {code}"),
-            (None, None) => f.write_str("unknown status"),
+            (None, None) => f.write_str("exit status unknown"),
         }
     }
 }

@@ -12,11 +12,6 @@ use crate::task::{Header, TaskInfo};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// A job the ladder can hold: it knows its task header.
-pub(crate) trait LadderJob {
-    fn header(&self) -> &Header;
-}
-
 pub(crate) struct Queued<J> {
     pub(crate) job: J,
     pub(crate) at: Instant,
@@ -67,7 +62,7 @@ pub(crate) struct Overdue {
     pub(crate) next: Option<Instant>,
 }
 
-impl<J: LadderJob> Ladder<J> {
+impl<J: super::PoolJob> Ladder<J> {
     pub(crate) fn new(limits: Limits) -> Self {
         Ladder {
             limits,

@@ -1,5 +1,360 @@
-//! What the thread pool and the process pool share: the admission ladder (`ladder.rs`) and
-//! the crew of lazily started threads serving one ready queue (`crew.rs`).
+//! One pool skeleton for the thread pool and the process pool: tasks admitted by the ladder
+//! (`ladder.rs`) wait in a ready queue served by a crew of lazily started threads
+//! (`crew.rs`), woken one at a time, never more started than there are jobs (the shape of
+//! tokio's blocking pool). A pool kind ([`Kind`]) supplies how one of its threads runs one
+//! job; the thread pool runs the closure, the process pool's threads (drivers) each hand the
+//! job to their child process.
 
 pub(crate) mod crew;
 pub(crate) mod ladder;
+
+use crate::context::{self, Slot};
+use crate::error::TaskError;
+use crate::task::{Control, Header};
+use crew::{Call, Crew};
+use ladder::{Ladder, Limits, Overdue};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a thread above the persistent count stays idle before it ends.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// How long a dropped pool lets its threads' resources (children) close on their own.
+const DROP_GRACE: Duration = Duration::from_secs(5);
+
+/// A job a pool holds: a task of any result type, boxed.
+pub(crate) trait PoolJob: Send + 'static {
+    fn header(&self) -> &Header;
+    /// The task, to cancel it or nudge its waiters.
+    fn control(&self) -> Arc<dyn Control>;
+    /// Finishes the queued task as cancelled.
+    fn cancel(self);
+    /// Finishes the admitted task with `err` without running it.
+    fn fail(self, err: TaskError);
+}
+
+/// What a kind of pool supplies to the skeleton.
+pub(crate) trait Kind: Send + Sync + Sized + 'static {
+    type Job: PoolJob;
+    /// What one thread keeps between jobs (a process driver: its child and buffers).
+    type Local: Default;
+    /// What its threads are called in logs.
+    const THREAD: &'static str;
+    /// Whether an idle thread watches the queue a moment before it sleeps (so that a caller
+    /// submitting right after its last result costs no wake-up).
+    const LINGER: bool;
+
+    /// Runs one admitted job on the calling pool thread, and finishes its task.
+    fn run(&self, local: &mut Self::Local, job: Self::Job);
+
+    /// A thread ends: releases what it keeps (`close_by`: when it must be gone).
+    fn leave(&self, _local: Self::Local, _close_by: Instant) {}
+
+    /// Threads still run at a stop's hard deadline: make them end (the process pool kills
+    /// its children).
+    fn hard_stop(&self) {}
+}
+
+/// A pool of `K`'s threads under the admission ladder.
+pub(crate) struct Pool<K: Kind> {
+    shared: Arc<Shared<K>>,
+}
+
+struct State<J> {
+    ladder: Ladder<J>,
+    /// Admitted jobs waiting for a thread.
+    ready: VecDeque<J>,
+    crew: Crew,
+    /// Set by a stop: threads end when idle; what they keep must be closed by then.
+    shutdown: Option<Instant>,
+}
+
+struct Shared<K: Kind> {
+    state: Mutex<State<K::Job>>,
+    /// `ready.len()`, readable without the lock (for threads that linger).
+    ready_hint: AtomicUsize,
+    work: Condvar,
+    /// Signalled when a thread ends.
+    gone: Condvar,
+    /// Thread names start with this.
+    name: String,
+    /// Threads kept however long they idle.
+    persistent: usize,
+    kind: K,
+}
+
+impl<K: Kind> Pool<K> {
+    /// A pool named `name` (its threads are `name-N`), admitting by `limits`, keeping
+    /// `persistent` idle threads (the others end after an idle keep-alive).
+    pub(crate) fn new(name: String, limits: Limits, persistent: usize, kind: K) -> Self {
+        Pool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    ladder: Ladder::new(limits),
+                    ready: VecDeque::new(),
+                    crew: Crew::default(),
+                    shutdown: None,
+                }),
+                ready_hint: AtomicUsize::new(0),
+                work: Condvar::new(),
+                gone: Condvar::new(),
+                name,
+                persistent,
+                kind,
+            }),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> &K {
+        &self.shared.kind
+    }
+
+    /// Offers a job to the ladder. `true` if it had to queue. After a stop it is cancelled.
+    pub(crate) fn submit(&self, job: K::Job) -> bool {
+        // A pool thread may already wait for this task (it was delayed): once it queues,
+        // that thread runs it itself (see `take_queued`).
+        let awaited = job
+            .header()
+            .awaited_in_pool
+            .load(SeqCst)
+            .then(|| job.control());
+        let mut st = self.shared.lock();
+        if st.shutdown.is_some() {
+            drop(st);
+            job.cancel();
+            return false;
+        }
+        match st.ladder.submit(job) {
+            Some(job) => {
+                self.shared.dispatch(&mut st, job, 0);
+                false
+            }
+            None => {
+                drop(st);
+                if let Some(task) = awaited {
+                    task.nudge();
+                }
+                true
+            }
+        }
+    }
+
+    /// Whether the calling thread is one of this pool's.
+    pub(crate) fn is_current(&self) -> bool {
+        context::is(Slot::Pool, context::key(&*self.shared))
+    }
+
+    /// Takes the queued task `h` out of the ladder for the calling pool thread to run: it
+    /// holds a slot and waits for `h`, so `h` takes no new slot, and every other queued task
+    /// keeps its place. `None` if `h` is not queued here, or the caller is no thread of ours.
+    pub(crate) fn take_queued(&self, h: &Header) -> Option<K::Job> {
+        if !self.is_current() {
+            return None;
+        }
+        self.shared.lock().ladder.take(h)
+    }
+
+    /// Cancels every queued job (at a stop deadline).
+    pub(crate) fn cancel_queued(&self) {
+        let jobs = self.shared.lock().ladder.drain();
+        for job in jobs {
+            job.cancel();
+        }
+    }
+
+    /// The tasks admitted and waiting for a thread.
+    pub(crate) fn ready(&self) -> Vec<Arc<dyn Control>> {
+        self.shared
+            .lock()
+            .ready
+            .iter()
+            .map(|j| j.control())
+            .collect()
+    }
+
+    pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        self.shared.lock().ladder.overdue(now, warn, crit, out);
+    }
+
+    /// (threads alive, slots busy, jobs queued)
+    pub(crate) fn load(&self) -> (usize, usize, usize) {
+        let st = self.shared.lock();
+        (st.crew.threads, st.ladder.busy(), st.ladder.queued())
+    }
+
+    /// Ends every thread: idle ones at once, busy ones after their job; what they keep must
+    /// be closed within `grace`. Returns once every thread has ended, or shortly after the
+    /// grace deadline (then [`Kind::hard_stop`] makes the rest end).
+    pub(crate) fn shutdown(&self, grace: Duration) {
+        let mut st = self.shared.lock();
+        let close_by = *st.shutdown.get_or_insert(Instant::now() + grace);
+        self.shared.work.notify_all();
+        let until = close_by + Duration::from_millis(100);
+        while st.crew.threads > 0 {
+            let now = Instant::now();
+            if now >= until {
+                // A thread still waits on a task nobody cancelled.
+                self.shared.kind.hard_stop();
+                tracing::warn!(pool = %self.shared.name, threads = st.crew.threads, "atasker: pool threads still busy at stop; ended");
+                break;
+            }
+            st = self
+                .shared
+                .gone
+                .wait_timeout(st, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl<K: Kind> Drop for Pool<K> {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.shutdown
+            .get_or_insert_with(|| Instant::now() + DROP_GRACE);
+        self.shared.work.notify_all();
+    }
+}
+
+impl<K: Kind> Shared<K> {
+    fn lock(&self) -> MutexGuard<'_, State<K::Job>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands an admitted job to an idle thread, or starts a thread for it.
+    ///
+    /// `me` is 1 when the caller is a pool thread that takes a ready job next itself.
+    /// Threads already on their way to `ready` (woken or starting) are counted, so that a
+    /// burst never starts more threads than there are jobs.
+    fn dispatch(self: &Arc<Self>, st: &mut State<K::Job>, job: K::Job, me: usize) {
+        st.ready.push_back(job);
+        self.ready_hint.store(st.ready.len(), SeqCst);
+        let n = match st.crew.on_ready(st.ready.len(), me) {
+            Call::Nobody => return,
+            Call::Notify => return self.work.notify_one(),
+            Call::Spawn(n) => n,
+        };
+        let shared = self.clone();
+        let name = format!("{}-{n}", self.name);
+        if let Err(e) = st.crew.start(K::THREAD, name, move || shared.serve()) {
+            if let Some(job) = st.ready.pop_back() {
+                st.ladder.release();
+                job.fail(TaskError::Unavailable(e));
+            }
+        }
+    }
+
+    /// A pool thread: runs ready jobs until the pool stops or it idles past its keep-alive.
+    fn serve(self: Arc<Self>) {
+        // For the thread's whole life: never restored.
+        std::mem::forget(context::enter(Slot::Pool, context::key(&*self)));
+        // Should this thread die anyway (a bug of ours), the guard replaces it. Made before
+        // the lock is taken, so that it drops after the lock's guard.
+        let replace = Replace(&self);
+        let mut local = K::Local::default();
+        let mut st = self.lock();
+        st.crew.arrived();
+        let mut lingered = false;
+        loop {
+            if let Some(job) = st.ready.pop_front() {
+                self.ready_hint.store(st.ready.len(), SeqCst);
+                lingered = false;
+                drop(st);
+                self.kind.run(&mut local, job);
+                st = self.lock();
+                self.release_and_refill(&mut st);
+                continue;
+            }
+            if st.shutdown.is_some() {
+                break;
+            }
+            if K::LINGER && !lingered {
+                lingered = true;
+                st = self.linger(st);
+                continue;
+            }
+            let (guard, go_on) = self.sleep(st);
+            st = guard;
+            if !go_on {
+                break;
+            }
+        }
+        let close_by = st.shutdown.unwrap_or_else(|| Instant::now() + DROP_GRACE);
+        drop(st);
+        self.kind.leave(local, close_by);
+        self.lock().crew.left();
+        self.gone.notify_all();
+        std::mem::forget(replace);
+    }
+
+    /// Frees the slot of a finished job and restores the ladder's invariant: starts every
+    /// queued job the freed slot allows.
+    fn release_and_refill(self: &Arc<Self>, st: &mut State<K::Job>) {
+        st.ladder.release();
+        while let Some(job) = st.ladder.next() {
+            self.dispatch(st, job, 1);
+        }
+    }
+
+    /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready.
+    fn linger<'a>(&'a self, st: MutexGuard<'a, State<K::Job>>) -> MutexGuard<'a, State<K::Job>> {
+        let mut st = st;
+        st.crew.spinning(true);
+        drop(st);
+        let until = Instant::now() + Duration::from_micros(30);
+        while self.ready_hint.load(SeqCst) == 0 && Instant::now() < until {
+            std::thread::yield_now();
+        }
+        st = self.lock();
+        st.crew.spinning(false);
+        st
+    }
+
+    /// Sleeps until notified; `false` (with the lock) when this thread should end: it is
+    /// above the persistent count and idled past the keep-alive.
+    fn sleep<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State<K::Job>>,
+    ) -> (MutexGuard<'a, State<K::Job>>, bool) {
+        let extra = st.crew.threads > self.persistent;
+        st.crew.sleeps();
+        let wait = if extra {
+            KEEP_ALIVE
+        } else {
+            Duration::from_secs(3600)
+        };
+        let (st, timeout) = self
+            .work
+            .wait_timeout(st, wait)
+            .unwrap_or_else(|e| e.into_inner());
+        let mut st = st;
+        // `woke` takes a notification if there is one: evaluate it first, always.
+        let end = !st.crew.woke()
+            && extra
+            && timeout.timed_out()
+            && st.ready.is_empty()
+            && st.crew.threads > self.persistent;
+        (st, !end)
+    }
+}
+
+/// Replaces a pool thread that unwinds: it leaves the crew, and a new thread is started if
+/// jobs are ready for it.
+struct Replace<'a, K: Kind>(&'a Arc<Shared<K>>);
+
+impl<K: Kind> Drop for Replace<'_, K> {
+    fn drop(&mut self) {
+        let shared = self.0;
+        let mut st = shared.lock();
+        st.crew.left();
+        tracing::error!(pool = %shared.name, "atasker: a pool thread died; replacing it");
+        if let Some(job) = st.ready.pop_front() {
+            shared.dispatch(&mut st, job, 0);
+        }
+        drop(st);
+        shared.gone.notify_all();
+    }
+}

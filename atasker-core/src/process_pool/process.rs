@@ -21,8 +21,8 @@ const HANDSHAKE: Duration = Duration::from_secs(20);
 /// A process id.
 pub(crate) type Pid = i32;
 
-/// How a child ended: `(code, signal)`, as in `TaskError::ProcessExited`.
-pub(crate) type Exit = (Option<i32>, Option<i32>);
+/// How a child ended.
+pub(crate) use crate::error::ExitStatus as Exit;
 
 /// Why a child could not be started.
 #[derive(Debug)]
@@ -58,9 +58,9 @@ impl Child {
             Err(e) => {
                 let exit = child.reap_now();
                 return Err(StartError {
-                    message: format!("{e} ({})", describe(exit)),
+                    message: format!("{e} ({exit})"),
                     // Killed from outside before it could greet: a fresh one may do.
-                    transient: exit.1.is_some(),
+                    transient: exit.signal.is_some(),
                 });
             }
         };
@@ -75,7 +75,7 @@ impl Child {
                 expect.version,
                 expect.entries,
                 expect.names_hash,
-                describe(exit)
+                exit
             )));
         }
         Ok(child)
@@ -165,15 +165,6 @@ pub(crate) fn block_sigpipe() {
 /// Overrides the program children are started from (tests).
 pub(crate) fn set_program(path: Option<&std::path::Path>) {
     imp::set_program(path);
-}
-
-/// `"exit code 0"`, `"killed by signal 9"`.
-pub(crate) fn describe(exit: Exit) -> String {
-    match exit {
-        (_, Some(sig)) => format!("killed by signal {sig}"),
-        (Some(code), None) => format!("exit code {code}"),
-        (None, None) => "exit status unknown".to_owned(),
-    }
 }
 
 #[cfg(target_os = "linux")]
@@ -474,11 +465,17 @@ mod imp {
 
     fn decode(status: libc::c_int) -> Exit {
         if libc::WIFEXITED(status) {
-            (Some(libc::WEXITSTATUS(status)), None)
+            Exit {
+                code: Some(libc::WEXITSTATUS(status)),
+                signal: None,
+            }
         } else if libc::WIFSIGNALED(status) {
-            (None, Some(libc::WTERMSIG(status)))
+            Exit {
+                code: None,
+                signal: Some(libc::WTERMSIG(status)),
+            }
         } else {
-            (None, None)
+            Exit::default()
         }
     }
 
@@ -512,7 +509,7 @@ mod imp {
             }
             if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
                 // ECHILD: someone else reaped it.
-                return Some((None, None));
+                return Some(Exit::default());
             }
         }
     }
@@ -527,7 +524,7 @@ mod imp {
             let now = Instant::now();
             if now >= deadline {
                 kill(pid);
-                return try_wait(pid, true).unwrap_or((None, None));
+                return try_wait(pid, true).unwrap_or(Exit::default());
             }
             std::thread::sleep(nap.min(deadline - now));
             nap = (nap * 2).min(Duration::from_millis(10));
@@ -586,7 +583,7 @@ mod imp {
     }
 
     pub(super) fn wait_or_kill(_: Pid, _: Instant) -> Exit {
-        (None, None)
+        Exit::default()
     }
 
     pub(super) fn block_sigpipe() {}

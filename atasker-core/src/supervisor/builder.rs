@@ -356,7 +356,7 @@ impl SupervisorBuilder {
                 "timeout_warning must not be longer than timeout_critical",
             ));
         }
-        let threads = ThreadPool::new(
+        let threads = crate::thread_pool::new(
             &c.name,
             Limits::new(c.thread_pool, c.reserve_normal, c.reserve_high),
         );

@@ -25,7 +25,10 @@ use crate::pool::ladder::{Limits, Overdue};
 use crate::priority::Priority;
 use crate::process_pool::ProcessPool;
 use crate::stats::{Stats, StatsCells};
-use crate::task::{Control, Header, PoolKind, Task, TaskCell, TaskId, TaskInfo, QUEUED};
+use crate::task::{
+    Control, DeadlineGuard, Header, Outcome, PoolKind, Schedule, Task, TaskCell, TaskId, TaskInfo,
+    QUEUED,
+};
 use crate::thread_pool::{BlockingJob, Job, ThreadPool};
 use std::collections::HashMap;
 use std::fmt;
@@ -241,5 +244,47 @@ impl Inner {
             .iter()
             .filter_map(Weak::upgrade)
             .collect()
+    }
+}
+
+/// What a task may ask of its supervisor (see [`Schedule`]).
+impl Schedule for Inner {
+    fn started(&self, h: &Header, waited: Duration) {
+        self.stats.started(h.pool, h.priority, waited);
+    }
+
+    fn finished(&self, h: &Header, was_running: bool, outcome: Outcome) {
+        self.stats
+            .finished(h.pool, h.priority, was_running, outcome);
+    }
+
+    fn released(&self, h: &Header) {
+        self.untrack(h);
+        self.pending.dec();
+    }
+
+    fn kill(&self, h: &Header) {
+        // Coroutines are aborted by their handle; thread tasks cannot be interrupted.
+        if h.pool == PoolKind::Processes {
+            self.processes.kill(h.id);
+        }
+    }
+
+    fn deadline(&self, task: Arc<dyn Control>, d: Duration) -> Option<DeadlineGuard> {
+        let handle = self.handle().ok()?;
+        let timer = handle.spawn(async move {
+            tokio::time::sleep(d).await;
+            task.expire();
+        });
+        Some(DeadlineGuard(timer.abort_handle()))
+    }
+
+    fn take_queued_here(&self, h: &Header) -> Option<Box<dyn FnOnce() + Send>> {
+        if h.pool != PoolKind::Threads || !self.threads.is_current() {
+            return None;
+        }
+        h.awaited_in_pool.store(true, SeqCst);
+        let job = self.threads.take_queued(h)?;
+        Some(Box::new(move || crate::thread_pool::run_contained(job)))
     }
 }

@@ -179,14 +179,6 @@ pub(crate) type LiveTable = HashMap<TaskId, Arc<dyn Control>, IdHash>;
 pub(crate) const LIVE_SHARDS: usize = 16;
 
 impl Inner {
-    /// Called once per task when it is done, after its result is set.
-    pub(crate) fn task_released(&self, h: &Header) {
-        if h.tracked.swap(false, SeqCst) {
-            self.live_shard(h.id).remove(&h.id);
-        }
-        self.pending.dec();
-    }
-
     pub(crate) fn live_shard(&self, id: TaskId) -> MutexGuard<'_, LiveTable> {
         lock(&self.live[id.as_u64() as usize % LIVE_SHARDS])
     }

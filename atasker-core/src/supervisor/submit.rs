@@ -196,36 +196,6 @@ impl Inner {
         open
     }
 
-    /// Whether the calling thread is one of this supervisor's pool threads, and `h` a task of
-    /// that pool (a task it may run itself while waiting for it).
-    pub(crate) fn serves_current_thread(&self, h: &Header) -> bool {
-        h.pool == PoolKind::Threads && self.threads.is_current()
-    }
-
-    /// Takes the queued thread task `h` for the calling pool thread to run (see
-    /// [`ThreadPool::take_queued_here`]).
-    pub(crate) fn take_queued_here(&self, h: &Header) -> Option<Job> {
-        self.threads.take_queued_here(h)
-    }
-
-    /// A running task of this supervisor was cancelled or timed out: make it stop.
-    pub(crate) fn kill_running(&self, h: &Header) {
-        // Coroutines are aborted by their handle; thread tasks cannot be interrupted.
-        if h.pool == PoolKind::Processes {
-            self.processes.kill(h.id);
-        }
-    }
-
-    /// Reports `task` as timed out after `d`, unless the guard is dropped first.
-    pub(crate) fn deadline(&self, task: Arc<dyn Control>, d: Duration) -> Option<DeadlineGuard> {
-        let handle = self.handle().ok()?;
-        let timer = handle.spawn(async move {
-            tokio::time::sleep(d).await;
-            task.expire();
-        });
-        Some(DeadlineGuard(timer.abort_handle()))
-    }
-
     /// The start of every task: admission, its cell, the count. `Err`: the task is refused
     /// (the supervisor is stopped), as a task that has failed.
     pub(crate) fn open_task<T: Send + 'static>(
@@ -310,15 +280,6 @@ impl Inner {
                 then(self);
             }
         }
-    }
-}
-
-/// Aborts a deadline timer when the task finishes first.
-pub(crate) struct DeadlineGuard(tokio::task::AbortHandle);
-
-impl Drop for DeadlineGuard {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -6,7 +6,6 @@ use super::{PoolKind, TaskId, TaskInfo};
 
 use crate::error::TaskError;
 use crate::priority::Priority;
-use crate::supervisor::Inner;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
@@ -53,7 +52,8 @@ pub(crate) struct Header {
     state: AtomicU8,
     /// Whether the supervisor's table of live coroutines and delayed tasks holds this task.
     pub(crate) tracked: AtomicBool,
-    pub(crate) sup: Arc<Inner>,
+    /// The task's supervisor, through what a task may ask of it.
+    pub(crate) sup: Arc<dyn Schedule>,
     /// Set for coroutines once spawned: how to abort them.
     abort: OnceLock<tokio::task::AbortHandle>,
     /// A pool thread of the task's own pool waits for this (queued) task: when it queues,
@@ -72,7 +72,7 @@ impl Header {
             return false;
         }
         let waited = queued_at.map(|t| t.elapsed()).unwrap_or_default();
-        self.sup.stats.started(self.pool, self.priority, waited);
+        self.sup.started(self, waited);
         true
     }
 
@@ -87,9 +87,7 @@ impl Header {
             return false;
         }
         let was_running = from == RUNNING || from == CANCEL_RUNNING;
-        self.sup
-            .stats
-            .finished(self.pool, self.priority, was_running, outcome);
+        self.sup.finished(self, was_running, outcome);
         true
     }
 
@@ -132,6 +130,36 @@ impl Header {
     }
 }
 
+/// What a task may ask of its supervisor, and nothing more (as tokio's tasks hold a
+/// `Schedule`): accounting, release, and what a cancel, a deadline or a nested wait needs.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// The queued task `h` started, after waiting `waited` for a slot.
+    fn started(&self, h: &Header, waited: Duration);
+    /// The task `h` ended with `outcome`; `was_running`: it had started.
+    fn finished(&self, h: &Header, was_running: bool, outcome: Outcome);
+    /// The task's result is set: it no longer counts as unfinished.
+    fn released(&self, h: &Header);
+    /// The running task `h` was cancelled or timed out: stop what runs it, where that can
+    /// be done (a process task's child is killed; a thread cannot be interrupted).
+    fn kill(&self, h: &Header);
+    /// Arms a timer that reports the running `task` as timed out after `d`; dropping the
+    /// guard disarms it. `None`: no timer could be armed (no runtime).
+    fn deadline(&self, task: Arc<dyn Control>, d: Duration) -> Option<DeadlineGuard>;
+    /// Where the calling thread serves the pool of the queued task `h` (a task waiting for
+    /// another of its own pool): marks `h` as awaited there, and takes it out of the queue
+    /// for this thread to run, if it is queued already.
+    fn take_queued_here(&self, h: &Header) -> Option<Box<dyn FnOnce() + Send>>;
+}
+
+/// Disarms a deadline timer when dropped (the task finished first).
+pub(crate) struct DeadlineGuard(pub(crate) tokio::task::AbortHandle);
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What the pools and the supervisor may do with a task of any result type.
 pub(crate) trait Control: Send + Sync {
     fn header(&self) -> &Header;
@@ -163,7 +191,7 @@ pub(crate) struct TaskCell<T> {
 
 impl<T: Send + 'static> TaskCell<T> {
     pub(crate) fn new(
-        sup: Arc<Inner>,
+        sup: Arc<dyn Schedule>,
         name: &'static str,
         priority: Priority,
         pool: PoolKind,
@@ -221,7 +249,7 @@ impl<T: Send + 'static> TaskCell<T> {
                 }
             }
         }
-        self.header.sup.task_released(&self.header);
+        self.header.sup.released(&self.header);
         true
     }
 
@@ -289,12 +317,11 @@ impl<T: Send + 'static> TaskCell<T> {
     ///
     /// Called with the slot locked (so that a nudge cannot slip in between this look and the
     /// waiter's sleep); the job it returns runs after the lock is released.
-    pub(super) fn take_if_queued_here(&self) -> Option<crate::thread_pool::Job> {
+    pub(super) fn take_if_queued_here(&self) -> Option<Box<dyn FnOnce() + Send>> {
         let h = &self.header;
-        if h.state() != QUEUED || !h.sup.serves_current_thread(h) {
+        if h.state() != QUEUED {
             return None;
         }
-        h.awaited_in_pool.store(true, Ordering::SeqCst);
         h.sup.take_queued_here(h)
     }
 
@@ -309,7 +336,7 @@ impl<T: Send + 'static> TaskCell<T> {
             // between this look and the sleep below.
             if let Some(job) = self.take_if_queued_here() {
                 drop(slot);
-                crate::thread_pool::run_contained(job);
+                job();
                 slot = self.lock();
                 continue;
             }
@@ -359,7 +386,7 @@ impl<T: Send + 'static> Control for TaskCell<T> {
                     if let Some(h) = self.header.abort.get() {
                         h.abort();
                     }
-                    self.header.sup.kill_running(&self.header);
+                    self.header.sup.kill(&self.header);
                 }
                 done
             }
@@ -372,7 +399,7 @@ impl<T: Send + 'static> Control for TaskCell<T> {
             if let Some(h) = self.header.abort.get() {
                 h.abort();
             }
-            self.header.sup.kill_running(&self.header);
+            self.header.sup.kill(&self.header);
         }
     }
 

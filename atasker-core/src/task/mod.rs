@@ -13,7 +13,6 @@ pub(crate) use unwind::*;
 
 use crate::error::TaskError;
 use crate::priority::Priority;
-use crate::supervisor::Inner;
 use serde::Serialize;
 use std::fmt;
 use std::future::Future;
@@ -150,7 +149,7 @@ impl<T: Send + 'static> Task<T> {
 
     /// A task that has already failed with `err` (used when the supervisor refuses work).
     pub(crate) fn failed(
-        sup: Arc<Inner>,
+        sup: Arc<dyn Schedule>,
         name: &'static str,
         priority: Priority,
         pool: PoolKind,
@@ -304,7 +303,7 @@ impl<T: Send + 'static> Future for Task<T> {
         // Polled by `block_on` on a pool thread of the task's own pool: as in `wait`.
         while let Some(job) = self.cell.take_if_queued_here() {
             drop(slot);
-            crate::thread_pool::run_contained(job);
+            job();
             slot = self.cell.lock();
             if let Some(r) = TaskCell::take_ready(&mut slot) {
                 return Poll::Ready(r);

@@ -45,7 +45,7 @@ where
         spawn_lean(
             &handle,
             Coroutine {
-                fut: CatchUnwind(fut),
+                fut: CatchUnwind::new(fut),
                 guard,
             },
         )
@@ -97,8 +97,8 @@ where
         }
     }
     match task.header().timeout {
-        None => CatchUnwind(fut).await,
-        Some(t) => tokio::time::timeout(t, CatchUnwind(fut))
+        None => CatchUnwind::new(fut).await,
+        Some(t) => tokio::time::timeout(t, CatchUnwind::new(fut))
             .await
             .unwrap_or(Err(TaskError::TimedOut)),
     }

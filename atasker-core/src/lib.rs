@@ -12,6 +12,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod context;
 mod coroutines;
@@ -22,6 +23,7 @@ mod priority;
 mod process_pool;
 mod stats;
 mod supervisor;
+mod sync;
 mod task;
 mod thread_pool;
 mod worker;

@@ -192,20 +192,14 @@ impl<K: Kind> Pool<K> {
         let close_by = *st.shutdown.get_or_insert(Instant::now() + grace);
         self.shared.work.notify_all();
         let until = close_by + Duration::from_millis(100);
-        while st.crew.threads > 0 {
-            let now = Instant::now();
-            if now >= until {
-                // A thread still waits on a task nobody cancelled.
-                self.shared.kind.hard_stop();
-                tracing::warn!(pool = %self.shared.name, threads = st.crew.threads, "atasker: pool threads still busy at stop; ended");
-                break;
-            }
-            st = self
-                .shared
-                .gone
-                .wait_timeout(st, until - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        let ended = crate::sync::wait_until(&self.shared.gone, st, Some(until), |st| {
+            st.crew.threads == 0
+        });
+        if !ended {
+            // A thread still waits on a task nobody cancelled.
+            self.shared.kind.hard_stop();
+            let threads = self.shared.lock().crew.threads;
+            tracing::warn!(pool = %self.shared.name, threads, "atasker: pool threads still busy at stop; ended");
         }
     }
 }
@@ -221,7 +215,7 @@ impl<K: Kind> Drop for Pool<K> {
 
 impl<K: Kind> Shared<K> {
     fn lock(&self) -> MutexGuard<'_, State<K::Job>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Hands an admitted job to an idle thread, or starts a thread for it.
@@ -329,7 +323,7 @@ impl<K: Kind> Shared<K> {
         let (st, timeout) = self
             .work
             .wait_timeout(st, wait)
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut st = st;
         // `woke` takes a notification if there is one: evaluate it first, always.
         let end = !st.crew.woke()

@@ -201,7 +201,7 @@ pub(crate) struct Processes {
 
 impl Processes {
     fn tracked(&self) -> MutexGuard<'_, Tracked> {
-        self.tracked.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.tracked)
     }
 }
 

@@ -191,7 +191,7 @@ mod imp {
     static PROGRAM: Mutex<Option<OsString>> = Mutex::new(None);
 
     pub(super) fn set_program(path: Option<&std::path::Path>) {
-        *PROGRAM.lock().unwrap_or_else(|e| e.into_inner()) = path.map(|p| p.as_os_str().to_owned());
+        *crate::sync::lock(&PROGRAM) = path.map(|p| p.as_os_str().to_owned());
     }
 
     pub(super) fn spawn() -> Result<Child, String> {
@@ -267,7 +267,7 @@ mod imp {
                  process is a child that was not recognised before main"
             ));
         }
-        let program = match &*PROGRAM.lock().unwrap_or_else(|e| e.into_inner()) {
+        let program = match &*crate::sync::lock(&PROGRAM) {
             Some(p) => cstring(p.clone().into_vec())?,
             None => c"/proc/self/exe".to_owned(),
         };
@@ -358,7 +358,7 @@ mod imp {
     }
 
     /// Starts `program` with fd 0 = /dev/null, 3 = `child_in`, 4 = `child_out`, all others
-    /// closed, an empty signal mask and SIGPIPE at its default.
+    /// closed, an empty signal mask, SIGPIPE at its default, and a process group of its own.
     ///
     /// # Safety
     /// `child_in` and `child_out` must be open fds numbered 5 or above.
@@ -369,12 +369,47 @@ mod imp {
         child_in: RawFd,
         child_out: RawFd,
     ) -> io::Result<Pid> {
-        // SAFETY (whole body): the objects are initialised before use and destroyed by their
-        // guards; every string outlives the posix_spawn call.
-        unsafe {
+        // SAFETY: the caller's promise about the two fds.
+        let fa = unsafe { file_actions(child_in, child_out) }?;
+        let attr = attributes()?;
+        let argv = [argv0.as_ptr().cast_mut(), std::ptr::null_mut()];
+        let envp: Vec<*mut libc::c_char> = env
+            .iter()
+            .map(|s| s.as_ptr().cast_mut())
+            .chain(std::iter::once(std::ptr::null_mut()))
+            .collect();
+        let mut pid: libc::pid_t = 0;
+        // SAFETY: `fa` and `attr` are initialised (and destroyed by their guards after the
+        // call); `program`, `argv` and `envp` are NUL-terminated arrays of C strings that
+        // outlive the call.
+        check(unsafe {
+            libc::posix_spawn(
+                &mut pid,
+                program.as_ptr(),
+                &fa.0,
+                &attr.0,
+                argv.as_ptr(),
+                envp.as_ptr(),
+            )
+        })?;
+        Ok(pid)
+    }
+
+    /// The child's fds: 0 = /dev/null, 3 = `child_in`, 4 = `child_out`, the rest closed.
+    ///
+    /// # Safety
+    /// `child_in` and `child_out` must be open fds numbered 5 or above.
+    unsafe fn file_actions(child_in: RawFd, child_out: RawFd) -> io::Result<Actions> {
+        // SAFETY: a zeroed `posix_spawn_file_actions_t` is only storage for `init`, which
+        // runs before any other use; from then on the guard destroys it.
+        let mut fa = Actions(unsafe {
             let mut fa = std::mem::zeroed::<libc::posix_spawn_file_actions_t>();
             check(libc::posix_spawn_file_actions_init(&mut fa))?;
-            let mut fa = Actions(fa);
+            fa
+        });
+        // SAFETY: `fa` is initialised; the path is a C string literal; the fds are open
+        // (the caller's promise) and above the targets, so `dup2` clears their O_CLOEXEC.
+        unsafe {
             check(libc::posix_spawn_file_actions_addopen(
                 &mut fa.0,
                 0,
@@ -390,7 +425,18 @@ mod imp {
             ))?;
             #[cfg(target_env = "gnu")]
             check(libc::posix_spawn_file_actions_addclosefrom_np(&mut fa.0, 5))?;
+        }
+        Ok(fa)
+    }
 
+    /// The child's signals and group: an empty mask, SIGPIPE at its default, and a process
+    /// group of its own, so that a Ctrl-C in a terminal (SIGINT to the foreground group) or a
+    /// signal to the parent's group does not reach it: the parent decides what becomes of
+    /// its task. It still dies with the parent (PDEATHSIG).
+    fn attributes() -> io::Result<Attr> {
+        // SAFETY: as for the file actions: zeroed storage, initialised before any use, then
+        // destroyed by the guard; `set` is a valid `sigset_t` emptied before use.
+        unsafe {
             let mut attr = std::mem::zeroed::<libc::posix_spawnattr_t>();
             check(libc::posix_spawnattr_init(&mut attr))?;
             let mut attr = Attr(attr);
@@ -399,9 +445,6 @@ mod imp {
             check(libc::posix_spawnattr_setsigmask(&mut attr.0, &set))?;
             libc::sigaddset(&mut set, libc::SIGPIPE);
             check(libc::posix_spawnattr_setsigdefault(&mut attr.0, &set))?;
-            // A process group of its own: a Ctrl-C in a terminal (SIGINT to the foreground
-            // group) or a signal to the parent's group does not reach the child; the parent
-            // decides what becomes of its task. It still dies with the parent (PDEATHSIG).
             check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
             let flags = libc::POSIX_SPAWN_SETSIGMASK
                 | libc::POSIX_SPAWN_SETSIGDEF
@@ -410,23 +453,7 @@ mod imp {
                 &mut attr.0,
                 flags as libc::c_short,
             ))?;
-
-            let argv = [argv0.as_ptr().cast_mut(), std::ptr::null_mut()];
-            let envp: Vec<*mut libc::c_char> = env
-                .iter()
-                .map(|s| s.as_ptr().cast_mut())
-                .chain(std::iter::once(std::ptr::null_mut()))
-                .collect();
-            let mut pid: libc::pid_t = 0;
-            check(libc::posix_spawn(
-                &mut pid,
-                program.as_ptr(),
-                &fa.0,
-                &attr.0,
-                argv.as_ptr(),
-                envp.as_ptr(),
-            ))?;
-            Ok(pid)
+            Ok(attr)
         }
     }
 
@@ -524,7 +551,7 @@ mod imp {
             let now = Instant::now();
             if now >= deadline {
                 kill(pid);
-                return try_wait(pid, true).unwrap_or(Exit::default());
+                return try_wait(pid, true).unwrap_or_default();
             }
             std::thread::sleep(nap.min(deadline - now));
             nap = (nap * 2).min(Duration::from_millis(10));

@@ -40,9 +40,7 @@ use std::time::{Duration, Instant};
 /// A queue-wait hook.
 pub(crate) type Hook = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 pub(crate) static GLOBAL: OnceLock<Supervisor> = OnceLock::new();
 

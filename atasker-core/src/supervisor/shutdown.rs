@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::context;
+use crate::sync::wait_until;
 
 /// Supervisor phases (`Inner::phase`).
 pub(crate) const OPEN: u8 = 0;
@@ -110,7 +111,9 @@ impl Pending {
     }
 
     pub(crate) fn dec(&self) {
-        if self.n.fetch_sub(1, SeqCst) == 1 && self.waiters.load(SeqCst) > 0 {
+        // A stop waits for at most one pending task (its own, when a task stops its own
+        // supervisor): wake it once one or none is left.
+        if self.n.fetch_sub(1, SeqCst) <= 2 && self.waiters.load(SeqCst) > 0 {
             let _g = lock(&self.lock);
             self.zero.notify_all();
         }
@@ -119,36 +122,11 @@ impl Pending {
     /// Waits until at most `allowed` tasks are pending; `false` at the deadline.
     pub(crate) fn wait(&self, allowed: usize, deadline: Option<Instant>) -> bool {
         self.waiters.fetch_add(1, SeqCst);
-        let mut g = lock(&self.lock);
-        let ok = loop {
-            if self.n.load(SeqCst) <= allowed {
-                break true;
-            }
-            // `dec` notifies only at zero; with `allowed > 0` re-check now and then.
-            let step = if allowed > 0 {
-                Duration::from_millis(20)
-            } else {
-                Duration::from_secs(3600)
-            };
-            let wait = match deadline {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        break false;
-                    }
-                    (d - now).min(step)
-                }
-                None => step,
-            };
-            g = self
-                .zero
-                .wait_timeout(g, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        };
-        drop(g);
+        let done = wait_until(&self.zero, lock(&self.lock), deadline, |_| {
+            self.n.load(SeqCst) <= allowed
+        });
         self.waiters.fetch_sub(1, SeqCst);
-        ok
+        done
     }
 }
 

@@ -220,8 +220,7 @@ impl<T: Send + 'static> TaskCell<T> {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Slot<T>> {
-        // The slot is never left inconsistent by a panic, so a poisoned lock is still usable.
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.slot)
     }
 
     /// Finishes the task from state `from` with `result`, unless it was finished already.
@@ -343,19 +342,7 @@ impl<T: Send + 'static> TaskCell<T> {
             if let Slot::Pending { sleepers, .. } = &mut *slot {
                 *sleepers = true;
             }
-            slot = match deadline {
-                None => self.ready.wait(slot).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return None;
-                    }
-                    self.ready
-                        .wait_timeout(slot, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            slot = crate::sync::wait(&self.ready, slot, deadline).ok()?;
         }
     }
 }

@@ -269,7 +269,7 @@ impl<T> Drop for Task<T> {
     /// Detaches the task: it still runs, and its result is dropped where it is made (a
     /// panic in the result's `Drop` there is contained and logged).
     fn drop(&mut self) {
-        let mut slot = self.cell.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = crate::sync::lock(&self.cell.slot);
         match std::mem::replace(&mut *slot, Slot::Detached) {
             Slot::Ready(r) => {
                 drop(slot);

@@ -64,16 +64,26 @@ pub(crate) fn run_catching<T>(f: impl FnOnce() -> T) -> Result<T, TaskError> {
     })
 }
 
-/// A future that turns a panic while polling its inner future into `TaskError::Panicked`.
-pub(crate) struct CatchUnwind<F>(pub(crate) F);
+pin_project_lite::pin_project! {
+    /// A future that turns a panic while polling its inner future into `TaskError::Panicked`.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(fut: F) -> Self {
+        CatchUnwind { fut }
+    }
+}
 
 impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: structural pinning of the only field; it is never moved out.
-        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
-        match run_catching(|| inner.poll(cx)) {
+        let fut = self.project().fut;
+        match run_catching(|| fut.poll(cx)) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(e) => Poll::Ready(Err(e)),

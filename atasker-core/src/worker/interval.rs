@@ -9,9 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// When a [`Worker`] runs.
+/// When a [`Worker`] runs (what `#[background_worker]` fills through `__private`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) enum Schedule {
+pub enum Schedule {
     /// Back to back, yielding between runs.
     #[default]
     Loop,

@@ -10,16 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// When a loop, interval or delay worker runs.
-#[derive(Clone, Copy, Debug)]
-pub enum Schedule {
-    /// Back to back.
-    Loop,
-    /// At a fixed rate.
-    Interval(Duration),
-    /// After a pause that follows each run.
-    Delay(Duration),
-}
+pub use super::interval::Schedule;
 
 /// The options of one `#[background_worker]`.
 #[derive(Clone, Copy, Debug)]
@@ -51,18 +42,10 @@ impl WorkerOptions {
     }
 
     fn worker_builder(&self) -> WorkerBuilder {
-        let mut b = WorkerBuilder {
+        WorkerBuilder {
             common: self.common(),
-            ..WorkerBuilder::default()
-        };
-        b = match self.schedule {
-            Schedule::Loop => b,
-            Schedule::Interval(d) => b.interval(d),
-            Schedule::Delay(d) => b.delay(d),
-        };
-        match self.delay_before {
-            Some(d) => b.delay_before(d),
-            None => b,
+            schedule: self.schedule,
+            delay_before: self.delay_before,
         }
     }
 
@@ -151,7 +134,7 @@ fn shared<S>(state: S) -> Arc<Mutex<S>> {
 }
 
 fn locked<S, R>(state: &Mutex<S>, run: impl FnOnce(&mut S) -> R) -> R {
-    run(&mut state.lock().unwrap_or_else(|e| e.into_inner()))
+    run(&mut crate::sync::lock(state))
 }
 
 /// A loop/interval/delay worker calling `run(&mut state)` on the thread pool.

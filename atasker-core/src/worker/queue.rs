@@ -49,11 +49,11 @@ pub struct QueueWorker<T> {
 type Held<T> = Arc<std::sync::Mutex<Option<T>>>;
 
 fn take_held<T>(held: &Held<T>) -> Option<T> {
-    held.lock().unwrap_or_else(|e| e.into_inner()).take()
+    crate::sync::lock(held).take()
 }
 
 fn waiting<T>(rx: &async_channel::Receiver<T>, held: &Held<T>) -> usize {
-    rx.len() + usize::from(held.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+    rx.len() + usize::from(crate::sync::lock(held).is_some())
 }
 
 impl<T> Clone for QueueWorker<T> {
@@ -345,7 +345,8 @@ async fn drive<T: Send + 'static>(
     }
 }
 
-/// The loop of a queue worker whose executor runs on the thread pool, in batches.
+/// The loop of a queue worker whose executor runs on the thread pool, in batches: one pool
+/// task serves the first item and the ones that wait behind it (see [`serve_batch`]).
 async fn drive_batches<T, F, R>(
     core: Arc<Core>,
     run: Run,
@@ -359,7 +360,7 @@ async fn drive_batches<T, F, R>(
 {
     while let Some(first) = next_item(&run, &items).await {
         core.set_running(true);
-        *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(first);
+        *crate::sync::lock(&held) = Some(first);
         let (c, r, f, rx, h) = (
             core.clone(),
             run.clone(),
@@ -368,44 +369,8 @@ async fn drive_batches<T, F, R>(
             held.clone(),
         );
         let batch = core
-            .supervisor()
-            .task()
-            .priority(core.priority())
-            .name("worker run")
-            .for_worker()
-            .spawn(move || {
-                let _current = enter_worker(c.key());
-                let span = tracing::debug_span!("atasker.worker", worker = %c.name());
-                let _span = span.enter();
-                // Taken by `take_remaining` meanwhile: nothing to serve.
-                let Some(mut item) = take_held(&h) else {
-                    return true;
-                };
-                for served in 1.. {
-                    let started = Instant::now();
-                    let result = match run_catching(|| f(item).into_outcome()) {
-                        Ok(Ok(go)) => Ok(go),
-                        Ok(Err(msg)) => Err(c.error(msg, false)),
-                        Err(TaskError::Panicked { message }) => Err(c.error(message, true)),
-                        Err(error) => Err(WorkerError::Task {
-                            worker: c.name().to_owned(),
-                            error,
-                        }),
-                    };
-                    if !c.record(&r, result, started.elapsed()) {
-                        return false;
-                    }
-                    // Take the next item only when it will be served here.
-                    if served == BATCH {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        Ok(next) => item = next,
-                        Err(_) => break,
-                    }
-                }
-                true
-            });
+            .run_task()
+            .spawn(move || serve_batch(&c, &r, &*f, &rx, &h));
         let go_on = match batch.await {
             Ok(go_on) => go_on,
             Err(TaskError::SupervisorStopped) => false,
@@ -423,4 +388,43 @@ async fn drive_batches<T, F, R>(
             return;
         }
     }
+}
+
+/// One pool task of a thread-executor queue worker: runs the held item, then (up to
+/// [`BATCH`] in all) the items that wait, each one run; `false` when the worker must stop.
+fn serve_batch<T, F, R>(
+    core: &Core,
+    run: &Run,
+    f: &F,
+    items: &async_channel::Receiver<T>,
+    held: &Held<T>,
+) -> bool
+where
+    F: Fn(T) -> R,
+    R: WorkerOutput,
+{
+    let _current = enter_worker(core.key());
+    let span = tracing::debug_span!("atasker.worker", worker = %core.name());
+    let _span = span.enter();
+    // Taken by `take_remaining` meanwhile: nothing to serve.
+    let Some(mut item) = take_held(held) else {
+        return true;
+    };
+    for served in 1.. {
+        let started = Instant::now();
+        let outcome = run_catching(|| f(item).into_outcome());
+        let result = WorkerError::of_run(core.name().to_owned(), outcome);
+        if !core.record(run, result, started.elapsed()) {
+            return false;
+        }
+        // Take the next item only when it will be served here.
+        if served == BATCH {
+            break;
+        }
+        match items.try_recv() {
+            Ok(next) => item = next,
+            Err(_) => break,
+        }
+    }
+    true
 }

@@ -1,0 +1,51 @@
+//! Locks and condition-variable waits as the library uses them everywhere: a poisoned lock
+//! is still used (no state behind one is left inconsistent by a panic), and a wait may have
+//! a deadline.
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// Locks `m`, whether or not a panic poisoned it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One wait on `cv`, until notified (or spuriously woken) or `deadline`. `Err` (with the
+/// guard, not having waited): the deadline has passed.
+pub(crate) fn wait<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> Result<MutexGuard<'a, T>, MutexGuard<'a, T>> {
+    match deadline {
+        None => Ok(cv.wait(guard).unwrap_or_else(PoisonError::into_inner)),
+        Some(d) => {
+            let now = Instant::now();
+            if now >= d {
+                return Err(guard);
+            }
+            let (guard, _) = cv
+                .wait_timeout(guard, d - now)
+                .unwrap_or_else(PoisonError::into_inner);
+            Ok(guard)
+        }
+    }
+}
+
+/// Waits on `cv` until `done` holds (`true`) or `deadline` passes (`false`).
+pub(crate) fn wait_until<T>(
+    cv: &Condvar,
+    mut guard: MutexGuard<'_, T>,
+    deadline: Option<Instant>,
+    mut done: impl FnMut(&mut T) -> bool,
+) -> bool {
+    loop {
+        if done(&mut guard) {
+            return true;
+        }
+        guard = match wait(cv, guard, deadline) {
+            Ok(g) => g,
+            Err(_) => return false,
+        };
+    }
+}

@@ -1,0 +1,422 @@
+//! The shared state behind every worker handle ([`Core`]): one start-to-stop run at a time,
+//! its stop signal and end latch, the counters, and the sleep between runs.
+
+use super::*;
+
+pub(crate) use crate::sync::lock;
+
+/// A worker's [`WorkerState`], readable and writable from any thread.
+#[derive(Default)]
+pub(crate) struct AtomicState(AtomicU8);
+
+impl AtomicState {
+    pub(crate) fn set(&self, state: WorkerState) {
+        self.0.store(state as u8, SeqCst);
+    }
+
+    pub(crate) fn get(&self) -> WorkerState {
+        match self.0.load(SeqCst) {
+            s if s == WorkerState::Running as u8 => WorkerState::Running,
+            s if s == WorkerState::Waiting as u8 => WorkerState::Waiting,
+            _ => WorkerState::Stopped,
+        }
+    }
+}
+
+/// A one-way flag that async code can wait for.
+#[derive(Default)]
+pub(crate) struct Signal {
+    pub(crate) set: AtomicBool,
+    pub(crate) notify: Notify,
+}
+
+impl Signal {
+    pub(crate) fn set(&self) {
+        self.set.store(true, SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(SeqCst)
+    }
+
+    /// Takes the flag (for triggers): `true` if it was set.
+    pub(crate) fn take(&self) -> bool {
+        self.set.swap(false, SeqCst)
+    }
+
+    pub(crate) fn clear(&self) {
+        self.set.store(false, SeqCst);
+    }
+
+    /// Waits until the flag is set; with `take`, clears it.
+    pub(crate) async fn wait(&self, take: bool) {
+        loop {
+            let mut notified = pin!(self.notify.notified());
+            notified.as_mut().enable();
+            if if take { self.take() } else { self.is_set() } {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Set once when a run's loop has ended (also when it was aborted).
+#[derive(Default)]
+pub(crate) struct Latch {
+    pub(crate) done: Mutex<bool>,
+    pub(crate) cv: Condvar,
+}
+
+impl Latch {
+    pub(crate) fn set(&self) {
+        *lock(&self.done) = true;
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        *lock(&self.done)
+    }
+
+    /// `false` at the deadline.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        crate::sync::wait_until(&self.cv, lock(&self.done), deadline, |done| *done)
+    }
+}
+
+/// One start-to-stop run of a worker.
+#[derive(Clone)]
+pub(crate) struct Run {
+    pub(crate) stop: Arc<Signal>,
+    /// Set with `stop` by a supervisor stop: a queue worker serves every waiting item first.
+    pub(crate) drain: Arc<AtomicBool>,
+    pub(crate) done: Arc<Latch>,
+    pub(crate) abort: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
+}
+
+impl Run {
+    pub(crate) fn new() -> Self {
+        Run {
+            stop: Arc::default(),
+            drain: Arc::default(),
+            done: Arc::default(),
+            abort: Arc::default(),
+        }
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// Whether the worker ends after its current run (stopping, and not draining a queue).
+    pub(crate) fn ends_after_run(&self) -> bool {
+        self.stopping() && !self.draining()
+    }
+
+    pub(crate) fn draining(&self) -> bool {
+        self.drain.load(SeqCst)
+    }
+}
+
+/// Sets the run's latch and the worker's state when the loop ends, however it ends.
+pub(crate) struct LoopGuard<'a>(&'a Core, Run);
+
+impl Drop for LoopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.state.set(WorkerState::Stopped);
+        self.1.done.set();
+    }
+}
+
+/// Makes the loop future of one run.
+pub(crate) type Starter =
+    Box<dyn Fn(Arc<Core>, Run) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Runs one executor call: `Ok(true)` go on, `Ok(false)` stop, `Err` report.
+pub(crate) type Exec<I> = Arc<
+    dyn Fn(&Core, I) -> Pin<Box<dyn Future<Output = Result<bool, WorkerError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Marks the current thread as running the executor of the worker `key` (see
+/// [`Core::key`]) while the guard lives.
+pub(crate) fn enter_worker(key: usize) -> crate::context::Enter {
+    crate::context::enter(crate::context::Slot::Worker, key)
+}
+
+/// The shared state of a worker behind its handle.
+pub(crate) struct Core {
+    pub(crate) name: String,
+    pub(crate) kind: WorkerKind,
+    pub(crate) priority: Priority,
+    pub(crate) sup: Supervisor,
+    pub(crate) on_error: Option<OnError>,
+    pub(crate) starter: Starter,
+    /// Counts the items waiting in a queue worker.
+    pub(crate) queued: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+    pub(crate) ctl: Mutex<Option<Run>>,
+    pub(crate) trigger: Signal,
+    pub(crate) state: AtomicState,
+    pub(crate) runs: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) last_ns: AtomicU64,
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("priority", &self.priority)
+            .field("active", &self.is_active())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    pub(crate) fn new(kind: WorkerKind, common: Common, starter: Starter) -> Arc<Core> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let name = common
+            .name
+            .unwrap_or_else(|| format!("worker-{}", NEXT.fetch_add(1, SeqCst)));
+        let sup = common
+            .supervisor
+            .unwrap_or_else(|| Supervisor::global().clone());
+        let core = Arc::new(Core {
+            name,
+            kind,
+            priority: common.priority,
+            on_error: common.on_error,
+            starter,
+            queued: std::sync::OnceLock::new(),
+            ctl: Mutex::new(None),
+            trigger: Signal::default(),
+            state: AtomicState::default(),
+            runs: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_ns: AtomicU64::new(u64::MAX),
+            sup,
+        });
+        core.sup.inner.register_worker(&core);
+        core
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn start(self: &Arc<Self>) -> bool {
+        let mut ctl = lock(&self.ctl);
+        if ctl.as_ref().is_some_and(|r| !r.done.is_set()) {
+            return false;
+        }
+        if self.sup.is_stopped() {
+            tracing::warn!(worker = %self.name, "atasker: worker not started: its supervisor is stopped");
+            return false;
+        }
+        let handle = match self.sup.inner.handle() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(worker = %self.name, error = %e, "atasker: worker not started");
+                return false;
+            }
+        };
+        let run = Run::new();
+        self.state.set(WorkerState::Waiting);
+        let fut = (self.starter)(self.clone(), run.clone());
+        let core = self.clone();
+        let r = run.clone();
+        let join = handle.spawn(async move {
+            let _guard = LoopGuard(&core, r);
+            fut.await;
+        });
+        *lock(&run.abort) = Some(join.abort_handle());
+        *ctl = Some(run);
+        true
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        lock(&self.ctl)
+            .as_ref()
+            .is_some_and(|r| !r.stopping() && !r.done.is_set())
+    }
+
+    /// Signals the current run to stop and waits for it (up to `deadline`; then aborts it).
+    pub(crate) fn stop(&self, deadline: Option<Instant>) {
+        let Some(run) = lock(&self.ctl).clone() else {
+            return;
+        };
+        run.stop.set();
+        let me = self as *const Core as usize;
+        if crate::context::is(crate::context::Slot::Worker, me) {
+            // Called by our own executor: it cannot wait for itself; the loop ends after it.
+            return;
+        }
+        let finished = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| run.done.wait(deadline))
+            }
+            Ok(_) => {
+                // A current-thread runtime cannot block for its own tasks: the loop ends on
+                // its own after the current run.
+                return;
+            }
+            Err(_) => run.done.wait(deadline),
+        };
+        if !finished {
+            // Past the deadline a draining queue worker takes no further item.
+            run.drain.store(false, SeqCst);
+            if let Some(a) = lock(&run.abort).as_ref() {
+                a.abort();
+            }
+        }
+    }
+
+    /// Stops the worker for good, as part of its supervisor's stop: a queue worker first
+    /// serves every item waiting in it (up to `deadline`); what is left then is reported.
+    pub(crate) fn stop_final(&self, deadline: Option<Instant>) {
+        if self.kind == WorkerKind::Queue {
+            if let Some(run) = lock(&self.ctl).as_ref() {
+                run.drain.store(true, SeqCst);
+            }
+        }
+        self.stop(deadline);
+        let left = self.queued.get().map_or(0, |n| n());
+        if left > 0 {
+            tracing::error!(
+                worker = %self.name,
+                items = left,
+                "atasker: the supervisor stopped with items still waiting in this queue worker; \
+                 `QueueWorker::take_remaining()` hands them back"
+            );
+        }
+    }
+
+    pub(crate) fn stats(&self) -> WorkerStats {
+        let ns = self.last_ns.load(Relaxed);
+        WorkerStats {
+            name: self.name.clone(),
+            kind: self.kind,
+            state: self.state.get(),
+            runs: self.runs.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            last_duration: (ns != u64::MAX).then(|| Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Runs the executor once; `false` when the worker must stop.
+    pub(crate) async fn exec<I>(&self, run: &Run, exec: &Exec<I>, item: I) -> bool {
+        self.state.set(WorkerState::Running);
+        let started = Instant::now();
+        let result = exec(self, item).await;
+        let go_on = self.record(run, result, started.elapsed());
+        self.state.set(WorkerState::Waiting);
+        go_on
+    }
+
+    /// Counts one finished run and reports its error; `false` when the worker must stop.
+    pub(crate) fn record(
+        &self,
+        run: &Run,
+        result: Result<bool, WorkerError>,
+        took: Duration,
+    ) -> bool {
+        self.last_ns.store(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX - 1),
+            Relaxed,
+        );
+        self.runs.fetch_add(1, Relaxed);
+        match result {
+            Ok(go_on) => go_on && !run.ends_after_run(),
+            Err(WorkerError::Task {
+                error: TaskError::SupervisorStopped,
+                ..
+            }) => false,
+            Err(e) => {
+                self.errors.fetch_add(1, Relaxed);
+                match &self.on_error {
+                    Some(hook) => {
+                        let _ = crate::task::run_catching(|| hook(&e));
+                    }
+                    None => {
+                        tracing::error!(worker = %self.name, error = %e, "atasker: worker run failed")
+                    }
+                }
+                !run.ends_after_run()
+            }
+        }
+    }
+
+    pub(crate) fn set_running(&self, running: bool) {
+        self.state.set(if running {
+            WorkerState::Running
+        } else {
+            WorkerState::Waiting
+        });
+    }
+
+    /// A builder for one run of this worker's executor as a task (at the worker's priority,
+    /// admitted while a stop lets the workers finish).
+    pub(crate) fn run_task(&self) -> crate::TaskBuilder<'_> {
+        self.sup
+            .task()
+            .priority(self.priority)
+            .name("worker run")
+            .for_worker()
+    }
+
+    /// The address that identifies this worker in the thread context.
+    pub(crate) fn key(&self) -> usize {
+        self as *const Core as usize
+    }
+
+    /// Sleeps until `until` (if any), a trigger (with `trigger`), or a stop.
+    pub(crate) async fn wait(&self, run: &Run, until: Option<Instant>, trigger: bool) -> Wake {
+        let mut stop = pin!(run.stop.wait(false));
+        let mut trig = pin!(self.trigger.wait(true));
+        let mut sleep = pin!(until.map(|t| tokio::time::sleep_until(t.into())));
+        poll_fn(|cx| {
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Stop);
+            }
+            if trigger && trig.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Trigger);
+            }
+            if let Some(s) = sleep.as_mut().as_pin_mut() {
+                if s.poll(cx).is_ready() {
+                    return Poll::Ready(Wake::Time);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sleeps `d`; `false` if stopped meanwhile.
+    pub(crate) async fn pause(&self, run: &Run, d: Option<Duration>) -> bool {
+        match d {
+            Some(d) if !d.is_zero() => {
+                self.wait(run, Some(Instant::now() + d), false).await != Wake::Stop
+            }
+            _ => !run.stopping(),
+        }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        if let Some(run) = lock(&self.ctl).as_ref() {
+            run.stop.set();
+        }
+    }
+}
+
+/// Why a worker woke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    Stop,
+    Trigger,
+    Time,
+}

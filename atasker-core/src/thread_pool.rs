@@ -1,45 +1,19 @@
 //! The thread pool: the pool skeleton (`pool/`) whose threads run the task's closure.
 
 use crate::context::{self, Slot};
-use crate::error::TaskError;
 use crate::pool::ladder::Limits;
-use crate::pool::{Kind, Pool, PoolJob};
-use crate::task::{panic_message, run_catching, Contained, Control, Header, TaskCell, RUNNING};
+use crate::pool::{CellJob, JobTask, Kind, Pool};
+use crate::task::{panic_message, run_catching, Contained, Control, TaskCell, RUNNING};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// A unit of work for the pool: a task's closure and its cell.
-pub(crate) trait ThreadJob: Send {
-    fn header(&self) -> &Header;
-    /// The task, to nudge its waiters.
-    fn control(&self) -> Arc<dyn Control>;
+pub(crate) trait ThreadJob: JobTask {
     /// Runs the closure and finishes the task.
     fn run(self: Box<Self>);
-    /// Finishes the queued task as cancelled.
-    fn cancel(self: Box<Self>);
-    /// Finishes the admitted task with `err` without running it.
-    fn fail(self: Box<Self>, err: TaskError);
 }
 
 pub(crate) type Job = Box<dyn ThreadJob>;
-
-impl PoolJob for Job {
-    fn header(&self) -> &Header {
-        ThreadJob::header(&**self)
-    }
-
-    fn control(&self) -> Arc<dyn Control> {
-        ThreadJob::control(&**self)
-    }
-
-    fn cancel(self) {
-        ThreadJob::cancel(self);
-    }
-
-    fn fail(self, err: TaskError) {
-        ThreadJob::fail(self, err);
-    }
-}
 
 pub(crate) struct BlockingJob<F, T> {
     pub(crate) cell: Arc<TaskCell<T>>,
@@ -47,19 +21,23 @@ pub(crate) struct BlockingJob<F, T> {
     pub(crate) f: Contained<F>,
 }
 
+impl<F, T> CellJob for BlockingJob<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+
+    fn cell(&self) -> &Arc<TaskCell<T>> {
+        &self.cell
+    }
+}
+
 impl<F, T> ThreadJob for BlockingJob<F, T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn header(&self) -> &Header {
-        Control::header(&*self.cell)
-    }
-
-    fn control(&self) -> Arc<dyn Control> {
-        self.cell.clone()
-    }
-
     fn run(mut self: Box<Self>) {
         let Some(f) = self.f.take() else { return };
         let cell = self.cell.clone();
@@ -72,14 +50,6 @@ where
             span.in_scope(|| run_catching(f))
         };
         cell.finish(RUNNING, result);
-    }
-
-    fn cancel(self: Box<Self>) {
-        Control::cancel(&*self.cell);
-    }
-
-    fn fail(self: Box<Self>, err: TaskError) {
-        self.cell.finish(RUNNING, Err(err));
     }
 }
 

@@ -31,11 +31,9 @@ pub(crate) mod registry;
 
 use crate::error::TaskError;
 use crate::pool::ladder::{Limits, Overdue};
-use crate::pool::{Kind, Pool, PoolJob};
+use crate::pool::{CellJob, JobTask, Kind, Pool};
 use crate::supervisor::Spec;
-use crate::task::{
-    run_catching, Contained, Control, Header, PoolKind, Task, TaskCell, TaskId, RUNNING,
-};
+use crate::task::{run_catching, Contained, Control, PoolKind, Task, TaskCell, TaskId, RUNNING};
 use process::Pid;
 use registry::StaticEntry;
 use serde::de::DeserializeOwned;
@@ -91,38 +89,14 @@ where
 }
 
 /// A unit of work for the pool: a task's arguments and its cell, of any types.
-pub(crate) trait ProcessJob: Send {
-    fn control(&self) -> Arc<dyn Control>;
-    fn header(&self) -> &Header;
+pub(crate) trait ProcessJob: JobTask {
     /// Builds the request frame.
     fn request(&self, buf: &mut Vec<u8>) -> Result<(), String>;
     /// Finishes the task with the reply's payload; `false` if it did not decode.
     fn complete(self: Box<Self>, payload: &[u8]) -> bool;
-    /// Finishes the running task with `err`.
-    fn fail(self: Box<Self>, err: TaskError);
-    /// Cancels the task (queued or running).
-    fn cancel(self: Box<Self>);
 }
 
 pub(crate) type Job = Box<dyn ProcessJob>;
-
-impl PoolJob for Job {
-    fn header(&self) -> &Header {
-        ProcessJob::header(&**self)
-    }
-
-    fn control(&self) -> Arc<dyn Control> {
-        ProcessJob::control(&**self)
-    }
-
-    fn cancel(self) {
-        ProcessJob::cancel(self);
-    }
-
-    fn fail(self, err: TaskError) {
-        ProcessJob::fail(self, err);
-    }
-}
 
 struct StaticJob<A, R> {
     cell: Arc<TaskCell<R>>,
@@ -131,19 +105,23 @@ struct StaticJob<A, R> {
     args: Contained<A>,
 }
 
+impl<A, R> CellJob for StaticJob<A, R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    type Output = R;
+
+    fn cell(&self) -> &Arc<TaskCell<R>> {
+        &self.cell
+    }
+}
+
 impl<A, R> ProcessJob for StaticJob<A, R>
 where
     A: Serialize + Send + 'static,
     R: DeserializeOwned + Send + 'static,
 {
-    fn control(&self) -> Arc<dyn Control> {
-        self.cell.clone()
-    }
-
-    fn header(&self) -> &Header {
-        Control::header(&*self.cell)
-    }
-
     fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
         let args = self.args.get().ok_or("the arguments were taken")?;
         // `Serialize` is user code running on a driver thread: a panic in it is contained.
@@ -165,14 +143,6 @@ where
                 false
             }
         }
-    }
-
-    fn fail(self: Box<Self>, err: TaskError) {
-        self.cell.finish(RUNNING, Err(err));
-    }
-
-    fn cancel(self: Box<Self>) {
-        Control::cancel(&*self.cell);
     }
 }
 

@@ -136,37 +136,21 @@ macro_rules! static_tuple {
 }
 
 static_tuple!();
-
 static_tuple!(A);
-
 static_tuple!(A B);
-
 static_tuple!(A B C);
-
 static_tuple!(A B C D);
-
 static_tuple!(A B C D E);
-
 static_tuple!(A B C D E F);
-
 static_tuple!(A B C D E F G);
-
 static_tuple!(A B C D E F G H);
-
 static_tuple!(A B C D E F G H I);
-
 static_tuple!(A B C D E F G H I J);
-
 static_tuple!(A B C D E F G H I J K);
-
 static_tuple!(A B C D E F G H I J K L);
-
 static_tuple!(A B C D E F G H I J K L M);
-
 static_tuple!(A B C D E F G H I J K L M N);
-
 static_tuple!(A B C D E F G H I J K L M N O);
-
 static_tuple!(A B C D E F G H I J K L M N O P);
 
 /// The calls of a `#[background_task(static)]` fn with argument tuple `A` and result `R`, made

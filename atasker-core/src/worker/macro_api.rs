@@ -129,6 +129,31 @@ where
     opts.event_builder().build_async(f)
 }
 
+/// The state of an `impl` worker whose `run` is an `async fn`, and that `run`: each run
+/// awaits the state's lock, then `run` with the guard.
+struct AsyncState<S, F> {
+    state: Arc<tokio::sync::Mutex<S>>,
+    run: Arc<F>,
+}
+
+impl<S: Send + 'static, F: Send + Sync + 'static> AsyncState<S, F> {
+    fn new(state: S, run: F) -> Self {
+        AsyncState {
+            state: Arc::new(tokio::sync::Mutex::new(state)),
+            run: Arc::new(run),
+        }
+    }
+
+    /// One run: `call(run, guard)` once the lock is held.
+    fn call<Fut: Future + Send>(
+        &self,
+        call: impl FnOnce(&F, StateGuard<S>) -> Fut + Send + 'static,
+    ) -> impl Future<Output = Fut::Output> + Send + 'static {
+        let (state, run) = (self.state.clone(), self.run.clone());
+        async move { call(&run, state.lock_owned().await).await }
+    }
+}
+
 fn shared<S>(state: S) -> Arc<Mutex<S>> {
     Arc::new(Mutex::new(state))
 }
@@ -155,12 +180,8 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: WorkerOutput,
 {
-    let state = Arc::new(tokio::sync::Mutex::new(state));
-    let run = Arc::new(run);
-    worker_async(opts, move || {
-        let (state, run) = (state.clone(), run.clone());
-        async move { run(state.lock_owned().await).await }
-    })
+    let state = AsyncState::new(state, run);
+    worker_async(opts, move || state.call(|run, guard| run(guard)))
 }
 
 /// An event worker calling `run(&mut state)` on the thread pool.
@@ -181,12 +202,8 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: WorkerOutput,
 {
-    let state = Arc::new(tokio::sync::Mutex::new(state));
-    let run = Arc::new(run);
-    event_worker_async(opts, move || {
-        let (state, run) = (state.clone(), run.clone());
-        async move { run(state.lock_owned().await).await }
-    })
+    let state = AsyncState::new(state, run);
+    event_worker_async(opts, move || state.call(|run, guard| run(guard)))
 }
 
 /// A queue worker calling `run(&mut state, item)` on the thread pool.
@@ -217,10 +234,6 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: WorkerOutput,
 {
-    let state = Arc::new(tokio::sync::Mutex::new(state));
-    let run = Arc::new(run);
-    queue_worker_async(opts, move |item| {
-        let (state, run) = (state.clone(), run.clone());
-        async move { run(state.lock_owned().await, item).await }
-    })
+    let state = AsyncState::new(state, run);
+    queue_worker_async(opts, move |item| state.call(|run, guard| run(guard, item)))
 }

@@ -2,22 +2,33 @@
 //! `#[background_task(static, priority = Priority::High, timeout = 5)]` or
 //! `#[background_worker(queue, capacity = 100, name = "mailer")]`.
 //!
-//! The parser is driven by a table of [`Key`]s, one per macro
-//! ([`TASK_KEYS`], [`WORKER_KEYS`]). Each option is stored once, with its key's span;
-//! a duplicate or unknown key is an error that lists the valid keys. Errors go
-//! to the [`Ctxt`] and parsing goes on, so the user sees all of them at once.
+//! Each macro's keys are an enum ([`TaskKey`], [`WorkerKey`]) and its options
+//! a struct with one field per key ([`TaskArgs`], [`WorkerArgs`], the options
+//! as written, as tokio-macros' `Configuration`). `syn::meta::parser` reads
+//! each option: its key becomes a variant (an unknown key is an error that
+//! lists the valid keys), and its checked value goes to the key's field, once,
+//! with the key's span (a duplicate key is an error too). Errors go to the
+//! [`Ctxt`] and parsing goes on, so the user sees all of them at once. The
+//! checks of the values themselves are in `args/value.rs`.
+
+mod value;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, UnOp};
+use syn::{Expr, Ident, LitStr};
 
+pub(crate) use self::value::peel;
+use self::value::{any_expr, count_value, duration_value, priority_value, str_value};
 use crate::ctxt::Ctxt;
+use crate::model::{CountValue, DurationValue};
 
-/// How an option is written.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Form {
+// ---- keys ----
+
+/// How an option's value is written, as the list of valid keys shows it.
+#[derive(Clone, Copy)]
+enum Form {
     /// A bare keyword: `static`.
     Flag,
     /// `key = EXPR`.
@@ -30,645 +41,430 @@ pub(crate) enum Form {
     /// `key = N | EXPR`: an integer literal of at least 1, or any other
     /// expression (a `usize`).
     Count,
-    /// `key = PATH`: a function, e.g. `on_error = report`. Any expression is
-    /// accepted; rustc checks its type.
+    /// `key = PATH`: a function, e.g. `on_error = report`.
     Path,
-    /// `priority = EXPR`: any expression but a literal (rustc checks that it
-    /// is a `Priority`).
-    Priority,
 }
 
-/// One option a macro accepts.
-pub(crate) struct Key {
+/// What messages say about a key.
+#[derive(Clone, Copy)]
+pub(crate) struct Spec {
     /// The key as written, e.g. `priority`.
     pub(crate) name: &'static str,
     /// How its value is written.
-    pub(crate) form: Form,
-    /// An example of a correct use, quoted in error messages.
-    pub(crate) example: &'static str,
+    form: Form,
+    /// An example of a correct use.
+    example: &'static str,
 }
 
-/// The options of `#[background_task]`.
-pub(crate) const TASK_KEYS: &[Key] = &[
-    Key {
-        name: "static",
-        form: Form::Flag,
-        example: "static",
-    },
-    Key {
-        name: "priority",
-        form: Form::Priority,
-        example: "priority = Priority::High",
-    },
-    Key {
-        name: "supervisor",
-        form: Form::Expr,
-        example: "supervisor = my_supervisor()",
-    },
-    Key {
-        name: "timeout",
-        form: Form::Duration,
-        example: "timeout = 5",
-    },
-];
-
-/// The options of `#[background_worker]`.
-pub(crate) const WORKER_KEYS: &[Key] = &[
-    Key {
-        name: "interval",
-        form: Form::Duration,
-        example: "interval = 1",
-    },
-    Key {
-        name: "delay",
-        form: Form::Duration,
-        example: "delay = 1",
-    },
-    Key {
-        name: "delay_before",
-        form: Form::Duration,
-        example: "delay_before = 0.5",
-    },
-    Key {
-        name: "queue",
-        form: Form::Flag,
-        example: "queue",
-    },
-    Key {
-        name: "capacity",
-        form: Form::Count,
-        example: "capacity = 100",
-    },
-    Key {
-        name: "event",
-        form: Form::Flag,
-        example: "event",
-    },
-    Key {
-        name: "static",
-        form: Form::Flag,
-        example: "static",
-    },
-    Key {
-        name: "priority",
-        form: Form::Priority,
-        example: "priority = Priority::High",
-    },
-    Key {
-        name: "name",
-        form: Form::Str,
-        example: "name = \"mailer\"",
-    },
-    Key {
-        name: "supervisor",
-        form: Form::Expr,
-        example: "supervisor = my_supervisor()",
-    },
-    Key {
-        name: "on_error",
-        form: Form::Path,
-        example: "on_error = report",
-    },
-];
-
-/// A `SECS | EXPR` value.
-#[derive(Clone)]
-pub(crate) enum DurationValue {
-    /// A literal number of seconds, already checked: finite, not negative and
-    /// small enough for a `Duration`. `span` is the literal's.
-    Seconds { secs: f64, span: Span },
-    /// Any other expression; it must be a `core::time::Duration`.
-    Expr(Expr),
+/// A [`Spec`] on one line.
+const fn spec(name: &'static str, form: Form, example: &'static str) -> Spec {
+    Spec {
+        name,
+        form,
+        example,
+    }
 }
 
-/// An `N | EXPR` value.
-pub(crate) enum CountValue {
-    /// A literal, already checked: at least 1 and small enough for a `usize`
-    /// on this machine. `span` is the literal's.
-    Literal { n: u64, span: Span },
-    /// Any other expression; it must be a `usize`.
-    Expr(Expr),
+const STATIC: Spec = spec("static", Form::Flag, "static");
+const PRIORITY: Spec = spec("priority", Form::Expr, "priority = Priority::High");
+const SUPERVISOR: Spec = spec("supervisor", Form::Expr, "supervisor = my_supervisor()");
+
+impl Spec {
+    /// How the option is written, for the list of valid keys:
+    /// `` `static` ``, `` `priority = EXPR` ``…
+    fn syntax(&self) -> String {
+        let name = self.name;
+        match self.form {
+            Form::Flag => format!("`{name}`"),
+            Form::Expr => format!("`{name} = EXPR`"),
+            Form::Duration => format!("`{name} = SECS | EXPR`"),
+            Form::Str => format!("`{name} = \"…\"`"),
+            Form::Count => format!("`{name} = N`"),
+            Form::Path => format!("`{name} = PATH`"),
+        }
+    }
 }
 
-/// A parsed option value.
-enum Value {
-    Flag,
-    Expr(Expr),
-    Duration(DurationValue),
-    Str(LitStr),
-    Count(CountValue),
-    /// The key was written but its value was wrong (already reported). It
-    /// still counts as given, so that later checks (e.g. "`delay_before`
-    /// needs `interval`") do not report a second, misleading error.
-    Invalid,
+/// The keys of one macro.
+pub(crate) trait Key: Copy + 'static {
+    /// Every key, in the order the list of valid keys shows them.
+    const ALL: &'static [Self];
+    /// What messages say about the key.
+    fn spec(self) -> Spec;
 }
 
-/// One option as written: its key (with the key's span) and its value.
-struct Arg {
-    key: Ident,
-    value: Value,
+/// The keys of `#[background_task]`.
+#[derive(Clone, Copy)]
+pub(crate) enum TaskKey {
+    Static,
+    Priority,
+    Supervisor,
+    Timeout,
 }
 
-/// The options of one attribute, each key at most once (besides keys whose
-/// value was invalid), in the order written.
-pub(crate) struct Args {
-    args: Vec<Arg>,
+impl Key for TaskKey {
+    const ALL: &'static [Self] = &[
+        Self::Static,
+        Self::Priority,
+        Self::Supervisor,
+        Self::Timeout,
+    ];
+
+    fn spec(self) -> Spec {
+        match self {
+            Self::Static => STATIC,
+            Self::Priority => PRIORITY,
+            Self::Supervisor => SUPERVISOR,
+            Self::Timeout => spec("timeout", Form::Duration, "timeout = 5"),
+        }
+    }
 }
 
-/// A value with the span of its key, for errors about the option as a whole
-/// (e.g. "`capacity` needs `queue`").
-pub(crate) struct Keyed<T> {
-    /// The key's span.
+/// The keys of `#[background_worker]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WorkerKey {
+    Interval,
+    Delay,
+    DelayBefore,
+    Queue,
+    Capacity,
+    Event,
+    Static,
+    Priority,
+    Name,
+    Supervisor,
+    OnError,
+}
+
+impl Key for WorkerKey {
+    const ALL: &'static [Self] = &[
+        Self::Interval,
+        Self::Delay,
+        Self::DelayBefore,
+        Self::Queue,
+        Self::Capacity,
+        Self::Event,
+        Self::Static,
+        Self::Priority,
+        Self::Name,
+        Self::Supervisor,
+        Self::OnError,
+    ];
+
+    fn spec(self) -> Spec {
+        match self {
+            Self::Interval => spec("interval", Form::Duration, "interval = 1"),
+            Self::Delay => spec("delay", Form::Duration, "delay = 1"),
+            Self::DelayBefore => spec("delay_before", Form::Duration, "delay_before = 0.5"),
+            Self::Queue => spec("queue", Form::Flag, "queue"),
+            Self::Capacity => spec("capacity", Form::Count, "capacity = 100"),
+            Self::Event => spec("event", Form::Flag, "event"),
+            Self::Static => STATIC,
+            Self::Priority => PRIORITY,
+            Self::Name => spec("name", Form::Str, "name = \"mailer\""),
+            Self::Supervisor => SUPERVISOR,
+            Self::OnError => spec("on_error", Form::Path, "on_error = report"),
+        }
+    }
+}
+
+// ---- the options as written ----
+
+/// An option as written: where its key stands and its value.
+pub(crate) struct Given<T> {
+    /// The span of the key where it is first written.
     pub(crate) key: Span,
-    /// The value.
-    pub(crate) value: T,
+    /// Its place among the options, for the order in which they are written.
+    pub(crate) order: usize,
+    /// The value; `None` when every value written for the key was wrong
+    /// (already reported). The key still counts as given, so that later
+    /// checks (e.g. "`delay_before` needs `interval`") report no second,
+    /// misleading error.
+    pub(crate) value: Option<T>,
 }
 
-impl Args {
-    /// Where key `name` was first written (also when its value was invalid):
-    /// its index among the options and its span.
-    pub(crate) fn position(&self, name: &str) -> Option<(usize, Span)> {
-        self.args
-            .iter()
-            .enumerate()
-            .find_map(|(index, arg)| (arg.key == name).then(|| (index, arg.key.span())))
-    }
-
-    /// The string literal of `name = "…"`, if it was given.
-    pub(crate) fn str(&mut self, name: &str) -> Option<LitStr> {
-        self.take(name).and_then(|value| match value {
-            Value::Str(lit) => Some(lit),
-            _ => None,
-        })
-    }
-
-    /// The value of `name = N | EXPR`, if it was given.
-    pub(crate) fn count(&mut self, name: &str) -> Option<CountValue> {
-        self.take(name).and_then(|value| match value {
-            Value::Count(count) => Some(count),
-            _ => None,
-        })
-    }
-
-    /// The span of flag `name`, if it was given.
-    pub(crate) fn flag(&self, name: &str) -> Option<Span> {
-        self.args.iter().find_map(|arg| match arg.value {
-            Value::Flag if arg.key == name => Some(arg.key.span()),
-            _ => None,
-        })
-    }
-
-    /// The expression of `name = EXPR`, if it was given.
-    pub(crate) fn expr(&mut self, name: &str) -> Option<Expr> {
-        self.take(name).and_then(|value| match value {
-            Value::Expr(expr) => Some(expr),
-            _ => None,
-        })
-    }
-
-    /// The value of `name = SECS | EXPR`, if it was given.
-    pub(crate) fn duration(&mut self, name: &str) -> Option<DurationValue> {
-        self.take(name).and_then(|value| match value {
-            Value::Duration(duration) => Some(duration),
-            _ => None,
-        })
-    }
-
-    /// Removes the valid value of `name`. Keys with an invalid value stay,
-    /// so that [`Args::position`] still finds them.
-    fn take(&mut self, name: &str) -> Option<Value> {
-        let index = self
-            .args
-            .iter()
-            .position(|arg| arg.key == name && !matches!(arg.value, Value::Invalid))?;
-        Some(self.args.remove(index).value)
+impl<T> Given<T> {
+    /// The valid value, if any.
+    pub(crate) fn into_value(self) -> Option<T> {
+        self.value
     }
 }
 
-/// The options of `#[background_task]`, as given.
+/// The options of one macro, one field per key.
+pub(crate) trait Options: Default {
+    /// The macro's keys.
+    type Key: Key;
+    /// Reads the value of `option.key` into its field.
+    fn read(&mut self, option: &mut Reader<'_, '_, Self::Key>) -> syn::Result<()>;
+}
+
+/// The options of `#[background_task]`, as written. A flag's value is the
+/// span of its key.
+#[derive(Default)]
 pub(crate) struct TaskArgs {
-    /// The span of `static`, if given.
-    pub(crate) static_: Option<Span>,
+    /// `static`.
+    pub(crate) static_: Option<Given<Span>>,
     /// `priority = EXPR`.
-    pub(crate) priority: Option<Expr>,
+    pub(crate) priority: Option<Given<Expr>>,
     /// `supervisor = EXPR`.
-    pub(crate) supervisor: Option<Expr>,
+    pub(crate) supervisor: Option<Given<Expr>>,
     /// `timeout = SECS | EXPR`.
-    pub(crate) timeout: Option<DurationValue>,
+    pub(crate) timeout: Option<Given<DurationValue>>,
 }
 
-/// Parses the options of `#[background_task]`.
-pub(crate) fn parse_task_args(tokens: TokenStream, cx: &mut Ctxt) -> TaskArgs {
-    let mut args = parse(tokens, TASK_KEYS, cx);
-    TaskArgs {
-        static_: args.flag("static"),
-        priority: args.expr("priority"),
-        supervisor: args.expr("supervisor"),
-        timeout: args.duration("timeout"),
+impl Options for TaskArgs {
+    type Key = TaskKey;
+
+    fn read(&mut self, option: &mut Reader<'_, '_, TaskKey>) -> syn::Result<()> {
+        match option.key {
+            TaskKey::Static => option.flag(&mut self.static_),
+            TaskKey::Priority => option.value(&mut self.priority, priority_value),
+            TaskKey::Supervisor => option.value(&mut self.supervisor, any_expr),
+            TaskKey::Timeout => option.value(&mut self.timeout, duration_value),
+        }
     }
 }
 
-/// The options of `#[background_worker]`, as given. Which of them go
-/// together is checked by the validate stage.
+/// The options of `#[background_worker]`, as written. A flag's value is the
+/// span of its key. Which of them go together is checked by the validate
+/// stage.
+#[derive(Default)]
 pub(crate) struct WorkerArgs {
-    /// The span of `static`, if given.
-    pub(crate) static_: Option<Span>,
     /// `interval = SECS | EXPR`.
-    pub(crate) interval: Option<Keyed<Option<DurationValue>>>,
+    pub(crate) interval: Option<Given<DurationValue>>,
     /// `delay = SECS | EXPR`.
-    pub(crate) delay: Option<Keyed<Option<DurationValue>>>,
+    pub(crate) delay: Option<Given<DurationValue>>,
     /// `delay_before = SECS | EXPR`.
-    pub(crate) delay_before: Option<Keyed<Option<DurationValue>>>,
-    /// The span of `queue`, if given.
-    pub(crate) queue: Option<Span>,
+    pub(crate) delay_before: Option<Given<DurationValue>>,
+    /// `queue`.
+    pub(crate) queue: Option<Given<Span>>,
     /// `capacity = N | EXPR`.
-    pub(crate) capacity: Option<Keyed<Option<CountValue>>>,
-    /// The span of `event`, if given.
-    pub(crate) event: Option<Span>,
+    pub(crate) capacity: Option<Given<CountValue>>,
+    /// `event`.
+    pub(crate) event: Option<Given<Span>>,
+    /// `static`.
+    pub(crate) static_: Option<Given<Span>>,
     /// `priority = EXPR`.
-    pub(crate) priority: Option<Expr>,
+    pub(crate) priority: Option<Given<Expr>>,
     /// `name = "…"`.
-    pub(crate) name: Option<LitStr>,
+    pub(crate) name: Option<Given<LitStr>>,
     /// `supervisor = EXPR`.
-    pub(crate) supervisor: Option<Expr>,
+    pub(crate) supervisor: Option<Given<Expr>>,
     /// `on_error = PATH`.
-    pub(crate) on_error: Option<Expr>,
-    /// The order in which the kind keys (`interval`, `delay`, `queue`,
-    /// `event`) were written, with their spans; validation points at the
-    /// later of two that conflict.
-    pub(crate) kind_keys: Vec<(&'static str, Span)>,
+    pub(crate) on_error: Option<Given<Expr>>,
 }
 
-/// Parses the options of `#[background_worker]`. A key whose value was
-/// invalid (already reported) is still recorded as given, with `None` as its
-/// value.
-pub(crate) fn parse_worker_args(tokens: TokenStream, cx: &mut Ctxt) -> WorkerArgs {
-    let mut args = parse(tokens, WORKER_KEYS, cx);
-    let mut kind_keys: Vec<(usize, &'static str, Span)> = ["interval", "delay", "queue", "event"]
-        .into_iter()
-        .filter_map(|name| {
-            let (index, span) = args.position(name)?;
-            Some((index, name, span))
-        })
-        .collect();
-    kind_keys.sort_by_key(|(index, _, _)| *index);
-    let flag = |args: &Args, name: &str| args.position(name).map(|(_, span)| span);
-    let keyed_duration = |args: &mut Args, name: &str| {
-        let (_, key) = args.position(name)?;
-        Some(Keyed {
-            key,
-            value: args.duration(name),
-        })
-    };
-    WorkerArgs {
-        static_: args.flag("static"),
-        interval: keyed_duration(&mut args, "interval"),
-        delay: keyed_duration(&mut args, "delay"),
-        delay_before: keyed_duration(&mut args, "delay_before"),
-        queue: flag(&args, "queue"),
-        capacity: args.position("capacity").map(|(_, key)| Keyed {
-            key,
-            value: args.count("capacity"),
-        }),
-        event: flag(&args, "event"),
-        priority: args.expr("priority"),
-        name: args.str("name"),
-        supervisor: args.expr("supervisor"),
-        on_error: args.expr("on_error"),
-        kind_keys: kind_keys
-            .into_iter()
-            .map(|(_, name, span)| (name, span))
-            .collect(),
+impl Options for WorkerArgs {
+    type Key = WorkerKey;
+
+    fn read(&mut self, option: &mut Reader<'_, '_, WorkerKey>) -> syn::Result<()> {
+        match option.key {
+            WorkerKey::Interval => option.value(&mut self.interval, duration_value),
+            WorkerKey::Delay => option.value(&mut self.delay, duration_value),
+            WorkerKey::DelayBefore => option.value(&mut self.delay_before, duration_value),
+            WorkerKey::Queue => option.flag(&mut self.queue),
+            WorkerKey::Capacity => option.value(&mut self.capacity, count_value),
+            WorkerKey::Event => option.flag(&mut self.event),
+            WorkerKey::Static => option.flag(&mut self.static_),
+            WorkerKey::Priority => option.value(&mut self.priority, priority_value),
+            WorkerKey::Name => option.value(&mut self.name, str_value),
+            WorkerKey::Supervisor => option.value(&mut self.supervisor, any_expr),
+            WorkerKey::OnError => option.value(&mut self.on_error, any_expr),
+        }
     }
 }
 
-/// Parses `tokens` as options from `keys`, reporting every problem to `cx`.
-pub(crate) fn parse(tokens: TokenStream, keys: &[Key], cx: &mut Ctxt) -> Args {
-    let mut args = Args { args: Vec::new() };
+impl WorkerArgs {
+    /// The kind keys given (`interval`, `delay`, `queue`, `event`, which
+    /// exclude each other), in the order written, with their spans.
+    pub(crate) fn kind_keys(&self) -> Vec<(WorkerKey, Span)> {
+        fn place<T>(given: &Option<Given<T>>) -> Option<(usize, Span)> {
+            given.as_ref().map(|given| (given.order, given.key))
+        }
+        let mut keys: Vec<(usize, WorkerKey, Span)> = [
+            (WorkerKey::Interval, place(&self.interval)),
+            (WorkerKey::Delay, place(&self.delay)),
+            (WorkerKey::Queue, place(&self.queue)),
+            (WorkerKey::Event, place(&self.event)),
+        ]
+        .into_iter()
+        .filter_map(|(key, place)| place.map(|(order, span)| (order, key, span)))
+        .collect();
+        keys.sort_by_key(|(order, _, _)| *order);
+        keys.into_iter().map(|(_, key, span)| (key, span)).collect()
+    }
+}
+
+// ---- reading ----
+
+/// Parses `tokens` as the options `T`, reporting every problem to `cx`.
+pub(crate) fn parse<T: Options>(tokens: TokenStream, cx: &mut Ctxt) -> T {
+    let mut options = T::default();
+    let mut order = 0;
     let parser = syn::meta::parser(|meta| {
-        parse_one(&meta, keys, &mut args, cx)?;
-        Ok(())
+        order += 1;
+        parse_one(&mut options, &meta, order, cx)
     });
     if let Err(error) = parser.parse2(tokens) {
         cx.push(error);
     }
-    args
+    options
 }
 
-/// Parses one `key` or `key = value`. Problems with this option are reported
-/// to `cx` and its tokens skipped, so the next options are still checked; only
-/// a value that is not an expression at all stops parsing (returns `Err`).
-fn parse_one(
+/// Parses one `key` or `key = value` into `options`. Problems with this
+/// option are reported to `cx` and its tokens skipped, so the next options are
+/// still checked; only a value that is not an expression at all stops parsing
+/// (returns `Err`).
+fn parse_one<T: Options>(
+    options: &mut T,
     meta: &ParseNestedMeta<'_>,
-    keys: &[Key],
-    args: &mut Args,
+    order: usize,
     cx: &mut Ctxt,
 ) -> syn::Result<()> {
-    let Some((key, spec)) = find_key(&meta.path, keys) else {
+    let Some((key, ident)) = find_key::<T::Key>(&meta.path) else {
         cx.error_spanned(
             &meta.path,
             format!(
                 "{} has no option `{}`; valid options: {}",
                 cx.attr(),
                 path_to_string(&meta.path),
-                valid_keys(keys),
+                valid_keys::<T::Key>(),
             ),
         );
         skip_value(meta)?;
         return Ok(());
     };
-
-    let duplicate = args
-        .args
-        .iter()
-        .any(|arg| arg.key == spec.name && !matches!(arg.value, Value::Invalid));
-    if duplicate {
-        cx.error(
-            key.span(),
-            format!(
-                "{} takes `{}` only once; remove one of them (valid options: {})",
-                cx.attr(),
-                spec.name,
-                valid_keys(keys),
-            ),
-        );
-        skip_value(meta)?;
-        return Ok(());
-    }
-
-    let has_value = meta.input.peek(syn::Token![=]);
-    let value = match spec.form {
-        Form::Flag if has_value || !at_end_of_option(meta) => {
-            let value = skip_value(meta)?;
-            cx.error_spanned(
-                quote!(#key #value),
-                format!(
-                    "{}: `{}` takes no value; write {}",
-                    cx.attr(),
-                    spec.name,
-                    cx.attr_with(spec.name),
-                ),
-            );
-            Value::Invalid
-        }
-        Form::Flag => Value::Flag,
-        _ if !has_value => {
-            cx.error(
-                key.span(),
-                format!(
-                    "{} needs a value for `{}`; write `{}`",
-                    cx.attr(),
-                    spec.name,
-                    spec.example,
-                ),
-            );
-            skip_value(meta)?;
-            Value::Invalid
-        }
-        Form::Expr | Form::Path => Value::Expr(meta.value()?.parse()?),
-        Form::Priority => {
-            let expr: Expr = meta.value()?.parse()?;
-            priority_value(expr, cx).map_or(Value::Invalid, Value::Expr)
-        }
-        Form::Duration => {
-            let expr: Expr = meta.value()?.parse()?;
-            duration_value(expr, spec.name, cx).map_or(Value::Invalid, Value::Duration)
-        }
-        Form::Str => {
-            let expr: Expr = meta.value()?.parse()?;
-            str_value(expr, spec, cx).map_or(Value::Invalid, Value::Str)
-        }
-        Form::Count => {
-            let expr: Expr = meta.value()?.parse()?;
-            count_value(expr, spec.name, cx).map_or(Value::Invalid, Value::Count)
-        }
-    };
-    args.args.push(Arg { key, value });
-    Ok(())
+    options.read(&mut Reader {
+        key,
+        ident,
+        order,
+        meta,
+        cx,
+    })
 }
 
-/// The key named by `path` (a single identifier, keywords included), with its
-/// span.
-fn find_key<'k>(path: &syn::Path, keys: &'k [Key]) -> Option<(Ident, &'k Key)> {
+/// The key named by `path` (a single identifier, keywords included), with
+/// its identifier.
+fn find_key<K: Key>(path: &syn::Path) -> Option<(K, Ident)> {
     if path.leading_colon.is_some() || path.segments.len() != 1 {
         return None;
     }
     let ident = &path.segments[0].ident;
-    let spec = keys.iter().find(|key| ident == key.name)?;
-    Some((ident.clone(), spec))
+    let key = K::ALL.iter().find(|key| ident == key.spec().name)?;
+    Some((*key, ident.clone()))
 }
 
-/// Checks a `SECS | EXPR` value. A literal must be a non-negative number of
-/// seconds; anything else that is not a literal is taken as a `Duration`.
-fn duration_value(expr: Expr, key: &str, cx: &mut Ctxt) -> Option<DurationValue> {
-    let what = format!(
-        "{} expects `{key}` to be a number of seconds or a `Duration`",
-        cx.attr(),
-    );
-    match peel(&expr) {
-        Expr::Lit(ExprLit { lit, .. }) => match lit {
-            Lit::Int(int) => seconds(int.base10_digits(), int.suffix(), lit, key, cx),
-            Lit::Float(float) => seconds(float.base10_digits(), float.suffix(), lit, key, cx),
-            Lit::Str(string) => {
-                let example = match string.value().trim().parse::<f64>() {
-                    Ok(secs) if secs.is_finite() && secs >= 0.0 => secs.to_string(),
-                    _ => "5".to_owned(),
-                };
-                cx.error_spanned(
-                    lit,
-                    format!(
-                        "{what}, not a string; write `{key} = {example}` or \
-                         `{key} = Duration::from_millis(500)`"
-                    ),
-                );
-                None
-            }
-            _ => {
-                cx.error_spanned(
-                    lit,
-                    format!(
-                        "{what}; write `{key} = 5`, `{key} = 0.5` or \
-                         `{key} = Duration::from_millis(500)`"
-                    ),
-                );
-                None
-            }
-        },
-        Expr::Unary(ExprUnary {
-            op: UnOp::Neg(_),
-            expr: operand,
-            ..
-        }) if matches!(peel(operand), Expr::Lit(_)) => {
-            cx.error_spanned(
-                &expr,
-                format!(
-                    "{} expects `{key}` to be zero or more seconds, not a negative number; \
-                     write for example `{key} = 5`",
-                    cx.attr(),
-                ),
-            );
-            None
+/// One option being read: its key, and the input after it.
+pub(crate) struct Reader<'a, 'm, K> {
+    /// The key.
+    key: K,
+    /// The key as written, with its span.
+    ident: Ident,
+    /// The option's place among the options.
+    order: usize,
+    meta: &'a ParseNestedMeta<'m>,
+    cx: &'a mut Ctxt,
+}
+
+impl<K: Key> Reader<'_, '_, K> {
+    /// Reads a bare keyword (`static`) into `slot`: its value is its key's
+    /// span.
+    fn flag(&mut self, slot: &mut Option<Given<Span>>) -> syn::Result<()> {
+        self.read_into(slot, Self::flag_value)
+    }
+
+    /// Reads `key = EXPR` into `slot`; `check` turns the expression into the
+    /// value, or reports why it cannot.
+    fn value<T>(
+        &mut self,
+        slot: &mut Option<Given<T>>,
+        check: fn(Expr, Spec, &mut Ctxt) -> Option<T>,
+    ) -> syn::Result<()> {
+        self.read_into(slot, |reader| reader.checked_value(check))
+    }
+
+    /// Stores the value `read` gives in `slot`, unless `slot` already holds a
+    /// valid value (then the key is a duplicate). A key whose earlier values
+    /// were invalid keeps its first span.
+    fn read_into<T>(
+        &mut self,
+        slot: &mut Option<Given<T>>,
+        read: impl FnOnce(&mut Self) -> syn::Result<Option<T>>,
+    ) -> syn::Result<()> {
+        if slot.as_ref().is_some_and(|given| given.value.is_some()) {
+            return self.duplicate();
         }
-        _ => Some(DurationValue::Expr(expr)),
+        let value = read(self)?;
+        let (key, order) = (self.ident.span(), self.order);
+        slot.get_or_insert(Given {
+            key,
+            order,
+            value: None,
+        })
+        .value = value;
+        Ok(())
     }
-}
 
-/// Checks a `priority = EXPR` value: a literal (`priority = 7`, `priority =
-/// "high"`) is not a `Priority`, and the message names the four there are.
-fn priority_value(expr: Expr, cx: &mut Ctxt) -> Option<Expr> {
-    let is_literal = match peel(&expr) {
-        Expr::Lit(_) => true,
-        Expr::Unary(ExprUnary {
-            op: UnOp::Neg(_),
-            expr: operand,
-            ..
-        }) => matches!(peel(operand), Expr::Lit(_)),
-        _ => false,
-    };
-    if !is_literal {
-        return Some(expr);
-    }
-    cx.error_spanned(
-        &expr,
-        format!(
-            "{} expects `priority` to be a `Priority`, not a literal; write one of \
-             `Priority::{{Low, Normal, High, Critical}}`, e.g. `priority = Priority::High`",
-            cx.attr(),
-        ),
-    );
-    None
-}
-
-/// Checks a `"…"` value: a string literal (also inside `macro_rules!`'s
-/// invisible group).
-fn str_value(expr: Expr, spec: &Key, cx: &mut Ctxt) -> Option<LitStr> {
-    if let Expr::Lit(ExprLit {
-        lit: Lit::Str(lit), ..
-    }) = peel(&expr)
-    {
-        return Some(lit.clone());
-    }
-    cx.error_spanned(
-        &expr,
-        format!(
-            "{} expects `{}` to be a string literal; write `{}`",
-            cx.attr(),
-            spec.name,
-            spec.example,
-        ),
-    );
-    None
-}
-
-/// Checks an `N | EXPR` value. A literal must be a whole number of at least 1;
-/// anything else that is not a literal is taken as a `usize` expression.
-fn count_value(expr: Expr, key: &str, cx: &mut Ctxt) -> Option<CountValue> {
-    const INT_SUFFIXES: &[&str] = &[
-        "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-    ];
-    let what = format!(
-        "{} expects `{key}` to be a whole number of at least 1",
-        cx.attr()
-    );
-    match peel(&expr) {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) if INT_SUFFIXES.contains(&int.suffix()) => match int.base10_parse::<u64>() {
-            Ok(0) => {
-                cx.error_spanned(
-                    int,
-                    format!("{what}, not 0; write for example `{key} = 100`"),
-                );
-                None
-            }
-            Ok(n) if usize::try_from(n).is_ok() => Some(CountValue::Literal {
-                n,
-                span: int.span(),
-            }),
-            _ => {
-                cx.error_spanned(
-                    int,
-                    format!(
-                        "{} cannot hold this many items in `{key}`; write a smaller number",
-                        cx.attr()
-                    ),
-                );
-                None
-            }
-        },
-        Expr::Lit(ExprLit { lit, .. }) => {
-            cx.error_spanned(lit, format!("{what}; write for example `{key} = 100`"));
-            None
-        }
-        Expr::Unary(ExprUnary {
-            op: UnOp::Neg(_),
-            expr: operand,
-            ..
-        }) if matches!(peel(operand), Expr::Lit(_)) => {
-            cx.error_spanned(
-                &expr,
-                format!("{what}, not a negative number; write for example `{key} = 100`"),
-            );
-            None
-        }
-        _ => Some(CountValue::Expr(expr)),
-    }
-}
-
-/// Checks the digits and suffix of a literal number of seconds.
-fn seconds(
-    digits: &str,
-    suffix: &str,
-    lit: &Lit,
-    key: &str,
-    cx: &mut Ctxt,
-) -> Option<DurationValue> {
-    const NUMERIC_SUFFIXES: &[&str] = &[
-        "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-        "f32", "f64",
-    ];
-    if !NUMERIC_SUFFIXES.contains(&suffix) {
-        cx.error_spanned(
-            lit,
+    /// Reports a key written twice, and skips its value.
+    fn duplicate(&mut self) -> syn::Result<()> {
+        self.cx.error(
+            self.ident.span(),
             format!(
-                "{} reads `{key}` as seconds and does not know the suffix `{suffix}`; write \
-                 a plain number of seconds such as `{key} = 0.5`, or a `Duration` such as \
-                 `{key} = Duration::from_millis(500)`",
-                cx.attr(),
+                "{} takes `{}` only once; remove one of them (valid options: {})",
+                self.cx.attr(),
+                self.key.spec().name,
+                valid_keys::<K>(),
             ),
         );
-        return None;
+        skip_value(self.meta)?;
+        Ok(())
     }
-    // A `Duration` holds at most `u64::MAX` seconds; 2^64 is the first `f64`
-    // above that.
-    const TOO_MANY_SECS: f64 = 18_446_744_073_709_551_616.0;
-    match digits.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && (0.0..TOO_MANY_SECS).contains(&secs) => {
-            Some(DurationValue::Seconds {
-                secs,
-                span: lit.span(),
-            })
+
+    /// A flag's value: its key's span, or `None` (reported) when a value
+    /// follows, as in `static = true`.
+    fn flag_value(&mut self) -> syn::Result<Option<Span>> {
+        if !self.meta.input.peek(syn::Token![=]) && at_end_of_option(self.meta) {
+            return Ok(Some(self.ident.span()));
         }
-        _ => {
-            cx.error_spanned(
-                lit,
+        let value = skip_value(self.meta)?;
+        let (ident, name) = (&self.ident, self.key.spec().name);
+        self.cx.error_spanned(
+            quote!(#ident #value),
+            format!(
+                "{}: `{name}` takes no value; write {}",
+                self.cx.attr(),
+                self.cx.attr_with(name),
+            ),
+        );
+        Ok(None)
+    }
+
+    /// The value of `key = EXPR` as `check` turns it; `None` (reported) when
+    /// there is no `= EXPR` or `check` rejects it.
+    fn checked_value<T>(
+        &mut self,
+        check: fn(Expr, Spec, &mut Ctxt) -> Option<T>,
+    ) -> syn::Result<Option<T>> {
+        let spec = self.key.spec();
+        if !self.meta.input.peek(syn::Token![=]) {
+            self.cx.error(
+                self.ident.span(),
                 format!(
-                    "{} cannot hold this many seconds in `{key}`; write a smaller number",
-                    cx.attr(),
+                    "{} needs a value for `{}`; write `{}`",
+                    self.cx.attr(),
+                    spec.name,
+                    spec.example,
                 ),
             );
-            None
+            skip_value(self.meta)?;
+            return Ok(None);
         }
+        let expr: Expr = self.meta.value()?.parse()?;
+        Ok(check(expr, spec, self.cx))
     }
 }
 
-/// Looks through the invisible groups `macro_rules!` puts around `$e:expr`.
-pub(crate) fn peel(mut expr: &Expr) -> &Expr {
-    while let Expr::Group(group) = expr {
-        expr = &group.expr;
-    }
-    expr
-}
+// ---- tokens ----
 
 /// Whether the option ends here (at a `,` or at the end of the arguments).
 fn at_end_of_option(meta: &ParseNestedMeta<'_>) -> bool {
@@ -693,18 +489,8 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<TokenStream> {
 }
 
 /// The valid options, for error messages: `` `static`, `priority = EXPR` ``…
-fn valid_keys(keys: &[Key]) -> String {
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|key| match key.form {
-            Form::Flag => format!("`{}`", key.name),
-            Form::Expr | Form::Priority => format!("`{} = EXPR`", key.name),
-            Form::Duration => format!("`{} = SECS | EXPR`", key.name),
-            Form::Str => format!("`{} = \"…\"`", key.name),
-            Form::Count => format!("`{} = N`", key.name),
-            Form::Path => format!("`{} = PATH`", key.name),
-        })
-        .collect();
+fn valid_keys<K: Key>() -> String {
+    let keys: Vec<String> = K::ALL.iter().map(|key| key.spec().syntax()).collect();
     keys.join(", ")
 }
 

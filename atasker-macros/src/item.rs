@@ -1,58 +1,21 @@
 //! Parse stage, part 2: the annotated item — a `fn` for `#[background_task]`,
-//! a `fn` or an `impl` block for `#[background_worker]` — and where its code
-//! will run.
+//! a `fn` or an `impl` block for `#[background_worker]` (anything else is an
+//! error that names it) — and the questions the later stages ask of its
+//! signature and types.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
-use syn::{Item, ItemFn, ItemImpl, Signature};
+use syn::punctuated::Punctuated;
+use syn::visit::Visit;
+use syn::{FnArg, Item, ItemFn, ItemImpl, PatType, Type, TypeImplTrait};
 
 use crate::ctxt::Ctxt;
 
-/// Where a function runs, decided once from its signature and the `static`
-/// option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FnKind {
-    /// `async fn`: a coroutine on the supervisor's runtime.
-    Async,
-    /// `fn`: the supervisor's thread pool.
-    Blocking,
-    /// `fn` with `static`: the supervisor's process pool.
-    Static,
-}
-
-impl FnKind {
-    /// The kind of `sig`; `static_` is the span of the `static` option, if
-    /// given. `static` wins over `async` (validation rejects the pair).
-    pub(crate) fn of(sig: &Signature, static_: Option<Span>) -> FnKind {
-        if static_.is_some() {
-            FnKind::Static
-        } else if sig.asyncness.is_some() {
-            FnKind::Async
-        } else {
-            FnKind::Blocking
-        }
-    }
-}
-
 /// Parses the annotated item as a `fn`; anything else is reported to `cx`.
 pub(crate) fn parse_fn(item: TokenStream, cx: &mut Ctxt) -> Option<ItemFn> {
-    match syn::parse2::<Item>(item) {
-        Ok(Item::Fn(func)) => Some(func),
-        Ok(other) => {
-            let (what, tokens) = describe(&other);
-            cx.error_spanned(
-                tokens,
-                format!(
-                    "{} cannot be used on {what}; put it on a `fn` or an `async fn`",
-                    cx.attr(),
-                ),
-            );
-            None
-        }
-        Err(error) => {
-            cx.push(error);
-            None
-        }
+    match parse_item(item, cx)? {
+        Item::Fn(func) => Some(func),
+        other => wrong_item(&other, "put it on a `fn` or an `async fn`", cx),
     }
 }
 
@@ -67,26 +30,33 @@ pub(crate) enum WorkerItem {
 /// Parses the annotated item as a `fn` or an `impl` block; anything else is
 /// reported to `cx`.
 pub(crate) fn parse_worker_item(item: TokenStream, cx: &mut Ctxt) -> Option<WorkerItem> {
-    match syn::parse2::<Item>(item) {
-        Ok(Item::Fn(func)) => Some(WorkerItem::Fn(func)),
-        Ok(Item::Impl(block)) => Some(WorkerItem::Impl(block)),
-        Ok(other) => {
-            let (what, tokens) = describe(&other);
-            cx.error_spanned(
-                tokens,
-                format!(
-                    "{} cannot be used on {what}; use it on a `fn`, or on an `impl` block \
-                     with a `run` method",
-                    cx.attr(),
-                ),
-            );
-            None
-        }
-        Err(error) => {
-            cx.push(error);
-            None
-        }
+    match parse_item(item, cx)? {
+        Item::Fn(func) => Some(WorkerItem::Fn(func)),
+        Item::Impl(block) => Some(WorkerItem::Impl(block)),
+        other => wrong_item(
+            &other,
+            "use it on a `fn`, or on an `impl` block with a `run` method",
+            cx,
+        ),
     }
+}
+
+/// Parses any item; a syntax error is reported to `cx`.
+fn parse_item(item: TokenStream, cx: &mut Ctxt) -> Option<Item> {
+    syn::parse2::<Item>(item)
+        .map_err(|error| cx.push(error))
+        .ok()
+}
+
+/// Reports that the macro cannot be used on `item`; `fix` says where to put
+/// it instead.
+fn wrong_item<T>(item: &Item, fix: &str, cx: &mut Ctxt) -> Option<T> {
+    let (what, tokens) = describe(item);
+    cx.error_spanned(
+        tokens,
+        format!("{} cannot be used on {what}; {fix}", cx.attr()),
+    );
+    None
 }
 
 /// What the item is, for the message, and the tokens to point at: its keyword
@@ -114,4 +84,45 @@ fn describe(item: &Item) -> (&'static str, TokenStream) {
 
 fn head(keyword: &impl ToTokens, name: &impl ToTokens) -> TokenStream {
     quote!(#keyword #name)
+}
+
+/// The typed (non-`self`) arguments of a signature.
+pub(crate) fn typed_inputs(
+    inputs: &Punctuated<FnArg, syn::Token![,]>,
+) -> impl Iterator<Item = &PatType> {
+    inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(arg) => Some(arg),
+        FnArg::Receiver(_) => None,
+    })
+}
+
+/// The first `impl Trait` inside a type.
+pub(crate) fn find_impl_trait(ty: &Type) -> Option<&TypeImplTrait> {
+    struct Find<'ast>(Option<&'ast TypeImplTrait>);
+    impl<'ast> Visit<'ast> for Find<'ast> {
+        fn visit_type_impl_trait(&mut self, impl_trait: &'ast TypeImplTrait) {
+            self.0.get_or_insert(impl_trait);
+        }
+    }
+    let mut find = Find(None);
+    find.visit_type(ty);
+    find.0
+}
+
+/// A type as a user would write it, without the spaces `ToTokens` puts in.
+pub(crate) fn type_to_string(ty: &Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let prev = out.chars().last();
+        let drop_space = c == ' '
+            && (matches!(next, Some('<' | '>' | ',' | ':' | ';' | ')' | ']'))
+                || matches!(prev, Some('<' | '&' | ':' | '(' | '[')));
+        if !drop_space {
+            out.push(c);
+        }
+    }
+    out
 }

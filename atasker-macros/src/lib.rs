@@ -4,9 +4,11 @@
 //! Use them through the `atasker` crate (`use atasker::prelude::*;`); the code
 //! they generate calls `::atasker::__private`.
 //!
-//! Three stages, one file each: parse (`args`, `item`) → validate
-//! (`validate`, errors collected in a `ctxt::Ctxt`) → expand (`expand`). Every
-//! stage works on `proc_macro2` types so unit tests can call it.
+//! The stages, one module each: parse (`args`, the options; `item`, the
+//! annotated item) → model (`model`, the typed `Task` or `Worker`) → validate
+//! (`validate`, errors collected in a `ctxt::Ctxt`) → expand (`expand`, which
+//! also runs the pipeline). Every stage works on `proc_macro2` types so unit
+//! tests can call it.
 
 use proc_macro::TokenStream;
 
@@ -14,6 +16,7 @@ mod args;
 mod ctxt;
 mod expand;
 mod item;
+mod model;
 mod validate;
 
 #[cfg(test)]

@@ -65,6 +65,32 @@ fn error(args: TokenStream, item: TokenStream) -> String {
     errors.remove(0)
 }
 
+/// Asserts, for each `(args, item, expected)`, that `error(args, item)` (the
+/// single error of one macro) is `expected`.
+fn assert_errors<E: AsRef<str>>(
+    error: fn(TokenStream, TokenStream) -> String,
+    cases: impl IntoIterator<Item = (TokenStream, TokenStream, E)>,
+) {
+    for (args, item, expected) in cases {
+        assert_eq!(
+            error(args.clone(), item.clone()),
+            expected.as_ref(),
+            "{args} {item}"
+        );
+    }
+}
+
+/// The pretty-printed expansion of `#[background_task(args)] fn crunch(n:
+/// u64) -> u64 { n * 2 }`.
+fn crunch(args: TokenStream) -> String {
+    task(
+        args,
+        quote! {
+            fn crunch(n: u64) -> u64 { n * 2 }
+        },
+    )
+}
+
 // ---- expansions ----
 
 #[test]
@@ -117,52 +143,27 @@ fn no_arguments() {
 
 #[test]
 fn priority() {
-    insta::assert_snapshot!(task(
-        quote!(priority = Priority::High),
-        quote! {
-            fn crunch(n: u64) -> u64 { n * 2 }
-        }
-    ));
+    insta::assert_snapshot!(crunch(quote!(priority = Priority::High)));
 }
 
 #[test]
 fn supervisor() {
-    insta::assert_snapshot!(task(
-        quote!(supervisor = plant()),
-        quote! {
-            fn crunch(n: u64) -> u64 { n * 2 }
-        }
-    ));
+    insta::assert_snapshot!(crunch(quote!(supervisor = plant())));
 }
 
 #[test]
 fn timeout_int() {
-    insta::assert_snapshot!(task(
-        quote!(timeout = 5),
-        quote! {
-            fn crunch(n: u64) -> u64 { n * 2 }
-        }
-    ));
+    insta::assert_snapshot!(crunch(quote!(timeout = 5)));
 }
 
 #[test]
 fn timeout_float() {
-    insta::assert_snapshot!(task(
-        quote!(timeout = 0.25),
-        quote! {
-            fn crunch(n: u64) -> u64 { n * 2 }
-        }
-    ));
+    insta::assert_snapshot!(crunch(quote!(timeout = 0.25)));
 }
 
 #[test]
 fn timeout_expr() {
-    insta::assert_snapshot!(task(
-        quote!(timeout = Duration::from_millis(250)),
-        quote! {
-            fn crunch(n: u64) -> u64 { n * 2 }
-        }
-    ));
+    insta::assert_snapshot!(crunch(quote!(timeout = Duration::from_millis(250))));
 }
 
 #[test]
@@ -435,9 +436,10 @@ fn static_rules() {
         (quote!(fn f() -> impl Serialize {}), "`#[background_task(static)]` cannot return `impl Trait`: a process task needs concrete types; name the type instead"),
         (quote!(fn f(&self) {}), "`#[background_task(static)]` cannot be used on a method: tasks are free functions; remove `self` and take what you need as an ordinary argument"),
     ];
-    for (item, expected) in cases {
-        assert_eq!(error(quote!(static), item.clone()), expected, "{item}");
-    }
+    assert_errors(
+        error,
+        cases.map(|(item, expected)| (quote!(static), item, expected)),
+    );
 }
 
 #[test]
@@ -470,9 +472,10 @@ fn thread_task_borrow_rules() {
         (quote!(fn f<'a>() -> &'a str {}), "`#[background_task]` cannot return a reference: the result comes back from another thread, so it must be owned; return `String` instead of `&'a str`".to_owned()),
         (quote!(fn f<'a>() -> Cow<'a, str> {}), "`#[background_task]` cannot return borrowed data (`'a`): the result comes back from another thread, so it must be owned; use an owned type".to_owned()),
     ];
-    for (item, expected) in cases {
-        assert_eq!(error(quote!(), item.clone()), expected, "{item}");
-    }
+    assert_errors(
+        error,
+        cases.map(|(item, expected)| (quote!(), item, expected)),
+    );
     // `'static` borrows go anywhere.
     let errors = errors(
         quote!(),
@@ -532,18 +535,18 @@ fn supervisor_that_looks_like_a_local() {
             ),
         ),
     ];
-    for (args, expected) in cases {
-        assert_eq!(
-            error(
-                args.clone(),
+    assert_errors(
+        error,
+        cases.map(|(args, expected)| {
+            (
+                args,
                 quote!(
                     fn f(n: u64) {}
-                )
-            ),
-            expected,
-            "{args}"
-        );
-    }
+                ),
+                expected,
+            )
+        }),
+    );
     assert_eq!(
         worker_error(
             quote!(interval = 1, supervisor = sup),
@@ -616,18 +619,18 @@ fn option_errors() {
         (quote!(timeout = 1e300), "`#[background_task]` cannot hold this many seconds in `timeout`; write a smaller number".to_owned()),
         (quote!(timeout = 18446744073709551615), "`#[background_task]` cannot hold this many seconds in `timeout`; write a smaller number".to_owned()),
     ];
-    for (args, expected) in cases {
-        assert_eq!(
-            error(
-                args.clone(),
+    assert_errors(
+        error,
+        cases.map(|(args, expected)| {
+            (
+                args,
                 quote!(
                     fn f() {}
-                )
-            ),
-            expected,
-            "{args}"
-        );
-    }
+                ),
+                expected,
+            )
+        }),
+    );
 }
 
 #[test]
@@ -1204,18 +1207,18 @@ fn worker_option_errors() {
         (quote!(interval = 0.0), format!("{w} with `interval = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `interval` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `interval = 0.1`")),
         (quote!(delay = 0u64), format!("{w} with `delay = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `delay` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `delay = 0.1`")),
     ];
-    for (args, expected) in cases {
-        assert_eq!(
-            worker_error(
-                args.clone(),
+    assert_errors(
+        worker_error,
+        cases.map(|(args, expected)| {
+            (
+                args,
                 quote!(
                     fn f() {}
-                )
-            ),
-            expected,
-            "{args}"
-        );
-    }
+                ),
+                expected,
+            )
+        }),
+    );
 }
 
 #[test]
@@ -1231,18 +1234,18 @@ fn worker_capacity_errors() {
         (quote!(queue = true, capacity = 5), format!("{w}: `queue` takes no value; write `#[background_worker(queue)]`")),
         (quote!(queue, capacity), format!("{w} needs a value for `capacity`; write `capacity = 100`")),
     ];
-    for (args, expected) in cases {
-        assert_eq!(
-            worker_error(
-                args.clone(),
+    assert_errors(
+        worker_error,
+        cases.map(|(args, expected)| {
+            (
+                args,
                 quote!(
                     fn f(n: u64) {}
-                )
-            ),
-            expected,
-            "{args}"
-        );
-    }
+                ),
+                expected,
+            )
+        }),
+    );
 }
 
 #[test]
@@ -1256,13 +1259,7 @@ fn worker_argument_errors() {
         (quote!(interval = 1), quote!(async fn f(a: u8, b: u8) {}), "`#[background_worker(interval = …)]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument"),
         (quote!(delay = 1), quote!(fn f(a: u8) {}), "`#[background_worker(delay = …)]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument"),
     ];
-    for (args, item, expected) in cases {
-        assert_eq!(
-            worker_error(args.clone(), item.clone()),
-            expected,
-            "{args} {item}"
-        );
-    }
+    assert_errors(worker_error, cases);
 }
 
 #[test]
@@ -1275,9 +1272,10 @@ fn worker_signature_errors() {
         (quote!(unsafe fn f() {}), "`#[background_worker]` cannot be used on an `unsafe fn`; remove `unsafe` and use an `unsafe { … }` block inside the function"),
         (quote!(extern "C" fn f() {}), "`#[background_worker]` cannot be used on an `extern` fn; remove `extern \"C\"`"),
     ];
-    for (item, expected) in cases {
-        assert_eq!(worker_error(quote!(), item.clone()), expected, "{item}");
-    }
+    assert_errors(
+        worker_error,
+        cases.map(|(item, expected)| (quote!(), item, expected)),
+    );
 }
 
 #[test]
@@ -1289,13 +1287,10 @@ fn worker_queue_item_borrow_rules() {
         (quote!(impl Log { fn run(&mut self, line: &str) {} }), reference),
         (quote!(fn store(line: Cow<'_, str>) {}), "`#[background_worker(queue)]` cannot take borrowed data (`'_`) as the item: items wait in the queue and move to another thread, so they must be owned; use an owned type"),
     ];
-    for (item, expected) in cases {
-        assert_eq!(
-            worker_error(quote!(queue), item.clone()),
-            expected,
-            "{item}"
-        );
-    }
+    assert_errors(
+        worker_error,
+        cases.map(|(item, expected)| (quote!(queue), item, expected)),
+    );
     // `'static` items are fine.
     let errors = worker_errors(
         quote!(queue),
@@ -1314,13 +1309,10 @@ fn worker_static_rules() {
         (quote!(fn f(x: Cow<'_, str>) {}), "`#[background_worker(static)]` cannot use borrowed data (`'_`): arguments and results are sent to another process; use an owned type"),
         (quote!(fn f(x: String) -> &'static str {}), "`#[background_worker(static)]` cannot return a reference: arguments and results are sent to another process; use an owned type such as `String`"),
     ];
-    for (item, expected) in cases {
-        assert_eq!(
-            worker_error(quote!(static, queue), item.clone()),
-            expected,
-            "{item}"
-        );
-    }
+    assert_errors(
+        worker_error,
+        cases.map(|(item, expected)| (quote!(static, queue), item, expected)),
+    );
 }
 
 #[test]
@@ -1360,13 +1352,7 @@ fn worker_static_impl() {
             message("queue, ", "fn handle(item: Job)"),
         ),
     ];
-    for (args, item, expected) in cases {
-        assert_eq!(
-            worker_error(args.clone(), item.clone()),
-            expected,
-            "{args} {item}"
-        );
-    }
+    assert_errors(worker_error, cases);
 }
 
 #[test]
@@ -1413,13 +1399,10 @@ fn worker_item_errors() {
             "a module",
         ),
     ];
-    for (item, what) in cases {
-        assert_eq!(
-            worker_error(quote!(), item.clone()),
-            expected(what),
-            "{item}"
-        );
-    }
+    assert_errors(
+        worker_error,
+        cases.map(|(item, what)| (quote!(), item, expected(what))),
+    );
 }
 
 #[test]
@@ -1471,13 +1454,7 @@ fn worker_impl_errors() {
         (quote!(queue), quote!(impl Reporter { fn run(&mut self) {} }), "`#[background_worker(queue)]` passes each queued item to `run`, which must take it as its only argument; write for example `fn run(&mut self, item: String)`".to_owned()),
         (quote!(queue), quote!(impl Reporter { fn run(&mut self, a: u8, b: u8) {} }), "`#[background_worker(queue)]` passes one item per run, so `run` takes exactly one argument besides `&mut self`; put the values in one type, e.g. `(a, b): (u32, String)`, or remove the extra arguments".to_owned()),
     ];
-    for (args, item, expected) in cases {
-        assert_eq!(
-            worker_error(args.clone(), item.clone()),
-            expected,
-            "{args} {item}"
-        );
-    }
+    assert_errors(worker_error, cases);
 }
 
 #[test]

@@ -1,0 +1,136 @@
+//! The code of a `#[background_task]`: the outer function that starts the
+//! body (kept in an inner `__atasker_body`) on the runtime, the thread pool
+//! or, registered, the process pool.
+
+use proc_macro2::{Delimiter, Group, Ident, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::{ItemFn, Type};
+
+use super::{duration, optional, params, priority, result_type, static_entry};
+use crate::model::{FnKind, Task};
+
+/// A thread-pool (`fn`) or coroutine (`async fn`) task.
+pub(super) fn task_fn(task: &Task) -> TokenStream {
+    let ItemFn { sig, block, .. } = &task.func;
+    let ident = &sig.ident;
+    let asyncness = &sig.asyncness;
+    let generics = &sig.generics;
+    let where_clause = &generics.where_clause;
+    let inputs = &sig.inputs;
+    let output = &sig.output;
+
+    // The outer function takes the arguments by name; the inner one keeps the
+    // user's patterns.
+    let params = params(inputs);
+    let args = params.iter().map(|(name, _)| name);
+
+    // The spawn call carries the span of the function's name, so that rustc's
+    // "cannot be sent between threads safely" and "borrowed data escapes"
+    // errors point at the function, not at the attribute. The closure does
+    // not: it stays marked as generated, so lints on user code (e.g. clippy's
+    // `redundant_closure`) skip it.
+    let options = options(task);
+    let span = ident.span();
+    let spawn = match task.kind {
+        FnKind::Async => {
+            let future = quote_spanned!(span=> __atasker_body(#(#args),*));
+            quote_spanned!(span=> ::atasker::__private::spawn_async(#options, #future))
+        }
+        // `Static` tasks are made by `static_task_fn`.
+        FnKind::Blocking | FnKind::Static => {
+            let closure = quote!(move || __atasker_body(#(#args),*));
+            quote_spanned!(span=> ::atasker::__private::spawn_blocking(#options, #closure))
+        }
+    };
+
+    outer_fn(
+        &task.func,
+        &params,
+        quote! {
+            #asyncness fn __atasker_body #generics (#inputs) #output #where_clause #block
+            #spawn
+        },
+    )
+}
+
+/// A process-pool (`static`) task: the body is registered in the executable's
+/// registry of static tasks (so that a child process, running the same
+/// executable, finds it by its index) and the call sends the arguments to the
+/// process pool.
+pub(super) fn static_task_fn(task: &Task) -> TokenStream {
+    let ItemFn { sig, block, .. } = &task.func;
+    let ident = &sig.ident;
+    let inputs = &sig.inputs;
+    let output = &sig.output;
+    let result = result_type(output);
+    let params = params(inputs);
+    let names: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
+
+    // `static_fn::<(A, B), R>()` checks the types that cross (the tuple's
+    // parentheses carry the span of the argument list, so that rustc's error
+    // about an argument that cannot cross points there) and gives the two
+    // calls. Both uses are the same tokens, so rustc reports such a type once.
+    let types = params.iter().map(|(_, ty)| ty);
+    let mut args = Group::new(Delimiter::Parenthesis, quote!(#(#types,)*));
+    args.set_span(sig.paren_token.span.join());
+    let span = ident.span();
+    let check = quote_spanned!(span=> ::atasker::__private::static_fn::<#args, #result>());
+    let entry = static_entry(
+        ident,
+        &check,
+        quote!(|(#(#names,)*)| __atasker_body(#(#names),*)),
+    );
+    let options = options(task);
+    let spawn = quote_spanned!(span=> #check.spawn(#options, &__ATASKER_ENTRY, (#(#names,)*)));
+
+    // Validation leaves a static task no generics.
+    outer_fn(
+        &task.func,
+        &params,
+        quote! {
+            fn __atasker_body(#inputs) #output #block
+            #entry
+            #spawn
+        },
+    )
+}
+
+/// The function a task becomes: the user's attributes, visibility, name and
+/// generics, the arguments by the names `params` gives them, `->
+/// ::atasker::Task<T>`, and `body`.
+fn outer_fn(func: &ItemFn, params: &[(Ident, &Type)], body: TokenStream) -> TokenStream {
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = func;
+    let fn_token = &sig.fn_token;
+    let ident = &sig.ident;
+    let generics = &sig.generics;
+    let where_clause = &generics.where_clause;
+    let result = result_type(&sig.output);
+    let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
+    quote! {
+        #(#attrs)*
+        #vis #fn_token #ident #generics (#(#outer_params),*) -> ::atasker::Task<#result>
+        #where_clause
+        {
+            #body
+        }
+    }
+}
+
+/// The `TaskOptions` literal.
+fn options(task: &Task) -> TokenStream {
+    let name = task.func.sig.ident.unraw().to_string();
+    let priority = priority(task.options.priority.as_ref());
+    let timeout = optional(task.options.timeout.as_ref().map(duration));
+    let supervisor = optional(task.options.supervisor.as_ref());
+    quote! {
+        ::atasker::__private::TaskOptions {
+            name: ::core::concat!(::core::module_path!(), "::", #name),
+            priority: #priority,
+            timeout: #timeout,
+            supervisor: #supervisor,
+        }
+    }
+}

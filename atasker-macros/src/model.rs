@@ -1,0 +1,290 @@
+//! Model stage: the typed model that validation and expansion read — a
+//! [`Task`] or a [`Worker`], with its final options and the decisions made
+//! once from the options and the item: where the function runs ([`FnKind`]),
+//! the kind of worker ([`WorkerKind`]), what it runs ([`Executor`]).
+//!
+//! Building the model reports nothing (as thiserror-impl's `ast.rs`, whose
+//! `valid.rs` checks it afterwards): a model is built for an invalid use too,
+//! for the stand-in emitted beside the errors.
+
+use proc_macro2::Span;
+use syn::{Expr, ImplItem, ItemFn, ItemImpl, LitStr, Signature, Type};
+
+use crate::args::{Given, TaskArgs, WorkerArgs};
+use crate::item::{typed_inputs, WorkerItem};
+
+/// Where a function runs, decided once from its signature and the `static`
+/// option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FnKind {
+    /// `async fn`: a coroutine on the supervisor's runtime.
+    Async,
+    /// `fn`: the supervisor's thread pool.
+    Blocking,
+    /// `fn` with `static`: the supervisor's process pool.
+    Static,
+}
+
+impl FnKind {
+    /// The kind of `sig`; `static_` is the span of the `static` option, if
+    /// given. `static` wins over `async` (validation rejects the pair).
+    pub(crate) fn of(sig: &Signature, static_: Option<Span>) -> FnKind {
+        if static_.is_some() {
+            FnKind::Static
+        } else if sig.asyncness.is_some() {
+            FnKind::Async
+        } else {
+            FnKind::Blocking
+        }
+    }
+}
+
+/// A `SECS | EXPR` value.
+#[derive(Clone)]
+pub(crate) enum DurationValue {
+    /// A literal number of seconds, already checked: finite, not negative and
+    /// small enough for a `Duration`. `span` is the literal's.
+    Seconds { secs: f64, span: Span },
+    /// Any other expression; it must be a `core::time::Duration`.
+    Expr(Expr),
+}
+
+/// An `N | EXPR` value.
+#[derive(Clone)]
+pub(crate) enum CountValue {
+    /// A literal, already checked: at least 1 and small enough for a `usize`
+    /// on this machine. `span` is the literal's.
+    Literal { n: u64, span: Span },
+    /// Any other expression; it must be a `usize`.
+    Expr(Expr),
+}
+
+// ---- tasks ----
+
+/// The options of `#[background_task]` with a valid value.
+pub(crate) struct TaskOptions {
+    /// The span of `static`.
+    pub(crate) static_: Option<Span>,
+    /// `priority = EXPR`.
+    pub(crate) priority: Option<Expr>,
+    /// `supervisor = EXPR`.
+    pub(crate) supervisor: Option<Expr>,
+    /// `timeout = SECS | EXPR`.
+    pub(crate) timeout: Option<DurationValue>,
+}
+
+impl From<TaskArgs> for TaskOptions {
+    fn from(args: TaskArgs) -> Self {
+        TaskOptions {
+            static_: args.static_.and_then(Given::into_value),
+            priority: args.priority.and_then(Given::into_value),
+            supervisor: args.supervisor.and_then(Given::into_value),
+            timeout: args.timeout.and_then(Given::into_value),
+        }
+    }
+}
+
+/// A `#[background_task]`.
+pub(crate) struct Task {
+    /// Where the function runs.
+    pub(crate) kind: FnKind,
+    /// The options.
+    pub(crate) options: TaskOptions,
+    /// The user's function, unchanged.
+    pub(crate) func: ItemFn,
+}
+
+impl Task {
+    /// The task of `func` with the options `args`.
+    pub(crate) fn new(args: TaskArgs, func: ItemFn) -> Task {
+        let options = TaskOptions::from(args);
+        Task {
+            kind: FnKind::of(&func.sig, options.static_),
+            options,
+            func,
+        }
+    }
+}
+
+// ---- workers ----
+
+/// When a loop, interval or delay worker runs.
+pub(crate) enum Schedule {
+    /// Back to back: no `interval` or `delay`.
+    Loop,
+    /// `interval = I`.
+    Interval(DurationValue),
+    /// `delay = D`.
+    Delay(DurationValue),
+}
+
+/// The kind of a worker, decided once from its options.
+pub(crate) enum WorkerKind {
+    /// Loop, interval or delay: a `Worker`.
+    Repeat(Schedule),
+    /// `queue`: a `QueueWorker<T>`; the executor takes the item.
+    Queue,
+    /// `event`: an `EventWorker`.
+    Event,
+}
+
+impl WorkerKind {
+    /// The kind the options ask for. Of conflicting kind options (an error),
+    /// `queue` wins, then `event`, `interval` and `delay`; an `interval` or a
+    /// `delay` whose value was invalid (an error) counts as a loop.
+    fn of(args: &WorkerArgs) -> WorkerKind {
+        let timed = |given: &Given<DurationValue>, schedule: fn(DurationValue) -> Schedule| {
+            WorkerKind::Repeat(given.value.clone().map_or(Schedule::Loop, schedule))
+        };
+        if args.queue.is_some() {
+            WorkerKind::Queue
+        } else if args.event.is_some() {
+            WorkerKind::Event
+        } else if let Some(interval) = &args.interval {
+            timed(interval, Schedule::Interval)
+        } else if let Some(delay) = &args.delay {
+            timed(delay, Schedule::Delay)
+        } else {
+            WorkerKind::Repeat(Schedule::Loop)
+        }
+    }
+
+    /// Whether the executor takes an item (queue workers).
+    pub(crate) fn takes_item(&self) -> bool {
+        matches!(self, WorkerKind::Queue)
+    }
+
+    /// The option that makes this kind, as messages write it (`queue`,
+    /// `interval = …`); `None` for a loop worker, which has none.
+    pub(crate) fn option(&self) -> Option<&'static str> {
+        match self {
+            WorkerKind::Repeat(Schedule::Loop) => None,
+            WorkerKind::Repeat(Schedule::Interval(_)) => Some("interval = …"),
+            WorkerKind::Repeat(Schedule::Delay(_)) => Some("delay = …"),
+            WorkerKind::Queue => Some("queue"),
+            WorkerKind::Event => Some("event"),
+        }
+    }
+}
+
+/// The options of `#[background_worker]` with a valid value, besides those
+/// that make its [`WorkerKind`].
+pub(crate) struct WorkerOptions {
+    /// The span of `static`.
+    pub(crate) static_: Option<Span>,
+    /// `delay_before = SECS | EXPR`.
+    pub(crate) delay_before: Option<DurationValue>,
+    /// `capacity = N | EXPR`.
+    pub(crate) capacity: Option<CountValue>,
+    /// `priority = EXPR`.
+    pub(crate) priority: Option<Expr>,
+    /// `name = "…"`.
+    pub(crate) name: Option<LitStr>,
+    /// `supervisor = EXPR`.
+    pub(crate) supervisor: Option<Expr>,
+    /// `on_error = PATH`.
+    pub(crate) on_error: Option<Expr>,
+}
+
+impl From<&WorkerArgs> for WorkerOptions {
+    fn from(args: &WorkerArgs) -> Self {
+        fn valid<T: Clone>(given: &Option<Given<T>>) -> Option<T> {
+            given.as_ref().and_then(|given| given.value.clone())
+        }
+        WorkerOptions {
+            static_: valid(&args.static_),
+            delay_before: valid(&args.delay_before),
+            capacity: valid(&args.capacity),
+            priority: valid(&args.priority),
+            name: valid(&args.name),
+            supervisor: valid(&args.supervisor),
+            on_error: valid(&args.on_error),
+        }
+    }
+}
+
+/// What the worker runs.
+pub(crate) enum Executor {
+    /// A `fn`, which becomes a static handle.
+    Fn(ItemFn),
+    /// An `impl` block, which gains `into_worker(self)`; `run` is its method
+    /// `run(&mut self[, item])`.
+    Impl {
+        /// The user's block, unchanged.
+        block: ItemImpl,
+        /// The signature of `run`; `None` (an error) for a trait `impl` or a
+        /// block without `run`.
+        run: Option<Signature>,
+    },
+}
+
+impl Executor {
+    /// The signature of what runs: the `fn` or the `run` method.
+    pub(crate) fn sig(&self) -> Option<&Signature> {
+        match self {
+            Executor::Fn(func) => Some(&func.sig),
+            Executor::Impl { run, .. } => run.as_ref(),
+        }
+    }
+}
+
+impl From<WorkerItem> for Executor {
+    fn from(item: WorkerItem) -> Self {
+        match item {
+            WorkerItem::Fn(func) => Executor::Fn(func),
+            WorkerItem::Impl(block) => Executor::Impl {
+                run: run_method(&block),
+                block,
+            },
+        }
+    }
+}
+
+/// The signature of an inherent block's `run` method.
+fn run_method(block: &ItemImpl) -> Option<Signature> {
+    if block.trait_.is_some() {
+        return None;
+    }
+    block.items.iter().find_map(|item| match item {
+        ImplItem::Fn(method) if method.sig.ident == "run" => Some(method.sig.clone()),
+        _ => None,
+    })
+}
+
+/// A `#[background_worker]`.
+pub(crate) struct Worker {
+    /// Loop/interval/delay, queue or event.
+    pub(crate) kind: WorkerKind,
+    /// Where the executor runs (from `async` and `static`).
+    pub(crate) fn_kind: FnKind,
+    /// The other options.
+    pub(crate) options: WorkerOptions,
+    /// The queue's item type (queue workers).
+    pub(crate) item_ty: Option<Type>,
+    /// The `fn` or `impl` block.
+    pub(crate) executor: Executor,
+}
+
+impl Worker {
+    /// The worker of `item` with the options `args`.
+    pub(crate) fn new(args: &WorkerArgs, item: WorkerItem) -> Worker {
+        let kind = WorkerKind::of(args);
+        let options = WorkerOptions::from(args);
+        let executor = Executor::from(item);
+        let sig = executor.sig();
+        let item_ty = match sig {
+            Some(sig) if kind.takes_item() => typed_inputs(&sig.inputs)
+                .next()
+                .map(|arg| (*arg.ty).clone()),
+            _ => None,
+        };
+        let fn_kind = sig.map_or(FnKind::Blocking, |sig| FnKind::of(sig, options.static_));
+        Worker {
+            kind,
+            fn_kind,
+            options,
+            item_ty,
+            executor,
+        }
+    }
+}

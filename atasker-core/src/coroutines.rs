@@ -47,11 +47,19 @@ where
             Coroutine {
                 fut: CatchUnwind::new(fut),
                 guard,
+                polled: false,
             },
         )
     } else {
         let fut = with_delay_and_timeout(cell.clone(), spec.delay, fut);
-        handle.spawn(Coroutine { fut, guard }.instrument(span(cell.header())))
+        handle.spawn(
+            Coroutine {
+                fut,
+                guard,
+                polled: false,
+            }
+            .instrument(span(cell.header())),
+        )
     };
     cell.set_abort(join.abort_handle());
     Task::from_cell(cell)
@@ -127,6 +135,8 @@ pin_project_lite::pin_project! {
         #[pin]
         fut: F,
         guard: DropGuard<T>,
+        // Whether it was polled (its start logged).
+        polled: bool,
     }
 }
 
@@ -144,6 +154,10 @@ where
         let this = self.project();
         let cell = &this.guard.0;
         let _current = context::enter(context::Slot::Supervisor, context::key(&*cell.header().sup));
+        if !*this.polled {
+            *this.polled = true;
+            cell.header().log_start();
+        }
         let result = std::task::ready!(this.fut.poll(cx));
         cell.finish(RUNNING, result);
         std::task::Poll::Ready(())

@@ -47,6 +47,7 @@
 mod context;
 mod coroutines;
 mod error;
+mod metrics;
 mod pool;
 mod priority;
 mod process_pool;
@@ -62,7 +63,7 @@ pub mod __private;
 
 pub use error::{BuildError, TaskError};
 pub use priority::Priority;
-pub use stats::{PoolStats, PriorityStats, Stats};
+pub use stats::{PoolStats, PriorityStats, Stats, TaskStats};
 pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
 pub use task::{wait_completed, PoolKind, Task, TaskId, TaskInfo};
 pub use worker::{

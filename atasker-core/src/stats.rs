@@ -2,12 +2,14 @@
 
 use crate::priority::Priority;
 use crate::task::{Outcome, PoolKind};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{
     AtomicU64,
     Ordering::{Relaxed, SeqCst},
 };
-use std::time::Duration;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Monotonic counters: each task transition bumps exactly one, and `queued`/`running` are
 /// derived, so that every snapshot satisfies
@@ -29,9 +31,43 @@ struct Counters {
 #[derive(Default)]
 pub(crate) struct StatsCells {
     pools: [[Counters; 4]; 3],
+    /// Per task name; a task looks its name up once, when it is made.
+    names: RwLock<HashMap<&'static str, Arc<NameCells>>>,
 }
 
 impl StatsCells {
+    /// The counters of the tasks named `name`.
+    pub(crate) fn name(&self, name: &'static str) -> Arc<NameCells> {
+        if let Some(c) = self
+            .names
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+        {
+            return c.clone();
+        }
+        let mut names = self.names.write().unwrap_or_else(PoisonError::into_inner);
+        names.entry(name).or_default().clone()
+    }
+
+    /// The per-name counters, in name order.
+    pub(crate) fn tasks(&self) -> BTreeMap<String, TaskStats> {
+        let names = self.names.read().unwrap_or_else(PoisonError::into_inner);
+        names
+            .iter()
+            .map(|(name, c)| ((*name).to_owned(), c.snapshot()))
+            .collect()
+    }
+
+    /// Sets the running and queued gauges of `pool` and `p` (with the `metrics` feature).
+    pub(crate) fn export_load(&self, pool: PoolKind, p: Priority) {
+        if crate::metrics::ENABLED {
+            let s = self.snapshot(pool);
+            let s = s.priority(p);
+            crate::metrics::load(pool, p, s.running, s.queued);
+        }
+    }
+
     fn at(&self, pool: PoolKind, p: Priority) -> &Counters {
         &self.pools[pool.index()][p.index()]
     }
@@ -64,7 +100,7 @@ impl StatsCells {
         let c = self.at(pool, p);
         match (outcome, was_running) {
             (Outcome::Completed, _) => &c.completed,
-            (Outcome::Failed, _) => &c.failed,
+            (Outcome::Failed | Outcome::TimedOut, _) => &c.failed,
             (Outcome::Cancelled, false) => &c.cancelled_queued,
             (Outcome::Cancelled, true) => &c.cancelled_running,
         }
@@ -128,8 +164,8 @@ pub struct PriorityStats {
     pub failed: u64,
     /// Tasks cancelled.
     pub cancelled: u64,
-    /// The longest time a task waited in the queue. Serialized as serde serializes a
-    /// `Duration`: `{"secs": u64, "nanos": u32}`.
+    /// The longest time a task waited in the queue; serialized as seconds (`f64`).
+    #[serde(serialize_with = "secs")]
     pub max_wait: Duration,
 }
 
@@ -201,9 +237,10 @@ impl PoolStats {
 ///
 /// Serialized, it has one object per pool (`threads`, `processes`, `coroutines`), each with
 /// one [`PriorityStats`] object per priority (`low`, `normal`, `high`, `critical`), then
-/// `pool_threads` and the `workers` list of [`WorkerStats`]. Durations serialize as serde
-/// serializes a `Duration` today: `{"secs": …, "nanos": …}`. The `atasker` crate
-/// documentation (section *Statistics*) shows a whole snapshot.
+/// `pool_threads`, the `tasks` object of [`TaskStats`] per task name, and the `workers` list
+/// of [`WorkerStats`]. Durations serialize as seconds (`f64`), instants as seconds since the
+/// Unix epoch (`f64`), absent values as `null`. The `atasker` crate documentation (section
+/// *Statistics*) shows a whole snapshot; a test pins this shape.
 ///
 /// ```
 /// let sup = atasker::Supervisor::builder().build().unwrap();
@@ -212,7 +249,8 @@ impl PoolStats {
 ///
 /// let json = serde_json::to_value(sup.stats()).unwrap();
 /// assert_eq!(json["threads"]["normal"]["completed"], 1);
-/// assert_eq!(json["coroutines"]["high"]["max_wait"]["nanos"], 0);
+/// assert_eq!(json["coroutines"]["high"]["max_wait"], 0.0);
+/// assert_eq!(json["tasks"]["task"]["completed"], 1);
 /// assert!(json["workers"].as_array().unwrap().is_empty());
 /// ```
 ///
@@ -229,8 +267,139 @@ pub struct Stats {
     pub coroutines: PoolStats,
     /// Threads alive in the thread pool.
     pub pool_threads: usize,
+    /// Counters per task name (`module::fn` for the macros' tasks, [`TaskBuilder::name`]
+    /// otherwise; `"task"` by default), every pool together, in name order.
+    ///
+    /// [`TaskBuilder::name`]: crate::TaskBuilder::name
+    pub tasks: BTreeMap<String, TaskStats>,
     /// Every worker of the supervisor (stopped ones too).
     pub workers: Vec<crate::worker::WorkerStats>,
+}
+
+/// Counters of the tasks of one name, every pool and priority together.
+///
+/// Each ended task counts once, in `completed`, `failed` (panicked, lost its process, could
+/// not cross), `timed_out` or `cancelled`. Durations are the time from a task's start to its
+/// end, over the tasks that started; waits are the time a task spent queued for a slot (0
+/// for a task that started at once). All serialize as seconds (`f64`).
+///
+/// ```
+/// let sup = atasker::Supervisor::builder().build().unwrap();
+/// for _ in 0..3 {
+///     sup.task().name("resize").spawn(|| ()).wait().unwrap();
+/// }
+/// let resize = &sup.stats().tasks["resize"];
+/// assert_eq!((resize.completed, resize.failed), (3, 0));
+/// assert!(resize.max_duration >= resize.mean_duration);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TaskStats {
+    /// Tasks that returned a value.
+    pub completed: u64,
+    /// Tasks that panicked, lost their process or whose values could not cross.
+    pub failed: u64,
+    /// Tasks that ran past their deadline.
+    pub timed_out: u64,
+    /// Tasks cancelled.
+    pub cancelled: u64,
+    /// The mean time from start to end.
+    #[serde(serialize_with = "secs")]
+    pub mean_duration: Duration,
+    /// The longest time from start to end.
+    #[serde(serialize_with = "secs")]
+    pub max_duration: Duration,
+    /// The mean time a task waited for a slot.
+    #[serde(serialize_with = "secs")]
+    pub mean_wait: Duration,
+    /// The longest time a task waited for a slot.
+    #[serde(serialize_with = "secs")]
+    pub max_wait: Duration,
+}
+
+/// The counters behind one [`TaskStats`]; every task holds its name's.
+#[derive(Default)]
+pub(crate) struct NameCells {
+    completed: AtomicU64,
+    failed: AtomicU64,
+    timed_out: AtomicU64,
+    cancelled: AtomicU64,
+    runs: AtomicU64,
+    run_ns: AtomicU64,
+    max_run_ns: AtomicU64,
+    waits: AtomicU64,
+    wait_ns: AtomicU64,
+    max_wait_ns: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl NameCells {
+    pub(crate) fn started(&self, waited: Duration) {
+        let ns = nanos(waited);
+        self.waits.fetch_add(1, Relaxed);
+        self.wait_ns.fetch_add(ns, Relaxed);
+        self.max_wait_ns.fetch_max(ns, Relaxed);
+    }
+
+    /// A task ended with `outcome`, after running `ran` (`None`: it never started).
+    pub(crate) fn finished(&self, outcome: Outcome, ran: Option<Duration>) {
+        match outcome {
+            Outcome::Completed => &self.completed,
+            Outcome::Failed => &self.failed,
+            Outcome::TimedOut => &self.timed_out,
+            Outcome::Cancelled => &self.cancelled,
+        }
+        .fetch_add(1, Relaxed);
+        if let Some(ran) = ran {
+            let ns = nanos(ran);
+            self.runs.fetch_add(1, Relaxed);
+            self.run_ns.fetch_add(ns, Relaxed);
+            self.max_run_ns.fetch_max(ns, Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> TaskStats {
+        let mean = |total: &AtomicU64, n: &AtomicU64| {
+            Duration::from_nanos(total.load(Relaxed) / n.load(Relaxed).max(1))
+        };
+        TaskStats {
+            completed: self.completed.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            timed_out: self.timed_out.load(Relaxed),
+            cancelled: self.cancelled.load(Relaxed),
+            mean_duration: mean(&self.run_ns, &self.runs),
+            max_duration: Duration::from_nanos(self.max_run_ns.load(Relaxed)),
+            mean_wait: mean(&self.wait_ns, &self.waits),
+            max_wait: Duration::from_nanos(self.max_wait_ns.load(Relaxed)),
+        }
+    }
+}
+
+/// Serializes a duration as seconds.
+pub(crate) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Serializes an optional duration as seconds, or `null`.
+pub(crate) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Serializes an optional instant as seconds since the Unix epoch, or `null`.
+pub(crate) fn opt_unix_secs<S: Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 impl Stats {

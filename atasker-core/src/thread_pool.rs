@@ -45,11 +45,12 @@ where
         let h = Control::header(&*cell);
         let _guard = h.timeout.map(|d| h.sup.deadline(cell.clone(), d));
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "threads");
-        let result = {
-            let _current = context::enter(Slot::Supervisor, context::key(&*h.sup));
-            span.in_scope(|| run_catching(f))
-        };
-        cell.finish(RUNNING, result);
+        let _current = context::enter(Slot::Supervisor, context::key(&*h.sup));
+        span.in_scope(|| {
+            h.log_start();
+            let result = run_catching(f);
+            cell.finish(RUNNING, result);
+        });
     }
 }
 

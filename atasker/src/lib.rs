@@ -156,14 +156,19 @@
 //! subscriber nothing is shown**: not a worker run that failed (when the worker has no
 //! `on_error` hook), not a task left waiting in a queue. It reports:
 //!
-//! - `error`: a failed worker run (`Err` or panic) without an `on_error` hook; a task still
-//!   queued at `timeout_critical`; items left in a queue worker at a stop deadline; a user
-//!   hook or `Drop` that panicked on a library thread (contained);
+//! - `error`: a task that failed (`outcome`, `error`), a failed worker run (`Err` or panic)
+//!   without an `on_error` hook; a task still queued at `timeout_critical`; items left in a
+//!   queue worker at a stop deadline; a user hook or `Drop` that panicked on a library thread
+//!   (contained);
 //! - `warn`: a task still queued at `timeout_warning`; a stop deadline reached; a worker
 //!   process that exited while running a task; a worker not started because its supervisor is
 //!   stopped;
-//! - `debug`: an `atasker.task` span around every task (`id`, `name`, `priority`, `pool`), an
-//!   `atasker.worker` span around every worker run, and worker processes started and ended.
+//! - `debug`: the start and the end (`outcome`, `duration` in seconds) of every task, inside
+//!   its `atasker.task` span, and of every worker run, inside its `atasker.worker` span;
+//!   worker processes started and ended.
+//!
+//! Events carry the fields a log search needs: `task` (its name: `module::fn`, or
+//! [`TaskBuilder::name`]), `id`, `priority`, `pool`, `worker`.
 //!
 //! To see them, install a subscriber first thing in `main`, for example the one of
 //! [`tracing-subscriber`](https://docs.rs/tracing-subscriber), which is not a dependency of
@@ -287,6 +292,20 @@
 //! assert!(!unsent.is_empty()); // to be saved and sent on the next start
 //! ```
 //!
+//! From async code, where a blocking `stop()` would stall a runtime thread, run the stop on a
+//! blocking thread and await its end with [`Supervisor::stopped`] (`examples/graceful.rs`
+//! does this on Ctrl-C, with a queue worker and static tasks):
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let sup: &'static atasker::Supervisor =
+//!     Box::leak(Box::new(atasker::Supervisor::builder().build().unwrap()));
+//! // … on `tokio::signal::ctrl_c().await`:
+//! tokio::task::spawn_blocking(move || sup.stop());
+//! sup.stopped().await;
+//! # });
+//! ```
+//!
 //! # Process tasks
 //!
 //! `#[background_task(static)]` runs a `fn` in the supervisor's process pool: another OS
@@ -349,36 +368,44 @@
 //! # Statistics
 //!
 //! [`Supervisor::stats`] returns a [`Stats`] snapshot, which serializes with serde. For a
-//! supervisor that ran four thread tasks (one of them a worker's run; the `High` one
-//! panicked), one coroutine and an interval worker,
-//! `serde_json::to_string_pretty(&sup.stats())` gives (abbreviated):
+//! supervisor that ran three thread tasks (two `app::resize`, one `app::boom` that panicked),
+//! a coroutine that timed out and an interval worker, `serde_json::to_string_pretty` gives
+//! (abbreviated; the shape is pinned by a test):
 //!
 //! ```json
 //! {
 //!   "threads": {
 //!     "low": { "submitted": 0, "queued": 0, "running": 0, "completed": 0, "failed": 0, … },
 //!     "normal": {
-//!       "submitted": 3,
+//!       "submitted": 4,
 //!       "queued": 0,
 //!       "running": 0,
 //!       "completed": 3,
-//!       "failed": 0,
+//!       "failed": 1,
 //!       "cancelled": 0,
-//!       "max_wait": {
-//!         "secs": 0,
-//!         "nanos": 20305218
-//!       }
+//!       "max_wait": 0.000712
 //!     },
-//!     "high": { "submitted": 1, "queued": 0, "running": 0, "completed": 0, "failed": 1, … },
+//!     "high": { … },
 //!     "critical": { … }
 //!   },
 //!   "processes": { "low": { … }, "normal": { … }, "high": { … }, "critical": { … } },
-//!   "coroutines": {
-//!     "low": { … },
-//!     "normal": { "submitted": 1, "queued": 0, "running": 0, "completed": 1, "failed": 0, … },
-//!     …
-//!   },
+//!   "coroutines": { "low": { … }, "normal": { "submitted": 1, …, "failed": 1, … }, … },
 //!   "pool_threads": 1,
+//!   "tasks": {
+//!     "app::boom": { "completed": 0, "failed": 1, "timed_out": 0, "cancelled": 0, … },
+//!     "app::resize": {
+//!       "completed": 2,
+//!       "failed": 0,
+//!       "timed_out": 0,
+//!       "cancelled": 0,
+//!       "mean_duration": 0.005267648,
+//!       "max_duration": 0.005329228,
+//!       "mean_wait": 0.0,
+//!       "max_wait": 0.0
+//!     },
+//!     "app::slow": { "completed": 0, "failed": 0, "timed_out": 1, … },
+//!     "worker run": { "completed": 1, … }
+//!   },
 //!   "workers": [
 //!     {
 //!       "name": "tick",
@@ -386,10 +413,10 @@
 //!       "state": "waiting",
 //!       "runs": 1,
 //!       "errors": 0,
-//!       "last_duration": {
-//!         "secs": 0,
-//!         "nanos": 78273
-//!       }
+//!       "last_duration": 0.000321887,
+//!       "last_run_at": 1795984244.015714,
+//!       "next_run_at": 1795987844.014498,
+//!       "missed": 0
 //!     }
 //!   ]
 //! }
@@ -400,13 +427,50 @@
 //!   `queued` (waiting for a slot or their delay), `running`, `completed`, `failed` (panicked,
 //!   timed out, lost their process), `cancelled`, and `max_wait`, the longest time a task
 //!   waited in the queue. `submitted = queued + running + completed + failed + cancelled`
-//!   holds in every snapshot. A worker's runs on a pool count there as tasks.
+//!   holds in every snapshot. A worker's runs on a pool count there as tasks (named
+//!   `worker run`).
 //! - `pool_threads`: the threads alive in the thread pool.
+//! - `tasks`: one [`TaskStats`] per task name, every pool together: `completed`, `failed`,
+//!   `timed_out`, `cancelled`, and the mean and longest run (`mean_duration`,
+//!   `max_duration`) and queue wait (`mean_wait`, `max_wait`).
 //! - `workers`: one [`WorkerStats`] per worker of the supervisor, stopped ones too: `name`,
 //!   `kind` (`loop`, `interval`, `queue`, `event`), `state` (`stopped`, `waiting`,
-//!   `running`), `runs`, `errors`, and `last_duration` (`null` before the first run).
-//! - Durations (`max_wait`, `last_duration`) serialize as serde does a
-//!   [`Duration`](std::time::Duration) today: `{ "secs": …, "nanos": … }`.
+//!   `running`), `runs`, `errors`, `last_duration`, `last_run_at`, `next_run_at` (an active
+//!   interval or delay worker's next tick) and `missed` (ticks an overrun skipped).
+//! - Durations are seconds (`f64`); instants are seconds since the Unix epoch (`f64`); a value
+//!   not known yet is `null`.
+//!
+//! # Metrics
+//!
+//! With the `metrics` cargo feature (`atasker = { version = "…", features = ["metrics"] }`),
+//! every counter is also recorded through the [`metrics`](https://docs.rs/metrics) crate
+//! facade, so any `metrics` exporter shows them (Prometheus among them):
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `atasker_tasks_submitted_total` | counter | `pool`, `priority`, `task` |
+//! | `atasker_tasks_total` | counter | `pool`, `priority`, `outcome`, `task` |
+//! | `atasker_task_duration_seconds` | histogram | `pool`, `priority`, `task` |
+//! | `atasker_queue_wait_seconds` | histogram | `pool`, `priority` |
+//! | `atasker_tasks_running`, `atasker_tasks_queued` | gauge | `pool`, `priority` |
+//! | `atasker_worker_runs_total` | counter | `worker`, `outcome` (`ok`, `error`) |
+//! | `atasker_worker_run_duration_seconds` | histogram | `worker` |
+//! | `atasker_worker_processes_started_total`, `…_replaced_total` | counter | |
+//!
+//! A task's `outcome` is `completed`, `failed`, `timed_out` or `cancelled`. Labels are
+//! bounded (names come from code; never an id). Metrics are recorded at each event, so a
+//! recorder installed after the global supervisor exists still sees every later event.
+//! Durations are histograms: give the Prometheus exporter buckets, or it renders summaries:
+//!
+//! ```text
+//! let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+//!     .set_buckets_for_metric(Matcher::Suffix("_seconds".into()),
+//!                             &[0.001, 0.01, 0.1, 1.0, 10.0])?
+//!     .install_recorder()?;              // then serve handle.render() on /metrics
+//! ```
+//!
+//! `examples/metrics.rs` does exactly that and serves `/metrics` on 127.0.0.1
+//! (`cargo run --example metrics --features metrics`).
 //!
 //! # What the macros generate
 //!
@@ -419,8 +483,8 @@
 pub use atasker_core::{
     spawn, spawn_async, wait_completed, BuildError, EventWorker, EventWorkerBuilder, PoolKind,
     PoolStats, Priority, PriorityStats, QueueWorker, QueueWorkerBuilder, Stats, Supervisor,
-    SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId, TaskInfo, Worker, WorkerBuilder,
-    WorkerError, WorkerKind, WorkerOutput, WorkerState, WorkerStats,
+    SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskStats, Worker,
+    WorkerBuilder, WorkerError, WorkerKind, WorkerOutput, WorkerState, WorkerStats,
 };
 pub use atasker_macros::{background_task, background_worker};
 

@@ -65,6 +65,7 @@ impl Processes {
         if h.state() != RUNNING {
             return; // cancelled while it waited for a driver
         }
+        h.log_start();
         if let Err(e) = job.request(&mut d.requests) {
             job.fail(TaskError::Codec(format!(
                 "the arguments did not cross: {e}"
@@ -136,6 +137,7 @@ impl Processes {
             match Child::start(child_main::hello()) {
                 Ok(c) => {
                     tracing::debug!(pid = c.pid, "atasker: worker process started");
+                    crate::metrics::process_started();
                     self.tracked().children.insert(c.pid);
                     d.child = Some(c);
                     d.doomed = Arc::default();
@@ -250,6 +252,8 @@ impl Processes {
             child.reap()
         };
         tracing::debug!(pid, exit = %exit, killed, "atasker: worker process reaped");
+        // The next job starts a fresh one.
+        crate::metrics::process_replaced();
         exit
     }
 

@@ -119,6 +119,7 @@ impl Supervisor {
             processes: inner.stats.snapshot(PoolKind::Processes),
             coroutines: inner.stats.snapshot(PoolKind::Coroutines),
             pool_threads: inner.threads.load().0,
+            tasks: inner.stats.tasks(),
             workers: inner.workers().iter().map(|w| w.stats()).collect(),
         }
     }
@@ -249,11 +250,17 @@ impl Inner {
 impl Schedule for Inner {
     fn started(&self, h: &Header, waited: Duration) {
         self.stats.started(h.pool, h.priority, waited);
+        h.by_name.started(waited);
+        crate::metrics::task_started(h.pool, h.priority, waited);
+        self.stats.export_load(h.pool, h.priority);
     }
 
-    fn finished(&self, h: &Header, was_running: bool, outcome: Outcome) {
+    fn finished(&self, h: &Header, was_running: bool, outcome: Outcome, ran: Option<Duration>) {
         self.stats
             .finished(h.pool, h.priority, was_running, outcome);
+        h.by_name.finished(outcome, ran);
+        crate::metrics::task_finished(h.pool, h.priority, h.name, outcome.as_str(), ran);
+        self.stats.export_load(h.pool, h.priority);
     }
 
     fn released(&self, h: &Header) {

@@ -215,14 +215,16 @@ impl Inner {
         }
         self.stats
             .submitted(pool, spec.priority, state == crate::task::RUNNING);
-        Ok(TaskCell::new(
-            self.clone(),
-            spec.name,
-            spec.priority,
+        crate::metrics::task_submitted(pool, spec.priority, spec.name);
+        let task = crate::task::NewTask {
+            sup: self.clone(),
+            name: spec.name,
+            priority: spec.priority,
             pool,
-            spec.timeout,
-            state,
-        ))
+            timeout: spec.timeout,
+            by_name: self.stats.name(spec.name),
+        };
+        Ok(TaskCell::new(task, state))
     }
 
     /// The one path of a task that waits for a slot of a pool (threads, processes): opens the

@@ -76,11 +76,11 @@ pub(crate) fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
             }
         };
         for t in &found.warnings {
-            tracing::warn!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued");
+            tracing::warn!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
             call(&c.on_warning, t);
         }
         for t in &found.criticals {
-            tracing::error!(task = t.id.as_u64(), name = t.name, priority = %t.priority, pool = %t.pool, waited = ?t.waited, "atasker: task still queued, critical");
+            tracing::error!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
             call(&c.on_critical, t);
         }
         // Hold no strong reference while asleep, so that a dropped supervisor ends this thread.

@@ -6,7 +6,8 @@ use super::{PoolKind, TaskId, TaskInfo};
 
 use crate::error::TaskError;
 use crate::priority::Priority;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use crate::stats::NameCells;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ pub(crate) const CANCEL_RUNNING: u8 = 4;
 pub(crate) enum Outcome {
     Completed,
     Failed,
+    TimedOut,
     Cancelled,
 }
 
@@ -37,7 +39,18 @@ impl Outcome {
         match r {
             Ok(_) => Outcome::Completed,
             Err(TaskError::Cancelled) => Outcome::Cancelled,
+            Err(TaskError::TimedOut) => Outcome::TimedOut,
             Err(_) => Outcome::Failed,
+        }
+    }
+
+    /// Its name in logs and metrics labels.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
@@ -57,8 +70,29 @@ pub(crate) struct Header {
     /// Set for coroutines once spawned: how to abort them.
     abort: OnceLock<tokio::task::AbortHandle>,
     /// A pool thread of the task's own pool waits for this (queued) task: when it queues,
-    /// the pool nudges the waiter, which then runs it itself (see `Inner::run_queued_here`).
+    /// the pool nudges the waiter, which then runs it itself (see `Schedule::take_queued_here`).
     pub(crate) awaited_in_pool: AtomicBool,
+    /// When it started ([`now_ns`]; 0: not yet).
+    started_ns: AtomicU64,
+    /// The counters of its name.
+    pub(crate) by_name: Arc<NameCells>,
+}
+
+/// What a task is made of, besides its result type.
+pub(crate) struct NewTask {
+    pub(crate) sup: Arc<dyn Schedule>,
+    pub(crate) name: &'static str,
+    pub(crate) priority: Priority,
+    pub(crate) pool: PoolKind,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) by_name: Arc<NameCells>,
+}
+
+/// Monotonic nanoseconds since the process's first task (never 0).
+fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let since = EPOCH.get_or_init(Instant::now).elapsed();
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
 }
 
 impl Header {
@@ -71,24 +105,45 @@ impl Header {
         {
             return false;
         }
+        self.started_ns.store(now_ns(), Ordering::Relaxed);
         let waited = queued_at.map(|t| t.elapsed()).unwrap_or_default();
         self.sup.started(self, waited);
         true
     }
 
-    /// Moves the task from `from` to done, recording the outcome. `false` if another path
-    /// (a cancel, a deadline, the run itself) finished it first.
-    fn finish(&self, from: u8, outcome: Outcome) -> bool {
-        if self
-            .state
+    /// Moves the task from `from` to done, recording the outcome. `None` if another path (a
+    /// cancel, a deadline, the run itself) finished it first; else how long it ran, if it
+    /// started.
+    fn finish(&self, from: u8, outcome: Outcome) -> Option<Option<Duration>> {
+        self.state
             .compare_exchange(from, DONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return false;
-        }
+            .ok()?;
         let was_running = from == RUNNING || from == CANCEL_RUNNING;
-        self.sup.finished(self, was_running, outcome);
-        true
+        let started = self.started_ns.load(Ordering::Relaxed);
+        let ran = (was_running && started != 0)
+            .then(|| Duration::from_nanos(now_ns().saturating_sub(started)));
+        self.sup.finished(self, was_running, outcome, ran);
+        Some(ran)
+    }
+
+    /// Logs the task's end (inside its span where it ran there): `debug` for a value or a
+    /// cancel, `error` for a failure.
+    fn log_end<T>(&self, result: &Result<T, TaskError>, ran: Option<Duration>) {
+        let duration = ran.map(|d| d.as_secs_f64());
+        let outcome = Outcome::of(result).as_str();
+        match result {
+            Ok(_) | Err(TaskError::Cancelled) => {
+                tracing::debug!(task = self.name, id = self.id.as_u64(), priority = %self.priority, pool = %self.pool, outcome, duration, "atasker: task ended")
+            }
+            Err(e) => {
+                tracing::error!(task = self.name, id = self.id.as_u64(), priority = %self.priority, pool = %self.pool, outcome, duration, error = %e, "atasker: task failed")
+            }
+        }
+    }
+
+    /// Logs the task's start (called inside its span).
+    pub(crate) fn log_start(&self) {
+        tracing::debug!(task = self.name, id = self.id.as_u64(), priority = %self.priority, pool = %self.pool, "atasker: task started");
     }
 
     /// Marks a coroutine as cancelled; its future's drop then reports it. `false` if it had
@@ -135,8 +190,8 @@ impl Header {
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// The queued task `h` started, after waiting `waited` for a slot.
     fn started(&self, h: &Header, waited: Duration);
-    /// The task `h` ended with `outcome`; `was_running`: it had started.
-    fn finished(&self, h: &Header, was_running: bool, outcome: Outcome);
+    /// The task `h` ended with `outcome`; `was_running`: it had started, `ran` this long.
+    fn finished(&self, h: &Header, was_running: bool, outcome: Outcome, ran: Option<Duration>);
     /// The task's result is set: it no longer counts as unfinished.
     fn released(&self, h: &Header);
     /// The running task `h` was cancelled or timed out: stop what runs it, where that can
@@ -190,26 +245,22 @@ pub(crate) struct TaskCell<T> {
 }
 
 impl<T: Send + 'static> TaskCell<T> {
-    pub(crate) fn new(
-        sup: Arc<dyn Schedule>,
-        name: &'static str,
-        priority: Priority,
-        pool: PoolKind,
-        timeout: Option<Duration>,
-        state: u8,
-    ) -> Arc<Self> {
+    pub(crate) fn new(task: NewTask, state: u8) -> Arc<Self> {
+        let started_ns = if state == RUNNING { now_ns() } else { 0 };
         Arc::new(TaskCell {
             header: Header {
                 id: TaskId::next(),
-                name,
-                priority,
-                pool,
-                timeout,
+                name: task.name,
+                priority: task.priority,
+                pool: task.pool,
+                timeout: task.timeout,
                 state: AtomicU8::new(state),
                 tracked: AtomicBool::new(false),
-                sup,
+                sup: task.sup,
                 abort: OnceLock::new(),
                 awaited_in_pool: AtomicBool::new(false),
+                started_ns: AtomicU64::new(started_ns),
+                by_name: task.by_name,
             },
             slot: Mutex::new(Slot::Pending {
                 waker: None,
@@ -228,10 +279,11 @@ impl<T: Send + 'static> TaskCell<T> {
     /// Where nobody holds the handle any more, the result is dropped here, and a panic in its
     /// `Drop` is contained (this runs on the library's own threads).
     pub(crate) fn finish(&self, from: u8, result: Result<T, TaskError>) -> bool {
-        if !self.header.finish(from, Outcome::of(&result)) {
+        let Some(ran) = self.header.finish(from, Outcome::of(&result)) else {
             drop_contained(result);
             return false;
-        }
+        };
+        self.header.log_end(&result, ran);
         let mut slot = self.lock();
         if matches!(*slot, Slot::Detached) {
             drop(slot);

@@ -74,6 +74,15 @@ pub enum PoolKind {
 }
 
 impl PoolKind {
+    /// Its name in logs and metrics labels.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            PoolKind::Threads => "threads",
+            PoolKind::Processes => "processes",
+            PoolKind::Coroutines => "coroutines",
+        }
+    }
+
     pub(crate) const fn index(self) -> usize {
         self as usize
     }
@@ -81,11 +90,7 @@ impl PoolKind {
 
 impl fmt::Display for PoolKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PoolKind::Threads => "threads",
-            PoolKind::Processes => "processes",
-            PoolKind::Coroutines => "coroutines",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -155,7 +160,16 @@ impl<T: Send + 'static> Task<T> {
         pool: PoolKind,
         err: TaskError,
     ) -> Self {
-        let cell = TaskCell::new(sup, name, priority, pool, None, DONE);
+        let task = NewTask {
+            sup,
+            name,
+            priority,
+            pool,
+            timeout: None,
+            // A refused task counts nowhere.
+            by_name: Arc::default(),
+        };
+        let cell = TaskCell::new(task, DONE);
         *cell.lock() = Slot::Ready(Err(err));
         Task { cell }
     }

@@ -2,6 +2,7 @@
 //! its stop signal and end latch, the counters, and the sleep between runs.
 
 use super::*;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use crate::sync::lock;
 
@@ -125,6 +126,7 @@ pub(crate) struct LoopGuard<'a>(&'a Core, Run);
 impl Drop for LoopGuard<'_> {
     fn drop(&mut self) {
         self.0.state.set(WorkerState::Stopped);
+        self.0.next_run_at.set(None);
         self.1.done.set();
     }
 }
@@ -162,6 +164,41 @@ pub(crate) struct Core {
     pub(crate) runs: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) last_ns: AtomicU64,
+    /// The last run's start and the next scheduled run ([`UnixTime`]).
+    pub(crate) last_run_at: UnixTime,
+    pub(crate) next_run_at: UnixTime,
+    pub(crate) missed: AtomicU64,
+}
+
+/// An optional instant, readable from any thread: nanoseconds since the Unix epoch, 0 for
+/// none.
+#[derive(Default)]
+pub(crate) struct UnixTime(AtomicU64);
+
+impl UnixTime {
+    pub(crate) fn set(&self, t: Option<SystemTime>) {
+        let ns = t
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.0.store(ns, Relaxed);
+    }
+
+    /// Sets it to the wall-clock time of the monotonic instant `at`.
+    pub(crate) fn set_instant(&self, at: Instant) {
+        let now = (SystemTime::now(), Instant::now());
+        let t = match at.checked_duration_since(now.1) {
+            Some(ahead) => now.0 + ahead,
+            None => now.0 - now.1.duration_since(at),
+        };
+        self.set(Some(t));
+    }
+
+    pub(crate) fn get(&self) -> Option<SystemTime> {
+        match self.0.load(Relaxed) {
+            0 => None,
+            ns => Some(UNIX_EPOCH + Duration::from_nanos(ns)),
+        }
+    }
 }
 
 impl fmt::Debug for Core {
@@ -197,6 +234,9 @@ impl Core {
             runs: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             last_ns: AtomicU64::new(u64::MAX),
+            last_run_at: UnixTime::default(),
+            next_run_at: UnixTime::default(),
+            missed: AtomicU64::new(0),
             sup,
         });
         core.sup.inner.register_worker(&core);
@@ -303,17 +343,34 @@ impl Core {
             runs: self.runs.load(Relaxed),
             errors: self.errors.load(Relaxed),
             last_duration: (ns != u64::MAX).then(|| Duration::from_nanos(ns)),
+            last_run_at: self.last_run_at.get(),
+            next_run_at: self.next_run_at.get(),
+            missed: self.missed.load(Relaxed),
         }
     }
 
     /// Runs the executor once; `false` when the worker must stop.
     pub(crate) async fn exec<I>(&self, run: &Run, exec: &Exec<I>, item: I) -> bool {
         self.state.set(WorkerState::Running);
-        let started = Instant::now();
-        let result = exec(self, item).await;
-        let go_on = self.record(run, result, started.elapsed());
+        let span = tracing::debug_span!("atasker.worker", worker = %self.name);
+        let go_on = tracing::Instrument::instrument(
+            async {
+                self.run_started();
+                let started = Instant::now();
+                let result = exec(self, item).await;
+                self.record(run, result, started.elapsed())
+            },
+            span,
+        )
+        .await;
         self.state.set(WorkerState::Waiting);
         go_on
+    }
+
+    /// A run starts: recorded, and logged at `debug`.
+    pub(crate) fn run_started(&self) {
+        self.last_run_at.set(Some(SystemTime::now()));
+        tracing::debug!(worker = %self.name, kind = ?self.kind, "atasker: worker run started");
     }
 
     /// Counts one finished run and reports its error; `false` when the worker must stop.
@@ -328,8 +385,13 @@ impl Core {
             Relaxed,
         );
         self.runs.fetch_add(1, Relaxed);
+        crate::metrics::worker_run(&self.name, result.is_err(), took);
+        let secs = took.as_secs_f64();
         match result {
-            Ok(go_on) => go_on && !run.ends_after_run(),
+            Ok(go_on) => {
+                tracing::debug!(worker = %self.name, outcome = "ok", duration = secs, "atasker: worker run ended");
+                go_on && !run.ends_after_run()
+            }
             Err(WorkerError::Task {
                 error: TaskError::SupervisorStopped,
                 ..
@@ -338,10 +400,11 @@ impl Core {
                 self.errors.fetch_add(1, Relaxed);
                 match &self.on_error {
                     Some(hook) => {
+                        tracing::debug!(worker = %self.name, outcome = "error", duration = secs, error = %e, "atasker: worker run failed; on_error handles it");
                         let _ = crate::task::run_catching(|| hook(&e));
                     }
                     None => {
-                        tracing::error!(worker = %self.name, error = %e, "atasker: worker run failed")
+                        tracing::error!(worker = %self.name, outcome = "error", duration = secs, error = %e, "atasker: worker run failed")
                     }
                 }
                 !run.ends_after_run()

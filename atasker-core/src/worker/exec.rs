@@ -86,17 +86,14 @@ where
             fut: f(item),
         };
         let worker = core.name.clone();
-        let span = tracing::debug_span!("atasker.worker", worker = %core.name);
-        Box::pin(tracing::Instrument::instrument(
-            async move {
-                // `into_outcome` runs the error's `Display`: user code, contained too.
-                let outcome = CatchUnwind::new(fut)
-                    .await
-                    .and_then(|out| crate::task::run_catching(|| out.into_outcome()));
-                WorkerError::of_run(worker, outcome)
-            },
-            span,
-        ))
+        // Inside the run's span (see `Core::exec`).
+        Box::pin(async move {
+            // `into_outcome` runs the error's `Display`: user code, contained too.
+            let outcome = CatchUnwind::new(fut)
+                .await
+                .and_then(|out| crate::task::run_catching(|| out.into_outcome()));
+            WorkerError::of_run(worker, outcome)
+        })
     })
 }
 

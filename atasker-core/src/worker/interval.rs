@@ -6,6 +6,7 @@ use super::{
 };
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -262,11 +263,13 @@ async fn drive(
         Schedule::Interval(every) => {
             let mut next = Instant::now();
             loop {
+                core.next_run_at.set_instant(next);
                 let is_tick = match core.wait(run, Some(next), true).await {
                     Wake::Stop => return,
                     Wake::Time => true,
                     Wake::Trigger => false,
                 };
+                core.next_run_at.set(None);
                 if !core.pause(run, before).await || !core.exec(run, exec, ()).await {
                     return;
                 }
@@ -276,7 +279,11 @@ async fn drive(
                     next += every;
                     let now = Instant::now();
                     if next < now {
-                        // Overrun: run at once, then keep the rate from here (no burst).
+                        // Overrun: run at once, then keep the rate from here (no burst); the
+                        // ticks before now that this run stands for were missed.
+                        let behind = (now - next).as_nanos() / every.as_nanos().max(1);
+                        let missed = u64::try_from(behind).unwrap_or(u64::MAX);
+                        core.missed.fetch_add(missed, Relaxed);
                         next = now;
                     }
                 }
@@ -285,9 +292,11 @@ async fn drive(
         Schedule::Delay(pause) => {
             let mut next = Instant::now();
             loop {
+                core.next_run_at.set_instant(next);
                 if core.wait(run, Some(next), true).await == Wake::Stop {
                     return;
                 }
+                core.next_run_at.set(None);
                 if !core.pause(run, before).await || !core.exec(run, exec, ()).await {
                     return;
                 }

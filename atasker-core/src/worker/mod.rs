@@ -38,7 +38,7 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
 /// A failed executor run, handed to the worker's `on_error` hook (without one, it goes to
@@ -141,9 +141,22 @@ pub struct WorkerStats {
     pub runs: u64,
     /// Runs that returned `Err` or panicked.
     pub errors: u64,
-    /// How long the last run took (`None` before the first run). Serialized as serde
-    /// serializes a `Duration`: `{"secs": u64, "nanos": u32}`, or `null`.
+    /// How long the last run took (`None` before the first run); serialized as seconds
+    /// (`f64`) or `null`.
+    #[serde(serialize_with = "crate::stats::opt_secs")]
     pub last_duration: Option<Duration>,
+    /// When the last run started (`None` before the first run); serialized as seconds since
+    /// the Unix epoch (`f64`) or `null`.
+    #[serde(serialize_with = "crate::stats::opt_unix_secs")]
+    pub last_run_at: Option<SystemTime>,
+    /// When the next scheduled run is due, while an interval or delay worker is active and
+    /// waiting for it (`None` otherwise, and for loop, queue and event workers); serialized as
+    /// seconds since the Unix epoch (`f64`) or `null`.
+    #[serde(serialize_with = "crate::stats::opt_unix_secs")]
+    pub next_run_at: Option<SystemTime>,
+    /// Scheduled runs skipped because a run overran them: after an overrun an interval worker
+    /// runs once for every tick it missed, then keeps its rate.
+    pub missed: u64,
 }
 
 /// The error hook type.

@@ -410,6 +410,8 @@ where
     let Some(mut item) = take_held(held) else {
         return true;
     };
+    // For a batch, `last_run_at` is its start.
+    core.run_started();
     for served in 1.. {
         let started = Instant::now();
         let outcome = run_catching(|| f(item).into_outcome());

@@ -25,41 +25,122 @@
 mod imp {
     use crate::priority::Priority;
     use crate::task::PoolKind;
-    use metrics::{counter, gauge, histogram};
+    use metrics::{counter, histogram, with_recorder, Key, Label, Level, Metadata};
+    use std::sync::OnceLock;
     use std::time::Duration;
 
     /// Whether metrics are recorded (the `metrics` feature).
     pub(crate) const ENABLED: bool = true;
 
-    pub(crate) fn task_submitted(pool: PoolKind, p: Priority, task: &'static str) {
-        counter!("atasker_tasks_submitted_total", "pool" => pool.as_str(), "priority" => p.as_str(), "task" => task)
-            .increment(1);
+    /// The keys of one task name, per pool and priority, each made on first use.
+    pub(crate) type NameKeys = [[OnceLock<TaskKeys>; 4]; 3];
+
+    /// The keys of one task name at one pool and priority.
+    pub(crate) struct TaskKeys {
+        submitted: Key,
+        /// Per outcome, in [`OUTCOMES`]' order.
+        ended: [Key; 4],
+        duration: Key,
+    }
+
+    const OUTCOMES: [&str; 4] = ["completed", "failed", "timed_out", "cancelled"];
+
+    fn task_keys<'a>(
+        keys: &'a NameKeys,
+        pool: PoolKind,
+        p: Priority,
+        task: &'static str,
+    ) -> &'a TaskKeys {
+        keys[pool.index()][p.index()].get_or_init(|| {
+            let labels = |more: &[(&'static str, &'static str)]| {
+                let mut labels = vec![
+                    Label::from_static_parts("pool", pool.as_str()),
+                    Label::from_static_parts("priority", p.as_str()),
+                ];
+                labels.extend(more.iter().map(|&(k, v)| Label::from_static_parts(k, v)));
+                labels.push(Label::from_static_parts("task", task));
+                labels
+            };
+            TaskKeys {
+                submitted: Key::from_parts("atasker_tasks_submitted_total", labels(&[])),
+                ended: OUTCOMES
+                    .map(|o| Key::from_parts("atasker_tasks_total", labels(&[("outcome", o)]))),
+                duration: Key::from_parts("atasker_task_duration_seconds", labels(&[])),
+            }
+        })
+    }
+
+    pub(crate) fn task_submitted(keys: &NameKeys, pool: PoolKind, p: Priority, task: &'static str) {
+        let key = &task_keys(keys, pool, p, task).submitted;
+        with_recorder(|r| r.register_counter(key, &META)).increment(1);
     }
 
     pub(crate) fn task_started(pool: PoolKind, p: Priority, waited: Duration) {
-        histogram!("atasker_queue_wait_seconds", "pool" => pool.as_str(), "priority" => p.as_str())
-            .record(waited.as_secs_f64());
+        let key = &keys().queue_wait[pool.index()][p.index()];
+        with_recorder(|r| r.register_histogram(key, &META)).record(waited.as_secs_f64());
     }
 
     pub(crate) fn task_finished(
+        keys: &NameKeys,
         pool: PoolKind,
         p: Priority,
         task: &'static str,
         outcome: &'static str,
         ran: Option<Duration>,
     ) {
-        counter!("atasker_tasks_total", "pool" => pool.as_str(), "priority" => p.as_str(), "outcome" => outcome, "task" => task)
-            .increment(1);
+        let k = task_keys(keys, pool, p, task);
+        let i = OUTCOMES.iter().position(|&o| o == outcome).unwrap_or(1);
+        with_recorder(|r| r.register_counter(&k.ended[i], &META)).increment(1);
         if let Some(ran) = ran {
-            histogram!("atasker_task_duration_seconds", "pool" => pool.as_str(), "priority" => p.as_str(), "task" => task)
-                .record(ran.as_secs_f64());
+            with_recorder(|r| r.register_histogram(&k.duration, &META)).record(ran.as_secs_f64());
         }
     }
 
     pub(crate) fn load(pool: PoolKind, p: Priority, running: u64, queued: u64) {
-        let labels = [("pool", pool.as_str()), ("priority", p.as_str())];
-        gauge!("atasker_tasks_running", &labels).set(running as f64);
-        gauge!("atasker_tasks_queued", &labels).set(queued as f64);
+        let k = keys();
+        let (i, j) = (pool.index(), p.index());
+        with_recorder(|r| r.register_gauge(&k.running[i][j], &META)).set(running as f64);
+        with_recorder(|r| r.register_gauge(&k.queued[i][j], &META)).set(queued as f64);
+    }
+
+    /// What the metrics of every pool and priority are registered with (keys, not handles:
+    /// each event still goes to the recorder installed then).
+    static META: Metadata<'static> =
+        Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+    /// Keys labelled by pool and priority, made once (no allocation per event).
+    struct Keys {
+        queue_wait: [[Key; 4]; 3],
+        running: [[Key; 4]; 3],
+        queued: [[Key; 4]; 3],
+    }
+
+    fn keys() -> &'static Keys {
+        static KEYS: OnceLock<Keys> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            let table = |name: &'static str| {
+                [PoolKind::Threads, PoolKind::Processes, PoolKind::Coroutines].map(|pool| {
+                    [
+                        Priority::Low,
+                        Priority::Normal,
+                        Priority::High,
+                        Priority::Critical,
+                    ]
+                    .map(|p| {
+                        let labels = vec![
+                            Label::from_static_parts("pool", pool.as_str()),
+                            Label::from_static_parts("priority", p.as_str()),
+                        ];
+                        Key::from_parts(name, labels)
+                    })
+                })
+            };
+            Keys {
+                queue_wait: table("atasker_queue_wait_seconds"),
+                running: table("atasker_tasks_running"),
+                queued: table("atasker_tasks_queued"),
+            }
+        })
     }
 
     pub(crate) fn worker_run(worker: &str, failed: bool, took: Duration) {
@@ -87,9 +168,13 @@ mod imp {
 
     pub(crate) const ENABLED: bool = false;
 
-    pub(crate) fn task_submitted(_: PoolKind, _: Priority, _: &'static str) {}
+    /// Nothing to keep without the feature.
+    pub(crate) type NameKeys = ();
+
+    pub(crate) fn task_submitted(_: &NameKeys, _: PoolKind, _: Priority, _: &'static str) {}
     pub(crate) fn task_started(_: PoolKind, _: Priority, _: Duration) {}
     pub(crate) fn task_finished(
+        _: &NameKeys,
         _: PoolKind,
         _: Priority,
         _: &'static str,

@@ -4,11 +4,13 @@ use crate::priority::Priority;
 use crate::task::{Outcome, PoolKind};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ptr::NonNull;
 use std::sync::atomic::{
     AtomicU64,
     Ordering::{Relaxed, SeqCst},
 };
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Monotonic counters: each task transition bumps exactly one, and `queued`/`running` are
@@ -28,32 +30,118 @@ struct Counters {
 }
 
 /// The live counters of one supervisor.
+impl Counters {
+    fn snapshot(&self) -> PriorityStats {
+        let c = self;
+        // Downstream counters first: whatever moves on meanwhile only raises the upstream
+        // ones read later, so the derived counts never go negative.
+        let completed = c.completed.load(SeqCst);
+        let failed = c.failed.load(SeqCst);
+        let cancelled_running = c.cancelled_running.load(SeqCst);
+        let started = c.started.load(SeqCst);
+        let cancelled_queued = c.cancelled_queued.load(SeqCst);
+        let submitted = c.submitted.load(SeqCst);
+        PriorityStats {
+            submitted,
+            queued: submitted - started - cancelled_queued,
+            running: started - completed - failed - cancelled_running,
+            completed,
+            failed,
+            cancelled: cancelled_queued + cancelled_running,
+            max_wait: Duration::from_nanos(c.max_wait_ns.load(Relaxed)),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct StatsCells {
     pools: [[Counters; 4]; 3],
     /// Per task name; a task looks its name up once, when it is made.
-    names: RwLock<HashMap<&'static str, Arc<NameCells>>>,
+    names: RwLock<Names>,
+}
+
+/// The per-name counters, found by the name's address (a name is a `&'static str`: one
+/// literal, one address) and, the first time an address is seen, by its text (two literals
+/// of one name share their counters). Never shrinks: see [`NameRef`].
+#[derive(Default)]
+struct Names {
+    by_address: HashMap<(usize, usize), Arc<NameCells>, BuildHasherDefault<AddressHash>>,
+    by_text: BTreeMap<&'static str, Arc<NameCells>>,
+}
+
+/// Hashes a name's address and length (a multiply-rotate mix: no text is read).
+#[derive(Default)]
+struct AddressHash(u64);
+
+impl Hasher for AddressHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A task's reference to the counters of its name, without a reference count: the counters
+/// live in their supervisor's [`Names`], which never shrinks, and every task keeps its
+/// supervisor alive (its header holds it), so they outlive the task.
+#[derive(Clone, Copy)]
+pub(crate) struct NameRef(NonNull<NameCells>);
+
+// SAFETY: `NameCells` is atomics and `OnceLock`s, safe to share between threads; the pointee
+// outlives every `NameRef` to it (see the type's docs).
+unsafe impl Send for NameRef {}
+// SAFETY: as above.
+unsafe impl Sync for NameRef {}
+
+impl NameRef {
+    /// The counters of no name: for refused tasks, which count nowhere.
+    pub(crate) fn uncounted() -> NameRef {
+        static UNCOUNTED: OnceLock<NameCells> = OnceLock::new();
+        NameRef(NonNull::from(UNCOUNTED.get_or_init(NameCells::default)))
+    }
+}
+
+impl std::ops::Deref for NameRef {
+    type Target = NameCells;
+
+    fn deref(&self) -> &NameCells {
+        // SAFETY: the pointee outlives every `NameRef` (see the type's docs).
+        unsafe { self.0.as_ref() }
+    }
 }
 
 impl StatsCells {
     /// The counters of the tasks named `name`.
-    pub(crate) fn name(&self, name: &'static str) -> Arc<NameCells> {
-        if let Some(c) = self
-            .names
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-        {
-            return c.clone();
+    pub(crate) fn name(&self, name: &'static str) -> NameRef {
+        let address = (name.as_ptr() as usize, name.len());
+        let names = self.names.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = names.by_address.get(&address) {
+            return NameRef(NonNull::from(&**c));
         }
+        drop(names);
         let mut names = self.names.write().unwrap_or_else(PoisonError::into_inner);
-        names.entry(name).or_default().clone()
+        let cells = names.by_text.entry(name).or_default().clone();
+        let cells = names.by_address.entry(address).or_insert(cells);
+        NameRef(NonNull::from(&**cells))
     }
 
     /// The per-name counters, in name order.
     pub(crate) fn tasks(&self) -> BTreeMap<String, TaskStats> {
         let names = self.names.read().unwrap_or_else(PoisonError::into_inner);
         names
+            .by_text
             .iter()
             .map(|(name, c)| ((*name).to_owned(), c.snapshot()))
             .collect()
@@ -62,8 +150,7 @@ impl StatsCells {
     /// Sets the running and queued gauges of `pool` and `p` (with the `metrics` feature).
     pub(crate) fn export_load(&self, pool: PoolKind, p: Priority) {
         if crate::metrics::ENABLED {
-            let s = self.snapshot(pool);
-            let s = s.priority(p);
+            let s = self.at(pool, p).snapshot();
             crate::metrics::load(pool, p, s.running, s.queued);
         }
     }
@@ -108,26 +195,7 @@ impl StatsCells {
     }
 
     pub(crate) fn snapshot(&self, pool: PoolKind) -> PoolStats {
-        let s = |p: Priority| {
-            let c = self.at(pool, p);
-            // Downstream counters first: whatever moves on meanwhile only raises the
-            // upstream ones read later, so the derived counts never go negative.
-            let completed = c.completed.load(SeqCst);
-            let failed = c.failed.load(SeqCst);
-            let cancelled_running = c.cancelled_running.load(SeqCst);
-            let started = c.started.load(SeqCst);
-            let cancelled_queued = c.cancelled_queued.load(SeqCst);
-            let submitted = c.submitted.load(SeqCst);
-            PriorityStats {
-                submitted,
-                queued: submitted - started - cancelled_queued,
-                running: started - completed - failed - cancelled_running,
-                completed,
-                failed,
-                cancelled: cancelled_queued + cancelled_running,
-                max_wait: Duration::from_nanos(c.max_wait_ns.load(Relaxed)),
-            }
-        };
+        let s = |p: Priority| self.at(pool, p).snapshot();
         PoolStats {
             low: s(Priority::Low),
             normal: s(Priority::Normal),
@@ -317,9 +385,11 @@ pub struct TaskStats {
     pub max_wait: Duration,
 }
 
-/// The counters behind one [`TaskStats`]; every task holds its name's.
+/// The counters behind one [`TaskStats`]; every task refers to its name's.
 #[derive(Default)]
 pub(crate) struct NameCells {
+    /// The metrics keys of this name (with the `metrics` feature), made once.
+    pub(crate) metrics: crate::metrics::NameKeys,
     completed: AtomicU64,
     failed: AtomicU64,
     timed_out: AtomicU64,

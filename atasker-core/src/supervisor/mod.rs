@@ -259,7 +259,8 @@ impl Schedule for Inner {
         self.stats
             .finished(h.pool, h.priority, was_running, outcome);
         h.by_name.finished(outcome, ran);
-        crate::metrics::task_finished(h.pool, h.priority, h.name, outcome.as_str(), ran);
+        let keys = &h.by_name.metrics;
+        crate::metrics::task_finished(keys, h.pool, h.priority, h.name, outcome.as_str(), ran);
         self.stats.export_load(h.pool, h.priority);
     }
 

@@ -215,7 +215,6 @@ impl Inner {
         }
         self.stats
             .submitted(pool, spec.priority, state == crate::task::RUNNING);
-        crate::metrics::task_submitted(pool, spec.priority, spec.name);
         let task = crate::task::NewTask {
             sup: self.clone(),
             name: spec.name,
@@ -224,6 +223,7 @@ impl Inner {
             timeout: spec.timeout,
             by_name: self.stats.name(spec.name),
         };
+        crate::metrics::task_submitted(&task.by_name.metrics, pool, spec.priority, spec.name);
         Ok(TaskCell::new(task, state))
     }
 

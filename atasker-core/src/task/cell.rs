@@ -6,7 +6,7 @@ use super::{PoolKind, TaskId, TaskInfo};
 
 use crate::error::TaskError;
 use crate::priority::Priority;
-use crate::stats::NameCells;
+use crate::stats::NameRef;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
@@ -75,7 +75,7 @@ pub(crate) struct Header {
     /// When it started ([`now_ns`]; 0: not yet).
     started_ns: AtomicU64,
     /// The counters of its name.
-    pub(crate) by_name: Arc<NameCells>,
+    pub(crate) by_name: NameRef,
 }
 
 /// What a task is made of, besides its result type.
@@ -85,7 +85,7 @@ pub(crate) struct NewTask {
     pub(crate) priority: Priority,
     pub(crate) pool: PoolKind,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) by_name: Arc<NameCells>,
+    pub(crate) by_name: NameRef,
 }
 
 /// Monotonic nanoseconds since the process's first task (never 0).

@@ -167,7 +167,7 @@ impl<T: Send + 'static> Task<T> {
             pool,
             timeout: None,
             // A refused task counts nowhere.
-            by_name: Arc::default(),
+            by_name: crate::stats::NameRef::uncounted(),
         };
         let cell = TaskCell::new(task, DONE);
         *cell.lock() = Slot::Ready(Err(err));

@@ -26,7 +26,7 @@ pub(crate) const MARKER: &str = "ATASKER_CHILD_V0_1";
 /// The hello this executable's children send (and its parent expects): the protocol
 /// version, and the number and names of the registered static tasks.
 pub(crate) fn hello() -> super::protocol::Hello {
-    let registry: &[crate::__private::StaticEntry] = &crate::__private::ATASKER_STATIC_TASKS_V0_1;
+    let registry: &[super::registry::StaticEntry] = &super::registry::ATASKER_STATIC_TASKS_V0_1;
     super::protocol::Hello {
         version: super::protocol::PROTOCOL_VERSION,
         entries: u32::try_from(registry.len()).unwrap_or(u32::MAX),
@@ -37,8 +37,8 @@ pub(crate) fn hello() -> super::protocol::Hello {
 #[cfg(target_os = "linux")]
 mod imp {
     use super::{hello, MARKER};
-    use crate::__private::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
     use crate::process_pool::protocol::{self, Status};
+    use crate::process_pool::registry::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
     use crate::task::panic_message;
     use libc::{c_char, c_int};
     use std::ffi::{CString, OsString};
@@ -253,7 +253,8 @@ mod imp {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use crate::__private::{call_static, spawn_static, StaticEntry, TaskOptions};
+    use crate::process_pool::registry::{call_static, spawn_static, StaticEntry};
+    use crate::supervisor::submit::TaskOptions;
     use crate::{Priority, Supervisor};
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -275,7 +276,7 @@ mod tests {
                 LATE_CONSTRUCTOR_RAN.load(Ordering::SeqCst)
             })
         }
-        #[linkme::distributed_slice(crate::__private::ATASKER_STATIC_TASKS_V0_1)]
+        #[linkme::distributed_slice(crate::process_pool::registry::ATASKER_STATIC_TASKS_V0_1)]
         static ENTRY: StaticEntry = StaticEntry {
             name: "late_ran",
             call,

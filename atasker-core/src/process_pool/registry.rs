@@ -3,7 +3,7 @@
 //! its index (parent and child run the same executable). Also the calls the macros make for
 //! them, which check once that every type crossing to the child is serde-serializable.
 
-use crate::__private::TaskOptions;
+use crate::supervisor::submit::TaskOptions;
 use crate::task::Task;
 use serde::de::DeserializeOwned;
 use serde::Serialize;

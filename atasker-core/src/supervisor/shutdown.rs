@@ -5,11 +5,12 @@ use super::*;
 use crate::context;
 use crate::sync::wait_until;
 
-/// Supervisor phases (`Inner::phase`).
+// Supervisor phases (`Inner::phase`).
+/// Taking work.
 pub(crate) const OPEN: u8 = 0;
-
+/// Stopping: new work is refused, workers finish (their runs are still admitted).
 pub(crate) const DRAINING: u8 = 1;
-
+/// Stopped: everything is refused.
 pub(crate) const CLOSED: u8 = 2;
 
 impl Supervisor {

@@ -2,7 +2,6 @@
 //! and the hand-over to its pool; [`TaskBuilder`] for options without macros.
 
 use super::*;
-use crate::__private::TaskOptions;
 use crate::task::Contained;
 
 impl Supervisor {
@@ -53,6 +52,19 @@ impl<'a> Spec<'a> {
             for_worker: false,
         }
     }
+}
+
+/// The options of one `#[background_task]` call.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskOptions {
+    /// `module::function`.
+    pub name: &'static str,
+    /// The task's priority.
+    pub priority: Priority,
+    /// The deadline, counted from the start.
+    pub timeout: Option<Duration>,
+    /// The supervisor; `None`: the global one.
+    pub supervisor: Option<&'static Supervisor>,
 }
 
 impl TaskOptions {

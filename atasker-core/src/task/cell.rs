@@ -12,17 +12,17 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// Task states (in `Header::state`).
+// Task states (in `Header::state`).
+/// Waiting for a slot (or for its delay).
 pub(crate) const QUEUED: u8 = 0;
-
+/// Started.
 pub(crate) const RUNNING: u8 = 1;
-
+/// Finished: its result is set (or dropped, if nobody holds the handle).
 pub(crate) const DONE: u8 = 2;
-
 /// A coroutine cancelled while queued (delayed) or running: its future is being dropped, and
 /// the drop reports `Cancelled` once it is gone (never before).
 pub(crate) const CANCEL_QUEUED: u8 = 3;
-
+/// See [`CANCEL_QUEUED`].
 pub(crate) const CANCEL_RUNNING: u8 = 4;
 
 /// How a task ended, for the statistics.

@@ -105,3 +105,30 @@ fn items_of_a_stopped_queue_worker_stay_for_take_remaining() {
     sup.stop();
     assert_eq!(w.take_remaining(), [1, 2]);
 }
+
+#[test]
+fn every_worker_is_told_to_stop_at_once_while_queues_drain() {
+    let sup = supervisor("drain-together", 3, 0, 0);
+    let q = QueueWorker::builder().supervisor(sup).build(|_: u32| {
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    // Made after the queue worker: a stop that waited for each worker in turn would leave it
+    // ticking through the whole drain.
+    let ticker = atasker::Worker::builder()
+        .supervisor(sup)
+        .interval(Duration::from_millis(20))
+        .build(|| ());
+    assert!(q.start() && ticker.start());
+    for n in 0..30 {
+        q.put(n);
+    }
+    common::wait_until("a tick", || ticker.stats().runs >= 1);
+    let before = ticker.stats().runs;
+    sup.stop(); // the drain takes about 1.5 s
+    assert_eq!(q.stats().runs, 30, "the queue drained");
+    let during = ticker.stats().runs - before;
+    assert!(
+        during <= 2,
+        "the ticker ran {during} times while the queue drained"
+    );
+}

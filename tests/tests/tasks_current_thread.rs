@@ -88,3 +88,27 @@ async fn other_blocking_calls_on_a_current_thread_runtime_panic_too() {
     // With nothing left to wait for, it returns.
     sup.stop();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_panic_points_at_the_callers_wait() {
+    static WHERE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if let Some(l) = info.location() {
+            WHERE.lock().unwrap().push(l.file().to_owned());
+        }
+    }));
+    let sup = Supervisor::builder()
+        .runtime(tokio::runtime::Handle::current())
+        .build()
+        .unwrap();
+    let task = sup.task().spawn_async(async { 1 });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.wait()));
+    std::panic::set_hook(previous);
+    assert!(caught.is_err());
+    let files = WHERE.lock().unwrap().clone();
+    assert!(
+        files.iter().any(|f| f.ends_with("tasks_current_thread.rs")),
+        "the panic should name the caller's line, not the library's: {files:?}"
+    );
+}

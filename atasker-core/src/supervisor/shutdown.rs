@@ -37,6 +37,7 @@ impl Supervisor {
     /// ```
     ///
     /// [`QueueWorker::take_remaining`]: crate::QueueWorker::take_remaining
+    #[track_caller]
     pub fn stop(&self) {
         self.inner.stop(None);
     }
@@ -59,6 +60,7 @@ impl Supervisor {
     /// ```
     ///
     /// [`QueueWorker::take_remaining`]: crate::QueueWorker::take_remaining
+    #[track_caller]
     pub fn stop_timeout(&self, timeout: Duration) {
         self.inner.stop(Some(Instant::now() + timeout));
     }
@@ -174,17 +176,22 @@ impl Inner {
         }
     }
 
+    #[track_caller]
     pub(crate) fn stop(&self, deadline: Option<Instant>) {
         self.stop_inner(deadline);
         self.stop_ended.set();
     }
 
+    #[track_caller]
     pub(crate) fn stop_inner(&self, deadline: Option<Instant>) {
         // New work is refused at once; workers still finish (queue workers drain what was
         // put in them: a supervisor stop is final, so keeping the items would lose them).
         let _ = self.phase.compare_exchange(OPEN, DRAINING, SeqCst, SeqCst);
-        for w in self.workers() {
-            w.stop_final(deadline);
+        // Every worker is told first, so that they stop (and queue workers drain) together.
+        let workers = self.workers();
+        let runs: Vec<_> = workers.iter().map(|w| w.begin_final_stop()).collect();
+        for (w, run) in workers.iter().zip(runs) {
+            w.end_final_stop(run, deadline);
         }
         self.phase.store(CLOSED, SeqCst);
         // A task that stops its own supervisor must not wait for itself.

@@ -358,6 +358,7 @@ impl<T: Send + 'static> TaskCell<T> {
         }
     }
 
+    #[track_caller]
     pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
         blocking(deadline, || self.wait_blocking(deadline))
     }
@@ -459,6 +460,7 @@ impl<T: Send + 'static> Control for TaskCell<T> {
 /// it tells the runtime first (`block_in_place`), so that other tasks move to another thread
 /// instead of starving. On a current-thread runtime it panics (unless the wait cannot block):
 /// the runtime's one thread would block for good.
+#[track_caller]
 pub(crate) fn blocking<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
     use tokio::runtime::RuntimeFlavor;
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {

@@ -238,6 +238,7 @@ impl<T: Send + 'static> Task<T> {
     /// });
     /// assert_eq!(outer.wait(), Ok(21));
     /// ```
+    #[track_caller]
     pub fn wait(self) -> Result<T, TaskError> {
         self.cell
             .wait_deadline(None)
@@ -257,6 +258,7 @@ impl<T: Send + 'static> Task<T> {
     /// go.send(()).unwrap();
     /// assert_eq!(t.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
         self.cell.wait_deadline(Some(Instant::now() + timeout))
     }
@@ -342,6 +344,7 @@ impl<T: Send + 'static> Future for Task<T> {
 /// let tasks = (1..=3).map(|i| atasker::spawn(move || i * 10)).collect::<Vec<_>>();
 /// assert_eq!(atasker::wait_completed(tasks, None), Ok(vec![10, 20, 30]));
 /// ```
+#[track_caller]
 pub fn wait_completed<T, I>(tasks: I, timeout: Option<Duration>) -> Result<Vec<T>, TaskError>
 where
     T: Send + 'static,

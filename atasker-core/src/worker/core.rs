@@ -285,15 +285,22 @@ impl Core {
 
     /// Signals the current run to stop and waits for it (up to `deadline`; then aborts it).
     pub(crate) fn stop(&self, deadline: Option<Instant>) {
-        let Some(run) = lock(&self.ctl).clone() else {
-            return;
-        };
+        if let Some(run) = self.signal_stop() {
+            self.await_stop(&run, deadline);
+        }
+    }
+
+    /// Tells the current run to stop. `None`: nothing to wait for (no run, or called by our
+    /// own executor, which cannot wait for itself: the loop ends after it).
+    fn signal_stop(&self) -> Option<Run> {
+        let run = lock(&self.ctl).clone()?;
         run.stop.set();
         let me = self as *const Core as usize;
-        if crate::context::is(crate::context::Slot::Worker, me) {
-            // Called by our own executor: it cannot wait for itself; the loop ends after it.
-            return;
-        }
+        (!crate::context::is(crate::context::Slot::Worker, me)).then_some(run)
+    }
+
+    /// Waits for a stopping run to end, up to `deadline`; then aborts it.
+    fn await_stop(&self, run: &Run, deadline: Option<Instant>) {
         let finished = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| run.done.wait(deadline))
@@ -314,15 +321,24 @@ impl Core {
         }
     }
 
-    /// Stops the worker for good, as part of its supervisor's stop: a queue worker first
-    /// serves every item waiting in it (up to `deadline`); what is left then is reported.
-    pub(crate) fn stop_final(&self, deadline: Option<Instant>) {
+    /// The first half of a final stop, as part of its supervisor's stop (every worker is told
+    /// first, then each is waited for): a queue worker is told to serve every item waiting
+    /// in it first.
+    pub(crate) fn begin_final_stop(&self) -> Option<Run> {
         if self.kind == WorkerKind::Queue {
             if let Some(run) = lock(&self.ctl).as_ref() {
                 run.drain.store(true, SeqCst);
             }
         }
-        self.stop(deadline);
+        self.signal_stop()
+    }
+
+    /// The second half: waits for the run (up to `deadline`), then reports what is left in a
+    /// queue worker.
+    pub(crate) fn end_final_stop(&self, run: Option<Run>, deadline: Option<Instant>) {
+        if let Some(run) = run {
+            self.await_stop(&run, deadline);
+        }
         let left = self.queued.get().map_or(0, |n| n());
         if left > 0 {
             tracing::error!(

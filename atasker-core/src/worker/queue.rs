@@ -96,6 +96,7 @@ impl<T: Send + 'static> QueueWorker<T> {
     /// w.put("first".to_string());
     /// assert_eq!(w.queued(), 1); // waits for `start()`
     /// ```
+    #[track_caller]
     pub fn put(&self, item: T) {
         // The worker holds a receiver, so the channel never closes while this handle lives.
         if let Err(async_channel::TrySendError::Full(item)) = self.tx.try_send(item) {

@@ -98,6 +98,9 @@ pub enum BuildError {
     /// A setting is out of range; the text says which.
     #[error("invalid supervisor configuration: {0}")]
     InvalidConfig(&'static str),
+    /// A cron expression or a time zone that does not parse; the text says which and why.
+    #[error("invalid cron schedule: {0}")]
+    Cron(String),
     /// The tokio runtime for coroutines could not be created.
     #[error("cannot create the coroutine runtime")]
     Runtime(#[source] std::io::Error),

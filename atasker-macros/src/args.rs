@@ -20,7 +20,9 @@ use syn::parse::Parser;
 use syn::{Expr, Ident, LitStr};
 
 pub(crate) use self::value::peel;
-use self::value::{any_expr, count_value, duration_value, priority_value, str_value};
+use self::value::{
+    any_expr, count_value, cron_value, duration_value, priority_value, str_value, tz_value,
+};
 use crate::ctxt::Ctxt;
 use crate::model::{CountValue, DurationValue};
 
@@ -126,6 +128,9 @@ pub(crate) enum WorkerKey {
     Interval,
     Delay,
     DelayBefore,
+    Cron,
+    Tz,
+    Fleet,
     Queue,
     Capacity,
     Event,
@@ -141,6 +146,9 @@ impl Key for WorkerKey {
         Self::Interval,
         Self::Delay,
         Self::DelayBefore,
+        Self::Cron,
+        Self::Tz,
+        Self::Fleet,
         Self::Queue,
         Self::Capacity,
         Self::Event,
@@ -156,6 +164,9 @@ impl Key for WorkerKey {
             Self::Interval => spec("interval", Form::Duration, "interval = 1"),
             Self::Delay => spec("delay", Form::Duration, "delay = 1"),
             Self::DelayBefore => spec("delay_before", Form::Duration, "delay_before = 0.5"),
+            Self::Cron => spec("cron", Form::Str, "cron = \"0 */5 * * * *\""),
+            Self::Tz => spec("tz", Form::Str, "tz = \"Europe/Berlin\""),
+            Self::Fleet => spec("fleet", Form::Flag, "fleet"),
             Self::Queue => spec("queue", Form::Flag, "queue"),
             Self::Capacity => spec("capacity", Form::Count, "capacity = 100"),
             Self::Event => spec("event", Form::Flag, "event"),
@@ -236,6 +247,12 @@ pub(crate) struct WorkerArgs {
     pub(crate) delay: Option<Given<DurationValue>>,
     /// `delay_before = SECS | EXPR`.
     pub(crate) delay_before: Option<Given<DurationValue>>,
+    /// `cron = "…"`, a valid cron expression.
+    pub(crate) cron: Option<Given<LitStr>>,
+    /// `tz = "…"`, a known time zone or `"local"`.
+    pub(crate) tz: Option<Given<LitStr>>,
+    /// `fleet`.
+    pub(crate) fleet: Option<Given<Span>>,
     /// `queue`.
     pub(crate) queue: Option<Given<Span>>,
     /// `capacity = N | EXPR`.
@@ -262,6 +279,9 @@ impl Options for WorkerArgs {
             WorkerKey::Interval => option.value(&mut self.interval, duration_value),
             WorkerKey::Delay => option.value(&mut self.delay, duration_value),
             WorkerKey::DelayBefore => option.value(&mut self.delay_before, duration_value),
+            WorkerKey::Cron => option.value(&mut self.cron, cron_value),
+            WorkerKey::Tz => option.value(&mut self.tz, tz_value),
+            WorkerKey::Fleet => option.flag(&mut self.fleet),
             WorkerKey::Queue => option.flag(&mut self.queue),
             WorkerKey::Capacity => option.value(&mut self.capacity, count_value),
             WorkerKey::Event => option.flag(&mut self.event),
@@ -275,8 +295,8 @@ impl Options for WorkerArgs {
 }
 
 impl WorkerArgs {
-    /// The kind keys given (`interval`, `delay`, `queue`, `event`, which
-    /// exclude each other), in the order written, with their spans.
+    /// The kind keys given (`interval`, `delay`, `cron`, `queue`, `event`,
+    /// which exclude each other), in the order written, with their spans.
     pub(crate) fn kind_keys(&self) -> Vec<(WorkerKey, Span)> {
         fn place<T>(given: &Option<Given<T>>) -> Option<(usize, Span)> {
             given.as_ref().map(|given| (given.order, given.key))
@@ -284,6 +304,7 @@ impl WorkerArgs {
         let mut keys: Vec<(usize, WorkerKey, Span)> = [
             (WorkerKey::Interval, place(&self.interval)),
             (WorkerKey::Delay, place(&self.delay)),
+            (WorkerKey::Cron, place(&self.cron)),
             (WorkerKey::Queue, place(&self.queue)),
             (WorkerKey::Event, place(&self.event)),
         ]

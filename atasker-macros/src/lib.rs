@@ -56,7 +56,7 @@ pub fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns a function into a worker: a static handle (`tick.start()`,
 /// `tick.stop()`) that runs the function back to back, on an interval, after
-/// a delay, once per queued item or once per `trigger()`.
+/// a delay, on a cron schedule, once per queued item or once per `trigger()`.
 ///
 /// The kind, from the options:
 /// - none: a loop worker (`Worker`), run back to back;
@@ -64,6 +64,11 @@ pub fn background_task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `delay = SECS | EXPR`: after a pause that follows each run (`Worker`);
 /// - `delay_before = SECS | EXPR`: a pause before each run (with `interval`
 ///   or `delay` only);
+/// - `cron = "…"`: at the times a cron expression names (`Worker`): 6 fields
+///   (seconds first), 5 (minute resolution) or a shorthand such as
+///   `@hourly`, checked at compile time; with `tz = "Area/City"` or `tz =
+///   "local"` (default UTC) and `fleet` (one node of the cluster runs each
+///   tick; a `fn` only);
 /// - `queue` (and `capacity = N`): once per item, the fn's only argument
 ///   (`QueueWorker<T>`);
 /// - `event`: once per `trigger()` (`EventWorker`).

@@ -108,19 +108,28 @@ impl Task {
 
 // ---- workers ----
 
-/// When a loop, interval or delay worker runs.
+/// When a loop, interval, delay or cron worker runs.
 pub(crate) enum Schedule {
-    /// Back to back: no `interval` or `delay`.
+    /// Back to back: no `interval`, `delay` or `cron`.
     Loop,
     /// `interval = I`.
     Interval(DurationValue),
     /// `delay = D`.
     Delay(DurationValue),
+    /// `cron = "…"`, with `tz = "…"` and `fleet` if given.
+    Cron {
+        /// The expression, already parsed by the cron library.
+        expr: LitStr,
+        /// The time zone (`"Area/City"` or `"local"`); `None` for UTC.
+        tz: Option<LitStr>,
+        /// Whether one node of the cluster runs each tick.
+        fleet: bool,
+    },
 }
 
 /// The kind of a worker, decided once from its options.
 pub(crate) enum WorkerKind {
-    /// Loop, interval or delay: a `Worker`.
+    /// Loop, interval, delay or cron: a `Worker`.
     Repeat(Schedule),
     /// `queue`: a `QueueWorker<T>`; the executor takes the item.
     Queue,
@@ -130,8 +139,9 @@ pub(crate) enum WorkerKind {
 
 impl WorkerKind {
     /// The kind the options ask for. Of conflicting kind options (an error),
-    /// `queue` wins, then `event`, `interval` and `delay`; an `interval` or a
-    /// `delay` whose value was invalid (an error) counts as a loop.
+    /// `queue` wins, then `event`, `interval`, `delay` and `cron`; an
+    /// `interval`, a `delay` or a `cron` whose value was invalid (an error)
+    /// counts as a loop, and an invalid `tz` as none.
     fn of(args: &WorkerArgs) -> WorkerKind {
         let timed = |given: &Given<DurationValue>, schedule: fn(DurationValue) -> Schedule| {
             WorkerKind::Repeat(given.value.clone().map_or(Schedule::Loop, schedule))
@@ -144,6 +154,16 @@ impl WorkerKind {
             timed(interval, Schedule::Interval)
         } else if let Some(delay) = &args.delay {
             timed(delay, Schedule::Delay)
+        } else if let Some(cron) = &args.cron {
+            WorkerKind::Repeat(
+                cron.value
+                    .clone()
+                    .map_or(Schedule::Loop, |expr| Schedule::Cron {
+                        expr,
+                        tz: args.tz.as_ref().and_then(|tz| tz.value.clone()),
+                        fleet: args.fleet.is_some(),
+                    }),
+            )
         } else {
             WorkerKind::Repeat(Schedule::Loop)
         }
@@ -161,6 +181,7 @@ impl WorkerKind {
             WorkerKind::Repeat(Schedule::Loop) => None,
             WorkerKind::Repeat(Schedule::Interval(_)) => Some("interval = …"),
             WorkerKind::Repeat(Schedule::Delay(_)) => Some("delay = …"),
+            WorkerKind::Repeat(Schedule::Cron { .. }) => Some("cron = …"),
             WorkerKind::Queue => Some("queue"),
             WorkerKind::Event => Some("event"),
         }

@@ -1085,6 +1085,221 @@ fn worker_static_other_kinds() {
     }
 }
 
+#[test]
+fn worker_cron() {
+    insta::assert_snapshot!(worker(
+        quote!(cron = "0 30 2 * * *", tz = "Europe/Berlin", fleet),
+        quote! {
+            /// Rolls the day up.
+            pub fn nightly() -> Result<(), String> {
+                rollup()
+            }
+        }
+    ));
+}
+
+#[test]
+fn worker_cron_kinds() {
+    // Every executor of a cron worker gets a `Worker` and the same schedule;
+    // the expression is the literal as written.
+    let compact = |output: String| output.split_whitespace().collect::<String>();
+    let schedule = |expr: &str, tz: Option<&str>, fleet: bool| {
+        let tz = tz.map_or("::core::option::Option::None".to_owned(), |tz| {
+            format!("::core::option::Option::Some(\"{tz}\")")
+        });
+        compact(format!(
+            "schedule: ::atasker::__private::Schedule::Cron {{ expr: \"{expr}\", tz: {tz}, \
+             fleet: {fleet},"
+        ))
+    };
+    let cases = [
+        (
+            quote!(cron = "*/10 * * * *"),
+            quote!(
+                fn tick() {}
+            ),
+            schedule("*/10 * * * *", None, false),
+            "::atasker::__private::worker(",
+        ),
+        (
+            quote!(cron = "@hourly", tz = "local"),
+            quote!(
+                async fn tick() -> bool {
+                    true
+                }
+            ),
+            schedule("@hourly", Some("local"), false),
+            "::atasker::__private::worker_async(",
+        ),
+        (
+            quote!(static, fleet, cron = "0 0 * * * *"),
+            quote!(
+                fn tick() {}
+            ),
+            schedule("0 0 * * * *", None, true),
+            "::atasker::__private::worker_async(",
+        ),
+        (
+            quote!(cron = "0 0 * * * *", tz = "UTC"),
+            quote!(impl Sweeper { fn run(&mut self) {} }),
+            schedule("0 0 * * * *", Some("UTC"), false),
+            "::atasker::__private::state_worker(",
+        ),
+        (
+            quote!(cron = "0 0 * * * *"),
+            quote!(impl Sweeper { async fn run(&mut self) {} }),
+            schedule("0 0 * * * *", None, false),
+            "::atasker::__private::state_worker_async(",
+        ),
+    ];
+    for (args, item, schedule, constructor) in cases {
+        let output = compact(worker(args.clone(), item));
+        assert!(output.contains(&schedule), "{args}: {output}");
+        assert!(output.contains(constructor), "{args}: {output}");
+        assert!(output.contains("::atasker::Worker"), "{args}: {output}");
+    }
+}
+
+#[test]
+fn worker_cron_accepts_what_the_core_accepts() {
+    for (args, item) in [
+        (
+            quote!(cron = "0 */5 * * * *"),
+            quote!(
+                fn f() {}
+            ),
+        ),
+        (
+            quote!(cron = "*/5 * * * *"),
+            quote!(
+                fn f() {}
+            ),
+        ),
+        (
+            quote!(cron = "@daily", tz = "America/New_York"),
+            quote!(
+                fn f() {}
+            ),
+        ),
+        (
+            quote!(cron = "0 0 12 * * MON-FRI"),
+            quote!(
+                fn f() {}
+            ),
+        ),
+        (
+            quote!(cron = r"0 0 * * *", tz = "Etc/GMT+5"),
+            quote!(
+                fn f() {}
+            ),
+        ),
+        (
+            quote!(cron = "@weekly", fleet, static),
+            quote!(
+                fn f() {}
+            ),
+        ),
+        (
+            quote!(cron = "@hourly", name = "sweeper", priority = Priority::Low),
+            quote!(impl Sweeper { fn run(&mut self) {} }),
+        ),
+    ] {
+        assert_eq!(
+            worker_errors(args.clone(), item),
+            Vec::<String>::new(),
+            "{args}"
+        );
+    }
+}
+
+#[test]
+fn worker_cron_errors() {
+    let w = "`#[background_worker]`";
+    let fields = "write 6 fields (second minute hour day-of-month month day-of-week), 5 (minute resolution) or a shorthand such as `@hourly`";
+    let parse = |expr: &str| {
+        let error = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(expr)
+            .expect_err("a bad expression")
+            .to_string();
+        format!(
+            "{w} cannot parse the cron expression `{expr}`: {}; {fields}",
+            error.trim_end_matches('.')
+        )
+    };
+    let zone = |tz: &str| {
+        format!("{w} does not know the time zone `{tz}`; write an IANA name such as `Europe/Berlin`, or `local`")
+    };
+    let fn_cases = [
+        (quote!(cron = "every minute"), parse("every minute")),
+        (quote!(cron = "61 * * * * *"), parse("61 * * * * *")),
+        (quote!(cron = "* * *"), parse("* * *")),
+        (quote!(cron = ""), parse("")),
+        (quote!(cron = "@often"), parse("@often")),
+        (quote!(cron = "0 * * * *", tz = "Mars/Olympus"), zone("Mars/Olympus")),
+        (quote!(cron = "0 * * * *", tz = "europe/berlin"), zone("europe/berlin")),
+        (quote!(cron = "0 * * * *", tz = "Local"), zone("Local")),
+        (quote!(cron = 5), format!("{w} expects `cron` to be a string literal; write `cron = \"0 */5 * * * *\"`")),
+        (quote!(cron = EVERY_MINUTE), format!("{w} expects `cron` to be a string literal; write `cron = \"0 */5 * * * *\"`")),
+        (quote!(cron), format!("{w} needs a value for `cron`; write `cron = \"0 */5 * * * *\"`")),
+        (quote!(cron = "0 * * * *", tz = Berlin), format!("{w} expects `tz` to be a string literal; write `tz = \"Europe/Berlin\"`")),
+        (quote!(cron = "0 * * * *", fleet = true), format!("{w}: `fleet` takes no value; write `#[background_worker(fleet)]`")),
+        (quote!(cron = "0 * * * *", cron = "1 * * * *"), format!("{w} takes `cron` only once; remove one of them (valid options: `interval = SECS | EXPR`, `delay = SECS | EXPR`, `delay_before = SECS | EXPR`, `cron = \"…\"`, `tz = \"…\"`, `fleet`, `queue`, `capacity = N`, `event`, `static`, `priority = EXPR`, `name = \"…\"`, `supervisor = EXPR`, `on_error = PATH`)")),
+        (quote!(cron = "0 * * * *", interval = 1), format!("{w} takes `cron` or `interval`, not both: `cron` runs at the times its expression names, `interval` runs at a fixed rate from `start()`; keep one of them")),
+        (quote!(delay = 1, cron = "0 * * * *"), format!("{w} takes `cron` or `delay`, not both: `cron` runs at the times its expression names, `delay` pauses after each run; keep one of them")),
+        (quote!(cron = "0 * * * *", queue), "`#[background_worker(queue)]` runs once per queued item and takes no `cron`; remove `cron`, or remove `queue` for a cron worker".to_owned()),
+        (quote!(event, cron = "0 * * * *"), "`#[background_worker(event)]` runs once per `trigger()` and takes no `cron`; remove `cron`, or remove `event` for a cron worker (it has `trigger()` too)".to_owned()),
+        (quote!(cron = "0 * * * *", delay_before = 1), "`#[background_worker(cron = …)]` runs at the times its expression names and takes no `delay_before`; write the later time in the expression (e.g. `30 */5 * * * *` for 30 seconds past every fifth minute), or remove `delay_before`".to_owned()),
+        (quote!(tz = "Europe/Berlin"), format!("{w}: `tz` is the time zone of a cron worker's expression; add `cron = \"…\"` (`#[background_worker(cron = \"0 30 2 * * *\", tz = \"Europe/Berlin\")]`) or remove `tz`")),
+        (quote!(interval = 1, tz = "UTC"), format!("{w}: `tz` is the time zone of a cron worker's expression; add `cron = \"…\"` (`#[background_worker(cron = \"0 30 2 * * *\", tz = \"Europe/Berlin\")]`) or remove `tz`")),
+        (quote!(fleet), format!("{w}: `fleet` runs each tick of a cron worker on one node of the cluster; add `cron = \"…\"` (`#[background_worker(cron = \"0 * * * * *\", fleet)]`) or remove `fleet`")),
+        (quote!(event, fleet), format!("{w}: `fleet` runs each tick of a cron worker on one node of the cluster; add `cron = \"…\"` (`#[background_worker(cron = \"0 * * * * *\", fleet)]`) or remove `fleet`")),
+    ];
+    assert_errors(
+        worker_error,
+        fn_cases.map(|(args, expected)| {
+            (
+                args,
+                quote!(
+                    fn f() {}
+                ),
+                expected,
+            )
+        }),
+    );
+    let on_impl = "`#[background_worker(fleet)]` cannot be used on an `impl` block: a stateful worker's state lives on one host, so no other node of the cluster can run its ticks; remove `fleet`, or use a worker fn without state: `#[background_worker(cron = \"…\", fleet)] fn sweep() { … }`";
+    let impl_cases = [
+        (quote!(cron = "0 * * * * *", fleet), quote!(impl Sweeper { fn run(&mut self) {} }), on_impl.to_owned()),
+        (quote!(fleet), quote!(impl Sweeper { async fn run(&mut self) {} }), on_impl.to_owned()),
+        (quote!(cron = "0 * * * *", static), quote!(impl Sweeper { fn run(&mut self) {} }), "`#[background_worker(static)]` cannot be used on an `impl` block: a stateful worker cannot run in the process pool, its state lives in the parent process; remove `static`, or write a worker fn without state: `#[background_worker(cron = …, static)] fn tick() { … }`".to_owned()),
+        (quote!(cron = "0 * * * *"), quote!(fn f(n: u8) {}), "`#[background_worker(cron = …)]` calls the fn with no arguments; remove them, or use `#[background_worker(queue)]` to pass each queued item as the only argument".to_owned()),
+    ];
+    assert_errors(worker_error, impl_cases);
+}
+
+#[test]
+fn worker_cron_error_is_at_the_literal() {
+    let expansion = expand::background_worker(
+        quote!(cron = "nope", tz = "Nowhere/Land"),
+        quote!(
+            fn f() {}
+        ),
+    );
+    // Both literals are reported (where the errors point is checked by the
+    // UI tests, `worker_cron_*.rs`).
+    let errors = messages(expansion.clone());
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].contains("`nope`"), "{errors:#?}");
+    assert!(errors[1].contains("`Nowhere/Land`"), "{errors:#?}");
+    // The stand-in is still the `Worker` handle.
+    let output = pretty(expansion);
+    assert!(
+        output.contains("static f: ::atasker::__private::Lazy<::atasker::Worker>"),
+        "{output}"
+    );
+}
+
 // ---- #[background_worker] errors ----
 
 #[test]
@@ -1175,8 +1390,9 @@ fn worker_every_error_is_reported() {
 #[test]
 fn worker_option_errors() {
     let valid = "valid options: `interval = SECS | EXPR`, `delay = SECS | EXPR`, \
-                 `delay_before = SECS | EXPR`, `queue`, `capacity = N`, `event`, `static`, \
-                 `priority = EXPR`, `name = \"…\"`, `supervisor = EXPR`, `on_error = PATH`";
+                 `delay_before = SECS | EXPR`, `cron = \"…\"`, `tz = \"…\"`, `fleet`, `queue`, \
+                 `capacity = N`, `event`, `static`, `priority = EXPR`, `name = \"…\"`, \
+                 `supervisor = EXPR`, `on_error = PATH`";
     let w = "`#[background_worker]`";
     let cases = [
         (quote!(period = 1), format!("{w} has no option `period`; {valid}")),

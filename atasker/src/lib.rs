@@ -245,6 +245,43 @@
 //! reporter.stop();
 //! ```
 //!
+//! ## Cron workers
+//!
+//! `cron = "EXPR"` runs a worker at wall-clock times: 6 fields with seconds first, 5 fields
+//! with minute resolution, or a shorthand such as `@hourly`
+//! ([croner](https://docs.rs/croner)'s syntax); in UTC unless `tz = "Area/City"` or
+//! `tz = "local"`. A bad expression or an unknown zone is a compile error at the string.
+//!
+//! ```
+//! use atasker::prelude::*;
+//!
+//! #[background_worker(cron = "0 */5 * * * *")] // every five minutes, on the minute
+//! fn rollup() {}
+//!
+//! #[background_worker(cron = "0 30 2 * * *", tz = "Europe/Berlin")]
+//! fn nightly() {}
+//!
+//! rollup.start();
+//! let next = loop {
+//!     if let Some(t) = rollup.stats().next_run_at {
+//!         break t;
+//!     }
+//!     std::thread::yield_now();
+//! };
+//! let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+//! assert!(wait <= std::time::Duration::from_secs(300));
+//! rollup.stop();
+//! ```
+//!
+//! A cron worker runs only at its ticks (not at `start()`), never overlaps and never bursts:
+//! after an overrun or a stall (a suspended machine too) it runs once and counts the ticks it
+//! skipped in [`WorkerStats::missed`]. The wall clock is read again at least once a minute; a
+//! clock stepped back repeats no tick. Daylight saving: a job at a fixed hour runs once (a time
+//! in a spring-forward gap just after it, a time in a fall-back overlap at its first pass); a
+//! job whose hour is a wildcard or a step follows real time. Without macros:
+//! [`WorkerBuilder::cron`] and [`WorkerBuilder::time_zone`]. `fleet` (one run per tick across
+//! a cluster) runs locally: atasker has no cluster yet.
+//!
 //! # Graceful shutdown
 //!
 //! [`Supervisor::stop`] ends everything in order: new tasks fail with

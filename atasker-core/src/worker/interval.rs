@@ -1,13 +1,16 @@
 //! Loop, interval and delay workers: [`Worker`].
 
+use super::cron::{self, Clock, CronPlan, Zone};
 use super::{
     async_exec, blocking_exec, builder_methods, handle_methods, Common, Core, Exec, Run, Wake,
     WorkerKind, WorkerOutput,
 };
+use crate::error::BuildError;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
 /// When a [`Worker`] runs (what `#[background_worker]` fills through `__private`).
@@ -20,6 +23,17 @@ pub enum Schedule {
     Interval(Duration),
     /// This long after the previous run ended.
     Delay(Duration),
+    /// At the ticks of a cron expression (validated by the macro), in a time zone (`None`:
+    /// UTC; `"local"`; an IANA name). `fleet`: once per tick in a cluster; without one (as
+    /// now), locally.
+    Cron {
+        /// The expression.
+        expr: &'static str,
+        /// The zone.
+        tz: Option<&'static str>,
+        /// Once per tick in a cluster.
+        fleet: bool,
+    },
 }
 
 /// A loop, interval or delay worker.
@@ -106,6 +120,11 @@ pub struct WorkerBuilder {
     pub(super) common: Common,
     pub(super) schedule: Schedule,
     pub(super) delay_before: Option<Duration>,
+    /// A cron schedule (validated), and its zone.
+    pub(super) cron: Option<String>,
+    pub(super) zone: Option<Zone>,
+    /// The wall clock a cron worker reads (tests inject one).
+    pub(super) clock: Option<Clock>,
 }
 
 impl fmt::Debug for WorkerBuilder {
@@ -113,6 +132,8 @@ impl fmt::Debug for WorkerBuilder {
         f.debug_struct("WorkerBuilder")
             .field("name", &self.common.name)
             .field("schedule", &self.schedule)
+            .field("cron", &self.cron)
+            .field("zone", &self.zone)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +176,70 @@ impl WorkerBuilder {
     /// ```
     pub fn delay(mut self, d: Duration) -> Self {
         self.schedule = Schedule::Delay(d);
+        self
+    }
+
+    /// Run at the ticks of the cron expression `expr`, in UTC unless [`time_zone`] says
+    /// otherwise: 6 fields with seconds first (`"0 */5 * * * *"`), 5 fields with minute
+    /// resolution (`"*/5 * * * *"`), or a shorthand (`"@hourly"`, `"@daily"`, …), as
+    /// [croner](https://docs.rs/croner) parses them. Replaces `interval` and `delay`.
+    ///
+    /// A cron worker runs only at its ticks (not at `start()`); runs never overlap and never
+    /// burst: after an overrun or a stall (a suspended machine too) it runs once for the ticks
+    /// it missed, counts them in [`WorkerStats::missed`](crate::WorkerStats::missed), then
+    /// keeps to the schedule. The wall clock is read again at least once a minute, and a tick
+    /// never runs at or before the last one run (a clock stepped back waits). Daylight saving:
+    /// a job at a fixed hour runs once (a time in a spring-forward gap just after it, a time
+    /// in a fall-back overlap at its first pass); a job whose hour is a wildcard or a step
+    /// follows real time. `trigger()` runs it now without shifting the schedule.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Cron`](crate::BuildError::Cron) if `expr` does not parse.
+    ///
+    /// ```
+    /// let w = atasker::Worker::builder()
+    ///     .name("rollup")
+    ///     .cron("0 */5 * * * *")?          // every five minutes, on the minute
+    ///     .build(|| ());
+    /// assert_eq!(w.stats().kind, atasker::WorkerKind::Cron);
+    /// assert!(atasker::Worker::builder().cron("61 * * * *").is_err());
+    /// # Ok::<(), atasker::BuildError>(())
+    /// ```
+    ///
+    /// [`time_zone`]: WorkerBuilder::time_zone
+    pub fn cron(mut self, expr: &str) -> Result<Self, BuildError> {
+        CronPlan::parse(expr, Zone::Utc).map_err(BuildError::Cron)?;
+        self.cron = Some(expr.to_owned());
+        Ok(self)
+    }
+
+    /// The time zone of a [`cron`](WorkerBuilder::cron) schedule: an IANA name
+    /// (`"Europe/Berlin"`, from the tz database that [chrono-tz](https://docs.rs/chrono-tz)
+    /// carries) or `"local"` (the machine's zone). Default: UTC.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Cron`](crate::BuildError::Cron) for an unknown zone.
+    ///
+    /// ```
+    /// let nightly = atasker::Worker::builder()
+    ///     .cron("0 30 2 * * *")?               // 02:30 …
+    ///     .time_zone("Europe/Berlin")?         // … Berlin time
+    ///     .build(|| ());
+    /// # drop(nightly);
+    /// assert!(atasker::Worker::builder().time_zone("Mars/Olympus").is_err());
+    /// # Ok::<(), atasker::BuildError>(())
+    /// ```
+    pub fn time_zone(mut self, tz: &str) -> Result<Self, BuildError> {
+        self.zone = Some(Zone::parse(tz).map_err(BuildError::Cron)?);
+        Ok(self)
+    }
+
+    /// Test support: the wall clock a cron worker reads (default: `SystemTime::now`).
+    #[doc(hidden)]
+    pub fn wall_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
         self
     }
 
@@ -231,6 +316,21 @@ impl WorkerBuilder {
 
     pub(crate) fn build_exec(self, exec: Exec<()>) -> Worker {
         let (schedule, before) = (self.schedule, self.delay_before);
+        if let Some(expr) = &self.cron {
+            let zone = self.zone.clone().unwrap_or(Zone::Utc);
+            // Validated by `cron` (and `time_zone`).
+            let plan = CronPlan::parse(expr, zone).expect("a validated cron expression");
+            let plan = Arc::new(plan);
+            let clock = self.clock.unwrap_or_else(|| Arc::new(SystemTime::now));
+            let starter = Box::new(move |core: Arc<Core>, run: Run| {
+                let (exec, plan, clock) = (exec.clone(), plan.clone(), clock.clone());
+                Box::pin(async move { cron::drive(&core, &run, &exec, plan, clock).await })
+                    as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+            });
+            return Worker {
+                core: Core::new(WorkerKind::Cron, self.common, starter),
+            };
+        }
         let kind = match schedule {
             Schedule::Loop => WorkerKind::Loop,
             _ => WorkerKind::Interval,
@@ -289,6 +389,8 @@ async fn drive(
                 }
             }
         }
+        // Built as a cron worker (see `build_exec`).
+        Schedule::Cron { .. } => {}
         Schedule::Delay(pause) => {
             let mut next = Instant::now();
             loop {

@@ -42,10 +42,22 @@ impl WorkerOptions {
     }
 
     fn worker_builder(&self) -> WorkerBuilder {
-        WorkerBuilder {
+        let builder = WorkerBuilder {
             common: self.common(),
             schedule: self.schedule,
             delay_before: self.delay_before,
+            ..WorkerBuilder::default()
+        };
+        match self.schedule {
+            // Validated when the macro expanded. `fleet` runs locally without a cluster.
+            Schedule::Cron { expr, tz, fleet: _ } => builder
+                .cron(expr)
+                .and_then(|b| match tz {
+                    Some(tz) => b.time_zone(tz),
+                    None => Ok(b),
+                })
+                .unwrap_or_else(|e| panic!("worker `{}`: {e}", self.name)),
+            _ => builder,
         }
     }
 

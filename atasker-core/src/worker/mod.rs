@@ -10,6 +10,7 @@
 //! - `interval.rs`, `queue.rs`, `event.rs`: the kinds and their handles;
 //! - `macro_api.rs`: the constructors `#[background_worker]` calls.
 
+mod cron;
 mod event;
 mod interval;
 pub(crate) mod macro_api;
@@ -96,6 +97,8 @@ pub enum WorkerKind {
     Queue,
     /// Runs once per trigger.
     Event,
+    /// Runs at the ticks of a cron expression.
+    Cron,
 }
 
 /// What a worker is doing.

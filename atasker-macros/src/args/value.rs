@@ -52,6 +52,59 @@ pub(super) fn str_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<LitStr>
     None
 }
 
+/// Checks a `cron = "…"` value: a string literal that the cron library
+/// parses exactly as the core will (seconds optional, so 6 fields with seconds
+/// first or 5 with minute resolution, or a shorthand such as `@hourly`). A bad
+/// expression is an error at the literal.
+pub(super) fn cron_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<LitStr> {
+    let lit = str_value(expr, spec, cx)?;
+    let pattern = lit.value();
+    let parsed = std::panic::catch_unwind(|| {
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(&pattern)
+            .map(drop)
+            .map_err(|error| error.to_string())
+    });
+    let reason = match parsed {
+        Ok(Ok(())) => return Some(lit),
+        Ok(Err(reason)) => reason,
+        Err(_) => "the cron library panicked on it".to_owned(),
+    };
+    cx.error_spanned(
+        &lit,
+        format!(
+            "{} cannot parse the cron expression `{pattern}`: {}; write 6 fields (second \
+             minute hour day-of-month month day-of-week), 5 (minute resolution) or a \
+             shorthand such as `@hourly`",
+            cx.attr(),
+            reason.trim_end_matches('.'),
+        ),
+    );
+    None
+}
+
+/// Checks a `tz = "…"` value: a string literal naming an IANA time zone
+/// (`"Europe/Berlin"`, `"UTC"`) or `"local"`; anything else is an error at
+/// the literal.
+pub(super) fn tz_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<LitStr> {
+    let lit = str_value(expr, spec, cx)?;
+    let zone = lit.value();
+    if zone == "local" || zone.parse::<chrono_tz::Tz>().is_ok() {
+        return Some(lit);
+    }
+    cx.error_spanned(
+        &lit,
+        format!(
+            "{} does not know the time zone `{zone}`; write an IANA name such as \
+             `Europe/Berlin`, or `local`",
+            cx.attr(),
+        ),
+    );
+    None
+}
+
 /// Checks a `SECS | EXPR` value. A literal must be a non-negative number of
 /// seconds; anything else that is not a literal is taken as a `Duration`.
 pub(super) fn duration_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<DurationValue> {

@@ -271,6 +271,12 @@ fn schedule(kind: &WorkerKind) -> TokenStream {
             let delay = duration(delay);
             quote!(::atasker::__private::Schedule::Delay(#delay))
         }
+        WorkerKind::Repeat(Schedule::Cron { expr, tz, fleet }) => {
+            let tz = optional(tz.as_ref());
+            quote! {
+                ::atasker::__private::Schedule::Cron { expr: #expr, tz: #tz, fleet: #fleet }
+            }
+        }
         WorkerKind::Repeat(Schedule::Loop) | WorkerKind::Queue | WorkerKind::Event => {
             quote!(::atasker::__private::Schedule::Loop)
         }

@@ -1,5 +1,6 @@
 //! The rules of `#[background_worker]`: its options against each other (as
-//! written: the kind options exclude each other, `capacity` needs `queue`…),
+//! written: the kind options exclude each other, `capacity` needs `queue`,
+//! `tz` and `fleet` need `cron`…),
 //! then its `fn` or `impl` block and `run` method against its options.
 
 use proc_macro2::{Span, TokenStream};
@@ -23,6 +24,8 @@ pub(crate) fn worker(args: &WorkerArgs, worker: &Worker, cx: &mut Ctxt) {
     check_capacity_has_queue(args, cx);
     check_pause_not_zero(args, cx);
     check_delay_before_has_timing(args, cx);
+    check_tz_has_cron(args, cx);
+    check_fleet(args, worker, cx);
     if let Some(supervisor) = &worker.options.supervisor {
         check_supervisor(supervisor, &[], "a worker", cx);
     }
@@ -37,8 +40,8 @@ pub(crate) fn worker(args: &WorkerArgs, worker: &Worker, cx: &mut Ctxt) {
     }
 }
 
-/// `interval`, `delay`, `queue` and `event` exclude each other: each one
-/// written after the first is an error at its key.
+/// `interval`, `delay`, `cron`, `queue` and `event` exclude each other: each
+/// one written after the first is an error at its key.
 fn check_kind_conflicts(kind_keys: &[(WorkerKey, Span)], cx: &mut Ctxt) {
     if let Some(((first, _), rest)) = kind_keys.split_first() {
         for &(key, span) in rest {
@@ -50,20 +53,29 @@ fn check_kind_conflicts(kind_keys: &[(WorkerKey, Span)], cx: &mut Ctxt) {
 
 /// The message for kind key `second`, written after kind key `first`.
 fn kind_conflict(first: WorkerKey, second: WorkerKey, cx: &Ctxt) -> String {
-    use WorkerKey::{Delay, Event, Interval, Queue};
+    use WorkerKey::{Cron, Delay, Event, Interval, Queue};
     let attr = cx.attr();
-    let timed_kind = |key| {
-        if key == Delay {
-            "a delay"
-        } else {
-            "an interval"
-        }
+    let timed_kind = |key| match key {
+        Delay => "a delay",
+        Cron => "a cron",
+        _ => "an interval",
     };
     match (first, second) {
         (Interval, Delay) | (Delay, Interval) => format!(
             "{attr} takes `interval` or `delay`, not both: `interval` runs at a fixed rate, \
              `delay` pauses after each run; keep one of them"
         ),
+        (Cron, timed @ (Interval | Delay)) | (timed @ (Interval | Delay), Cron) => {
+            let (name, what) = if timed == Delay {
+                ("delay", "pauses after each run")
+            } else {
+                ("interval", "runs at a fixed rate from `start()`")
+            };
+            format!(
+                "{attr} takes `cron` or `{name}`, not both: `cron` runs at the times its \
+                 expression names, `{name}` {what}; keep one of them"
+            )
+        }
         (Queue, Event) | (Event, Queue) => format!(
             "{attr} takes `queue` or `event`, not both: a queue worker runs once per item, an \
              event worker once per `trigger()`; keep one of them"
@@ -128,17 +140,76 @@ fn check_pause_not_zero(args: &WorkerArgs, cx: &mut Ctxt) {
     }
 }
 
-/// `delay_before` pauses before each run of an interval or delay worker.
+/// `delay_before` pauses before each run of an interval or delay worker; a
+/// cron worker's times are all in its expression.
 fn check_delay_before_has_timing(args: &WorkerArgs, cx: &mut Ctxt) {
     let Some(delay_before) = &args.delay_before else {
         return;
     };
-    if args.interval.is_none() && args.delay.is_none() {
+    if args.interval.is_some() || args.delay.is_some() {
+        return;
+    }
+    if args.cron.is_some() {
+        cx.error(
+            delay_before.key,
+            format!(
+                "{} runs at the times its expression names and takes no `delay_before`; \
+                 write the later time in the expression (e.g. `30 */5 * * * *` for 30 \
+                 seconds past every fifth minute), or remove `delay_before`",
+                cx.attr_with("cron = …"),
+            ),
+        );
+    } else {
         cx.error(
             delay_before.key,
             format!(
                 "{}: `delay_before` applies to interval and delay workers; add \
                  `interval = …` or `delay = …`, or remove `delay_before`",
+                cx.attr(),
+            ),
+        );
+    }
+}
+
+/// `tz` is the time zone of a cron worker's expression: it needs `cron`.
+fn check_tz_has_cron(args: &WorkerArgs, cx: &mut Ctxt) {
+    if let (Some(tz), None) = (&args.tz, &args.cron) {
+        cx.error(
+            tz.key,
+            format!(
+                "{}: `tz` is the time zone of a cron worker's expression; add `cron = \"…\"` \
+                 (`#[background_worker(cron = \"0 30 2 * * *\", tz = \"Europe/Berlin\")]`) \
+                 or remove `tz`",
+                cx.attr(),
+            ),
+        );
+    }
+}
+
+/// `fleet` runs each tick of a cron worker on one node of the cluster: it
+/// needs `cron`, and a `fn` (an `impl` worker's state lives on one host).
+fn check_fleet(args: &WorkerArgs, worker: &Worker, cx: &mut Ctxt) {
+    let Some(fleet) = &args.fleet else {
+        return;
+    };
+    if matches!(worker.executor, Executor::Impl { .. }) {
+        cx.error(
+            fleet.key,
+            format!(
+                "{} cannot be used on an `impl` block: a stateful worker's state lives on \
+                 one host, so no other node of the cluster can run its ticks; remove \
+                 `fleet`, or use a worker fn without state: `#[background_worker(cron = \
+                 \"…\", fleet)] fn sweep() {{ … }}`",
+                cx.attr_with("fleet"),
+            ),
+        );
+    } else if args.cron.is_none() {
+        cx.error(
+            fleet.key,
+            format!(
+                "{}: `fleet` runs each tick of a cron worker on one node of the cluster; add \
+                 `cron = \"…\"` (`#[background_worker(cron = \"0 * * * * *\", fleet)]`) or \
+                 remove `fleet`",
                 cx.attr(),
             ),
         );

@@ -123,6 +123,29 @@ pub(crate) fn all_options() -> ::core::result::Result<(), &'static str> {
 #[background_worker(interval = 5)]
 fn r#loop() {}
 
+// Cron workers run only at their ticks, so `start()` then `stop()` runs none.
+#[background_worker(cron = "0 0 0 1 1 *")]
+fn cron() {
+    count();
+}
+
+#[background_worker(cron = "*/10 * * * *", tz = "Europe/Berlin")]
+async fn cron_async() -> bool {
+    count();
+    true
+}
+
+#[background_worker(cron = "@yearly", tz = "local", fleet, name = "cron-fleet")]
+pub fn cron_fleet() -> ::core::result::Result<(), ::std::string::String> {
+    count();
+    ::core::result::Result::Ok(())
+}
+
+#[background_worker(cron = r"0 30 2 * * MON-FRI", static)]
+fn cron_static() -> bool {
+    true
+}
+
 /// A worker with state.
 pub struct Reporter {
     sent: u64,
@@ -170,6 +193,29 @@ impl AsyncTotals {
     }
 }
 
+struct Sweeper {
+    swept: u64,
+}
+
+#[background_worker(cron = "@hourly", tz = "UTC", priority = Priority::Low)]
+impl Sweeper {
+    fn run(&mut self) {
+        self.swept += 1;
+    }
+}
+
+struct AsyncSweeper {
+    swept: u64,
+}
+
+#[background_worker(cron = "0 0 * * * *")]
+impl AsyncSweeper {
+    async fn run(&mut self) -> bool {
+        self.swept += 1;
+        true
+    }
+}
+
 struct Bell {
     rings: u64,
 }
@@ -200,7 +246,7 @@ fn main() {
     fn local() {}
     assert_eq!(local.name(), "local");
 
-    let workers: [&Worker; 8] = [
+    let workers: [&Worker; 12] = [
         &spin,
         &spin_async,
         &interval_int,
@@ -209,12 +255,21 @@ fn main() {
         &delay,
         &delay_async,
         &r#loop,
+        &cron,
+        &cron_async,
+        &cron_fleet,
+        &cron_static,
     ];
     for worker in workers {
         assert!(worker.start());
         worker.stop();
     }
     assert_eq!(r#loop.name(), "loop");
+    assert_eq!(cron_fleet.name(), "cron-fleet");
+    // `trigger()` runs a cron worker now, without shifting its schedule.
+    assert!(cron.start());
+    cron.trigger();
+    cron.stop();
 
     let queues: [&QueueWorker<u64>; 1] = [&queue];
     for worker in queues {
@@ -250,6 +305,13 @@ fn main() {
     worker.stop();
     let worker = AsyncTotals { total: 0 }.into_worker();
     worker.put((1, 2));
+    assert!(worker.start());
+    worker.stop();
+    let worker: Worker = Sweeper { swept: 0 }.into_worker();
+    assert!(worker.start());
+    worker.trigger();
+    worker.stop();
+    let worker = AsyncSweeper { swept: 0 }.into_worker();
     assert!(worker.start());
     worker.stop();
     let worker: EventWorker = Bell { rings: 0 }.into_worker();

@@ -1,0 +1,6 @@
+use atasker::prelude::*;
+
+#[background_worker(interval = 1, tz = "Europe/Berlin")]
+fn tick() {}
+
+fn main() {}

@@ -386,10 +386,23 @@ pub struct TaskStats {
 }
 
 /// The counters behind one [`TaskStats`]; every task refers to its name's.
+///
+/// Tasks of one name end on many threads at once: the counters are striped over
+/// [`STRIPES`] cache lines, a thread writing to its own, and added up when read.
 #[derive(Default)]
 pub(crate) struct NameCells {
     /// The metrics keys of this name (with the `metrics` feature), made once.
     pub(crate) metrics: crate::metrics::NameKeys,
+    stripes: [Stripe; STRIPES],
+}
+
+/// How many cache lines a name's counters are striped over.
+const STRIPES: usize = 8;
+
+/// One stripe of a name's counters, alone on its cache line(s).
+#[derive(Default)]
+#[repr(align(128))]
+struct Stripe {
     completed: AtomicU64,
     failed: AtomicU64,
     timed_out: AtomicU64,
@@ -407,43 +420,62 @@ fn nanos(d: Duration) -> u64 {
 }
 
 impl NameCells {
+    /// The calling thread's stripe.
+    fn stripe(&self) -> &Stripe {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static MINE: usize = NEXT.fetch_add(1, Relaxed) as usize % STRIPES;
+        }
+        &self.stripes[MINE.with(|m| *m)]
+    }
+
     pub(crate) fn started(&self, waited: Duration) {
         let ns = nanos(waited);
-        self.waits.fetch_add(1, Relaxed);
-        self.wait_ns.fetch_add(ns, Relaxed);
-        self.max_wait_ns.fetch_max(ns, Relaxed);
+        let s = self.stripe();
+        s.waits.fetch_add(1, Relaxed);
+        s.wait_ns.fetch_add(ns, Relaxed);
+        s.max_wait_ns.fetch_max(ns, Relaxed);
     }
 
     /// A task ended with `outcome`, after running `ran` (`None`: it never started).
     pub(crate) fn finished(&self, outcome: Outcome, ran: Option<Duration>) {
+        let s = self.stripe();
         match outcome {
-            Outcome::Completed => &self.completed,
-            Outcome::Failed => &self.failed,
-            Outcome::TimedOut => &self.timed_out,
-            Outcome::Cancelled => &self.cancelled,
+            Outcome::Completed => &s.completed,
+            Outcome::Failed => &s.failed,
+            Outcome::TimedOut => &s.timed_out,
+            Outcome::Cancelled => &s.cancelled,
         }
         .fetch_add(1, Relaxed);
         if let Some(ran) = ran {
             let ns = nanos(ran);
-            self.runs.fetch_add(1, Relaxed);
-            self.run_ns.fetch_add(ns, Relaxed);
-            self.max_run_ns.fetch_max(ns, Relaxed);
+            s.runs.fetch_add(1, Relaxed);
+            s.run_ns.fetch_add(ns, Relaxed);
+            s.max_run_ns.fetch_max(ns, Relaxed);
         }
     }
 
     fn snapshot(&self) -> TaskStats {
-        let mean = |total: &AtomicU64, n: &AtomicU64| {
-            Duration::from_nanos(total.load(Relaxed) / n.load(Relaxed).max(1))
+        let sum = |f: fn(&Stripe) -> &AtomicU64| -> u64 {
+            self.stripes.iter().map(|s| f(s).load(Relaxed)).sum()
         };
+        let max = |f: fn(&Stripe) -> &AtomicU64| -> u64 {
+            self.stripes
+                .iter()
+                .map(|s| f(s).load(Relaxed))
+                .max()
+                .unwrap_or(0)
+        };
+        let mean = |total: u64, n: u64| Duration::from_nanos(total / n.max(1));
         TaskStats {
-            completed: self.completed.load(Relaxed),
-            failed: self.failed.load(Relaxed),
-            timed_out: self.timed_out.load(Relaxed),
-            cancelled: self.cancelled.load(Relaxed),
-            mean_duration: mean(&self.run_ns, &self.runs),
-            max_duration: Duration::from_nanos(self.max_run_ns.load(Relaxed)),
-            mean_wait: mean(&self.wait_ns, &self.waits),
-            max_wait: Duration::from_nanos(self.max_wait_ns.load(Relaxed)),
+            completed: sum(|s| &s.completed),
+            failed: sum(|s| &s.failed),
+            timed_out: sum(|s| &s.timed_out),
+            cancelled: sum(|s| &s.cancelled),
+            mean_duration: mean(sum(|s| &s.run_ns), sum(|s| &s.runs)),
+            max_duration: Duration::from_nanos(max(|s| &s.max_run_ns)),
+            mean_wait: mean(sum(|s| &s.wait_ns), sum(|s| &s.waits)),
+            max_wait: Duration::from_nanos(max(|s| &s.max_wait_ns)),
         }
     }
 }

@@ -25,7 +25,7 @@
 mod imp {
     use crate::priority::Priority;
     use crate::task::PoolKind;
-    use metrics::{counter, histogram, with_recorder, Key, Label, Level, Metadata};
+    use metrics::{counter, with_recorder, Key, Label, Level, Metadata};
     use std::sync::OnceLock;
     use std::time::Duration;
 
@@ -143,12 +143,32 @@ mod imp {
         })
     }
 
-    pub(crate) fn worker_run(worker: &str, failed: bool, took: Duration) {
-        let outcome = if failed { "error" } else { "ok" };
-        counter!("atasker_worker_runs_total", "worker" => worker.to_owned(), "outcome" => outcome)
-            .increment(1);
-        histogram!("atasker_worker_run_duration_seconds", "worker" => worker.to_owned())
-            .record(took.as_secs_f64());
+    /// The keys of one worker, made on its first run (no allocation per run).
+    pub(crate) type WorkerKeys = OnceLock<WorkerKeysOf>;
+
+    /// See [`WorkerKeys`].
+    pub(crate) struct WorkerKeysOf {
+        ok: Key,
+        error: Key,
+        duration: Key,
+    }
+
+    pub(crate) fn worker_run(keys: &WorkerKeys, worker: &str, failed: bool, took: Duration) {
+        let k = keys.get_or_init(|| {
+            let labels = |more: Option<&'static str>| {
+                let mut labels = vec![Label::new("worker", worker.to_owned())];
+                labels.extend(more.map(|o| Label::from_static_parts("outcome", o)));
+                labels
+            };
+            WorkerKeysOf {
+                ok: Key::from_parts("atasker_worker_runs_total", labels(Some("ok"))),
+                error: Key::from_parts("atasker_worker_runs_total", labels(Some("error"))),
+                duration: Key::from_parts("atasker_worker_run_duration_seconds", labels(None)),
+            }
+        });
+        let runs = if failed { &k.error } else { &k.ok };
+        with_recorder(|r| r.register_counter(runs, &META)).increment(1);
+        with_recorder(|r| r.register_histogram(&k.duration, &META)).record(took.as_secs_f64());
     }
 
     pub(crate) fn process_started() {
@@ -183,7 +203,10 @@ mod imp {
     ) {
     }
     pub(crate) fn load(_: PoolKind, _: Priority, _: u64, _: u64) {}
-    pub(crate) fn worker_run(_: &str, _: bool, _: Duration) {}
+    /// Nothing to keep without the feature.
+    pub(crate) type WorkerKeys = ();
+
+    pub(crate) fn worker_run(_: &WorkerKeys, _: &str, _: bool, _: Duration) {}
     pub(crate) fn process_started() {}
     pub(crate) fn process_replaced() {}
 }

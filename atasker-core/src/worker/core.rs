@@ -168,6 +168,8 @@ pub(crate) struct Core {
     pub(crate) last_run_at: UnixTime,
     pub(crate) next_run_at: UnixTime,
     pub(crate) missed: AtomicU64,
+    /// Its metrics keys (with the `metrics` feature), made once.
+    pub(crate) metrics: crate::metrics::WorkerKeys,
 }
 
 /// An optional instant, readable from any thread: nanoseconds since the Unix epoch, 0 for
@@ -237,6 +239,7 @@ impl Core {
             last_run_at: UnixTime::default(),
             next_run_at: UnixTime::default(),
             missed: AtomicU64::new(0),
+            metrics: Default::default(),
             sup,
         });
         core.sup.inner.register_worker(&core);
@@ -401,7 +404,7 @@ impl Core {
             Relaxed,
         );
         self.runs.fetch_add(1, Relaxed);
-        crate::metrics::worker_run(&self.name, result.is_err(), took);
+        crate::metrics::worker_run(&self.metrics, &self.name, result.is_err(), took);
         let secs = took.as_secs_f64();
         match result {
             Ok(go_on) => {

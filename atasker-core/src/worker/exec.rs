@@ -68,7 +68,7 @@ where
             span.in_scope(|| f(item).into_outcome())
         });
         let worker = core.name.clone();
-        Box::pin(async move { WorkerError::of_run(worker, task.await) })
+        Box::pin(async move { WorkerError::of_run(&worker, task.await) })
     })
 }
 
@@ -92,7 +92,7 @@ where
             let outcome = CatchUnwind::new(fut)
                 .await
                 .and_then(|out| crate::task::run_catching(|| out.into_outcome()));
-            WorkerError::of_run(worker, outcome)
+            WorkerError::of_run(&worker, outcome)
         })
     })
 }
@@ -101,14 +101,25 @@ impl WorkerError {
     /// What a run of `worker` reports, from what its task gave: the executor's outcome
     /// (`Ok(go on)` or its `Err` text), or the task's error (a panic, a lost process).
     pub(crate) fn of_run(
-        worker: String,
+        worker: &str,
         run: Result<Result<bool, String>, TaskError>,
     ) -> Result<bool, WorkerError> {
+        // The name is copied only for an error (the success path is per item).
+        let worker = || worker.to_owned();
         match run {
             Ok(Ok(go_on)) => Ok(go_on),
-            Ok(Err(message)) => Err(WorkerError::Failed { worker, message }),
-            Err(TaskError::Panicked { message }) => Err(WorkerError::Panicked { worker, message }),
-            Err(error) => Err(WorkerError::Task { worker, error }),
+            Ok(Err(message)) => Err(WorkerError::Failed {
+                worker: worker(),
+                message,
+            }),
+            Err(TaskError::Panicked { message }) => Err(WorkerError::Panicked {
+                worker: worker(),
+                message,
+            }),
+            Err(error) => Err(WorkerError::Task {
+                worker: worker(),
+                error,
+            }),
         }
     }
 }

@@ -416,7 +416,7 @@ where
     for served in 1.. {
         let started = Instant::now();
         let outcome = run_catching(|| f(item).into_outcome());
-        let result = WorkerError::of_run(core.name().to_owned(), outcome);
+        let result = WorkerError::of_run(core.name(), outcome);
         if !core.record(run, result, started.elapsed()) {
             return false;
         }

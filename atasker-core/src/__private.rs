@@ -15,8 +15,8 @@ pub use crate::worker::macro_api::{
 pub type Lazy<T> = std::sync::LazyLock<T>;
 
 pub use crate::process_pool::registry::{
-    call_static, call_static_worker, run_static_worker, set_child_program, spawn_static, static_fn,
-    static_worker, StaticArgs, StaticEntry, StaticFn, StaticItem, StaticRun, StaticTuple,
-    StaticValue, StaticWorker, ATASKER_STATIC_TASKS_V0_1,
+    call_static, call_static_worker, run_static_worker, set_child_program, spawn_remote,
+    spawn_static, static_fn, static_worker, StaticArgs, StaticEntry, StaticFn, StaticItem,
+    StaticRun, StaticTuple, StaticValue, StaticWorker, ATASKER_STATIC_TASKS_V0_1,
 };
 pub use crate::supervisor::submit::{duration, seconds, spawn_async, spawn_blocking, TaskOptions};

@@ -51,6 +51,12 @@ pub enum TaskError {
     /// The task's result was already taken by an earlier `wait_timeout` or `.await`.
     #[error("task result already taken")]
     Consumed,
+    /// A remote task failed in the cluster rather than in its code: it was delivered more
+    /// than `max_deliveries` times (each node that took it stopped), Redis refused it (out
+    /// of memory) or no longer knows it, or the node could not run it (an unknown task
+    /// name, a malformed entry). The text says which; it never contains credentials.
+    #[error("cluster error: {0}")]
+    Cluster(String),
 }
 
 /// How a worker process ended: one wording, in logs and in [`TaskError::ProcessExited`].
@@ -101,6 +107,10 @@ pub enum BuildError {
     /// A cron expression or a time zone that does not parse; the text says which and why.
     #[error("invalid cron schedule: {0}")]
     Cron(String),
+    /// The cluster's URL does not parse, or names a scheme this build cannot use (`rediss://`
+    /// needs the `cluster-tls` feature); the text says why, without credentials.
+    #[error("invalid cluster URL: {0}")]
+    ClusterUrl(String),
     /// The tokio runtime for coroutines could not be created.
     #[error("cannot create the coroutine runtime")]
     Runtime(#[source] std::io::Error),

@@ -44,6 +44,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod cluster;
 mod context;
 mod coroutines;
 mod error;
@@ -61,6 +62,7 @@ mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+pub use cluster::{ClusterError, NodeStats};
 pub use error::{BuildError, TaskError};
 pub use priority::Priority;
 pub use stats::{PoolStats, PriorityStats, Stats, TaskStats};

@@ -33,7 +33,7 @@ mod imp {
     pub(crate) const ENABLED: bool = true;
 
     /// The keys of one task name, per pool and priority, each made on first use.
-    pub(crate) type NameKeys = [[OnceLock<TaskKeys>; 4]; 3];
+    pub(crate) type NameKeys = [[OnceLock<TaskKeys>; 4]; crate::task::POOLS];
 
     /// The keys of one task name at one pool and priority.
     pub(crate) struct TaskKeys {
@@ -110,16 +110,22 @@ mod imp {
 
     /// Keys labelled by pool and priority, made once (no allocation per event).
     struct Keys {
-        queue_wait: [[Key; 4]; 3],
-        running: [[Key; 4]; 3],
-        queued: [[Key; 4]; 3],
+        queue_wait: [[Key; 4]; crate::task::POOLS],
+        running: [[Key; 4]; crate::task::POOLS],
+        queued: [[Key; 4]; crate::task::POOLS],
     }
 
     fn keys() -> &'static Keys {
         static KEYS: OnceLock<Keys> = OnceLock::new();
         KEYS.get_or_init(|| {
             let table = |name: &'static str| {
-                [PoolKind::Threads, PoolKind::Processes, PoolKind::Coroutines].map(|pool| {
+                [
+                    PoolKind::Threads,
+                    PoolKind::Processes,
+                    PoolKind::Coroutines,
+                    PoolKind::Remote,
+                ]
+                .map(|pool| {
                     [
                         Priority::Low,
                         Priority::Normal,

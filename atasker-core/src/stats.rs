@@ -55,7 +55,7 @@ impl Counters {
 
 #[derive(Default)]
 pub(crate) struct StatsCells {
-    pools: [[Counters; 4]; 3],
+    pools: [[Counters; 4]; crate::task::POOLS],
     /// Per task name; a task looks its name up once, when it is made.
     names: RwLock<Names>,
 }
@@ -333,6 +333,15 @@ pub struct Stats {
     pub processes: PoolStats,
     /// Coroutines (not limited by the ladder; their priority is recorded).
     pub coroutines: PoolStats,
+    /// Remote tasks this process submitted to its cluster (`queued`: no node has taken them
+    /// yet; `running`: a node runs them). Zero without a cluster: remote tasks then run in
+    /// the process pool and count there.
+    pub remote: PoolStats,
+    /// This process as a cluster node, once [`Supervisor::serve_cluster`] was called (`null`
+    /// in JSON before).
+    ///
+    /// [`Supervisor::serve_cluster`]: crate::Supervisor::serve_cluster
+    pub node: Option<crate::cluster::NodeStats>,
     /// Threads alive in the thread pool.
     pub pool_threads: usize,
     /// Counters per task name (`module::fn` for the macros' tasks, [`TaskBuilder::name`]
@@ -518,6 +527,7 @@ impl Stats {
             PoolKind::Threads => &self.threads,
             PoolKind::Processes => &self.processes,
             PoolKind::Coroutines => &self.coroutines,
+            PoolKind::Remote => &self.remote,
         }
     }
 }

@@ -6,10 +6,11 @@
 //! a struct with one field per key ([`TaskArgs`], [`WorkerArgs`], the options
 //! as written, as tokio-macros' `Configuration`). `syn::meta::parser` reads
 //! each option: its key becomes a variant (an unknown key is an error that
-//! lists the valid keys), and its checked value goes to the key's field, once,
-//! with the key's span (a duplicate key is an error too). Errors go to the
-//! [`Ctxt`] and parsing goes on, so the user sees all of them at once. The
-//! checks of the values themselves are in `args/value.rs`.
+//! lists the valid keys; a key that belongs elsewhere, as `remote` on a
+//! worker, one that says where), and its checked value goes to the key's
+//! field, once, with the key's span (a duplicate key is an error too). Errors
+//! go to the [`Ctxt`] and parsing goes on, so the user sees all of them at
+//! once. The checks of the values themselves are in `args/value.rs`.
 
 mod value;
 
@@ -93,12 +94,20 @@ pub(crate) trait Key: Copy + 'static {
     const ALL: &'static [Self];
     /// What messages say about the key.
     fn spec(self) -> Spec;
+    /// The message for `name`, a key this macro does not take but another
+    /// use does (e.g. `remote` on a worker), saying what to write instead;
+    /// `None` for an unknown key, which gets the list of valid keys.
+    fn misplaced(name: &str, cx: &Ctxt) -> Option<String> {
+        let _ = (name, cx);
+        None
+    }
 }
 
 /// The keys of `#[background_task]`.
 #[derive(Clone, Copy)]
 pub(crate) enum TaskKey {
     Static,
+    Remote,
     Priority,
     Supervisor,
     Timeout,
@@ -107,6 +116,7 @@ pub(crate) enum TaskKey {
 impl Key for TaskKey {
     const ALL: &'static [Self] = &[
         Self::Static,
+        Self::Remote,
         Self::Priority,
         Self::Supervisor,
         Self::Timeout,
@@ -115,6 +125,7 @@ impl Key for TaskKey {
     fn spec(self) -> Spec {
         match self {
             Self::Static => STATIC,
+            Self::Remote => spec("remote", Form::Flag, "remote"),
             Self::Priority => PRIORITY,
             Self::Supervisor => SUPERVISOR,
             Self::Timeout => spec("timeout", Form::Duration, "timeout = 5"),
@@ -177,6 +188,17 @@ impl Key for WorkerKey {
             Self::OnError => spec("on_error", Form::Path, "on_error = report"),
         }
     }
+
+    fn misplaced(name: &str, cx: &Ctxt) -> Option<String> {
+        (name == "remote").then(|| {
+            format!(
+                "{} has no option `remote`: a worker's runs cannot be remote yet, `remote` is \
+                 for tasks, `#[background_task(static, remote)]`; remove `remote` (`static` \
+                 runs a worker fn in this host's process pool)",
+                cx.attr(),
+            )
+        })
+    }
 }
 
 // ---- the options as written ----
@@ -194,13 +216,6 @@ pub(crate) struct Given<T> {
     pub(crate) value: Option<T>,
 }
 
-impl<T> Given<T> {
-    /// The valid value, if any.
-    pub(crate) fn into_value(self) -> Option<T> {
-        self.value
-    }
-}
-
 /// The options of one macro, one field per key.
 pub(crate) trait Options: Default {
     /// The macro's keys.
@@ -215,6 +230,8 @@ pub(crate) trait Options: Default {
 pub(crate) struct TaskArgs {
     /// `static`.
     pub(crate) static_: Option<Given<Span>>,
+    /// `remote` (which needs `static`).
+    pub(crate) remote: Option<Given<Span>>,
     /// `priority = EXPR`.
     pub(crate) priority: Option<Given<Expr>>,
     /// `supervisor = EXPR`.
@@ -229,6 +246,7 @@ impl Options for TaskArgs {
     fn read(&mut self, option: &mut Reader<'_, '_, TaskKey>) -> syn::Result<()> {
         match option.key {
             TaskKey::Static => option.flag(&mut self.static_),
+            TaskKey::Remote => option.flag(&mut self.remote),
             TaskKey::Priority => option.value(&mut self.priority, priority_value),
             TaskKey::Supervisor => option.value(&mut self.supervisor, any_expr),
             TaskKey::Timeout => option.value(&mut self.timeout, duration_value),
@@ -343,15 +361,15 @@ fn parse_one<T: Options>(
     cx: &mut Ctxt,
 ) -> syn::Result<()> {
     let Some((key, ident)) = find_key::<T::Key>(&meta.path) else {
-        cx.error_spanned(
-            &meta.path,
+        let name = path_to_string(&meta.path);
+        let message = T::Key::misplaced(&name, cx).unwrap_or_else(|| {
             format!(
-                "{} has no option `{}`; valid options: {}",
+                "{} has no option `{name}`; valid options: {}",
                 cx.attr(),
-                path_to_string(&meta.path),
                 valid_keys::<T::Key>(),
-            ),
-        );
+            )
+        });
+        cx.error_spanned(&meta.path, message);
         skip_value(meta)?;
         return Ok(());
     };

@@ -35,7 +35,12 @@
 //! ```
 //!
 //! `static_fn::<(Args…), Result>()` checks that the types cross to another
-//! process (one error per type that does not) and gives the two calls.
+//! process (one error per type that does not) and gives the calls: `call` in
+//! the child, `spawn` (or `spawn_remote`) in the parent.
+//!
+//! With `static, remote` the code is the same but for the last call,
+//! `.spawn_remote(…, &__ATASKER_ENTRY, (n,))`: a node of the supervisor's
+//! cluster runs the body (its process pool does when it has no cluster).
 //!
 //! For `#[background_worker(interval = 1)] fn tick() { body }`:
 //!
@@ -128,9 +133,9 @@ pub(crate) fn background_task(args: TokenStream, item: TokenStream) -> TokenStre
             item = func.to_token_stream();
         }
     }
-    let task = func.map(|func| Task::new(args, func));
+    let task = func.map(|func| Task::new(&args, func));
     if let Some(task) = &task {
-        validate::task(task, &mut cx);
+        validate::task(&args, task, &mut cx);
     }
     if let Err(errors) = cx.check() {
         let item = task.as_ref().and_then(stand_in::task).unwrap_or(item);

@@ -27,12 +27,15 @@ mod tests;
 /// its handle. Visibility, attributes and docs are kept.
 ///
 /// Where it runs is decided by the signature: an `async fn` on the
-/// supervisor's runtime, a `fn` on its thread pool, and a `fn` marked `static`
-/// on its process pool.
+/// supervisor's runtime, a `fn` on its thread pool, a `fn` marked `static`
+/// on its process pool, and one marked `static, remote` on its cluster.
 ///
 /// Options, in any order:
 /// - `static`: run in another process (owned, concrete argument and result
 ///   types only);
+/// - `remote` (with `static`: `#[background_task(static, remote)]`): run on a
+///   node of the supervisor's cluster, or in its process pool when it has
+///   none;
 /// - `priority = EXPR`: a `Priority` (default `Priority::Normal`);
 /// - `supervisor = EXPR`: a `&'static Supervisor` (default
 ///   `Supervisor::global()`);

@@ -61,10 +61,18 @@ pub(crate) enum CountValue {
 
 // ---- tasks ----
 
+/// The valid value of an option as written, if any.
+fn valid<T: Clone>(given: &Option<Given<T>>) -> Option<T> {
+    given.as_ref().and_then(|given| given.value.clone())
+}
+
 /// The options of `#[background_task]` with a valid value.
 pub(crate) struct TaskOptions {
     /// The span of `static`.
     pub(crate) static_: Option<Span>,
+    /// The span of `remote`: the task runs on a node of the supervisor's
+    /// cluster (validation requires `static` too).
+    pub(crate) remote: Option<Span>,
     /// `priority = EXPR`.
     pub(crate) priority: Option<Expr>,
     /// `supervisor = EXPR`.
@@ -73,13 +81,14 @@ pub(crate) struct TaskOptions {
     pub(crate) timeout: Option<DurationValue>,
 }
 
-impl From<TaskArgs> for TaskOptions {
-    fn from(args: TaskArgs) -> Self {
+impl From<&TaskArgs> for TaskOptions {
+    fn from(args: &TaskArgs) -> Self {
         TaskOptions {
-            static_: args.static_.and_then(Given::into_value),
-            priority: args.priority.and_then(Given::into_value),
-            supervisor: args.supervisor.and_then(Given::into_value),
-            timeout: args.timeout.and_then(Given::into_value),
+            static_: valid(&args.static_),
+            remote: valid(&args.remote),
+            priority: valid(&args.priority),
+            supervisor: valid(&args.supervisor),
+            timeout: valid(&args.timeout),
         }
     }
 }
@@ -96,7 +105,7 @@ pub(crate) struct Task {
 
 impl Task {
     /// The task of `func` with the options `args`.
-    pub(crate) fn new(args: TaskArgs, func: ItemFn) -> Task {
+    pub(crate) fn new(args: &TaskArgs, func: ItemFn) -> Task {
         let options = TaskOptions::from(args);
         Task {
             kind: FnKind::of(&func.sig, options.static_),
@@ -209,9 +218,6 @@ pub(crate) struct WorkerOptions {
 
 impl From<&WorkerArgs> for WorkerOptions {
     fn from(args: &WorkerArgs) -> Self {
-        fn valid<T: Clone>(given: &Option<Given<T>>) -> Option<T> {
-            given.as_ref().and_then(|given| given.value.clone())
-        }
         WorkerOptions {
             static_: valid(&args.static_),
             delay_before: valid(&args.delay_before),

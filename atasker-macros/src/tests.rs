@@ -328,6 +328,41 @@ fn static_all_options() {
     ));
 }
 
+#[test]
+fn static_remote() {
+    insta::assert_snapshot!(task(
+        quote!(static, remote),
+        quote! {
+            /// Renders on a node of the cluster.
+            pub fn render(job: RenderJob) -> Vec<u8> { job.render() }
+        }
+    ));
+}
+
+#[test]
+fn remote_is_static_but_for_the_spawn_call() {
+    // The same code as `static`, `spawn_remote` for `spawn`, whatever the
+    // order of the options. Compared as tokens: pretty-printing may break
+    // the longer call over other lines.
+    let item = quote! {
+        pub fn render(job: RenderJob, (w, h): (u32, u32)) -> Vec<u8> { job.render(w, h) }
+    };
+    let local = expand::background_task(
+        quote!(static, priority = Priority::High, timeout = 5),
+        item.clone(),
+    )
+    .to_string();
+    assert_eq!(local.matches(". spawn (").count(), 1, "{local}");
+    let expected = local.replace(". spawn (", ". spawn_remote (");
+    for args in [
+        quote!(static, remote, priority = Priority::High, timeout = 5),
+        quote!(remote, timeout = 5, static, priority = Priority::High),
+    ] {
+        let remote = expand::background_task(args.clone(), item.clone()).to_string();
+        assert_eq!(remote, expected, "{args}");
+    }
+}
+
 // ---- errors ----
 
 #[test]
@@ -595,8 +630,8 @@ fn signature_rules() {
 
 #[test]
 fn option_errors() {
-    let valid =
-        "valid options: `static`, `priority = EXPR`, `supervisor = EXPR`, `timeout = SECS | EXPR`";
+    let valid = "valid options: `static`, `remote`, `priority = EXPR`, `supervisor = EXPR`, \
+                 `timeout = SECS | EXPR`";
     let cases = [
         (quote!(prio = 1), format!("`#[background_task]` has no option `prio`; {valid}")),
         (quote!(a::b), format!("`#[background_task]` has no option `a::b`; {valid}")),
@@ -631,6 +666,48 @@ fn option_errors() {
             )
         }),
     );
+}
+
+#[test]
+fn remote_errors() {
+    let valid = "valid options: `static`, `remote`, `priority = EXPR`, `supervisor = EXPR`, \
+                 `timeout = SECS | EXPR`";
+    let needs_static = "`#[background_task(remote)]` runs the task on another host, so it must \
+                        be `static` (owned serde arguments and result): write \
+                        `#[background_task(static, remote)]`";
+    let remote = "`#[background_task(static, remote)]`";
+    let cases = [
+        (quote!(remote), quote!(fn f() {}), needs_static.to_owned()),
+        (quote!(priority = Priority::High, remote), quote!(fn f(n: u64) -> u64 { n }), needs_static.to_owned()),
+        (quote!(remote), quote!(async fn f() {}), format!("{needs_static} and remove `async`")),
+        (quote!(static, remote, remote), quote!(fn f() {}), format!("`#[background_task]` takes `remote` only once; remove one of them ({valid})")),
+        (quote!(remote, static, remote), quote!(fn f() {}), format!("`#[background_task]` takes `remote` only once; remove one of them ({valid})")),
+        (quote!(static, remote = true), quote!(fn f() {}), "`#[background_task]`: `remote` takes no value; write `#[background_task(remote)]`".to_owned()),
+        // `static = true` is reported; `remote` adds no second error.
+        (quote!(static = true, remote), quote!(fn f() {}), "`#[background_task]`: `static` takes no value; write `#[background_task(static)]`".to_owned()),
+        // The rules of `static`, naming `remote` too; `static` must stay.
+        (quote!(static, remote), quote!(async fn f() {}), format!("{remote} cannot be used on an `async fn`; remove `async`")),
+        (quote!(remote, static), quote!(fn f(x: &str) {}), format!("{remote} cannot take a reference: arguments and results are sent to another process; use an owned type such as `String`")),
+        (quote!(static, remote), quote!(fn f<T>(x: T) {}), format!("{remote} cannot be used on a generic fn: a process task needs concrete types; remove the generic parameters and name the types")),
+        (quote!(static, remote), quote!(fn f(&self) {}), format!("{remote} cannot be used on a method: tasks are free functions; remove `self` and take what you need as an ordinary argument")),
+    ];
+    assert_errors(error, cases);
+}
+
+#[test]
+fn remote_errors_leave_a_stand_in() {
+    let output = task(
+        quote!(remote),
+        quote! {
+            pub fn render(job: RenderJob) -> Vec<u8> { job.render() }
+        },
+    );
+    assert!(
+        output.starts_with("pub fn render(job: RenderJob) -> ::atasker::Task<Vec<u8>> {"),
+        "{output}"
+    );
+    assert!(output.contains("::core::unimplemented!()"), "{output}");
+    assert!(!output.contains("spawn"), "{output}");
 }
 
 #[test]
@@ -1435,6 +1512,58 @@ fn worker_option_errors() {
             )
         }),
     );
+}
+
+#[test]
+fn worker_remote() {
+    // A worker's runs cannot be remote yet: the message says where `remote`
+    // belongs, without the list of valid options (which has no `remote`).
+    let expected = "`#[background_worker]` has no option `remote`: a worker's runs cannot be \
+                    remote yet, `remote` is for tasks, `#[background_task(static, remote)]`; \
+                    remove `remote` (`static` runs a worker fn in this host's process pool)";
+    assert_errors(
+        worker_error,
+        [
+            (
+                quote!(remote),
+                quote!(
+                    fn tick() {}
+                ),
+                expected,
+            ),
+            (
+                quote!(interval = 1, static, remote),
+                quote!(
+                    fn tick() {}
+                ),
+                expected,
+            ),
+            (
+                quote!(queue, remote = true),
+                quote!(
+                    fn handle(job: Job) {}
+                ),
+                expected,
+            ),
+            (
+                quote!(remote),
+                quote!(impl Reporter { fn run(&mut self) {} }),
+                expected,
+            ),
+        ],
+    );
+    // Beside the error, the stand-in: the handle the worker would have.
+    let output = worker(
+        quote!(interval = 1, remote),
+        quote! {
+            fn tick() {}
+        },
+    );
+    assert!(
+        output.contains("static tick: ::atasker::__private::Lazy<::atasker::Worker> ="),
+        "{output}"
+    );
+    assert!(output.contains("::core::unimplemented!()"), "{output}");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! to the [`Ctxt`], whose errors are combined; nothing stops at the first one.
 //! The rules run in the order of the item, so the errors come in that order.
 //!
-//! Here: the rules of `#[background_task]` and those both macros share; in
+//! Here: the rules of `#[background_task]` (its options against each other,
+//! as written, then its function) and those both macros share; in
 //! `validate/worker.rs`, those of `#[background_worker]`; in
 //! `validate/owned.rs`, the types that cross to another thread or process.
 
@@ -16,23 +17,27 @@ use syn::{Attribute, Expr, Ident, Pat, Signature};
 
 use self::owned::{check_owned_types, Crossing};
 pub(crate) use self::worker::worker;
-use crate::args::peel;
+use crate::args::{peel, TaskArgs};
 use crate::ctxt::Ctxt;
 use crate::item::typed_inputs;
 use crate::model::{FnKind, Task};
 
 // ---- tasks ----
 
-/// Checks a `#[background_task]`.
-pub(crate) fn task(task: &Task, cx: &mut Ctxt) {
+/// Checks a `#[background_task]`: its options against each other (as
+/// written, in `args`), then its function.
+pub(crate) fn task(args: &TaskArgs, task: &Task, cx: &mut Ctxt) {
     let sig = &task.func.sig;
+    check_remote_is_static(args, sig, cx);
+    let remote = task.options.remote.is_some();
     let attr = match task.kind {
+        FnKind::Static if remote => cx.attr_with("static, remote"),
         FnKind::Static => cx.attr_with("static"),
         FnKind::Async | FnKind::Blocking => cx.attr(),
     };
     check_fn(sig, &attr, cx);
     match task.kind {
-        FnKind::Static => check_static(sig, &attr, cx),
+        FnKind::Static => check_static(sig, &attr, remote, cx),
         FnKind::Async | FnKind::Blocking => check_owned_types(sig, &attr, Crossing::Thread, cx),
     }
     if let Some(supervisor) = &task.options.supervisor {
@@ -44,6 +49,28 @@ pub(crate) fn task(task: &Task, cx: &mut Ctxt) {
             .collect();
         check_supervisor(supervisor, &params, "a task", cx);
     }
+}
+
+/// `remote` runs the task on another host, whose arguments and result cross
+/// as those of a `static` task do: it needs `static` (as written, so that a
+/// `static = true`, already reported, adds no second error).
+fn check_remote_is_static(args: &TaskArgs, sig: &Signature, cx: &mut Ctxt) {
+    let (Some(remote), None) = (&args.remote, &args.static_) else {
+        return;
+    };
+    let and_async = if sig.asyncness.is_some() {
+        " and remove `async`"
+    } else {
+        ""
+    };
+    cx.error(
+        remote.key,
+        format!(
+            "{} runs the task on another host, so it must be `static` (owned serde arguments \
+             and result): write `#[background_task(static, remote)]`{and_async}",
+            cx.attr_with("remote"),
+        ),
+    );
 }
 
 /// Removes every `#[other]` attribute (matched by the last segment of its
@@ -123,19 +150,26 @@ pub(super) fn check_qualifiers(sig: &Signature, attr: &str, cx: &mut Ctxt) {
 }
 
 /// Rules for `static` functions, whose arguments and result cross a process
-/// boundary: owned, concrete types only.
-fn check_static(sig: &Signature, attr: &str, cx: &mut Ctxt) {
-    check_static_async(sig, attr, cx);
+/// boundary: owned, concrete types only. A `remote` one is told to keep
+/// `static` (which `remote` needs).
+fn check_static(sig: &Signature, attr: &str, remote: bool, cx: &mut Ctxt) {
+    let remove = if remote {
+        "`async`"
+    } else {
+        "`static` or `async`"
+    };
+    check_static_async(sig, attr, remove, cx);
     check_static_generics(sig, attr, cx);
     check_owned_types(sig, attr, Crossing::Process, cx);
 }
 
-/// A `static` function cannot be `async`.
-pub(super) fn check_static_async(sig: &Signature, attr: &str, cx: &mut Ctxt) {
+/// A `static` function cannot be `async`; `remove` says what to remove, e.g.
+/// "`static` or `async`".
+pub(super) fn check_static_async(sig: &Signature, attr: &str, remove: &str, cx: &mut Ctxt) {
     if let Some(asyncness) = &sig.asyncness {
         cx.error_spanned(
             asyncness,
-            format!("{attr} cannot be used on an `async fn`; remove `static` or `async`"),
+            format!("{attr} cannot be used on an `async fn`; remove {remove}"),
         );
     }
 }

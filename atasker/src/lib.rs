@@ -37,6 +37,7 @@
 //! | `async fn` | the supervisor's tokio runtime, as a coroutine | waiting on I/O, cheaply |
 //! | `fn` | the supervisor's thread pool (never a runtime thread) | blocking or CPU work |
 //! | `fn` marked `static`: `#[background_task(static)]` | the supervisor's process pool: another OS process running the same executable (see [Process tasks](#process-tasks)) | isolation, crash containment, CPU work that holds locks |
+//! | `fn` marked `static, remote`: `#[background_task(static, remote)]` (tasks only) | a node of the supervisor's cluster, or its process pool without one (see [Process tasks](#process-tasks)) | work spread over several hosts |
 //!
 //! Without the macros: [`spawn`] (thread pool), [`spawn_async`] (coroutine) and
 //! [`Supervisor::task`] (with a priority, a delay, a timeout) for tasks;
@@ -382,6 +383,12 @@
 //! - A static task may print: the tasks travel on pipes of their own.
 //! - The pool's size and ladder: [`SupervisorBuilder::process_pool`] (default: cores).
 //!
+//! `#[background_task(static, remote)]` (`remote` needs `static`) runs the same call on another
+//! host: a node of the supervisor's cluster (hosts running the same build that share a Redis
+//! server, set with `.cluster("redis://…")`). The function, its calls and its [`Task`] are those
+//! of a static task; without a cluster it runs in this host's process pool, so code and tests
+//! run unchanged on one machine. Delivery is at least once: make remote tasks idempotent.
+//!
 //! ## Signals and worker processes
 //!
 //! Worker processes run in a process group of their own, so a Ctrl-C in a terminal (SIGINT
@@ -518,10 +525,11 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub use atasker_core::{
-    spawn, spawn_async, wait_completed, BuildError, EventWorker, EventWorkerBuilder, PoolKind,
-    PoolStats, Priority, PriorityStats, QueueWorker, QueueWorkerBuilder, Stats, Supervisor,
-    SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId, TaskInfo, TaskStats, Worker,
-    WorkerBuilder, WorkerError, WorkerKind, WorkerOutput, WorkerState, WorkerStats,
+    spawn, spawn_async, wait_completed, BuildError, ClusterError, EventWorker, EventWorkerBuilder,
+    NodeStats, PoolKind, PoolStats, Priority, PriorityStats, QueueWorker, QueueWorkerBuilder,
+    Stats, Supervisor, SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId, TaskInfo,
+    TaskStats, Worker, WorkerBuilder, WorkerError, WorkerKind, WorkerOutput, WorkerState,
+    WorkerStats,
 };
 pub use atasker_macros::{background_task, background_worker};
 

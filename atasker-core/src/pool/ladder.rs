@@ -36,7 +36,7 @@ impl Limits {
         self.caps[2]
     }
 
-    fn cap(&self, p: Priority) -> usize {
+    pub(crate) fn cap(&self, p: Priority) -> usize {
         match p {
             Priority::Critical => usize::MAX,
             p => self.caps[p.index()],

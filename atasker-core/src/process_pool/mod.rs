@@ -88,6 +88,62 @@ where
     })
 }
 
+/// Runs the registered static function at `index` with arguments already encoded (a
+/// cluster node's task: it forwards the bytes as they came); the result is the reply's
+/// payload, as encoded by the child.
+pub(crate) fn spawn_raw(spec: Spec<'_>, index: u32, args: Vec<u8>) -> Task<Vec<u8>> {
+    let job = |cell: &Arc<TaskCell<Vec<u8>>>| -> Job {
+        Box::new(RawJob {
+            cell: cell.clone(),
+            index,
+            args,
+        })
+    };
+    spec.sup
+        .inner
+        .submit(&spec, PoolKind::Processes, job, |inner, job| {
+            inner.processes.submit(job)
+        })
+}
+
+/// The pool's limits (a cluster node takes as much as they let start).
+pub(crate) fn limits(inner: &crate::supervisor::Inner) -> Limits {
+    let c = &inner.config;
+    Limits::new(
+        c.process_pool,
+        c.process_reserve_normal,
+        c.process_reserve_high,
+    )
+}
+
+struct RawJob {
+    cell: Arc<TaskCell<Vec<u8>>>,
+    index: u32,
+    args: Vec<u8>,
+}
+
+impl CellJob for RawJob {
+    type Output = Vec<u8>;
+
+    fn cell(&self) -> &Arc<TaskCell<Vec<u8>>> {
+        &self.cell
+    }
+}
+
+impl ProcessJob for RawJob {
+    fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
+        protocol::request(buf, self.index, |b| {
+            b.extend_from_slice(&self.args);
+            Ok(())
+        })
+    }
+
+    fn complete(self: Box<Self>, payload: &[u8]) -> bool {
+        self.cell.finish(RUNNING, Ok(payload.to_vec()));
+        true
+    }
+}
+
 /// A unit of work for the pool: a task's arguments and its cell, of any types.
 pub(crate) trait ProcessJob: JobTask {
     /// Builds the request frame.

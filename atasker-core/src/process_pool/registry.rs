@@ -94,6 +94,16 @@ where
     super::spawn_static(opts.spec(), entry, args)
 }
 
+/// Runs the registered static function `entry` on a node of the supervisor's cluster, or in
+/// its process pool when it has no cluster.
+pub fn spawn_remote<A, R>(opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    crate::cluster::spawn_remote(opts.spec(), entry, args)
+}
+
 /// Test support: the program children are started from, instead of `/proc/self/exe`
 /// (`None`: back to the default). Affects every supervisor of the process.
 pub fn set_child_program(path: Option<&std::path::Path>) {
@@ -157,6 +167,7 @@ static_tuple!(A B C D E F G H I J K L M N O P);
 /// by [`static_fn`] (which checks the types); they need no bounds of their own.
 pub struct StaticFn<A, R> {
     spawn: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
+    spawn_remote: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
     call: StaticCall<A, R>,
 }
 
@@ -178,6 +189,7 @@ where
     }
     StaticFn {
         spawn: spawn_static::<A, R>,
+        spawn_remote: spawn_remote::<A, R>,
         call: call::<A, R>,
     }
 }
@@ -186,6 +198,11 @@ impl<A, R> StaticFn<A, R> {
     /// [`spawn_static`].
     pub fn spawn(&self, opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R> {
         (self.spawn)(opts, entry, args)
+    }
+
+    /// [`spawn_remote`]: `#[background_task(static, remote)]`.
+    pub fn spawn_remote(&self, opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R> {
+        (self.spawn_remote)(opts, entry, args)
     }
 
     /// [`call_static`].
@@ -254,6 +271,11 @@ impl<I, R> StaticWorker<I, R> {
     pub fn call(&self, input: &[u8], out: &mut Vec<u8>, f: fn(I) -> R) -> Result<(), String> {
         (self.call)(input, out, f)
     }
+}
+
+/// Every registered static function, in registry order (an entry's index is its position).
+pub(crate) fn entries() -> &'static [StaticEntry] {
+    &ATASKER_STATIC_TASKS_V0_1
 }
 
 /// Where `entry` sits in the registry, if it is registered.

@@ -22,6 +22,11 @@ pub(crate) struct Config {
     pub(crate) on_warning: Option<Hook>,
     pub(crate) on_critical: Option<Hook>,
     pub(crate) runtime: Option<tokio::runtime::Handle>,
+    /// The cluster's URL (checked by `build`).
+    pub(crate) cluster: Option<String>,
+    pub(crate) cluster_namespace: String,
+    pub(crate) node_timeout: Duration,
+    pub(crate) max_deliveries: u32,
 }
 
 impl Default for Config {
@@ -41,6 +46,10 @@ impl Default for Config {
             on_warning: None,
             on_critical: None,
             runtime: None,
+            cluster: None,
+            cluster_namespace: crate::cluster::DEFAULT_NAMESPACE.into(),
+            node_timeout: crate::cluster::DEFAULT_NODE_TIMEOUT,
+            max_deliveries: crate::cluster::DEFAULT_MAX_DELIVERIES,
         }
     }
 }
@@ -332,6 +341,11 @@ impl SupervisorBuilder {
     /// Builds a private supervisor. Give it to the macros with `supervisor = EXPR` (a
     /// `&'static Supervisor`) or to the worker builders with `.supervisor(&sup)`.
     ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidConfig`] for a setting out of range,
+    /// [`BuildError::ClusterUrl`] for a cluster URL that does not parse.
+    ///
     /// ```
     /// let sup = atasker::Supervisor::builder().name("private").build()?;
     /// assert_eq!(sup.task().spawn(|| 1).wait(), Ok(1));
@@ -340,6 +354,15 @@ impl SupervisorBuilder {
     /// ```
     pub fn build(self) -> Result<Supervisor, BuildError> {
         let c = self.config;
+        let remote = match &c.cluster {
+            Some(url) => Some(crate::cluster::Remote::new(crate::cluster::Settings::new(
+                url,
+                &c.cluster_namespace,
+                c.node_timeout,
+                c.max_deliveries,
+            )?)),
+            None => None,
+        };
         if c.thread_pool == 0 {
             return Err(BuildError::InvalidConfig("thread_pool must be at least 1"));
         }
@@ -373,6 +396,7 @@ impl SupervisorBuilder {
                 stats: StatsCells::default(),
                 threads,
                 processes,
+                remote,
                 runtime: Mutex::new(None),
                 rt_handle: OnceLock::new(),
                 phase: AtomicU8::new(OPEN),
@@ -384,6 +408,71 @@ impl SupervisorBuilder {
                 config: c,
             }),
         })
+    }
+
+    /// Sends `#[background_task(static, remote)]` tasks to a cluster: the nodes sharing the
+    /// Redis server (7.0 or later) at `url` — `redis://[user:password@]host[:port][/db]`,
+    /// `redis+unix:///path/to.sock`, or `rediss://…` with the `cluster-tls` feature. Without
+    /// a cluster, remote tasks run in the local process pool. `build()` checks the URL
+    /// ([`BuildError::ClusterUrl`]) but does not connect: the first remote task (or
+    /// [`Supervisor::serve_cluster`]) does, and the connection is made again after every
+    /// failure, for ever.
+    ///
+    /// Delivery is at least once (a task whose node dies runs again elsewhere): remote
+    /// tasks should be idempotent. A node takes only tasks of its own build (the same
+    /// executable file, or the same `ATASKER_BUILD_ID` in the environment).
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder()
+    ///     .cluster("redis://127.0.0.1:6379/0")
+    ///     .cluster_namespace("plant")
+    ///     .build()?;
+    /// # drop(sup);
+    /// # Ok::<(), atasker::BuildError>(())
+    /// ```
+    pub fn cluster(mut self, url: impl Into<String>) -> Self {
+        self.config.cluster = Some(url.into());
+        self
+    }
+
+    /// The prefix of every Redis key of the cluster, so that several applications share
+    /// one Redis. Default: `atasker`. Non-empty, without spaces or `:`.
+    ///
+    /// ```
+    /// let b = atasker::Supervisor::builder().cluster("redis://h/0").cluster_namespace("a b");
+    /// assert!(b.build().is_err());
+    /// ```
+    pub fn cluster_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.config.cluster_namespace = namespace.into();
+        self
+    }
+
+    /// How long a node may stay silent before the tasks it holds are delivered to another
+    /// node. Nodes send a heartbeat every third of it, from a thread of their own; silence is
+    /// judged by Redis's clock (the heartbeat key's expiry). Default: 30 s; at least 300 ms.
+    /// A live node's task never moves, however long it runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = atasker::Supervisor::builder().cluster("redis://h/0");
+    /// assert!(b.node_timeout(Duration::from_secs(5)).build().is_ok());
+    /// ```
+    pub fn node_timeout(mut self, d: Duration) -> Self {
+        self.config.node_timeout = d;
+        self
+    }
+
+    /// How many deliveries a remote task gets: a task whose node died (or went silent) this
+    /// many times fails with [`TaskError::Cluster`] instead of being delivered again (a task
+    /// that kills its node would otherwise kill every node in turn). Default: 3; at least 1.
+    ///
+    /// ```
+    /// let b = atasker::Supervisor::builder().cluster("redis://h/0");
+    /// assert!(b.max_deliveries(0).build().is_err());
+    /// ```
+    pub fn max_deliveries(mut self, n: u32) -> Self {
+        self.config.max_deliveries = n;
+        self
     }
 
     /// Builds the global supervisor that [`Supervisor::global`] returns.

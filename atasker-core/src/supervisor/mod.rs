@@ -118,6 +118,10 @@ impl Supervisor {
             threads: inner.stats.snapshot(PoolKind::Threads),
             processes: inner.stats.snapshot(PoolKind::Processes),
             coroutines: inner.stats.snapshot(PoolKind::Coroutines),
+            remote: inner.stats.snapshot(PoolKind::Remote),
+            node: (inner.remote.as_ref())
+                .and_then(|r| r.node.get())
+                .map(|n| n.stats()),
             pool_threads: inner.threads.load().0,
             tasks: inner.stats.tasks(),
             workers: inner.workers().iter().map(|w| w.stats()).collect(),
@@ -153,6 +157,8 @@ pub(crate) struct Inner {
     pub(crate) stats: StatsCells,
     pub(crate) threads: ThreadPool,
     pub(crate) processes: ProcessPool,
+    /// The cluster, when one is configured.
+    pub(crate) remote: Option<crate::cluster::Remote>,
     /// The runtime the supervisor owns (none with `.runtime(handle)`), built on first use.
     pub(crate) runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// A handle to the runtime in use, once known (or why it could not start).
@@ -270,9 +276,16 @@ impl Schedule for Inner {
     }
 
     fn kill(&self, h: &Header) {
-        // Coroutines are aborted by their handle; thread tasks cannot be interrupted.
-        if h.pool == PoolKind::Processes {
-            self.processes.kill(h.id);
+        // Coroutines are aborted by their handle; thread tasks cannot be interrupted; a
+        // remote task is removed from its queue unless a node has taken it.
+        match h.pool {
+            PoolKind::Processes => self.processes.kill(h.id),
+            PoolKind::Remote => {
+                if let Some(p) = self.remote.as_ref().and_then(|r| r.producer.get()) {
+                    p.cancel(h.id.as_u64());
+                }
+            }
+            PoolKind::Threads | PoolKind::Coroutines => {}
         }
     }
 

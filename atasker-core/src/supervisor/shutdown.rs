@@ -187,6 +187,11 @@ impl Inner {
         // New work is refused at once; workers still finish (queue workers drain what was
         // put in them: a supervisor stop is final, so keeping the items would lose them).
         let _ = self.phase.compare_exchange(OPEN, DRAINING, SeqCst, SeqCst);
+        // A node takes nothing more; what it took runs and is answered below.
+        let node = self.remote.as_ref().and_then(|r| r.node.get());
+        if let Some(node) = node {
+            node.stop_taking(deadline);
+        }
         // Every worker is told first, so that they stop (and queue workers drain) together.
         let workers = self.workers();
         let runs: Vec<_> = workers.iter().map(|w| w.begin_final_stop()).collect();
@@ -201,13 +206,26 @@ impl Inner {
         // coroutines could never finish): `blocking` refuses it loudly.
         let drained = self.pending.n.load(SeqCst) <= allowed
             || crate::task::blocking(deadline, || self.pending.wait(allowed, deadline));
+        let producer = self.remote.as_ref().and_then(|r| r.producer.get());
         if drained {
+            if let Some(node) = node {
+                node.finish(deadline);
+            }
+            if let Some(p) = producer {
+                p.close();
+            }
             self.processes.shutdown(false);
             return;
         }
         tracing::warn!(supervisor = %self.config.name, "atasker: stop deadline reached; cancelling what is left");
         self.threads.cancel_queued();
         self.processes.cancel_all();
+        if let Some(p) = producer {
+            p.cancel_all();
+        }
+        if let Some(node) = node {
+            node.finish(Some(Instant::now()));
+        }
         let live: Vec<_> = self
             .live
             .iter()

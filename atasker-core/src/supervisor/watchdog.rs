@@ -67,6 +67,14 @@ pub(crate) fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
             c.timeout_critical,
             &mut found,
         );
+        if let Some(p) = inner.remote.as_ref().and_then(|r| r.producer.get()) {
+            p.overdue(
+                Instant::now(),
+                c.timeout_warning,
+                c.timeout_critical,
+                &mut found,
+            );
+        }
         // The hooks are user code: a panic in one is contained, and the watchdog goes on.
         let call = |hook: &Option<Hook>, t: &TaskInfo| {
             if let Some(hook) = hook {

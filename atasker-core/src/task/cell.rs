@@ -417,10 +417,15 @@ impl<T: Send + 'static> Control for TaskCell<T> {
                     if let Some(h) = self.header.abort.get() {
                         h.abort();
                     }
+                    if self.header.pool == PoolKind::Remote {
+                        // Out of its queue, unless a node took it meanwhile.
+                        self.header.sup.kill(&self.header);
+                    }
                 }
                 done
             }
-            RUNNING if self.header.pool != PoolKind::Threads => {
+            // A thread cannot be interrupted; a remote task a node runs is the node's.
+            RUNNING if self.header.pool == PoolKind::Processes => {
                 let done = self.finish(RUNNING, Err(TaskError::Cancelled));
                 if done {
                     if let Some(h) = self.header.abort.get() {

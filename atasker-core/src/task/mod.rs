@@ -71,7 +71,13 @@ pub enum PoolKind {
     Processes,
     /// The supervisor's tokio runtime (`async fn`).
     Coroutines,
+    /// A node of the supervisor's cluster (`#[background_task(static, remote)]` with
+    /// [`SupervisorBuilder::cluster`](crate::SupervisorBuilder::cluster)).
+    Remote,
 }
+
+/// How many pool kinds there are (the length of per-pool tables).
+pub(crate) const POOLS: usize = 4;
 
 impl PoolKind {
     /// Its name in logs and metrics labels.
@@ -80,6 +86,7 @@ impl PoolKind {
             PoolKind::Threads => "threads",
             PoolKind::Processes => "processes",
             PoolKind::Coroutines => "coroutines",
+            PoolKind::Remote => "remote",
         }
     }
 

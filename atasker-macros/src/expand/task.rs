@@ -1,6 +1,6 @@
 //! The code of a `#[background_task]`: the outer function that starts the
 //! body (kept in an inner `__atasker_body`) on the runtime, the thread pool
-//! or, registered, the process pool.
+//! or, registered, the process pool (or, `remote`, the cluster).
 
 use proc_macro2::{Delimiter, Group, Ident, TokenStream};
 use quote::{quote, quote_spanned};
@@ -57,7 +57,9 @@ pub(super) fn task_fn(task: &Task) -> TokenStream {
 /// A process-pool (`static`) task: the body is registered in the executable's
 /// registry of static tasks (so that a child process, running the same
 /// executable, finds it by its index) and the call sends the arguments to the
-/// process pool.
+/// process pool. A `remote` one is the same but for the call, `spawn_remote`,
+/// which sends them to a node of the supervisor's cluster (to the process
+/// pool when it has none).
 pub(super) fn static_task_fn(task: &Task) -> TokenStream {
     let ItemFn { sig, block, .. } = &task.func;
     let ident = &sig.ident;
@@ -82,7 +84,12 @@ pub(super) fn static_task_fn(task: &Task) -> TokenStream {
         quote!(|(#(#names,)*)| __atasker_body(#(#names),*)),
     );
     let options = options(task);
-    let spawn = quote_spanned!(span=> #check.spawn(#options, &__ATASKER_ENTRY, (#(#names,)*)));
+    let method = if task.options.remote.is_some() {
+        Ident::new("spawn_remote", span)
+    } else {
+        Ident::new("spawn", span)
+    };
+    let spawn = quote_spanned!(span=> #check.#method(#options, &__ATASKER_ENTRY, (#(#names,)*)));
 
     // Validation leaves a static task no generics.
     outer_fn(

@@ -240,7 +240,7 @@ fn check_worker_fn(sig: &Signature, worker: &Worker, check_args: bool, cx: &mut 
     }
     if static_ {
         let attr = cx.attr_with("static");
-        check_static_async(sig, &attr, cx);
+        check_static_async(sig, &attr, "`static` or `async`", cx);
         check_owned_types(sig, &attr, Crossing::Process, cx);
     }
 }

@@ -1,0 +1,330 @@
+//! Remote static tasks on a cluster of nodes sharing a Redis server (≥ 7.0), through Redis
+//! Streams with one consumer group.
+//!
+//! - **Producer** (`producer.rs`): a remote task is an entry in the stream of its build and
+//!   priority; the submitting process reads its answers from a reply stream of its own and
+//!   resolves the caller's [`Task`]. Submissions are batched into pipelines.
+//! - **Node** (`node.rs`): [`Supervisor::serve_cluster`] takes entries with `XREADGROUP`, as
+//!   many as its process pool can start now (CRITICAL at once), runs them in that pool under
+//!   the same ladder, and answers and acknowledges each in one script. A heartbeat key with a
+//!   TTL, set from a thread of its own, says it is alive; any node puts the entries of a
+//!   node whose heartbeat expired back in their queue (`reclaim`).
+//! - **Zero set-up nodes** (`zero_setup.rs`): `ATASKER_NODE=redis://…` makes any binary a
+//!   node before `main`.
+//! - The engine is behind [`broker::Broker`]; `link.rs` keeps connections alive.
+//!
+//! [`Supervisor::serve_cluster`]: crate::Supervisor::serve_cluster
+
+pub(crate) mod broker;
+mod link;
+pub(crate) mod node;
+mod producer;
+mod wire;
+pub(crate) mod zero_setup;
+
+use crate::error::{BuildError, TaskError};
+use crate::process_pool::registry::StaticEntry;
+use crate::supervisor::Spec;
+use crate::task::Task;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub(crate) use producer::Producer;
+
+/// The default namespace (the prefix of every key).
+pub(crate) const DEFAULT_NAMESPACE: &str = "atasker";
+/// The default node timeout.
+pub(crate) const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default delivery limit.
+pub(crate) const DEFAULT_MAX_DELIVERIES: u32 = 3;
+
+/// A supervisor's cluster settings, checked by `build()` (which does not connect).
+pub(crate) struct Settings {
+    pub(crate) client: redis::Client,
+    /// The URL without credentials.
+    pub(crate) shown: String,
+    pub(crate) namespace: String,
+    pub(crate) node_timeout: Duration,
+    pub(crate) max_deliveries: u32,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.shown)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub(crate) fn new(
+        url: &str,
+        namespace: &str,
+        node_timeout: Duration,
+        max_deliveries: u32,
+    ) -> Result<Self, BuildError> {
+        let shown = redact(url);
+        let invalid = |why: String| Err(BuildError::ClusterUrl(format!("{shown}: {why}")));
+        if url.starts_with("rediss://") && !cfg!(feature = "cluster-tls") {
+            return invalid("`rediss://` needs atasker's `cluster-tls` feature".into());
+        }
+        let client = match redis::Client::open(url) {
+            Ok(c) => c,
+            // The crate's text may quote the URL: say only what kind of error it was.
+            Err(e) => return invalid(format!("{} (expected redis://[user:password@]host[:port][/db], rediss://… or redis+unix:///path)", e.category())),
+        };
+        if namespace.is_empty() || namespace.contains(|c: char| c.is_whitespace() || c == ':') {
+            return Err(BuildError::InvalidConfig(
+                "cluster_namespace must be non-empty, without spaces or `:`",
+            ));
+        }
+        if node_timeout < Duration::from_millis(300) {
+            return Err(BuildError::InvalidConfig(
+                "node_timeout must be at least 300 ms",
+            ));
+        }
+        if max_deliveries == 0 {
+            return Err(BuildError::InvalidConfig(
+                "max_deliveries must be at least 1",
+            ));
+        }
+        Ok(Settings {
+            client,
+            shown,
+            namespace: namespace.to_owned(),
+            node_timeout,
+            max_deliveries,
+        })
+    }
+
+    /// How long one Redis call may take before its connection is deemed dead: a third of
+    /// the node timeout, at least 1 s, at most 10 s.
+    pub(crate) fn call_deadline(&self) -> Duration {
+        (self.node_timeout / 3).clamp(Duration::from_secs(1), Duration::from_secs(10))
+    }
+}
+
+/// `url` without its password (and user): `redis://***@host:6379/0`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<not a URL>".into();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// This build's fingerprint: a hash of the executable file (or of `ATASKER_BUILD_ID` when
+/// set), as 16 hex digits. Nodes take only tasks of their own fingerprint.
+pub(crate) fn fingerprint() -> &'static str {
+    static FP: OnceLock<String> = OnceLock::new();
+    FP.get_or_init(|| {
+        let mut h = Hasher::default();
+        match std::env::var("ATASKER_BUILD_ID") {
+            Ok(id) => h.write(id.as_bytes()),
+            Err(_) => {
+                if let Err(e) = hash_file(&mut h) {
+                    tracing::error!(error = %e, "atasker: cannot read this executable to fingerprint the build; using the registry's names");
+                    for e in crate::process_pool::registry::entries() {
+                        h.write(e.name.as_bytes());
+                    }
+                }
+            }
+        }
+        format!("{:016x}", h.finish())
+    })
+}
+
+fn hash_file(h: &mut Hasher) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open("/proc/self/exe")
+        .or_else(|_| std::env::current_exe().and_then(std::fs::File::open))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        h.write(&buf[..n]);
+    }
+}
+
+/// A fast 64-bit hash of a byte stream (8 bytes at a time, multiply-xorshift); not
+/// cryptographic: it tells builds apart, it does not authenticate them.
+#[derive(Default)]
+struct Hasher {
+    state: u64,
+    len: u64,
+}
+
+impl Hasher {
+    fn mix(&mut self, word: u64) {
+        self.state = (self.state ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.state ^= self.state >> 29;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            tail[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(tail) ^ 0xFF);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let mut x = self.state ^ self.len;
+        x = (x ^ (x >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^ (x >> 33)
+    }
+}
+
+/// A unique name for this process in the cluster: `host:pid:random`.
+pub(crate) fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mut h = Hasher::default();
+    h.write(&nanos.to_le_bytes());
+    h.write(&std::process::id().to_le_bytes());
+    h.write(&(&h as *const Hasher as usize).to_le_bytes());
+    format!("{host}:{}:{:08x}", std::process::id(), h.finish() as u32)
+}
+
+/// Runs `entry` on a node of `spec`'s cluster, or in the local process pool without one.
+pub(crate) fn spawn_remote<A, R>(spec: Spec<'_>, entry: &'static StaticEntry, args: A) -> Task<R>
+where
+    A: Serialize + Send + 'static,
+    R: DeserializeOwned + Send + 'static,
+{
+    match &spec.sup.inner.remote {
+        Some(remote) => remote.spawn(&spec, entry, args),
+        None => crate::process_pool::spawn_static(spec, entry, args),
+    }
+}
+
+/// Why [`Supervisor::serve_cluster`](crate::Supervisor::serve_cluster) could not make this
+/// process a node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The supervisor was built without
+    /// [`SupervisorBuilder::cluster`](crate::SupervisorBuilder::cluster).
+    #[error("no cluster is configured: build the supervisor with `.cluster(\"redis://…\")`")]
+    NotConfigured,
+    /// `serve_cluster` was called before on this supervisor.
+    #[error("this supervisor already serves the cluster")]
+    AlreadyServing,
+    /// The Redis server is older than 7.0 (before it, `XAUTOCLAIM` left deleted entries
+    /// pending for ever, redis/redis#10198); the text names its version.
+    #[error(
+        "the Redis server is too old for atasker's cluster: version {0}, 7.0 or later is needed"
+    )]
+    ServerTooOld(String),
+    /// The supervisor is stopped, or its runtime could not start.
+    #[error("the supervisor cannot serve: {0}")]
+    Unavailable(String),
+}
+
+/// Counters of this process as a cluster node ([`Stats::node`](crate::Stats::node)).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// The node's consumer name in Redis (`host:pid:random`, unique per process and run).
+    pub name: String,
+    /// Tasks this node took and answered (whatever their outcome).
+    pub served: u64,
+    /// Of those, tasks that had been delivered before to a node that stopped or went silent.
+    pub redelivered: u64,
+    /// Tasks running on this node now.
+    pub running: u64,
+    /// Entries this node acknowledged without running them (missing fields, an unknown
+    /// task name); each was answered with an error where the submitter could be named.
+    pub rejected: u64,
+    /// Entries this node put back in their queue from nodes found silent.
+    pub reclaimed: u64,
+    /// How many times a connection to Redis was made again after it failed.
+    pub reconnects: u64,
+}
+
+/// The error of a task Redis refused or lost.
+pub(crate) fn cluster_error(what: impl std::fmt::Display) -> TaskError {
+    TaskError::Cluster(what.to_string())
+}
+
+/// The cluster side of a supervisor: its settings, the producer (started on the first
+/// remote task) and the node (started by `serve_cluster`).
+pub(crate) struct Remote {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) producer: OnceLock<Arc<Producer>>,
+    pub(crate) node: OnceLock<Arc<node::Node>>,
+}
+
+impl Remote {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Remote {
+            settings: Arc::new(settings),
+            producer: OnceLock::new(),
+            node: OnceLock::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show() {
+        assert_eq!(
+            redact("redis://user:secret@10.0.0.5:6379/0"),
+            "redis://***@10.0.0.5:6379/0"
+        );
+        assert_eq!(redact("redis://:secret@h/0?x=@"), "redis://***@h/0?x=@");
+        assert_eq!(redact("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(
+            redact("redis+unix:///run/r.sock"),
+            "redis+unix:///run/r.sock"
+        );
+        assert_eq!(redact("nonsense"), "<not a URL>");
+    }
+
+    #[test]
+    fn bad_urls_are_build_errors_without_the_password() {
+        for url in [
+            "http://u:pw@host",
+            "redis://u:pw@host:notaport",
+            "rediss://u:pw@h",
+        ] {
+            let e = Settings::new(url, "ns", DEFAULT_NODE_TIMEOUT, 3).unwrap_err();
+            let text = e.to_string();
+            assert!(matches!(e, BuildError::ClusterUrl(_)), "{url}: {text}");
+            assert!(!text.contains("pw"), "{text}");
+        }
+        assert!(Settings::new("redis://h/0", "a b", DEFAULT_NODE_TIMEOUT, 3).is_err());
+        assert!(Settings::new("redis://h/0", "ns", Duration::from_millis(10), 3).is_err());
+        assert!(Settings::new("redis://h/0", "ns", DEFAULT_NODE_TIMEOUT, 0).is_err());
+        assert!(Settings::new("redis+unix:///tmp/x.sock", "ns", DEFAULT_NODE_TIMEOUT, 3).is_ok());
+    }
+
+    #[test]
+    fn the_fingerprint_is_stable_and_the_names_unique() {
+        assert_eq!(fingerprint(), fingerprint());
+        assert_eq!(fingerprint().len(), 16);
+        assert_ne!(process_name(), process_name());
+    }
+}

@@ -1,0 +1,548 @@
+//! A cluster node: takes remote tasks of its own build, runs them in its process pool and
+//! answers them.
+//!
+//! - Two readers: one for CRITICAL (always, on a connection of its own), one for the other
+//!   priorities, which takes only what the pool's ladder would start now, highest first, and
+//!   otherwise waits for a slot to free. A reader that finds nothing blocks in `XREADGROUP`
+//!   (never polls).
+//! - Each task runs as a process-pool task with the arguments' bytes as they came; its
+//!   answer and acknowledgement go in one script (`FINISH`), retried until Redis takes them.
+//! - A heartbeat thread (a plain thread with a connection of its own, so that busy user code
+//!   or a saturated runtime cannot starve it) sets `ns:hb:<name>` with the node timeout as
+//!   TTL every third of it. Every node runs `RECLAIM` as often: entries held by nodes whose
+//!   heartbeat expired (judged by Redis's clock) go back to their queue.
+//! - Stop: the readers stop taking, running tasks finish and are answered, the heartbeat is
+//!   deleted and the node leaves the group.
+
+use super::broker::{Broker, RedisBroker, Taken, PRIORITIES};
+use super::link::{Backoff, CallError};
+use super::wire;
+use super::{NodeStats, Settings};
+use crate::error::TaskError;
+use crate::pool::ladder::Limits;
+use crate::priority::Priority;
+use crate::process_pool::registry::{entries, StaticEntry};
+use crate::supervisor::{Inner, Spec, Supervisor};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// How long a reader's `XREADGROUP` blocks (and so, at most, how long a stop waits for it).
+const TAKE_BLOCK: Duration = Duration::from_secs(1);
+
+/// How many CRITICAL entries one read takes at most.
+const CRITICAL_BATCH: usize = 64;
+
+/// A node: this process serving its supervisor's cluster.
+pub(crate) struct Node {
+    sup: Weak<Inner>,
+    settings: Arc<Settings>,
+    broker: Arc<RedisBroker>,
+    pub(crate) name: String,
+    /// Registered static functions by name.
+    registry: HashMap<&'static str, (u32, &'static StaticEntry)>,
+    limits: Limits,
+    running: AtomicUsize,
+    readers: AtomicUsize,
+    stopping: AtomicBool,
+    /// The heartbeat has been set at least once (readers wait for it: a node must be alive
+    /// before it holds anything).
+    alive: AtomicBool,
+    /// A task ended (a slot may be free), or the node stops.
+    freed: tokio::sync::Notify,
+    /// `running` and `readers` fell to zero; the heartbeat thread's stop.
+    idle: (Mutex<bool>, Condvar),
+    served: AtomicU64,
+    redelivered: AtomicU64,
+    rejected: AtomicU64,
+    reclaimed: AtomicU64,
+    heartbeat: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Supervisor {
+    /// Makes this process a node of the supervisor's cluster: it takes remote tasks of its
+    /// own build from Redis and runs them in its process pool, under the same ladder (what
+    /// it can start now, highest priority first; CRITICAL at once). Returns at once; the
+    /// node serves until the supervisor stops, and a [`stop`](Supervisor::stop) lets the
+    /// tasks it runs finish and be answered first.
+    ///
+    /// `build()` does not connect: this call tries once (for at most 2 s) to check the
+    /// server's version; an unreachable server is not an error (the node connects when it
+    /// can, and again after every failure, for ever).
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::NotConfigured`] without [`SupervisorBuilder::cluster`];
+    /// [`ClusterError::AlreadyServing`] on a second call; [`ClusterError::ServerTooOld`]
+    /// for a Redis older than 7.0; [`ClusterError::Unavailable`] once the supervisor is
+    /// stopped.
+    ///
+    /// ```
+    /// let sup = atasker::Supervisor::builder().build().unwrap();
+    /// assert_eq!(sup.serve_cluster(), Err(atasker::ClusterError::NotConfigured));
+    /// ```
+    ///
+    /// [`ClusterError::NotConfigured`]: crate::ClusterError::NotConfigured
+    /// [`ClusterError::AlreadyServing`]: crate::ClusterError::AlreadyServing
+    /// [`ClusterError::ServerTooOld`]: crate::ClusterError::ServerTooOld
+    /// [`ClusterError::Unavailable`]: crate::ClusterError::Unavailable
+    /// [`SupervisorBuilder::cluster`]: crate::SupervisorBuilder::cluster
+    pub fn serve_cluster(&self) -> Result<(), super::ClusterError> {
+        use super::ClusterError;
+        let inner = &self.inner;
+        let Some(remote) = &inner.remote else {
+            return Err(ClusterError::NotConfigured);
+        };
+        if self.is_stopped() {
+            return Err(ClusterError::Unavailable(
+                "the supervisor is stopped".into(),
+            ));
+        }
+        if remote.node.get().is_some() {
+            return Err(ClusterError::AlreadyServing);
+        }
+        if let Some(version) = server_version(&remote.settings) {
+            let major = version
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok());
+            if major.is_some_and(|m| m < 7) {
+                return Err(ClusterError::ServerTooOld(version));
+            }
+        }
+        let handle = inner
+            .handle()
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let node = Node::new(inner, remote.settings.clone());
+        let mut fresh = false;
+        remote.node.get_or_init(|| {
+            fresh = true;
+            node.clone()
+        });
+        if !fresh {
+            return Err(ClusterError::AlreadyServing);
+        }
+        node.start(&handle);
+        Ok(())
+    }
+}
+
+/// The server's version, if it answers within 2 s.
+fn server_version(settings: &Settings) -> Option<String> {
+    let t = Duration::from_secs(2);
+    let mut c = settings.client.get_connection_with_timeout(t).ok()?;
+    c.set_read_timeout(Some(t)).ok()?;
+    c.set_write_timeout(Some(t)).ok()?;
+    let info: String = redis::cmd("INFO").arg("server").query(&mut c).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .map(|v| v.trim().to_owned())
+}
+
+impl Node {
+    fn new(inner: &Arc<Inner>, settings: Arc<Settings>) -> Arc<Node> {
+        let broker = Arc::new(RedisBroker::new(
+            settings.client.clone(),
+            &settings.shown,
+            &settings.namespace,
+            super::fingerprint(),
+            settings.call_deadline(),
+        ));
+        let registry = entries()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((e.name, (u32::try_from(i).ok()?, e))))
+            .collect();
+        Arc::new(Node {
+            sup: Arc::downgrade(inner),
+            broker,
+            name: super::process_name(),
+            registry,
+            limits: crate::process_pool::limits(inner),
+            settings,
+            running: AtomicUsize::new(0),
+            readers: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            alive: AtomicBool::new(false),
+            freed: tokio::sync::Notify::new(),
+            idle: (Mutex::new(false), Condvar::new()),
+            served: AtomicU64::new(0),
+            redelivered: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            reclaimed: AtomicU64::new(0),
+            heartbeat: Mutex::new(None),
+        })
+    }
+
+    fn start(self: &Arc<Self>, handle: &tokio::runtime::Handle) {
+        tracing::info!(node = %self.name, redis = %self.settings.shown, namespace = %self.settings.namespace, build = super::fingerprint(), "atasker: serving the cluster");
+        let me = self.clone();
+        let beat = std::thread::Builder::new()
+            .name("atasker-heartbeat".into())
+            .spawn(move || me.heartbeat_loop());
+        match beat {
+            Ok(h) => *crate::sync::lock(&self.heartbeat) = Some(h),
+            Err(e) => {
+                tracing::error!(error = %e, "atasker: cannot start the node's heartbeat thread; the node does not serve");
+                return;
+            }
+        }
+        self.readers.fetch_add(2, SeqCst);
+        handle.spawn(self.clone().take_loop(true));
+        handle.spawn(self.clone().take_loop(false));
+        handle.spawn(self.clone().reclaim_loop());
+    }
+
+    pub(crate) fn stats(&self) -> NodeStats {
+        NodeStats {
+            name: self.name.clone(),
+            served: self.served.load(SeqCst),
+            redelivered: self.redelivered.load(SeqCst),
+            running: self.running.load(SeqCst) as u64,
+            rejected: self.rejected.load(SeqCst),
+            reclaimed: self.reclaimed.load(SeqCst),
+            reconnects: self.broker.reconnects(),
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(SeqCst)
+    }
+
+    /// How many entries of each priority (in `PRIORITIES` order) the pool would start now.
+    fn counts(&self, critical: bool) -> [usize; 4] {
+        if critical {
+            return [CRITICAL_BATCH, 0, 0, 0];
+        }
+        let busy = self.running.load(SeqCst);
+        let free = |p: Priority| self.limits.cap(p).saturating_sub(busy);
+        [
+            0,
+            free(Priority::High),
+            free(Priority::Normal),
+            free(Priority::Low),
+        ]
+    }
+
+    async fn take_loop(self: Arc<Self>, critical: bool) {
+        let mut backoff = Backoff::new();
+        while !self.stopping() {
+            if !self.alive.load(SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            let counts = self.counts(critical);
+            if counts.iter().all(|&n| n == 0) {
+                // Full: wait for a slot (or the stop).
+                let _ = tokio::time::timeout(TAKE_BLOCK, self.freed.notified()).await;
+                continue;
+            }
+            let taken = if critical {
+                self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await
+            } else {
+                self.take_highest_first(counts).await
+            };
+            match taken {
+                Ok(entries) => {
+                    backoff.reset();
+                    self.start_all(entries).await;
+                }
+                Err(e) if e.is_nogroup() => {
+                    tracing::warn!("atasker: the task queues are gone from Redis (its data was lost?); making them again");
+                    if self.broker.ensure_groups().await.is_err() {
+                        backoff.wait().await;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "atasker: taking tasks failed; retrying");
+                    backoff.wait().await;
+                }
+            }
+        }
+        if self.readers.fetch_sub(1, SeqCst) == 1 {
+            self.notify_idle();
+        }
+    }
+
+    /// One entry-taking round for HIGH, NORMAL, LOW: each queue in turn without waiting
+    /// (what its cap allows), then, if all were empty, one blocking read over those with room.
+    async fn take_highest_first(&self, counts: [usize; 4]) -> Result<Vec<Taken>, CallError> {
+        let mut left = counts;
+        for i in 1..4 {
+            if left[i] == 0 {
+                continue;
+            }
+            let mut only = [0; 4];
+            only[i] = left[i];
+            let got = self.broker.take(&self.name, only, None).await?;
+            if !got.is_empty() {
+                return Ok(got);
+            }
+            // Empty: lower queues keep their own room.
+            left[i] = 0;
+        }
+        self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await
+    }
+
+    async fn start_all(self: &Arc<Self>, entries: Vec<Taken>) {
+        let mut notices: HashMap<String, Vec<String>> = HashMap::new();
+        for t in entries {
+            self.start_one(t, &mut notices);
+        }
+        if notices.is_empty() {
+            return;
+        }
+        let notices: Vec<(String, String)> = notices
+            .into_iter()
+            .map(|(r, tids)| (r, tids.join(",")))
+            .collect();
+        // Best effort: a lost notice only delays the submitter's `running` count.
+        if let Err(e) = self.broker.started(&notices).await {
+            tracing::debug!(error = %e, "atasker: start notices not sent");
+        }
+    }
+
+    fn start_one(self: &Arc<Self>, t: Taken, notices: &mut HashMap<String, Vec<String>>) {
+        let reject = |why: String| {
+            let address = wire::reply_address(&t.fields);
+            tracing::error!(entry = %t.id, node = %self.name, error = %why, "atasker: a task entry this node cannot run; acknowledged");
+            self.rejected.fetch_add(1, SeqCst);
+            self.running.fetch_add(1, SeqCst);
+            let me = self.clone();
+            let (priority, id) = (t.priority, t.id.clone());
+            tokio::spawn(async move {
+                me.answer(priority, &id, address, Err(TaskError::Cluster(why)))
+                    .await;
+                me.ended();
+            });
+        };
+        let task = match wire::incoming(&t.fields) {
+            Ok(task) => task,
+            Err(why) => return reject(format!("a malformed task entry: {why}")),
+        };
+        let Some(&(index, entry)) = self.registry.get(task.name.as_str()) else {
+            return reject(format!(
+                "no static task `{}` in this node's build",
+                task.name
+            ));
+        };
+        let Some(inner) = self.sup.upgrade() else {
+            return;
+        };
+        let sup = Supervisor { inner };
+        if task.deliveries > 0 {
+            self.redelivered.fetch_add(1, SeqCst);
+        }
+        self.running.fetch_add(1, SeqCst);
+        notices
+            .entry(task.reply_to.clone())
+            .or_default()
+            .push(task.tid.clone());
+        let spec = Spec {
+            name: entry.name,
+            priority: t.priority,
+            timeout: task.timeout,
+            // Admitted while a stop lets running work finish: the node took it.
+            for_worker: true,
+            ..Spec::new(&sup)
+        };
+        let run = crate::process_pool::spawn_raw(spec, index, task.args);
+        let me = self.clone();
+        let (priority, id) = (t.priority, t.id);
+        let address = Some((task.reply_to, task.tid));
+        tokio::spawn(async move {
+            let result = run.await;
+            me.answer(priority, &id, address, result).await;
+            me.served.fetch_add(1, SeqCst);
+            me.ended();
+        });
+    }
+
+    fn ended(&self) {
+        if self.running.fetch_sub(1, SeqCst) == 1 && self.stopping() {
+            self.notify_idle();
+        }
+        self.freed.notify_waiters();
+        self.freed.notify_one();
+    }
+
+    /// Answers and acknowledges entry `id`, retrying until Redis takes it.
+    async fn answer(
+        &self,
+        priority: Priority,
+        id: &str,
+        address: Option<(String, String)>,
+        result: Result<Vec<u8>, TaskError>,
+    ) {
+        let mut reply = wire::reply(result);
+        let reply_to = address.map(|(r, tid)| {
+            reply.push(("t", tid.into_bytes()));
+            r
+        });
+        let mut backoff = Backoff::new();
+        loop {
+            match self
+                .broker
+                .finish(priority, id, reply_to.as_deref(), &reply)
+                .await
+            {
+                Ok(()) => return,
+                Err(CallError::Server(e)) => {
+                    tracing::error!(entry = id, error = %e, "atasker: Redis refused a task's answer; retrying");
+                }
+                Err(CallError::Connection(_)) => {}
+            }
+            backoff.wait().await;
+        }
+    }
+
+    async fn reclaim_loop(self: Arc<Self>) {
+        let every = self.settings.node_timeout / 3;
+        let mut warned = false;
+        while !self.stopping() {
+            if self.alive.load(SeqCst) {
+                if !warned {
+                    warned = true;
+                    let _ = self.broker.ensure_groups().await;
+                    if let Some(w) = self.broker.settings_warning().await {
+                        tracing::warn!("atasker: {w}");
+                    }
+                }
+                match self.broker.reclaim(self.settings.max_deliveries).await {
+                    Ok(r) if r.requeued + r.failed > 0 => {
+                        self.reclaimed.fetch_add(r.requeued, SeqCst);
+                        tracing::warn!(requeued = r.requeued, failed = r.failed, "atasker: tasks of silent nodes queued again (or failed after max_deliveries)");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "atasker: reclaim failed; retrying"),
+                }
+            }
+            let _ = tokio::time::timeout(every, self.freed_stop()).await;
+        }
+    }
+
+    /// Returns when the node stops.
+    async fn freed_stop(&self) {
+        while !self.stopping() {
+            self.freed.notified().await;
+        }
+    }
+
+    fn heartbeat_loop(self: Arc<Self>) {
+        let ttl = self.settings.node_timeout;
+        let key = format!("{}:hb:{}", self.settings.namespace, self.name);
+        let t = self.settings.call_deadline();
+        let connect = || -> redis::RedisResult<redis::Connection> {
+            let c = self.settings.client.get_connection_with_timeout(t)?;
+            c.set_read_timeout(Some(t))?;
+            c.set_write_timeout(Some(t))?;
+            Ok(c)
+        };
+        let mut conn: Option<redis::Connection> = None;
+        loop {
+            let stop = *crate::sync::lock(&self.idle.0);
+            if conn.is_none() {
+                conn = connect().ok();
+            }
+            if let Some(c) = conn.as_mut() {
+                if stop {
+                    self.leave(c, &key);
+                    return;
+                }
+                let set: redis::RedisResult<()> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(super::fingerprint())
+                    .arg("PX")
+                    .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+                    .query(c);
+                match set {
+                    Ok(()) => self.alive.store(true, SeqCst),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "atasker: heartbeat failed; reconnecting");
+                        conn = None;
+                    }
+                }
+            } else if stop {
+                return;
+            }
+            // The next beat after a third of the TTL; soon after a failure.
+            let wait = if conn.is_some() {
+                ttl / 3
+            } else {
+                Duration::from_millis(100)
+            };
+            let (lock, cv) = &self.idle;
+            drop(
+                cv.wait_timeout_while(crate::sync::lock(lock), wait, |stop| !*stop)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+        }
+    }
+
+    /// Deletes the heartbeat and, when the node holds nothing, its consumer in each queue
+    /// (a consumer's pending entries would go with it: those are left for a reclaim).
+    fn leave(&self, c: &mut redis::Connection, key: &str) {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(c);
+        if self.running.load(SeqCst) > 0 {
+            return;
+        }
+        for p in PRIORITIES {
+            let _: redis::RedisResult<i64> = redis::cmd("XGROUP")
+                .arg("DELCONSUMER")
+                .arg(self.broker.queue(p))
+                .arg(super::broker::GROUP)
+                .arg(&self.name)
+                .query(c);
+        }
+    }
+
+    fn notify_idle(&self) {
+        let (lock, cv) = &self.idle;
+        let _g = crate::sync::lock(lock);
+        cv.notify_all();
+    }
+
+    /// Stops taking tasks and waits (until `deadline`) for the readers to end, so that
+    /// nothing is taken after this returns.
+    pub(crate) fn stop_taking(&self, deadline: Option<Instant>) {
+        self.stopping.store(true, SeqCst);
+        self.freed.notify_waiters();
+        self.wait(deadline, || self.readers.load(SeqCst) == 0);
+    }
+
+    /// Waits (until `deadline`) for the running tasks to be answered, then ends the
+    /// heartbeat and leaves the group (only when nothing is held: what a node holds when it
+    /// goes is taken over by another after the node timeout).
+    pub(crate) fn finish(&self, deadline: Option<Instant>) {
+        self.wait(deadline, || self.running.load(SeqCst) == 0);
+        {
+            let (lock, cv) = &self.idle;
+            *crate::sync::lock(lock) = true;
+            cv.notify_all();
+        }
+        if let Some(h) = crate::sync::lock(&self.heartbeat).take() {
+            let _ = h.join();
+        }
+        tracing::info!(node = %self.name, "atasker: the node stopped serving");
+    }
+
+    fn wait(&self, deadline: Option<Instant>, done: impl Fn() -> bool) -> bool {
+        let (lock, cv) = &self.idle;
+        let mut g = crate::sync::lock(lock);
+        while !done() {
+            let step = Duration::from_millis(50);
+            let step = deadline.map_or(step, |d| {
+                step.min(d.saturating_duration_since(Instant::now()))
+            });
+            if step.is_zero() {
+                return false;
+            }
+            g = cv
+                .wait_timeout(g, step)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}

@@ -1,0 +1,421 @@
+//! The submitting side: remote tasks go into their queue in batches, and their answers come
+//! back on this process's reply stream.
+//!
+//! A remote task is `QUEUED` until a node says it started it, then `RUNNING`; its answer
+//! finishes it (once: a second answer, after a redelivery, is dropped). The table of waiting
+//! tasks is keyed by task id, which is also the task's id in its entry. Two loops run on the
+//! supervisor's runtime: the *sender* (batches of `XADD` in one pipeline; cancels) and the
+//! *reader* (`XREAD BLOCK` on the reply stream from the last id seen, so that nothing sent
+//! while the connection was down is missed).
+
+use super::broker::{Broker, Outgoing, RedisBroker, REPLY_TTL};
+use super::link::{Backoff, CallError};
+use super::wire::{self, Answer};
+use super::{cluster_error, Remote, Settings};
+use crate::error::TaskError;
+use crate::pool::ladder::Overdue;
+use crate::priority::Priority;
+use crate::process_pool::registry::StaticEntry;
+use crate::supervisor::{Inner, Spec};
+use crate::task::{run_catching, Contained, Control, PoolKind, Task, TaskCell, TaskInfo, QUEUED};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How many tasks one pipeline sends at most.
+const BATCH: usize = 1024;
+
+/// How long the reader's `XREAD` blocks.
+const READ_BLOCK: Duration = Duration::from_secs(1);
+
+/// A remote task of any result type, as the producer keeps it.
+trait RemoteJob: Send {
+    fn control(&self) -> Arc<dyn Control>;
+    /// Finishes the task with the answer's value (decoded here) or error.
+    fn finish(self: Box<Self>, result: Result<Vec<u8>, TaskError>);
+}
+
+struct Job<R> {
+    cell: Arc<TaskCell<R>>,
+}
+
+impl<R: DeserializeOwned + Send + 'static> RemoteJob for Job<R> {
+    fn control(&self) -> Arc<dyn Control> {
+        self.cell.clone()
+    }
+
+    fn finish(self: Box<Self>, result: Result<Vec<u8>, TaskError>) {
+        let result = result.and_then(|bytes| {
+            run_catching(|| crate::process_pool::protocol::decode::<R>(&bytes))?
+                .map_err(|e| TaskError::Codec(format!("the result did not cross: {e}")))
+        });
+        let h = self.cell.header();
+        if h.state() == QUEUED {
+            // The answer came without a start notice before it (lost with a connection).
+            h.try_start(None);
+        }
+        self.cell.finish(crate::task::RUNNING, result);
+    }
+}
+
+/// A task waiting for its answer.
+struct Waiting {
+    job: Box<dyn RemoteJob>,
+    priority: Priority,
+    queued_at: Instant,
+    /// Its entry id, once Redis has it.
+    entry: Option<String>,
+    /// The queue-wait hooks fired for it.
+    warned: bool,
+    critical: bool,
+}
+
+enum Command {
+    Submit(Outgoing),
+    Cancel(Priority, String),
+}
+
+/// The producer of one supervisor.
+pub(crate) struct Producer {
+    broker: Arc<RedisBroker>,
+    reply_to: String,
+    table: Mutex<HashMap<u64, Waiting>>,
+    outbox: mpsc::UnboundedSender<Command>,
+    closed: AtomicBool,
+}
+
+impl Producer {
+    fn start(settings: &Settings, inner: &Arc<Inner>) -> Result<Arc<Producer>, TaskError> {
+        let handle = inner.handle()?;
+        let broker = Arc::new(RedisBroker::new(
+            settings.client.clone(),
+            &settings.shown,
+            &settings.namespace,
+            super::fingerprint(),
+            settings.call_deadline(),
+        ));
+        let (outbox, rx) = mpsc::unbounded_channel();
+        let producer = Arc::new(Producer {
+            broker,
+            reply_to: format!("{}:r:{}", settings.namespace, super::process_name()),
+            table: Mutex::new(HashMap::new()),
+            outbox,
+            closed: AtomicBool::new(false),
+        });
+        handle.spawn(send_loop(Arc::downgrade(&producer), rx));
+        handle.spawn(read_loop(Arc::downgrade(&producer)));
+        Ok(producer)
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiting>> {
+        crate::sync::lock(&self.table)
+    }
+
+    /// Fails every waiting task with `Cancelled` (a stop deadline) and ends the loops.
+    pub(crate) fn cancel_all(&self) {
+        self.closed.store(true, SeqCst);
+        let all: Vec<_> = self.table().drain().map(|(_, w)| w.job).collect();
+        for job in all {
+            job.finish(Err(TaskError::Cancelled));
+        }
+    }
+
+    /// Ends the loops once nothing waits (a stop without a deadline).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, SeqCst);
+    }
+
+    /// A cancel of the queued task `tid`: forgets it, and removes its entry unless a node
+    /// has taken it.
+    pub(crate) fn cancel(&self, tid: u64) {
+        let Some(w) = self.table().remove(&tid) else {
+            return;
+        };
+        if let Some(id) = w.entry {
+            let _ = self.outbox.send(Command::Cancel(w.priority, id));
+        }
+        // Without an id the sender has not sent it yet: it finds the task gone and cancels
+        // the entry it made.
+    }
+
+    /// Queue-wait warnings for tasks no node has started.
+    pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        for w in self.table().values_mut() {
+            let control = w.job.control();
+            let h = control.header();
+            if h.state() != QUEUED {
+                continue;
+            }
+            let waited = now.saturating_duration_since(w.queued_at);
+            let info = || TaskInfo {
+                id: h.id,
+                name: h.name,
+                priority: h.priority,
+                pool: PoolKind::Remote,
+                waited,
+            };
+            if !w.warned && waited >= warn {
+                w.warned = true;
+                out.warnings.push(info());
+            }
+            if !w.critical && waited >= crit {
+                w.critical = true;
+                out.criticals.push(info());
+            }
+            let due = if !w.warned {
+                Some(w.queued_at + warn)
+            } else if !w.critical {
+                Some(w.queued_at + crit)
+            } else {
+                None
+            };
+            if let Some(due) = due {
+                out.next = Some(out.next.map_or(due, |n| n.min(due)));
+            }
+        }
+    }
+
+    /// Finishes `tid` with `result` if it still waits.
+    fn resolve(&self, tid: u64, result: Result<Vec<u8>, TaskError>) {
+        let w = self.table().remove(&tid);
+        if let Some(w) = w {
+            w.job.finish(result);
+        }
+    }
+}
+
+impl Remote {
+    /// Submits `entry(args)` to the cluster.
+    pub(crate) fn spawn<A, R>(
+        &self,
+        spec: &Spec<'_>,
+        entry: &'static StaticEntry,
+        args: A,
+    ) -> Task<R>
+    where
+        A: Serialize + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let inner = &spec.sup.inner;
+        let cell = match inner.open_task::<R>(spec, PoolKind::Remote, QUEUED) {
+            Ok(cell) => cell,
+            Err(refused) => return refused,
+        };
+        let fail = |e: TaskError| {
+            cell.finish(QUEUED, Err(e));
+            Task::from_cell(cell.clone())
+        };
+        // The user's `Serialize` and `Drop` run here: contained.
+        let args = Contained::new(args);
+        let mut bytes = Vec::new();
+        let encoded = run_catching(|| {
+            args.get()
+                .map(|a| crate::process_pool::protocol::encode(a, &mut bytes))
+        });
+        drop(args);
+        match encoded {
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(e))) => {
+                return fail(TaskError::Codec(format!(
+                    "the arguments did not cross: {e}"
+                )))
+            }
+            Ok(None) => return fail(TaskError::Codec("the arguments were taken".into())),
+            Err(e) => {
+                return fail(TaskError::Codec(format!(
+                    "the arguments did not cross: {e}"
+                )))
+            }
+        }
+        let producer = match self.producer.get() {
+            Some(p) => p.clone(),
+            None => match Producer::start(&self.settings, inner) {
+                Ok(p) => self.producer.get_or_init(|| p).clone(),
+                Err(e) => return fail(e),
+            },
+        };
+        let tid = cell.header().id.as_u64();
+        producer.table().insert(
+            tid,
+            Waiting {
+                job: Box::new(Job { cell: cell.clone() }),
+                priority: spec.priority,
+                queued_at: Instant::now(),
+                entry: None,
+                warned: false,
+                critical: false,
+            },
+        );
+        let sent = producer.outbox.send(Command::Submit(Outgoing {
+            tid,
+            priority: spec.priority,
+            name: entry.name,
+            args: bytes,
+            timeout: spec.timeout,
+        }));
+        if sent.is_err() {
+            producer.resolve(tid, Err(cluster_error("the cluster client has stopped")));
+        }
+        inner.poke_watchdog();
+        Task::from_cell(cell)
+    }
+}
+
+/// Sends what `spawn` and `cancel` queue, a batch per pipeline, until the producer is gone.
+async fn send_loop(producer: Weak<Producer>, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let mut batch = Vec::new();
+    let mut cancels = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(c) = next.take().or_else(|| rx.try_recv().ok()) {
+            match c {
+                Command::Submit(t) => batch.push(t),
+                Command::Cancel(p, id) => cancels.push((p, id)),
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+        }
+        let Some(p) = producer.upgrade() else { return };
+        p.send(&mut batch).await;
+        for (priority, id) in cancels.drain(..) {
+            p.cancel_entry(priority, &id).await;
+        }
+    }
+}
+
+impl Producer {
+    /// Sends `batch` (emptied), retrying across lost connections; a task Redis refuses
+    /// (out of memory, say) fails with `TaskError::Cluster`.
+    async fn send(&self, batch: &mut Vec<Outgoing>) {
+        let mut backoff = Backoff::new();
+        loop {
+            // Tasks cancelled meanwhile are not sent.
+            {
+                let table = self.table();
+                batch.retain(|t| table.contains_key(&t.tid));
+            }
+            if batch.is_empty() {
+                return;
+            }
+            match self.broker.submit(&self.reply_to, batch).await {
+                Ok(ids) => {
+                    let mut late_cancels = Vec::new();
+                    let mut refused = Vec::new();
+                    {
+                        let mut table = self.table();
+                        for (t, id) in batch.iter().zip(ids) {
+                            match (id, table.get_mut(&t.tid)) {
+                                (Ok(id), Some(w)) => w.entry = Some(id),
+                                (Ok(id), None) => late_cancels.push((t.priority, id)),
+                                (Err(e), _) => refused.push((t.tid, e)),
+                            }
+                        }
+                    }
+                    for (tid, e) in refused {
+                        tracing::error!(error = %e, "atasker: Redis refused a remote task");
+                        self.resolve(
+                            tid,
+                            Err(cluster_error(format!("Redis refused the task: {e}"))),
+                        );
+                    }
+                    for (priority, id) in late_cancels {
+                        self.cancel_entry(priority, &id).await;
+                    }
+                    batch.clear();
+                    return;
+                }
+                Err(CallError::Server(e)) => {
+                    // The whole pipeline failed (not one command of it): fail the batch.
+                    let e = format!("Redis refused the tasks: {e}");
+                    tracing::error!(error = %e, "atasker: remote tasks refused");
+                    for t in batch.drain(..) {
+                        self.resolve(t.tid, Err(cluster_error(&e)));
+                    }
+                    return;
+                }
+                Err(CallError::Connection(e)) => {
+                    if self.closed.load(SeqCst) && self.table().is_empty() {
+                        return;
+                    }
+                    tracing::debug!(error = %e, "atasker: remote tasks not sent yet; retrying");
+                    backoff.wait().await;
+                }
+            }
+        }
+    }
+
+    async fn cancel_entry(&self, priority: Priority, id: &str) {
+        let mut backoff = Backoff::new();
+        for _ in 0..10 {
+            match self.broker.cancel(priority, id).await {
+                Ok(removed) => {
+                    tracing::debug!(entry = id, removed, "atasker: remote task cancelled");
+                    return;
+                }
+                Err(CallError::Server(e)) => {
+                    tracing::error!(error = %e, "atasker: cannot remove a cancelled remote task");
+                    return;
+                }
+                Err(CallError::Connection(_)) => backoff.wait().await,
+            }
+        }
+    }
+}
+
+/// Reads answers from the reply stream until the producer is gone or closed and idle.
+async fn read_loop(producer: Weak<Producer>) {
+    let mut last = "0-0".to_owned();
+    let mut backoff = Backoff::new();
+    let mut trimmed = Instant::now();
+    let mut unseen_trim = 0usize;
+    loop {
+        let Some(p) = producer.upgrade() else { return };
+        if p.closed.load(SeqCst) && p.table().is_empty() {
+            return;
+        }
+        match p.broker.replies(&p.reply_to, &last, READ_BLOCK).await {
+            Ok(entries) => {
+                backoff.reset();
+                unseen_trim += entries.len();
+                for (id, fields) in entries {
+                    last = id;
+                    match wire::answer(fields) {
+                        Some(Answer::Started(tids)) => {
+                            let table = p.table();
+                            for tid in tids {
+                                if let Some(w) = table.get(&tid) {
+                                    w.job.control().header().try_start(Some(w.queued_at));
+                                }
+                            }
+                        }
+                        Some(Answer::Done(tid, result)) => p.resolve(tid, result),
+                        None => {
+                            tracing::error!(entry = %last, "atasker: a reply entry that is not atasker's; ignored")
+                        }
+                    }
+                }
+                let due = unseen_trim >= 4096 || trimmed.elapsed() > Duration::from_secs(5);
+                if unseen_trim > 0
+                    && due
+                    && p.broker
+                        .trim_replies(&p.reply_to, &last, REPLY_TTL)
+                        .await
+                        .is_ok()
+                {
+                    unseen_trim = 0;
+                    trimmed = Instant::now();
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "atasker: reading remote answers failed; retrying");
+                drop(p);
+                backoff.wait().await;
+            }
+        }
+    }
+}

@@ -280,8 +280,10 @@
 //! clock stepped back repeats no tick. Daylight saving: a job at a fixed hour runs once (a time
 //! in a spring-forward gap just after it, a time in a fall-back overlap at its first pass); a
 //! job whose hour is a wildcard or a step follows real time. Without macros:
-//! [`WorkerBuilder::cron`] and [`WorkerBuilder::time_zone`]. `fleet` (one run per tick across
-//! a cluster) runs locally: atasker has no cluster yet.
+//! [`WorkerBuilder::cron`] and [`WorkerBuilder::time_zone`]. `fleet` runs each tick on
+//! exactly one node of the supervisor's cluster (a lease in Redis keyed by the worker's name
+//! and the tick's scheduled UTC time; see [`WorkerBuilder::fleet`]), and every tick locally
+//! without a cluster.
 //!
 //! # Graceful shutdown
 //!
@@ -385,7 +387,7 @@
 //!
 //! `#[background_task(static, remote)]` (`remote` needs `static`) runs the same call on another
 //! host: a node of the supervisor's cluster (hosts running the same build that share a Redis
-//! server, set with `.cluster("redis://…")`). The function, its calls and its [`Task`] are those
+//! server, set with [`SupervisorBuilder::cluster`]). The function, its calls and its [`Task`] are those
 //! of a static task; without a cluster it runs in this host's process pool, so code and tests
 //! run unchanged on one machine. Delivery is at least once: make remote tasks idempotent.
 //!

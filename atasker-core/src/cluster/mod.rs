@@ -272,6 +272,8 @@ pub(crate) struct Remote {
     pub(crate) settings: Arc<Settings>,
     pub(crate) producer: OnceLock<Arc<Producer>>,
     pub(crate) node: OnceLock<Arc<node::Node>>,
+    /// The connection `fleet` cron workers take their leases through, made on first use.
+    leases: OnceLock<link::Link>,
 }
 
 impl Remote {
@@ -280,8 +282,47 @@ impl Remote {
             settings: Arc::new(settings),
             producer: OnceLock::new(),
             node: OnceLock::new(),
+            leases: OnceLock::new(),
         }
     }
+
+    /// Takes the lease of `worker`'s tick at `tick_ms` (ms since the Unix epoch, UTC) for
+    /// `ttl`; `true` if this process got it. One attempt within the call deadline.
+    pub(crate) async fn lease(
+        &self,
+        worker: &str,
+        tick_ms: i64,
+        ttl: Duration,
+    ) -> Result<bool, link::CallError> {
+        let s = &self.settings;
+        let link = self.leases.get_or_init(|| {
+            link::Link::new(s.client.clone(), s.shown.clone(), s.call_deadline())
+        });
+        let key = format!("{}:lease:{worker}:{tick_ms}", s.namespace);
+        let holder = process_name_once();
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let call = link.call(Duration::ZERO, |mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(holder)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms)
+                .query_async::<Option<String>>(&mut c)
+                .await
+        });
+        // The link reconnects for ever: a tick waits for its lease only this long.
+        match tokio::time::timeout(s.call_deadline() * 2, call).await {
+            Ok(set) => Ok(set?.is_some()),
+            Err(_) => Err(link::CallError::Connection("Redis unreachable".into())),
+        }
+    }
+}
+
+/// This process's name, made once.
+fn process_name_once() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(process_name)
 }
 
 #[cfg(test)]

@@ -187,6 +187,7 @@ pub(crate) async fn drive(
     exec: &Exec<()>,
     plan: Arc<CronPlan>,
     clock: Clock,
+    fleet: bool,
 ) {
     let mut ticker = Ticker::new(plan);
     loop {
@@ -208,9 +209,13 @@ pub(crate) async fn drive(
                     Wake::Time => {}
                 }
             }
-            Ok(Step::Run { missed, .. }) => {
+            Ok(Step::Run { missed, tick }) => {
                 core.missed.fetch_add(missed, Relaxed);
-                core.next_run_at.set(ticker.next().map(Into::into));
+                let next = ticker.next();
+                core.next_run_at.set(next.map(Into::into));
+                if fleet && !fleet_lease(core, tick, next).await {
+                    continue;
+                }
                 if !core.exec(run, exec, ()).await {
                     return;
                 }
@@ -228,6 +233,31 @@ pub(crate) async fn drive(
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Whether this node runs `tick` of a `fleet` worker: always without a cluster; with one,
+/// if it took the tick's lease. Its TTL: twice the period (up to the `next` tick), at least a
+/// minute, at most a day.
+async fn fleet_lease(core: &Core, tick: DateTime<Utc>, next: Option<DateTime<Utc>>) -> bool {
+    let Some(remote) = &core.sup.inner.remote else {
+        return true;
+    };
+    let period = next
+        .and_then(|n| (n - tick).to_std().ok())
+        .unwrap_or(Duration::from_secs(60));
+    let ttl = (period * 2).clamp(Duration::from_secs(60), Duration::from_secs(86_400));
+    match remote.lease(core.name(), tick.timestamp_millis(), ttl).await {
+        Ok(taken) => {
+            if !taken {
+                tracing::debug!(worker = core.name(), %tick, "atasker: another node runs this tick");
+            }
+            taken
+        }
+        Err(e) => {
+            tracing::error!(worker = core.name(), %tick, error = %e, "atasker: cannot take a fleet worker's lease; the tick is skipped");
+            false
         }
     }
 }

@@ -125,6 +125,8 @@ pub struct WorkerBuilder {
     pub(super) zone: Option<Zone>,
     /// The wall clock a cron worker reads (tests inject one).
     pub(super) clock: Option<Clock>,
+    /// One run per tick in the whole cluster.
+    pub(super) fleet: bool,
 }
 
 impl fmt::Debug for WorkerBuilder {
@@ -236,6 +238,32 @@ impl WorkerBuilder {
         Ok(self)
     }
 
+    /// With a cluster ([`SupervisorBuilder::cluster`]), each tick of this cron worker runs on
+    /// exactly one node of the fleet: the first node to take the tick's lease in Redis (a
+    /// key named by the worker's name and the tick's scheduled UTC time, with a TTL of twice
+    /// the schedule's period, at least a minute and at most a day), so that nodes whose
+    /// clocks differ by seconds still agree. The others skip the tick. Without a cluster the
+    /// worker runs every tick locally. Ignored by workers without [`cron`]. A tick whose
+    /// lease cannot be asked for (Redis unreachable within the call deadline) is skipped
+    /// with an error event, never run twice.
+    ///
+    /// ```
+    /// let sweep = atasker::Worker::builder()
+    ///     .name("sweep")
+    ///     .cron("0 * * * * *")?
+    ///     .fleet()
+    ///     .build(|| ());
+    /// # drop(sweep);
+    /// # Ok::<(), atasker::BuildError>(())
+    /// ```
+    ///
+    /// [`SupervisorBuilder::cluster`]: crate::SupervisorBuilder::cluster
+    /// [`cron`]: WorkerBuilder::cron
+    pub fn fleet(mut self) -> Self {
+        self.fleet = true;
+        self
+    }
+
     /// Test support: the wall clock a cron worker reads (default: `SystemTime::now`).
     #[doc(hidden)]
     pub fn wall_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
@@ -322,9 +350,10 @@ impl WorkerBuilder {
             let plan = CronPlan::parse(expr, zone).expect("a validated cron expression");
             let plan = Arc::new(plan);
             let clock = self.clock.unwrap_or_else(|| Arc::new(SystemTime::now));
+            let fleet = self.fleet;
             let starter = Box::new(move |core: Arc<Core>, run: Run| {
                 let (exec, plan, clock) = (exec.clone(), plan.clone(), clock.clone());
-                Box::pin(async move { cron::drive(&core, &run, &exec, plan, clock).await })
+                Box::pin(async move { cron::drive(&core, &run, &exec, plan, clock, fleet).await })
                     as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
             });
             return Worker {

@@ -49,14 +49,21 @@ impl WorkerOptions {
             ..WorkerBuilder::default()
         };
         match self.schedule {
-            // Validated when the macro expanded. `fleet` runs locally without a cluster.
-            Schedule::Cron { expr, tz, fleet: _ } => builder
-                .cron(expr)
-                .and_then(|b| match tz {
-                    Some(tz) => b.time_zone(tz),
-                    None => Ok(b),
-                })
-                .unwrap_or_else(|e| panic!("worker `{}`: {e}", self.name)),
+            // Validated when the macro expanded.
+            Schedule::Cron { expr, tz, fleet } => {
+                let b = builder
+                    .cron(expr)
+                    .and_then(|b| match tz {
+                        Some(tz) => b.time_zone(tz),
+                        None => Ok(b),
+                    })
+                    .unwrap_or_else(|e| panic!("worker `{}`: {e}", self.name));
+                if fleet {
+                    b.fleet()
+                } else {
+                    b
+                }
+            }
             _ => builder,
         }
     }

@@ -795,3 +795,99 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A remote static task in the shape `#[background_task(static, remote)] fn f(..) -> T`
+/// expands to, but with the options (and so the supervisor) as the first argument, so that
+/// each test can have a Redis and a supervisor of its own.
+#[allow(unused_macros)]
+macro_rules! remote_task {
+    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+        $(#[$attr])*
+        fn $name(
+            __atasker_options: ::atasker::__private::TaskOptions,
+            $($arg: $ty),*
+        ) -> ::atasker::Task<$ret> {
+            fn __atasker_body($($arg: $ty),*) -> $ret $body
+            fn __atasker_call(
+                input: &[u8],
+                out: &mut ::std::vec::Vec<u8>,
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                ::atasker::__private::call_static(input, out, |($($arg,)*): ($($ty,)*)| {
+                    __atasker_body($($arg),*)
+                })
+            }
+            #[::atasker::__private::linkme::distributed_slice(
+                ::atasker::__private::ATASKER_STATIC_TASKS_V0_1
+            )]
+            #[linkme(crate = ::atasker::__private::linkme)]
+            static __ATASKER_ENTRY: ::atasker::__private::StaticEntry =
+                ::atasker::__private::StaticEntry {
+                    name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!($name)),
+                    call: __atasker_call,
+                };
+            ::atasker::__private::spawn_remote(__atasker_options, &__ATASKER_ENTRY, ($($arg,)*))
+        }
+    };
+}
+
+/// A producer's supervisor on `url`, living for the whole test binary, with a short node
+/// timeout (so that tests of silent nodes take seconds).
+pub fn producer(url: &str, node_timeout: Duration) -> &'static atasker::Supervisor {
+    Box::leak(Box::new(
+        atasker::Supervisor::builder()
+            .name("producer")
+            .process_pool(1)
+            .cluster(url)
+            .node_timeout(node_timeout)
+            .build()
+            .unwrap(),
+    ))
+}
+
+/// Options for a remote task on `sup` at `priority`, with an optional timeout.
+pub fn on(
+    sup: &'static atasker::Supervisor,
+    priority: atasker::Priority,
+    timeout: Option<Duration>,
+) -> atasker::__private::TaskOptions {
+    atasker::__private::TaskOptions {
+        name: "remote",
+        priority,
+        timeout,
+        supervisor: Some(sup),
+    }
+}
+
+/// A zero set-up node: this test binary started with `ATASKER_NODE=url` (it serves before
+/// `main`, so the test name does not matter), `processes` worker processes and the node
+/// timeout in seconds, plus `extra` environment.
+pub fn node(url: &str, processes: usize, timeout_secs: f64, extra: &[(&str, &str)]) -> Child {
+    let processes = processes.to_string();
+    let timeout = timeout_secs.to_string();
+    let mut env = vec![
+        ("ATASKER_NODE", url),
+        ("ATASKER_NODE_PROCESSES", processes.as_str()),
+        ("ATASKER_NODE_TIMEOUT", timeout.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    spawn_self_as(&env, "zero_setup_node_never_runs_main")
+}
+
+/// Waits until `f` holds, up to `within`; panics with `what` otherwise.
+pub fn eventually(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "not within {within:?}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What [`node`] runs, should the node not take over before `main`: then the test harness
+/// runs this, which fails loudly (a node must never run `main`).
+#[test]
+fn zero_setup_node_never_runs_main() {
+    assert!(
+        std::env::var_os("ATASKER_NODE").is_none(),
+        "a process started with ATASKER_NODE ran the test harness's main"
+    );
+}

@@ -1,0 +1,126 @@
+//! `fleet` cron workers: with a cluster, each tick runs on exactly one member of the fleet —
+//! also when one member's clock runs 700 ms ahead (the lease is keyed by the tick's scheduled
+//! time, not by anyone's clock), and again after a member is killed.
+//! Members are helper processes (this test binary, running `fleet_member` only).
+
+#[macro_use]
+mod cluster_common;
+
+use atasker::{Supervisor, Worker};
+use cluster_common::*;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::Child;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const MEMBER: &str = "ATASKER_TEST_FLEET_MEMBER";
+const LOG: &str = "ATASKER_TEST_FLEET_LOG";
+const SKEW_MS: &str = "ATASKER_TEST_FLEET_SKEW_MS";
+
+/// Not a test of its own: one member of the fleet (a process with a supervisor on the
+/// cluster and a started `fleet` cron worker firing every second), for
+/// `each_tick_runs_once_in_the_fleet`. Logs `<tick second> <pid>` per run, the tick read on
+/// its own (maybe skewed) clock.
+#[test]
+fn fleet_member() {
+    let Ok(url) = std::env::var(MEMBER) else {
+        return;
+    };
+    let log = std::env::var(LOG).unwrap();
+    let skew = Duration::from_millis(std::env::var(SKEW_MS).map_or(0, |s| s.parse().unwrap()));
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder().cluster(url).build().unwrap(),
+    ));
+    let clock = move || SystemTime::now() + skew;
+    let w = Worker::builder()
+        .name("sweep")
+        .supervisor(sup)
+        .cron("* * * * * *")
+        .unwrap()
+        .fleet()
+        .wall_clock(clock)
+        .build(move || {
+            let second = clock().duration_since(UNIX_EPOCH).unwrap().as_secs();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&log)
+                .unwrap();
+            writeln!(f, "{second} {}", std::process::id()).unwrap();
+        });
+    w.start();
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+struct Members(Vec<Child>);
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            kill9(c);
+        }
+    }
+}
+
+/// Runs per tick second (and which pids ran it), read from the log.
+fn ticks(log: &str) -> BTreeMap<u64, Vec<u32>> {
+    let mut out: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+        let mut parts = line.split(' ');
+        let (Some(t), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        out.entry(t.parse().unwrap()).or_default().push(pid.parse().unwrap());
+    }
+    out
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn each_tick_runs_once_in_the_fleet() {
+    let redis = RedisServer::start();
+    let log = std::env::temp_dir().join(format!("atasker-fleet-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let log = log.to_string_lossy().into_owned();
+    let url = redis.url();
+    let member = |skew: &str| {
+        spawn_self_as(
+            &[(MEMBER, url.as_str()), (LOG, log.as_str()), (SKEW_MS, skew)],
+            "fleet_member",
+        )
+    };
+    let mut members = Members(vec![member("0"), member("700")]);
+    let pids: Vec<u32> = members.0.iter().map(Child::id).collect();
+
+    // Twelve ticks with both members (the first two may come before both are up).
+    let start = now_secs() + 3;
+    eventually(Duration::from_secs(30), "ticks with both members", || {
+        ticks(&log).range(start..).count() >= 12
+    });
+    let both = ticks(&log);
+    for (t, ran) in both.range(start..start + 10) {
+        assert_eq!(ran.len(), 1, "tick {t} ran {ran:?} (members {pids:?})");
+    }
+    let seconds: Vec<_> = both.range(start..start + 10).map(|(t, _)| *t).collect();
+    assert_eq!(seconds, (start..start + 10).collect::<Vec<_>>(), "a tick was skipped");
+    // Kill the member that ran the last tick (the one whose clock is ahead takes every lease
+    // first): the other goes on alone.
+    let last = both.iter().next_back().unwrap().1[0];
+    let killed = members.0.iter().position(|c| c.id() == last).unwrap();
+    kill9(&mut members.0[killed]);
+    let after = now_secs() + 2;
+    eventually(Duration::from_secs(30), "ticks after the kill", || {
+        ticks(&log).range(after..).count() >= 6
+    });
+    let alone = ticks(&log);
+    for (t, ran) in alone.range(after..after + 5) {
+        assert_eq!(ran, &vec![pids[1 - killed]], "tick {t} after the kill");
+    }
+    let seconds: Vec<_> = alone.range(after..after + 5).map(|(t, _)| *t).collect();
+    assert_eq!(seconds, (after..after + 5).collect::<Vec<_>>(), "a tick was skipped");
+    drop(members);
+    let _ = std::fs::remove_file(&log);
+}

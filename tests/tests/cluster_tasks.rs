@@ -1,0 +1,228 @@
+//! Remote tasks through real nodes (this test binary re-executed with `ATASKER_NODE`) and a
+//! real `redis-server`: every argument and result shape crosses, errors come back as the
+//! same `TaskError` as locally, a deadline is enforced on the node, priorities hold in a busy
+//! node's queue, and without a cluster a remote task runs in the local process pool.
+
+#[macro_use]
+mod cluster_common;
+
+use atasker::{PoolKind, Priority, Supervisor, TaskError};
+use cluster_common::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// Kills the nodes when the test ends, whatever happened.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            kill9(c);
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+enum Shape {
+    Unit,
+    Pair(i64, String),
+    Named { tags: Vec<String>, weight: Option<f64> },
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Job {
+    id: u64,
+    shapes: Vec<Shape>,
+    table: BTreeMap<String, Vec<u8>>,
+}
+
+remote_task! {
+    fn echo_job(job: Job) -> Job { job }
+}
+
+remote_task! {
+    fn many(a: u8, b: String, c: (u16, Option<i32>), d: Vec<u8>) -> (usize, String) {
+        (usize::from(a) + usize::from(c.0) + d.len() + c.1.unwrap_or(0) as usize, b.to_uppercase())
+    }
+}
+
+remote_task! {
+    fn nothing() -> () {}
+}
+
+remote_task! {
+    fn fallible(ok: bool) -> Result<u32, String> {
+        if ok { Ok(7) } else { Err("no".into()) }
+    }
+}
+
+remote_task! {
+    fn boom(msg: String) -> u8 { panic!("{msg}") }
+}
+
+remote_task! {
+    fn abort_node_child() -> u8 { std::process::abort() }
+}
+
+remote_task! {
+    fn sleep_ms(ms: u64) -> u32 {
+        std::thread::sleep(Duration::from_millis(ms));
+        std::os::unix::process::parent_id()
+    }
+}
+
+remote_task! {
+    /// Appends `tag` to `log` when it starts, then sleeps `ms`.
+    fn logged(log: String, tag: String, ms: u64) -> () {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+        writeln!(f, "{tag}").unwrap();
+        drop(f);
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+fn temp_log(name: &str) -> String {
+    let p = std::env::temp_dir().join(format!("atasker-{name}-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p.to_string_lossy().into_owned()
+}
+
+fn lines(log: &str) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_shape_round_trips_through_a_node() {
+    let redis = RedisServer::start();
+    let _nodes = Nodes(vec![node(&redis.url(), 2, 5.0, &[])]);
+    let sup = producer(&redis.url(), Duration::from_secs(5));
+    let opts = on(sup, Priority::Normal, None);
+    let job = Job {
+        id: 42,
+        shapes: vec![
+            Shape::Unit,
+            Shape::Pair(-3, "ü∂".into()),
+            Shape::Named {
+                tags: vec!["a".into(), String::new()],
+                weight: Some(0.5),
+            },
+        ],
+        table: BTreeMap::from([("big".to_string(), vec![7u8; 1 << 20])]),
+    };
+    assert_eq!(echo_job(opts, job.clone()).wait(), Ok(job));
+    assert_eq!(
+        many(opts, 1, "abc".into(), (2, Some(3)), vec![0; 4]).wait(),
+        Ok((10, "ABC".into()))
+    );
+    assert_eq!(nothing(opts).wait(), Ok(()));
+    assert_eq!(fallible(opts, true).wait(), Ok(Ok(7)));
+    assert_eq!(fallible(opts, false).wait(), Ok(Err("no".into())));
+    let remote = sup.stats().remote.normal;
+    assert_eq!((remote.submitted, remote.completed), (5, 5));
+    assert_eq!(sup.stats().processes.normal.submitted, 0, "ran locally");
+}
+
+#[test]
+fn errors_cross_as_the_same_task_errors_and_the_deadline_is_the_node_s() {
+    let redis = RedisServer::start();
+    let _nodes = Nodes(vec![node(&redis.url(), 1, 5.0, &[])]);
+    let sup = producer(&redis.url(), Duration::from_secs(5));
+    let opts = on(sup, Priority::Normal, None);
+    assert_eq!(
+        boom(opts, "kaput".into()).wait(),
+        Err(TaskError::Panicked {
+            message: "kaput".into()
+        })
+    );
+    assert!(matches!(
+        abort_node_child(opts).wait(),
+        Err(TaskError::ProcessExited {
+            signal: Some(6),
+            ..
+        })
+    ));
+    let started = Instant::now();
+    let timed = on(sup, Priority::Normal, Some(Duration::from_millis(300)));
+    assert_eq!(sleep_ms(timed, 30_000).wait(), Err(TaskError::TimedOut));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The node replaced its child and serves on.
+    assert!(sleep_ms(opts, 1).wait().is_ok());
+    let failed = sup.stats().remote.normal.failed;
+    assert_eq!(failed, 3);
+}
+
+#[test]
+fn without_a_cluster_a_remote_task_runs_in_the_local_process_pool() {
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder().process_pool(1).build().unwrap(),
+    ));
+    let opts = on(sup, Priority::Normal, None);
+    assert_eq!(
+        many(opts, 1, "x".into(), (1, None), vec![]).wait(),
+        Ok((2, "X".into()))
+    );
+    // Its parent is this process: it ran in a worker process of ours.
+    assert_eq!(sleep_ms(opts, 1).wait(), Ok(std::process::id()));
+    let s = sup.stats();
+    assert_eq!(s.processes.normal.completed, 2);
+    assert_eq!(s.remote.normal.submitted, 0);
+    assert!(s.node.is_none());
+}
+
+#[test]
+fn a_busy_node_starts_queued_tasks_highest_first_and_critical_at_once() {
+    let redis = RedisServer::start();
+    let log = temp_log("priorities");
+    let sup = producer(&redis.url(), Duration::from_secs(5));
+    // The node has one worker process, held by a blocker, before anything else is queued.
+    let _nodes = Nodes(vec![node(&redis.url(), 1, 5.0, &[])]);
+    let blocker = logged(on(sup, Priority::Normal, None), log.clone(), "blocker".into(), 3000);
+    eventually(SOON, "the blocker started", || lines(&log).contains(&"blocker".to_string()));
+    let queued: Vec<_> = [Priority::Low, Priority::Normal, Priority::High]
+        .into_iter()
+        .flat_map(|p| (0..2).map(move |i| (p, i)))
+        .map(|(p, i)| logged(on(sup, p, None), log.clone(), format!("{p}-{i}"), 50))
+        .collect();
+    eventually(SOON, "all six queued in Redis", || {
+        sup.stats().remote.low.queued + sup.stats().remote.normal.queued + sup.stats().remote.high.queued == 6
+    });
+    // CRITICAL starts while the blocker still runs (it gets a worker process of its own).
+    let critical = logged(on(sup, Priority::Critical, None), log.clone(), "critical".into(), 0);
+    assert_eq!(critical.wait(), Ok(()));
+    assert!(!blocker.is_finished(), "the critical task waited for the blocker");
+    assert_eq!(blocker.wait(), Ok(()));
+    for t in queued {
+        assert_eq!(t.wait(), Ok(()));
+    }
+    let order: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|l| l != "blocker" && l != "critical")
+        .map(|l| l.split('-').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ["high", "high", "normal", "normal", "low", "low"], "{:?}", lines(&log));
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn stats_show_queued_then_running_then_done_and_the_pool_is_remote() {
+    let redis = RedisServer::start();
+    let sup = producer(&redis.url(), Duration::from_secs(5));
+    let log = temp_log("states");
+    let t = logged(on(sup, Priority::High, None), log.clone(), "x".into(), 1500);
+    eventually(SOON, "queued with no node", || sup.stats().remote.high.queued == 1);
+    let _nodes = Nodes(vec![node(&redis.url(), 1, 5.0, &[])]);
+    eventually(SOON, "running on the node", || sup.stats().remote.high.running == 1);
+    assert_eq!(t.wait(), Ok(()));
+    let s = sup.stats().remote.high;
+    assert_eq!((s.submitted, s.queued, s.running, s.completed), (1, 0, 0, 1));
+    assert!(s.max_wait > Duration::ZERO);
+    assert_eq!(PoolKind::Remote.to_string(), "remote");
+    let _ = std::fs::remove_file(&log);
+}

@@ -226,3 +226,21 @@ fn stats_show_queued_then_running_then_done_and_the_pool_is_remote() {
     assert_eq!(PoolKind::Remote.to_string(), "remote");
     let _ = std::fs::remove_file(&log);
 }
+
+#[test]
+fn a_task_redis_no_longer_knows_fails_instead_of_waiting_for_ever() {
+    let redis = RedisServer::start();
+    let sup = producer(&redis.url(), Duration::from_secs(1));
+    let mut t = sleep_ms(on(sup, Priority::Low, None), 1);
+    eventually(SOON, "queued in Redis", || {
+        redis.cmd(&["KEYS", "atasker:q:*:low"]) != "[]"
+    });
+    // What a failover to a lagging replica (or a restart without AOF) does: the entry is gone.
+    let key = redis.cmd(&["KEYS", "atasker:q:*:low"]);
+    let key = key.trim_matches(['[', ']']);
+    assert_eq!(redis.cmd(&["DEL", key]), "1");
+    match t.wait_timeout(SOON) {
+        Some(Err(TaskError::Cluster(text))) => assert!(text.contains("no longer knows"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+}

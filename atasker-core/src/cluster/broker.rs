@@ -12,8 +12,9 @@
 //! A task entry holds `t` (the task's id in its producer), `n` (the static function's name),
 //! `r` (the reply stream), `a` (the arguments, bincode), optionally `to` (the timeout in ms)
 //! and `d` (how many deliveries ended without an answer). A reply entry holds `t` and `k`:
-//! `s` (started; `t` is then a comma-separated list), `o` (a value in `v`) or `e` (an error:
-//! `c` its kind, `m` its text). See `wire.rs`.
+//! `s` (started; `t` is then a comma-separated list), `m` (moved: queued again as entry `i`
+//! after its node went silent), `o` (a value in `v`) or `e` (an error: `c` its kind, `m` its
+//! text). See `wire.rs`.
 
 use super::link::{CallError, Link};
 use crate::priority::Priority;
@@ -91,6 +92,11 @@ pub(crate) trait Broker: Send + Sync + 'static {
         upto: &'a str,
         ttl: Duration,
     ) -> BoxFut<'a, Result<(), CallError>>;
+    /// Which of `entries` the queues still hold (queued or taken).
+    fn exist<'a>(
+        &'a self,
+        entries: &'a [(Priority, String)],
+    ) -> BoxFut<'a, Result<Vec<bool>, CallError>>;
     /// Makes the consumer group of each queue (idempotent).
     fn ensure_groups(&self) -> BoxFut<'_, Result<(), CallError>>;
     /// Takes up to `count[i]` new entries from the queue of `PRIORITIES[i]` for `node`,
@@ -181,7 +187,11 @@ for _, q in ipairs(KEYS) do
               else
                 out[#out + 1] = 'd'
                 out[#out + 1] = tostring(d)
-                redis.call('XADD', q, '*', unpack(out))
+                local moved = redis.call('XADD', q, '*', unpack(out))
+                if reply and tid then
+                  redis.call('XADD', reply, '*', 't', tid, 'k', 'm', 'i', moved)
+                  redis.call('PEXPIRE', reply, ARGV[4])
+                end
                 requeued = requeued + 1
               end
             end
@@ -408,6 +418,30 @@ impl Broker for RedisBroker {
                         .await
                 })
                 .await
+        })
+    }
+
+    fn exist<'a>(
+        &'a self,
+        entries: &'a [(Priority, String)],
+    ) -> BoxFut<'a, Result<Vec<bool>, CallError>> {
+        Box::pin(async move {
+            let mut pipe = redis::pipe();
+            for (p, id) in entries {
+                pipe.cmd("XRANGE")
+                    .arg(self.queue(*p))
+                    .arg(id)
+                    .arg(id)
+                    .arg("COUNT")
+                    .arg(1);
+            }
+            let found: Vec<Vec<Value>> = self
+                .cmd
+                .call(Duration::ZERO, |mut c| async move {
+                    pipe.query_async(&mut c).await
+                })
+                .await?;
+            Ok(found.iter().map(|f| !f.is_empty()).collect())
         })
     }
 

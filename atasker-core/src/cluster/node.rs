@@ -46,9 +46,11 @@ pub(crate) struct Node {
     running: AtomicUsize,
     readers: AtomicUsize,
     stopping: AtomicBool,
-    /// The heartbeat has been set at least once (readers wait for it: a node must be alive
-    /// before it holds anything).
-    alive: AtomicBool,
+    /// When the heartbeat was last set (ms since `born`; 0: never). Readers take only while
+    /// it is fresh: a node must be alive before it holds anything, and a node whose beats
+    /// fail (Redis unreachable from it alone) stops taking what would be taken over anyway.
+    beat_ms: AtomicU64,
+    born: Instant,
     /// A task ended (a slot may be free), or the node stops.
     freed: tokio::sync::Notify,
     /// `running` and `readers` fell to zero; the heartbeat thread's stop.
@@ -164,7 +166,8 @@ impl Node {
             running: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
-            alive: AtomicBool::new(false),
+            beat_ms: AtomicU64::new(0),
+            born: Instant::now(),
             freed: tokio::sync::Notify::new(),
             idle: (Mutex::new(false), Condvar::new()),
             served: AtomicU64::new(0),
@@ -206,6 +209,15 @@ impl Node {
         }
     }
 
+    /// Whether the last heartbeat is younger than two thirds of the node timeout (so that it
+    /// still holds for at least a third).
+    fn alive(&self) -> bool {
+        let beat = self.beat_ms.load(SeqCst);
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let fresh = u64::try_from((self.settings.node_timeout * 2 / 3).as_millis()).unwrap_or(0);
+        beat != 0 && now.saturating_sub(beat) < fresh
+    }
+
     fn stopping(&self) -> bool {
         self.stopping.load(SeqCst)
     }
@@ -228,7 +240,7 @@ impl Node {
     async fn take_loop(self: Arc<Self>, critical: bool) {
         let mut backoff = Backoff::new();
         while !self.stopping() {
-            if !self.alive.load(SeqCst) {
+            if !self.alive() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
@@ -401,7 +413,7 @@ impl Node {
         let every = self.settings.node_timeout / 3;
         let mut warned = false;
         while !self.stopping() {
-            if self.alive.load(SeqCst) {
+            if self.alive() {
                 if !warned {
                     warned = true;
                     let _ = self.broker.ensure_groups().await;
@@ -457,7 +469,10 @@ impl Node {
                     .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
                     .query(c);
                 match set {
-                    Ok(()) => self.alive.store(true, SeqCst),
+                    Ok(()) => {
+                        let ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(0);
+                        self.beat_ms.store(ms.max(1), SeqCst);
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "atasker: heartbeat failed; reconnecting");
                         conn = None;

@@ -72,6 +72,8 @@ struct Waiting {
     /// The queue-wait hooks fired for it.
     warned: bool,
     critical: bool,
+    /// The last audit did not find its entry.
+    suspect: bool,
 }
 
 enum Command {
@@ -108,6 +110,7 @@ impl Producer {
         });
         handle.spawn(send_loop(Arc::downgrade(&producer), rx));
         handle.spawn(read_loop(Arc::downgrade(&producer)));
+        handle.spawn(audit_loop(Arc::downgrade(&producer), settings.node_timeout));
         Ok(producer)
     }
 
@@ -248,6 +251,7 @@ impl Remote {
                 entry: None,
                 warned: false,
                 critical: false,
+                suspect: false,
             },
         );
         let sent = producer.outbox.send(Command::Submit(Outgoing {
@@ -367,6 +371,58 @@ impl Producer {
     }
 }
 
+/// Every `node_timeout`: a task whose entry Redis no longer holds (lost in a failover to a
+/// replica that lagged, or deleted by hand), in two audits in a row, with no answer in
+/// between, fails with `TaskError::Cluster` instead of waiting for ever. Two audits, because
+/// an entry is deleted in the same script that sends its answer: the answer is then in the
+/// reply stream, read well before the next audit.
+async fn audit_loop(producer: Weak<Producer>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(p) = producer.upgrade() else { return };
+        if p.closed.load(SeqCst) && p.table().is_empty() {
+            return;
+        }
+        let old: Vec<(u64, Priority, String)> = p
+            .table()
+            .iter()
+            .filter(|(_, w)| w.queued_at.elapsed() >= every)
+            .filter_map(|(&tid, w)| Some((tid, w.priority, w.entry.clone()?)))
+            .collect();
+        for chunk in old.chunks(BATCH) {
+            let entries: Vec<(Priority, String)> =
+                chunk.iter().map(|(_, p, id)| (*p, id.clone())).collect();
+            let Ok(found) = p.broker.exist(&entries).await else {
+                break;
+            };
+            let mut lost = Vec::new();
+            {
+                let mut table = p.table();
+                for ((tid, _, id), there) in chunk.iter().zip(found) {
+                    let Some(w) = table.get_mut(tid) else { continue };
+                    if there || w.entry.as_deref() != Some(id) {
+                        w.suspect = false;
+                    } else if w.suspect {
+                        lost.push(*tid);
+                    } else {
+                        w.suspect = true;
+                    }
+                }
+            }
+            for tid in lost {
+                tracing::error!(task = tid, "atasker: Redis no longer knows a remote task; it fails");
+                p.resolve(
+                    tid,
+                    Err(cluster_error(
+                        "Redis no longer knows the task (its data was lost: a failover to a \
+                         replica that lagged, a restart without AOF, or a deletion)",
+                    )),
+                );
+            }
+        }
+    }
+}
+
 /// Reads answers from the reply stream until the producer is gone or closed and idle.
 async fn read_loop(producer: Weak<Producer>) {
     let mut last = "0-0".to_owned();
@@ -391,6 +447,12 @@ async fn read_loop(producer: Weak<Producer>) {
                                 if let Some(w) = table.get(&tid) {
                                     w.job.control().header().try_start(Some(w.queued_at));
                                 }
+                            }
+                        }
+                        Some(Answer::Moved(tid, id)) => {
+                            if let Some(w) = p.table().get_mut(&tid) {
+                                w.entry = Some(id);
+                                w.suspect = false;
                             }
                         }
                         Some(Answer::Done(tid, result)) => p.resolve(tid, result),

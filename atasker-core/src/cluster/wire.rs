@@ -92,6 +92,8 @@ pub(crate) fn reply(result: Result<Vec<u8>, TaskError>) -> Vec<(&'static str, Ve
 pub(crate) enum Answer {
     /// The tasks (ids) started on a node.
     Started(Vec<u64>),
+    /// The task was queued again (its node went silent) as this entry.
+    Moved(u64, String),
     /// A task's result.
     Done(u64, Result<Vec<u8>, TaskError>),
 }
@@ -106,6 +108,9 @@ pub(crate) fn answer(mut fields: HashMap<String, Value>) -> Option<Answer> {
         ));
     }
     let tid = tids.parse().ok()?;
+    if kind == "m" {
+        return Some(Answer::Moved(tid, text(&fields, "i")?));
+    }
     if kind == "o" {
         let v = match fields.remove("v")? {
             Value::BulkString(b) => b,
@@ -179,6 +184,8 @@ mod tests {
     fn started_lists_many_tasks_and_junk_is_refused() {
         let m = fields(vec![("k", b"s".to_vec())], "1,2,x,3");
         assert!(matches!(answer(m), Some(Answer::Started(t)) if t == [1, 2, 3]));
+        let m = fields(vec![("k", b"m".to_vec()), ("i", b"5-0".to_vec())], "4");
+        assert!(matches!(answer(m), Some(Answer::Moved(4, i)) if i == "5-0"));
         assert!(answer(fields(vec![], "1")).is_none());
         assert!(answer(fields(vec![("k", b"o".to_vec())], "1")).is_none());
         assert!(answer(fields(vec![("k", b"o".to_vec())], "one")).is_none());

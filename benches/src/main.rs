@@ -10,11 +10,14 @@
 //! `<subject> <workload> <metric> <value> <unit>`; then the ratios (`ratio W1 throughput 1.12`:
 //! atasker ÷ baseline, or baseline ÷ atasker for throughputs, so below 1 is always better;
 //! the median of the per-repetition ratios, see [`harness::ratios`]).
-//! Exits with status 1 if W8 finds a priority inversion (the CI smoke test runs `--quick`),
+//! Exits with status 1 if W8 finds a priority inversion or W9 fails (no `redis-server`, a
+//! remote task without an answer, a node that misbehaves; the CI smoke test runs `--quick`),
 //! 2 on bad arguments.
 //!
 //! The binary is also its own helper process: with the environment variable [`CHILD_ENV`] set
-//! it acts as the W6 footprint child or the W2 echo child instead (see [`child_main`]).
+//! it acts as the W6 footprint child, the W2 echo child or the W9 Redis Streams echo process
+//! instead (see [`child_main`]). W9's cluster nodes are this binary too, started with
+//! `ATASKER_NODE`: atasker makes them nodes before `main` runs.
 // Printing the figures is this binary's whole job.
 #![allow(clippy::print_stdout)]
 
@@ -28,6 +31,7 @@ mod w5;
 mod w6;
 mod w7;
 mod w8;
+mod w9;
 
 use harness::{Collector, Config, Figure, Side};
 use std::path::PathBuf;
@@ -43,7 +47,7 @@ const CHILD_ENV: &str = "ATASKER_BENCH_CHILD";
 type Workload = (&'static str, fn(&Config, &mut Collector));
 
 /// Every workload, in the order they run.
-const WORKLOADS: [Workload; 8] = [
+const WORKLOADS: [Workload; 9] = [
     ("W1", w1::run),
     ("W2", w2::run),
     ("W3", w3::run),
@@ -52,6 +56,7 @@ const WORKLOADS: [Workload; 8] = [
     ("W6", w6::run),
     ("W7", w7::run),
     ("W8", w8::run),
+    ("W9", w9::run),
 ];
 
 /// The command line, parsed by hand.
@@ -70,7 +75,7 @@ struct Args {
 
 /// The usage text.
 const USAGE: &str = "\
-usage: atasker-bench [--quick] [--only W1..W8] [--json PATH]
+usage: atasker-bench [--quick] [--only W1..W9] [--json PATH]
                      [--side atasker|baseline|both] [--reps N]
 
   --quick        every workload at a tenth of its size (a smoke test)
@@ -79,7 +84,8 @@ usage: atasker-bench [--quick] [--only W1..W8] [--json PATH]
   --side S       measure only atasker or only the baseline (for profiling)
   --reps N       repetitions per workload (default 3; the median is reported)
 
-Exit status: 0; 1 if W8 finds a priority inversion; 2 on bad arguments.";
+Exit status: 0; 1 if W8 finds a priority inversion or W9 fails (it needs redis-server);
+2 on bad arguments.";
 
 /// Parses `std::env::args`; `Err` carries the message for stderr.
 fn parse_args() -> Result<Args, String> {
@@ -98,7 +104,7 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let w = value("--only")?.to_ascii_uppercase();
                 if !WORKLOADS.iter().any(|(id, _)| *id == w) {
-                    return Err(format!("unknown workload {w}; expected W1..W8"));
+                    return Err(format!("unknown workload {w}; expected W1..W9"));
                 }
                 args.only = Some(w);
             }
@@ -129,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
 fn child_main(kind: &str) -> ExitCode {
     match kind {
         "w2-echo" => w2::echo_child(),
+        "w9-echo" => w9::echo_child(),
         k if k.starts_with("w6-") => w6::child(&k[3..]),
         _ => {
             eprintln!("atasker-bench: unknown child kind {kind}");
@@ -179,11 +186,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    match w8::verdict(&figures) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
+    let mut code = ExitCode::SUCCESS;
+    for verdict in [w8::verdict(&figures), w9::verdict()] {
+        if let Err(msg) = verdict {
             eprintln!("atasker-bench: {msg}");
-            ExitCode::FAILURE
+            code = ExitCode::FAILURE;
         }
     }
+    code
 }

@@ -141,23 +141,67 @@ impl Drop for Nodes {
     }
 }
 
-/// Waits for every task against one deadline and returns the results in order; panics with
-/// the count still missing if the deadline passes.
+/// Waits for every task (of ids `first`, `first + 1`, …) against one deadline and returns
+/// the results in order. If the deadline passes, panics with the tasks still unanswered,
+/// the nodes the log says they ran on and, given a server, what Redis holds.
 fn results<T: Send + 'static>(
     tasks: Vec<Task<T>>,
+    first: u64,
     within: Duration,
+    log: &LogDir,
+    redis: Option<&RedisServer>,
 ) -> Vec<Result<T, TaskError>> {
     let deadline = Instant::now() + within;
     let total = tasks.len();
     let mut out = Vec::with_capacity(total);
+    let mut missing = Vec::new();
     for (i, mut t) in tasks.into_iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
         match t.wait_timeout(left) {
             Some(r) => out.push(r),
-            None => panic!(
-                "only {i} of {total} tasks (in submission order) finished within {within:?}"
-            ),
+            None => missing.push(first + i as u64),
         }
+    }
+    if !missing.is_empty() {
+        let runs = log.runs_by_id();
+        let ran: Vec<_> = missing
+            .iter()
+            .map(|&id| (id, runs.get(&id).cloned().unwrap_or_default()))
+            .collect();
+        panic!(
+            "{} of {total} tasks unanswered after {within:?}; (id, runs on nodes): \
+             {ran:?}\n{}",
+            missing.len(),
+            redis.map(redis_state).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// What Redis holds under the default namespace, for failure messages.
+fn redis_state(redis: &RedisServer) -> String {
+    let mut out = String::from("Redis:\n");
+    let Reply::Array(keys) = redis.call(&["KEYS", "atasker:*"]) else {
+        return "Redis: KEYS failed".into();
+    };
+    for key in keys {
+        let key = key.to_string();
+        let ty = redis.cmd(&["TYPE", &key]);
+        let line = if key.contains(":hb:") {
+            format!("PTTL {}", redis.cmd(&["PTTL", &key]))
+        } else if key.contains(":q:") {
+            format!(
+                "XLEN {}; consumers {}; pending {}",
+                redis.cmd(&["XLEN", &key]),
+                redis.cmd(&["XINFO", "CONSUMERS", &key, "nodes"]),
+                redis.cmd(&["XPENDING", &key, "nodes", "-", "+", "20"])
+            )
+        } else if ty == "stream" {
+            format!("XLEN {}", redis.cmd(&["XLEN", &key]))
+        } else {
+            ty
+        };
+        out.push_str(&format!("  {key}: {line}\n"));
     }
     out
 }
@@ -180,7 +224,9 @@ fn extra_runs(log: &LogDir, n: u64) -> usize {
 #[test]
 fn ten_thousand_tasks_over_two_nodes_each_answer_once() {
     const N: u64 = 10_000;
-    let redis = RedisServer::start();
+    // Durability is not under test here: no fsync per write (which would make the test about
+    // the disk's speed).
+    let redis = RedisServer::start_with(&["--appendfsync", "no"]);
     let log = LogDir::new("10k");
     let nodes = Nodes(vec![
         node(&redis.url(), 2, 5.0, &[]),
@@ -190,7 +236,7 @@ fn ten_thousand_tasks_over_two_nodes_each_answer_once() {
     let opts = on(sup, Priority::Normal, None);
     let t = Instant::now();
     let tasks: Vec<_> = (0..N).map(|id| echo(opts, log.path(), id, 0)).collect();
-    let results = results(tasks, Duration::from_secs(120));
+    let results = results(tasks, 0, Duration::from_secs(120), &log, Some(&redis));
     eprintln!("{N} tasks answered in {:?}", t.elapsed());
 
     let mut served = BTreeMap::<u32, u64>::new();
@@ -236,7 +282,13 @@ fn a_killed_node_s_tasks_finish_on_the_other() {
     // victim dies holding tasks.
     kill9(&mut nodes.0[0]);
 
-    for (id, r) in (0..N).zip(results(tasks, Duration::from_secs(60))) {
+    for (id, r) in (0..N).zip(results(
+        tasks,
+        0,
+        Duration::from_secs(60),
+        &log,
+        Some(&redis),
+    )) {
         let (got, pid) = r.unwrap_or_else(|e| panic!("task {id} failed: {e}"));
         assert_eq!(got, id);
         assert!(pid == victim || pid == survivor, "answered by {pid}");
@@ -246,7 +298,11 @@ fn a_killed_node_s_tasks_finish_on_the_other() {
     // node takes an entry only for a free slot, and the slot stays busy until the entry is
     // answered and acknowledged.
     let extra = extra_runs(&log, N);
-    assert!(extra <= PROCESSES, "{extra} duplicate runs: {:?}", log.runs());
+    assert!(
+        extra <= PROCESSES,
+        "{extra} duplicate runs: {:?}",
+        log.runs()
+    );
     for (id, pids) in log.runs_by_id() {
         if pids.len() > 1 {
             assert_eq!(
@@ -280,7 +336,13 @@ fn redis_restarted_mid_run_loses_nothing() {
     redis.restart();
     assert!(at_kill < N, "every task finished before Redis was killed");
 
-    for (id, r) in (0..N).zip(results(tasks, Duration::from_secs(60))) {
+    for (id, r) in (0..N).zip(results(
+        tasks,
+        0,
+        Duration::from_secs(60),
+        &log,
+        Some(&redis),
+    )) {
         assert_eq!(r.map(|(got, _)| got), Ok(id), "task {id}");
     }
     // Each ran (duplicates are allowed: delivery is at least once).
@@ -348,11 +410,20 @@ fn a_long_task_on_a_live_node_runs_once() {
     let tasks: Vec<_> = (0..2)
         .map(|id| echo(opts, log.path(), id, 12_000))
         .collect();
-    for (id, r) in (0..2).zip(results(tasks, Duration::from_secs(60))) {
+    for (id, r) in (0..2).zip(results(
+        tasks,
+        0,
+        Duration::from_secs(60),
+        &log,
+        Some(&redis),
+    )) {
         assert_eq!(r.map(|(got, _)| got), Ok(id), "task {id}");
     }
     // Four node timeouts passed while each ran, with a free slot on the other node.
-    assert_eq!(log.runs_by_id().values().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+    assert_eq!(
+        log.runs_by_id().values().map(Vec::len).collect::<Vec<_>>(),
+        [1, 1]
+    );
 }
 
 /// Not a test of its own: the node of `a_node_whose_runtime_is_blocked_keeps_its_task`, a
@@ -448,7 +519,13 @@ fn a_slow_frozen_or_reset_connection_heals() {
             })
             .collect::<Vec<_>>()
     });
-    for (id, r) in (0..N).zip(results(tasks, Duration::from_secs(60))) {
+    for (id, r) in (0..N).zip(results(
+        tasks,
+        0,
+        Duration::from_secs(60),
+        &log,
+        Some(&redis),
+    )) {
         assert_eq!(r.map(|(got, _)| got), Ok(id), "task {id}");
     }
     let extra = extra_runs(&log, N);
@@ -459,7 +536,13 @@ fn a_slow_frozen_or_reset_connection_heals() {
     let tasks: Vec<_> = (N..N + MORE)
         .map(|id| echo(opts, log.path(), id, 10))
         .collect();
-    for (id, r) in (N..N + MORE).zip(results(tasks, Duration::from_secs(30))) {
+    for (id, r) in (N..N + MORE).zip(results(
+        tasks,
+        N,
+        Duration::from_secs(30),
+        &log,
+        Some(&redis),
+    )) {
         assert_eq!(r, Ok((id, proxied)), "task {id}");
     }
     eprintln!("{extra} duplicate runs");
@@ -468,7 +551,8 @@ fn a_slow_frozen_or_reset_connection_heals() {
 #[test]
 fn an_out_of_memory_redis_fails_submissions_instead_of_hanging() {
     // An empty Redis uses about 900 KB: 2 MB lets a few tasks in before it is full.
-    let redis = RedisServer::start_with(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
+    let redis =
+        RedisServer::start_with(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
     let sup = producer(&redis.url(), Duration::from_secs(3));
     let opts = on(sup, Priority::Normal, None);
     // How many entries the task queues hold.
@@ -478,7 +562,9 @@ fn an_out_of_memory_redis_fails_submissions_instead_of_hanging() {
         };
         keys.iter()
             .map(|k| {
-                let Reply::Bulk(k) = k else { panic!("a key: {k}") };
+                let Reply::Bulk(k) = k else {
+                    panic!("a key: {k}")
+                };
                 match redis.call(&[b"XLEN".as_slice(), k]) {
                     Reply::Int(n) => n,
                     other => panic!("XLEN answered {other}"),

@@ -70,13 +70,18 @@ fn ticks(log: &str) -> BTreeMap<u64, Vec<u32>> {
         let (Some(t), Some(pid)) = (parts.next(), parts.next()) else {
             continue;
         };
-        out.entry(t.parse().unwrap()).or_default().push(pid.parse().unwrap());
+        out.entry(t.parse().unwrap())
+            .or_default()
+            .push(pid.parse().unwrap());
     }
     out
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 #[test]
@@ -105,7 +110,11 @@ fn each_tick_runs_once_in_the_fleet() {
         assert_eq!(ran.len(), 1, "tick {t} ran {ran:?} (members {pids:?})");
     }
     let seconds: Vec<_> = both.range(start..start + 10).map(|(t, _)| *t).collect();
-    assert_eq!(seconds, (start..start + 10).collect::<Vec<_>>(), "a tick was skipped");
+    assert_eq!(
+        seconds,
+        (start..start + 10).collect::<Vec<_>>(),
+        "a tick was skipped"
+    );
     // Kill the member that ran the last tick (the one whose clock is ahead takes every lease
     // first): the other goes on alone.
     let last = both.iter().next_back().unwrap().1[0];
@@ -120,7 +129,11 @@ fn each_tick_runs_once_in_the_fleet() {
         assert_eq!(ran, &vec![pids[1 - killed]], "tick {t} after the kill");
     }
     let seconds: Vec<_> = alone.range(after..after + 5).map(|(t, _)| *t).collect();
-    assert_eq!(seconds, (after..after + 5).collect::<Vec<_>>(), "a tick was skipped");
+    assert_eq!(
+        seconds,
+        (after..after + 5).collect::<Vec<_>>(),
+        "a tick was skipped"
+    );
     drop(members);
     let _ = std::fs::remove_file(&log);
 }

@@ -69,15 +69,17 @@ fn a_task_of_another_build_is_never_taken_and_its_queue_wait_hook_fires() {
 
     // The node is alive and has made its queues (with their group).
     let mut node_fp = String::new();
-    eventually(Duration::from_secs(30), "the node's heartbeat", || {
-        match keys(&redis, "atasker:hb:*").first() {
+    eventually(
+        Duration::from_secs(30),
+        "the node's heartbeat",
+        || match keys(&redis, "atasker:hb:*").first() {
             Some(key) => {
                 node_fp = redis.cmd(&["GET", key.as_str()]);
                 node_fp != "(nil)"
             }
             None => false,
-        }
-    });
+        },
+    );
     let node_queue = format!("atasker:q:{node_fp}:normal");
     eventually(SOON, "the node's queues", || {
         redis.cmd(&["EXISTS", node_queue.as_str()]) == "1"
@@ -102,7 +104,9 @@ fn a_task_of_another_build_is_never_taken_and_its_queue_wait_hook_fires() {
 
     let submitted = Instant::now();
     let mut task = double(on(sup, Priority::Normal, None), 21);
-    eventually(SOON, "the warning hook", || !warned.lock().unwrap().is_empty());
+    eventually(SOON, "the warning hook", || {
+        !warned.lock().unwrap().is_empty()
+    });
     {
         let warned = warned.lock().unwrap();
         assert_eq!(warned.len(), 1, "{warned:?}");
@@ -119,7 +123,11 @@ fn a_task_of_another_build_is_never_taken_and_its_queue_wait_hook_fires() {
     let foreign = foreign[0].clone();
 
     std::thread::sleep(Duration::from_secs(3).saturating_sub(submitted.elapsed()));
-    assert!(!task.is_finished(), "{:?}", task.wait_timeout(Duration::ZERO));
+    assert!(
+        !task.is_finished(),
+        "{:?}",
+        task.wait_timeout(Duration::ZERO)
+    );
     assert_eq!(redis.cmd(&["XLEN", node_queue.as_str()]), "0");
     assert_eq!(redis.cmd(&["XLEN", foreign.as_str()]), "1");
     {

@@ -253,10 +253,7 @@ fn malformed_entries_are_answered_acknowledged_and_the_node_serves_on() {
     let d = answer(&redis, reply, "9003");
     assert_eq!(d.get("k").map(String::as_str), Some("e"), "(d) {d:?}");
     assert_eq!(d.get("c").map(String::as_str), Some("cluster"), "(d) {d:?}");
-    assert!(
-        d["m"].contains("cluster_input::no_such_task"),
-        "(d) {d:?}"
-    );
+    assert!(d["m"].contains("cluster_input::no_such_task"), "(d) {d:?}");
 
     let e = answer(&redis, reply, "9004");
     assert_eq!(e.get("k").map(String::as_str), Some("e"), "(e) {e:?}");
@@ -419,7 +416,10 @@ fn credentials_never_show() {
     let mut t = double(on(sup, Priority::Normal, None), 4);
     assert_eq!(t.wait_timeout(FIRST), Some(Ok(8)), "round trip with AUTH");
     assert_eq!(
-        authed(&redis, PW, &["KEYS", "atasker:hb:*"]).to_string().matches("atasker:hb:").count(),
+        authed(&redis, PW, &["KEYS", "atasker:hb:*"])
+            .to_string()
+            .matches("atasker:hb:")
+            .count(),
         1,
         "the node's heartbeat"
     );
@@ -433,10 +433,7 @@ fn credentials_never_show() {
         .cluster(format!("redis://u:{PW}@host:notaport/0"))
         .build()
         .unwrap_err();
-    assert!(
-        matches!(err, atasker::BuildError::ClusterUrl(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, atasker::BuildError::ClusterUrl(_)), "{err:?}");
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains(PW), "BuildError: {text}");
     }
@@ -487,7 +484,10 @@ fn credentials_never_show() {
 
     let logs = captured();
     assert!(!logs.contains(PW), "the password in the logs:\n{logs}");
-    assert!(!logs.contains(WRONG), "the wrong password in the logs:\n{logs}");
+    assert!(
+        !logs.contains(WRONG),
+        "the wrong password in the logs:\n{logs}"
+    );
     for node in &mut nodes.0 {
         kill9(node);
     }
@@ -517,14 +517,15 @@ fn a_node_stops_gracefully_on_sigterm() {
     });
     let signalled = Instant::now();
     sigterm(&nodes.0[0]);
-    assert_eq!(running.wait_timeout(SOON), Some(Ok(3000)), "the running task");
+    assert_eq!(
+        running.wait_timeout(SOON),
+        Some(Ok(3000)),
+        "the running task"
+    );
     assert_eq!(read(&log), "start\nend\n");
     let status = wait_exit(&mut nodes.0[0], SOON).expect("the node did not exit");
     assert_eq!(status.code(), Some(0), "{status:?}");
-    eprintln!(
-        "the node exited {:?} after SIGTERM",
-        signalled.elapsed()
-    );
+    eprintln!("the node exited {:?} after SIGTERM", signalled.elapsed());
 
     let mut after = double(on(sup, Priority::Normal, None), 3);
     assert_eq!(
@@ -554,7 +555,10 @@ fn zero_setup_bad_settings_exit_2() {
             ],
             "ATASKER_NODE_PROCESSES=0",
         ),
-        (&[("ATASKER_NODE", "http://nonsense")], "invalid cluster URL"),
+        (
+            &[("ATASKER_NODE", "http://nonsense")],
+            "invalid cluster URL",
+        ),
         (
             &[("ATASKER_NODE", "http://u:hidden-pw@nonsense")],
             "invalid cluster URL",
@@ -589,4 +593,141 @@ fn zero_setup_bad_settings_exit_2() {
         assert_eq!(out.lines().count(), 1, "{env:?}: stderr: {out}");
         assert!(!out.contains("hidden-pw"), "{env:?}: stderr: {out}");
     }
+}
+
+/// An entry whose reply key is not a stream (bad or foreign input) is acknowledged and costs
+/// no slot: the one-process node then serves a normal task, and stops on SIGTERM.
+#[test]
+fn a_reply_key_that_is_not_a_stream_costs_no_slot() {
+    let redis = RedisServer::start();
+    let mut nodes = Nodes(vec![node(&redis.url(), 1, 3.0, &[])]);
+    let sup = producer(&redis.url(), Duration::from_secs(3));
+    assert_eq!(
+        double(on(sup, Priority::Normal, None), 1).wait_timeout(FIRST),
+        Some(Ok(2))
+    );
+    let fp = node_fingerprint(&redis);
+    let queue = format!("atasker:q:{fp}:normal");
+    assert_eq!(redis.cmd(&["SET", "not-a-stream", "x"]), "OK");
+    // Rejected (no name), and a real one: both answers go to the string key.
+    xadd(&redis, &queue, &[("t", b"1"), ("r", b"not-a-stream")]);
+    let args = {
+        // `double(5)`'s argument tuple, as a producer would encode it: one varint.
+        vec![5u8]
+    };
+    xadd(
+        &redis,
+        &queue,
+        &[
+            ("t", b"2"),
+            ("n", b"cluster_input::double"),
+            ("r", b"not-a-stream"),
+            ("a", &args),
+        ],
+    );
+    for i in 0..3 {
+        assert_eq!(
+            double(on(sup, Priority::Normal, None), i).wait_timeout(SOON),
+            Some(Ok(i * 2)),
+            "the node lost its slot"
+        );
+    }
+    eventually(SOON, "both entries acknowledged", || {
+        xlen(&redis, &queue) == "0"
+    });
+    sigterm(&nodes.0[0]);
+    let status = wait_exit(&mut nodes.0[0], SOON).expect("the node did not stop");
+    assert!(status.success(), "{status}");
+}
+
+/// A dead node that held an entry with a bad reply key: the reclaim still moves everything
+/// it held (the bad entry's answer has nobody to go to), and the good task finishes on the
+/// other node.
+#[test]
+fn a_bad_reply_key_does_not_stop_the_reclaim_of_a_dead_node() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let sup = producer(&url, Duration::from_secs(2));
+    let log = log_path("bad-reclaim");
+    let mut nodes = Nodes(vec![node(&url, 2, 2.0, &[])]);
+    assert_eq!(
+        double(on(sup, Priority::Normal, None), 1).wait_timeout(FIRST),
+        Some(Ok(2))
+    );
+    let fp = node_fingerprint(&redis);
+    let queue = format!("atasker:q:{fp}:normal");
+    assert_eq!(redis.cmd(&["SET", "not-a-stream", "x"]), "OK");
+    // `slow(log, 60000)` with its answer going nowhere, and a good one: both held by node 1.
+    let mut args = Vec::new();
+    let path = log.to_string_lossy().into_owned();
+    args.push(u8::try_from(path.len()).unwrap());
+    args.extend_from_slice(path.as_bytes());
+    args.extend_from_slice(&[0xfb, 0x60, 0xea]); // 60000 as a bincode varint (u16 marker)
+    xadd(
+        &redis,
+        &queue,
+        &[
+            ("t", b"7"),
+            ("n", b"cluster_input::slow"),
+            ("r", b"not-a-stream"),
+            ("a", &args),
+        ],
+    );
+    let good = slow(on(sup, Priority::Normal, None), path.clone(), 1000);
+    eventually(SOON, "both started on node 1", || {
+        read(&log).matches("start").count() == 2
+    });
+    kill9(&mut nodes.0[0]);
+    nodes.0.push(node(&url, 2, 2.0, &[]));
+    let mut good = good;
+    assert_eq!(
+        good.wait_timeout(FIRST),
+        Some(Ok(1000)),
+        "the good task was not moved"
+    );
+    eventually(SOON, "the dead node's consumer is gone", || {
+        nodes_name_of_dead(&redis).is_empty()
+    });
+}
+
+/// The consumer names of nodes without a heartbeat, joined (empty when none).
+fn nodes_name_of_dead(redis: &RedisServer) -> String {
+    let Reply::Array(keys) = redis.call(&["KEYS", "atasker:hb:*"]) else {
+        return String::new();
+    };
+    let alive: Vec<String> = keys
+        .iter()
+        .map(|k| k.to_string().trim_start_matches("atasker:hb:").to_owned())
+        .collect();
+    let queues = redis.cmd(&["KEYS", "atasker:q:*:normal"]);
+    let queue = queues.trim_matches(['[', ']']).to_owned();
+    let consumers = redis.cmd(&["XINFO", "CONSUMERS", queue.as_str(), "nodes"]);
+    // A consumer listed in the group without a heartbeat: the dead one.
+    consumers
+        .split([',', '[', ']', ' '])
+        .filter(|w| w.contains(':') && !alive.iter().any(|a| a == w))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A delivery whose answer a frozen connection lost: the live node finds the entry it holds
+/// but never saw, and runs it (nothing waits for a reclaim that only silent nodes get).
+#[test]
+fn a_delivery_lost_with_a_frozen_connection_still_runs() {
+    let redis = RedisServer::start();
+    let proxy = Proxy::start(redis.port());
+    // Node timeout 9 s: a read's deadline is 3 s + its 1 s block, well under the freeze.
+    let mut nodes = Nodes(vec![node(&proxy.url(), 1, 9.0, &[])]);
+    let sup = producer(&redis.url(), Duration::from_secs(9));
+    assert_eq!(
+        double(on(sup, Priority::Normal, None), 1).wait_timeout(FIRST),
+        Some(Ok(2))
+    );
+    proxy.set_mode(Mode::Freeze);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut t = double(on(sup, Priority::Normal, None), 21);
+    std::thread::sleep(Duration::from_secs(6));
+    proxy.set_mode(Mode::Pass);
+    assert_eq!(t.wait_timeout(Duration::from_secs(40)), Some(Ok(42)));
+    let _ = &mut nodes;
 }

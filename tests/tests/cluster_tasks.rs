@@ -28,7 +28,10 @@ impl Drop for Nodes {
 enum Shape {
     Unit,
     Pair(i64, String),
-    Named { tags: Vec<String>, weight: Option<f64> },
+    Named {
+        tags: Vec<String>,
+        weight: Option<f64>,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -183,20 +186,38 @@ fn a_busy_node_starts_queued_tasks_highest_first_and_critical_at_once() {
     let sup = producer(&redis.url(), Duration::from_secs(5));
     // The node has one worker process, held by a blocker, before anything else is queued.
     let _nodes = Nodes(vec![node(&redis.url(), 1, 5.0, &[])]);
-    let blocker = logged(on(sup, Priority::Normal, None), log.clone(), "blocker".into(), 3000);
-    eventually(SOON, "the blocker started", || lines(&log).contains(&"blocker".to_string()));
+    let blocker = logged(
+        on(sup, Priority::Normal, None),
+        log.clone(),
+        "blocker".into(),
+        3000,
+    );
+    eventually(SOON, "the blocker started", || {
+        lines(&log).contains(&"blocker".to_string())
+    });
     let queued: Vec<_> = [Priority::Low, Priority::Normal, Priority::High]
         .into_iter()
         .flat_map(|p| (0..2).map(move |i| (p, i)))
         .map(|(p, i)| logged(on(sup, p, None), log.clone(), format!("{p}-{i}"), 50))
         .collect();
     eventually(SOON, "all six queued in Redis", || {
-        sup.stats().remote.low.queued + sup.stats().remote.normal.queued + sup.stats().remote.high.queued == 6
+        sup.stats().remote.low.queued
+            + sup.stats().remote.normal.queued
+            + sup.stats().remote.high.queued
+            == 6
     });
     // CRITICAL starts while the blocker still runs (it gets a worker process of its own).
-    let critical = logged(on(sup, Priority::Critical, None), log.clone(), "critical".into(), 0);
+    let critical = logged(
+        on(sup, Priority::Critical, None),
+        log.clone(),
+        "critical".into(),
+        0,
+    );
     assert_eq!(critical.wait(), Ok(()));
-    assert!(!blocker.is_finished(), "the critical task waited for the blocker");
+    assert!(
+        !blocker.is_finished(),
+        "the critical task waited for the blocker"
+    );
     assert_eq!(blocker.wait(), Ok(()));
     for t in queued {
         assert_eq!(t.wait(), Ok(()));
@@ -206,7 +227,12 @@ fn a_busy_node_starts_queued_tasks_highest_first_and_critical_at_once() {
         .filter(|l| l != "blocker" && l != "critical")
         .map(|l| l.split('-').next().unwrap().to_owned())
         .collect();
-    assert_eq!(order, ["high", "high", "normal", "normal", "low", "low"], "{:?}", lines(&log));
+    assert_eq!(
+        order,
+        ["high", "high", "normal", "normal", "low", "low"],
+        "{:?}",
+        lines(&log)
+    );
     let _ = std::fs::remove_file(&log);
 }
 
@@ -216,12 +242,19 @@ fn stats_show_queued_then_running_then_done_and_the_pool_is_remote() {
     let sup = producer(&redis.url(), Duration::from_secs(5));
     let log = temp_log("states");
     let t = logged(on(sup, Priority::High, None), log.clone(), "x".into(), 1500);
-    eventually(SOON, "queued with no node", || sup.stats().remote.high.queued == 1);
+    eventually(SOON, "queued with no node", || {
+        sup.stats().remote.high.queued == 1
+    });
     let _nodes = Nodes(vec![node(&redis.url(), 1, 5.0, &[])]);
-    eventually(SOON, "running on the node", || sup.stats().remote.high.running == 1);
+    eventually(SOON, "running on the node", || {
+        sup.stats().remote.high.running == 1
+    });
     assert_eq!(t.wait(), Ok(()));
     let s = sup.stats().remote.high;
-    assert_eq!((s.submitted, s.queued, s.running, s.completed), (1, 0, 0, 1));
+    assert_eq!(
+        (s.submitted, s.queued, s.running, s.completed),
+        (1, 0, 0, 1)
+    );
     assert!(s.max_wait > Duration::ZERO);
     assert_eq!(PoolKind::Remote.to_string(), "remote");
     let _ = std::fs::remove_file(&log);

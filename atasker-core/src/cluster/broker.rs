@@ -37,6 +37,9 @@ pub(crate) const PRIORITIES: [Priority; 4] = [
     Priority::Low,
 ];
 
+/// An entry's fields as they came.
+pub(crate) type Fields = std::collections::HashMap<String, Value>;
+
 /// One task for the queue.
 pub(crate) struct Outgoing {
     pub(crate) tid: u64,
@@ -117,6 +120,13 @@ pub(crate) trait Broker: Send + Sync + 'static {
         reply_to: Option<&'a str>,
         reply: &'a [(&'static str, Vec<u8>)],
     ) -> BoxFut<'a, Result<(), CallError>>;
+    /// The entries `node` holds that were delivered at least `idle` ago (a delivery whose
+    /// answer was lost with a connection: the node never saw it).
+    fn own_idle<'a>(
+        &'a self,
+        node: &'a str,
+        idle: Duration,
+    ) -> BoxFut<'a, Result<Vec<Taken>, CallError>>;
     /// Puts the entries held by nodes without a heartbeat back in their queue (or fails
     /// them after `max_deliveries`), and forgets those nodes.
     fn reclaim(&self, max_deliveries: u32) -> BoxFut<'_, Result<Reclaimed, CallError>>;
@@ -134,20 +144,25 @@ return redis.call('XDEL', KEYS[1], ARGV[1])
 
 /// Acknowledges and deletes a taken entry, and sends its reply (ARGV[4..] are field-value
 /// pairs; ARGV[3] the reply stream's TTL in ms; KEYS[2] the reply stream, if any).
+/// A reply stream that is not one (a key of another type, named by a malformed entry) is
+/// skipped: `redis.pcall`, so that the acknowledgement stands either way.
 const FINISH: &str = r"
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if KEYS[2] then
-  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
+  local r = redis.pcall('XADD', KEYS[2], '*', unpack(ARGV, 4))
+  if type(r) == 'table' and r.err then return r.err end
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
-return 1
+return 'OK'
 ";
 
 /// For each queue (KEYS): every consumer whose heartbeat key (ARGV[2] .. name) is gone has
 /// its pending entries put back at the end of the queue with `d` + 1, or failed with a
 /// reply once `d` + 1 reaches ARGV[3]; then the consumer is deleted. ARGV[1]: the group;
-/// ARGV[4]: the reply streams' TTL in ms. Returns {requeued, failed}.
+/// ARGV[4]: the reply streams' TTL in ms. Replies go through `redis.pcall`: a reply key
+/// that is not a stream (a malformed entry's) must not stop the reclaim. Returns
+/// {requeued, failed}.
 const RECLAIM: &str = r"
 local requeued, failed = 0, 0
 for _, q in ipairs(KEYS) do
@@ -179,9 +194,9 @@ for _, q in ipairs(KEYS) do
               d = d + 1
               if d >= tonumber(ARGV[3]) then
                 if reply and tid then
-                  redis.call('XADD', reply, '*', 't', tid, 'k', 'e', 'c', 'cluster', 'm',
+                  redis.pcall('XADD', reply, '*', 't', tid, 'k', 'e', 'c', 'cluster', 'm',
                     'delivered ' .. d .. ' times; each node that took it stopped or went silent before answering')
-                  redis.call('PEXPIRE', reply, ARGV[4])
+                  redis.pcall('PEXPIRE', reply, ARGV[4])
                 end
                 failed = failed + 1
               else
@@ -189,8 +204,8 @@ for _, q in ipairs(KEYS) do
                 out[#out + 1] = tostring(d)
                 local moved = redis.call('XADD', q, '*', unpack(out))
                 if reply and tid then
-                  redis.call('XADD', reply, '*', 't', tid, 'k', 'm', 'i', moved)
-                  redis.call('PEXPIRE', reply, ARGV[4])
+                  redis.pcall('XADD', reply, '*', 't', tid, 'k', 'm', 'i', moved)
+                  redis.pcall('PEXPIRE', reply, ARGV[4])
                 end
                 requeued = requeued + 1
               end
@@ -207,6 +222,23 @@ end
 return {requeued, failed}
 ";
 
+/// The entries a consumer (ARGV[2]) holds in each queue (KEYS) that were delivered at
+/// least ARGV[3] ms ago, with their fields: `{{queue index, id, fields}, …}`. ARGV[1]: the
+/// group.
+const OWN_IDLE: &str = r"
+local out = {}
+for i, q in ipairs(KEYS) do
+  local ok, held = pcall(redis.call, 'XPENDING', q, ARGV[1], 'IDLE', ARGV[3], '-', '+', 256, ARGV[2])
+  if ok then
+    for _, e in ipairs(held) do
+      local r = redis.call('XRANGE', q, e[1], e[1])
+      if #r > 0 then out[#out + 1] = {i, r[1][1], r[1][2]} end
+    end
+  end
+end
+return out
+";
+
 /// The Redis Streams engine.
 pub(crate) struct RedisBroker {
     /// Commands that answer at once.
@@ -221,6 +253,7 @@ pub(crate) struct RedisBroker {
     cancel: redis::Script,
     finish: redis::Script,
     reclaim: redis::Script,
+    own_idle: redis::Script,
 }
 
 impl RedisBroker {
@@ -241,6 +274,7 @@ impl RedisBroker {
             cancel: redis::Script::new(CANCEL),
             finish: redis::Script::new(FINISH),
             reclaim: redis::Script::new(RECLAIM),
+            own_idle: redis::Script::new(OWN_IDLE),
         }
     }
 
@@ -571,9 +605,44 @@ impl Broker for RedisBroker {
                     for (f, v) in reply {
                         inv.arg(*f).arg(&v[..]);
                     }
-                    inv.invoke_async::<()>(&mut c).await
+                    let said: String = inv.invoke_async(&mut c).await?;
+                    if said != "OK" {
+                        // Acknowledged, but the reply stream is not one: nobody to answer.
+                        tracing::error!(entry = id, error = %said, "atasker: a task's reply stream is not a stream; the answer is dropped");
+                    }
+                    Ok(())
                 })
                 .await
+        })
+    }
+
+    fn own_idle<'a>(
+        &'a self,
+        node: &'a str,
+        idle: Duration,
+    ) -> BoxFut<'a, Result<Vec<Taken>, CallError>> {
+        Box::pin(async move {
+            let found: Vec<(usize, String, Fields)> = self
+                .cmd
+                .call(Duration::ZERO, |mut c| async move {
+                    let mut inv = self.own_idle.prepare_invoke();
+                    for p in PRIORITIES {
+                        inv.key(self.queue(p));
+                    }
+                    inv.arg(GROUP).arg(node).arg(ms(idle));
+                    inv.invoke_async(&mut c).await
+                })
+                .await?;
+            Ok(found
+                .into_iter()
+                .filter_map(|(i, id, fields)| {
+                    Some(Taken {
+                        priority: *PRIORITIES.get(i.checked_sub(1)?)?,
+                        id,
+                        fields,
+                    })
+                })
+                .collect())
         })
     }
 

@@ -67,20 +67,18 @@ impl Link {
     }
 
     /// A connection, made (again) if there is none; waits with backoff for as long as it
-    /// takes, unless `give_up` says so (checked between attempts).
-    async fn connection(
-        &self,
-        give_up: &(dyn Fn() -> bool + Sync),
-    ) -> Option<MultiplexedConnection> {
+    /// takes (callers that must not wait so long put a deadline around their call).
+    async fn connection(&self) -> MultiplexedConnection {
         let mut slot = self.conn.lock().await;
         if let Some(c) = &*slot {
-            return Some(c.clone());
+            return c.clone();
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(None);
         let mut pause = BACKOFF.0;
-        let mut logged = false;
+        // The first failure is logged, then one in 30 (about a minute apart at full backoff).
+        let mut failures = 0u32;
         loop {
             let attempt = tokio::time::timeout(
                 CONNECT_TIMEOUT * 2,
@@ -88,28 +86,22 @@ impl Link {
                     .get_multiplexed_async_connection_with_config(&config),
             )
             .await;
-            match attempt {
+            let error = match attempt {
                 Ok(Ok(c)) => {
                     if self.connected_once.swap(true, SeqCst) {
                         self.reconnects.fetch_add(1, SeqCst);
                         tracing::info!(redis = %self.shown, "atasker: reconnected to Redis");
                     }
                     *slot = Some(c.clone());
-                    return Some(c);
+                    return c;
                 }
-                Ok(Err(e)) if !logged => {
-                    tracing::warn!(redis = %self.shown, error = %e, "atasker: cannot reach Redis; retrying");
-                    logged = true;
-                }
-                Err(_) if !logged => {
-                    tracing::warn!(redis = %self.shown, "atasker: Redis does not answer a connection attempt; retrying");
-                    logged = true;
-                }
-                _ => {}
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer to the connection attempt".to_owned(),
+            };
+            if failures.is_multiple_of(30) {
+                tracing::warn!(redis = %self.shown, error = %error, failures, "atasker: cannot connect to Redis; retrying with backoff");
             }
-            if give_up() {
-                return None;
-            }
+            failures += 1;
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(BACKOFF.1);
         }
@@ -127,9 +119,7 @@ impl Link {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let Some(conn) = self.connection(&|| false).await else {
-            return Err(CallError::Connection("gave up".into()));
-        };
+        let conn = self.connection().await;
         self.finish(tokio::time::timeout(self.deadline + extra, f(conn)).await)
             .await
     }

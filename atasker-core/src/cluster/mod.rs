@@ -295,9 +295,9 @@ impl Remote {
         ttl: Duration,
     ) -> Result<bool, link::CallError> {
         let s = &self.settings;
-        let link = self.leases.get_or_init(|| {
-            link::Link::new(s.client.clone(), s.shown.clone(), s.call_deadline())
-        });
+        let link = self
+            .leases
+            .get_or_init(|| link::Link::new(s.client.clone(), s.shown.clone(), s.call_deadline()));
         let key = format!("{}:lease:{worker}:{tick_ms}", s.namespace);
         let holder = process_name_once();
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);

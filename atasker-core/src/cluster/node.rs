@@ -31,6 +31,9 @@ use std::time::{Duration, Instant};
 /// How long a reader's `XREADGROUP` blocks (and so, at most, how long a stop waits for it).
 const TAKE_BLOCK: Duration = Duration::from_secs(1);
 
+/// How many times a node retries an answer Redis refuses (about a minute with the backoff).
+const MAX_REFUSALS: u32 = 30;
+
 /// How many CRITICAL entries one read takes at most.
 const CRITICAL_BATCH: usize = 64;
 
@@ -60,6 +63,8 @@ pub(crate) struct Node {
     rejected: AtomicU64,
     reclaimed: AtomicU64,
     heartbeat: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Ids of the entries this node runs (taken, not yet answered).
+    held: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Supervisor {
@@ -175,6 +180,7 @@ impl Node {
             rejected: AtomicU64::new(0),
             reclaimed: AtomicU64::new(0),
             heartbeat: Mutex::new(None),
+            held: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -316,6 +322,9 @@ impl Node {
     }
 
     fn start_one(self: &Arc<Self>, t: Taken, notices: &mut HashMap<String, Vec<String>>) {
+        if !crate::sync::lock(&self.held).insert(t.id.clone()) {
+            return; // Runs here already.
+        }
         let reject = |why: String| {
             let address = wire::reply_address(&t.fields);
             tracing::error!(entry = %t.id, node = %self.name, error = %why, "atasker: a task entry this node cannot run; acknowledged");
@@ -326,7 +335,7 @@ impl Node {
             tokio::spawn(async move {
                 me.answer(priority, &id, address, Err(TaskError::Cluster(why)))
                     .await;
-                me.ended();
+                me.ended(&id);
             });
         };
         let task = match wire::incoming(&t.fields) {
@@ -340,6 +349,7 @@ impl Node {
             ));
         };
         let Some(inner) = self.sup.upgrade() else {
+            crate::sync::lock(&self.held).remove(&t.id);
             return;
         };
         let sup = Supervisor { inner };
@@ -367,11 +377,12 @@ impl Node {
             let result = run.await;
             me.answer(priority, &id, address, result).await;
             me.served.fetch_add(1, SeqCst);
-            me.ended();
+            me.ended(&id);
         });
     }
 
-    fn ended(&self) {
+    fn ended(&self, id: &str) {
+        crate::sync::lock(&self.held).remove(id);
         if self.running.fetch_sub(1, SeqCst) == 1 && self.stopping() {
             self.notify_idle();
         }
@@ -393,6 +404,7 @@ impl Node {
             r
         });
         let mut backoff = Backoff::new();
+        let mut refusals = 0;
         loop {
             match self
                 .broker
@@ -400,12 +412,40 @@ impl Node {
                 .await
             {
                 Ok(()) => return,
+                // Out of memory, say: worth a minute of retries; then the entry stays held
+                // (answered by nobody) rather than the slot being lost for good.
                 Err(CallError::Server(e)) => {
-                    tracing::error!(entry = id, error = %e, "atasker: Redis refused a task's answer; retrying");
+                    refusals += 1;
+                    if refusals >= MAX_REFUSALS {
+                        tracing::error!(entry = id, error = %e, "atasker: Redis keeps refusing a task's answer; given up");
+                        return;
+                    }
+                    tracing::warn!(entry = id, error = %e, "atasker: Redis refused a task's answer; retrying");
                 }
                 Err(CallError::Connection(_)) => {}
             }
             backoff.wait().await;
+        }
+    }
+
+    /// Starts the entries this node holds but never saw (their delivery's answer was lost
+    /// with a connection): delivered longer ago than a read's whole deadline, and not
+    /// running here.
+    async fn recover_own(self: &Arc<Self>) {
+        let idle = self.settings.call_deadline() + TAKE_BLOCK + Duration::from_secs(1);
+        let Ok(found) = self.broker.own_idle(&self.name, idle).await else {
+            return;
+        };
+        let lost: Vec<Taken> = {
+            let held = crate::sync::lock(&self.held);
+            found
+                .into_iter()
+                .filter(|t| !held.contains(&t.id))
+                .collect()
+        };
+        if !lost.is_empty() {
+            tracing::warn!(count = lost.len(), node = %self.name, "atasker: tasks delivered to this node over a lost connection; running them now");
+            self.start_all(lost).await;
         }
     }
 
@@ -421,6 +461,7 @@ impl Node {
                         tracing::warn!("atasker: {w}");
                     }
                 }
+                self.recover_own().await;
                 match self.broker.reclaim(self.settings.max_deliveries).await {
                     Ok(r) if r.requeued + r.failed > 0 => {
                         self.reclaimed.fetch_add(r.requeued, SeqCst);

@@ -108,6 +108,12 @@ impl Producer {
             outbox,
             closed: AtomicBool::new(false),
         });
+        let broker = producer.broker.clone();
+        handle.spawn(async move {
+            if let Some(w) = broker.settings_warning().await {
+                tracing::warn!("atasker: {w}");
+            }
+        });
         handle.spawn(send_loop(Arc::downgrade(&producer), rx));
         handle.spawn(read_loop(Arc::downgrade(&producer)));
         handle.spawn(audit_loop(Arc::downgrade(&producer), settings.node_timeout));
@@ -399,7 +405,9 @@ async fn audit_loop(producer: Weak<Producer>, every: Duration) {
             {
                 let mut table = p.table();
                 for ((tid, _, id), there) in chunk.iter().zip(found) {
-                    let Some(w) = table.get_mut(tid) else { continue };
+                    let Some(w) = table.get_mut(tid) else {
+                        continue;
+                    };
                     if there || w.entry.as_deref() != Some(id) {
                         w.suspect = false;
                     } else if w.suspect {
@@ -410,7 +418,10 @@ async fn audit_loop(producer: Weak<Producer>, every: Duration) {
                 }
             }
             for tid in lost {
-                tracing::error!(task = tid, "atasker: Redis no longer knows a remote task; it fails");
+                tracing::error!(
+                    task = tid,
+                    "atasker: Redis no longer knows a remote task; it fails"
+                );
                 p.resolve(
                     tid,
                     Err(cluster_error(

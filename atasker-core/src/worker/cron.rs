@@ -248,7 +248,10 @@ async fn fleet_lease(core: &Core, tick: DateTime<Utc>, next: Option<DateTime<Utc
         .and_then(|n| (n - tick).to_std().ok())
         .unwrap_or(Duration::from_secs(60));
     let ttl = (period * 2).clamp(Duration::from_secs(60), Duration::from_secs(86_400));
-    match remote.lease(core.name(), tick.timestamp_millis(), ttl).await {
+    match remote
+        .lease(core.name(), tick.timestamp_millis(), ttl)
+        .await
+    {
         Ok(taken) => {
             if !taken {
                 tracing::debug!(worker = core.name(), %tick, "atasker: another node runs this tick");

@@ -877,7 +877,10 @@ pub fn node(url: &str, processes: usize, timeout_secs: f64, extra: &[(&str, &str
 pub fn eventually(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + within;
     while !f() {
-        assert!(std::time::Instant::now() < deadline, "not within {within:?}: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

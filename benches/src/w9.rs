@@ -43,7 +43,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const BASELINE: &str = "baseline:redis_streams";
 
 /// Worker processes per node (`ATASKER_NODE_PROCESSES`): one, like one echo process.
-const NODE_PROCESSES: usize = 2;
+const NODE_PROCESSES: usize = 1;
 
 /// What W9 says when `redis-server` is missing.
 const INSTALL: &str = "redis-server not found on PATH: W9 starts its own Redis (≥ 7.0); \

@@ -110,6 +110,14 @@ pub(crate) trait Broker: Send + Sync + 'static {
         counts: [usize; 4],
         block: Option<Duration>,
     ) -> BoxFut<'a, Result<Vec<Taken>, CallError>>;
+    /// Takes new entries without waiting: from the queues highest first, up to `counts[i]`
+    /// for `PRIORITIES[i]` less what higher queues gave (the caps are nested). Their start
+    /// notices are sent with them.
+    fn take_now<'a>(
+        &'a self,
+        node: &'a str,
+        counts: [usize; 4],
+    ) -> BoxFut<'a, Result<Vec<Taken>, CallError>>;
     /// Tells the submitter of each task that it started.
     fn started<'a>(&'a self, notices: &'a [(String, String)]) -> BoxFut<'a, Result<(), CallError>>;
     /// Answers a taken entry (a reply to `reply_to`, if there is one) and acknowledges it.
@@ -222,6 +230,32 @@ end
 return {requeued, failed}
 ";
 
+/// Takes new entries for consumer ARGV[2] of group ARGV[1] from the queues (KEYS, highest
+/// priority first): ARGV[2 + i] is the room for queue i, and the rooms are nested (what a
+/// higher queue gives uses the room of every lower one), as the ladder's caps are. Sends
+/// each taken entry's start notice in the same call. Returns `{{queue index, id, fields}, …}`.
+const TAKE: &str = r"
+local out, taken = {}, 0
+for i, q in ipairs(KEYS) do
+  local n = tonumber(ARGV[2 + i]) - taken
+  if n > 0 then
+    local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', q, '>')
+    if r then
+      for _, e in ipairs(r[1][2]) do
+        out[#out + 1] = {i, e[1], e[2]}
+        taken = taken + 1
+        local f, reply, tid = e[2], nil, nil
+        for j = 1, #f, 2 do
+          if f[j] == 'r' then reply = f[j + 1] elseif f[j] == 't' then tid = f[j + 1] end
+        end
+        if reply and tid then redis.pcall('XADD', reply, '*', 't', tid, 'k', 's') end
+      end
+    end
+  end
+end
+return out
+";
+
 /// The entries a consumer (ARGV[2]) holds in each queue (KEYS) that were delivered at
 /// least ARGV[3] ms ago, with their fields: `{{queue index, id, fields}, …}`. ARGV[1]: the
 /// group.
@@ -254,6 +288,7 @@ pub(crate) struct RedisBroker {
     finish: redis::Script,
     reclaim: redis::Script,
     own_idle: redis::Script,
+    take_now: redis::Script,
 }
 
 impl RedisBroker {
@@ -275,6 +310,7 @@ impl RedisBroker {
             finish: redis::Script::new(FINISH),
             reclaim: redis::Script::new(RECLAIM),
             own_idle: redis::Script::new(OWN_IDLE),
+            take_now: redis::Script::new(TAKE),
         }
     }
 
@@ -298,6 +334,20 @@ impl RedisBroker {
 /// The queue of tasks of build `fingerprint` at priority `p`.
 pub(crate) fn queue_key(namespace: &str, fingerprint: &str, p: Priority) -> String {
     format!("{namespace}:q:{fingerprint}:{}", p.as_str())
+}
+
+/// Entries as the scripts return them: `(queue index from 1, id, fields)`.
+fn taken(found: Vec<(usize, String, Fields)>) -> Vec<Taken> {
+    found
+        .into_iter()
+        .filter_map(|(i, id, fields)| {
+            Some(Taken {
+                priority: *PRIORITIES.get(i.checked_sub(1)?)?,
+                id,
+                fields,
+            })
+        })
+        .collect()
 }
 
 fn priority_of(key: &str) -> Option<Priority> {
@@ -616,6 +666,30 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn take_now<'a>(
+        &'a self,
+        node: &'a str,
+        counts: [usize; 4],
+    ) -> BoxFut<'a, Result<Vec<Taken>, CallError>> {
+        Box::pin(async move {
+            let found: Vec<(usize, String, Fields)> = self
+                .blocking
+                .call(Duration::ZERO, |mut c| async move {
+                    let mut inv = self.take_now.prepare_invoke();
+                    for p in PRIORITIES {
+                        inv.key(self.queue(p));
+                    }
+                    inv.arg(GROUP).arg(node);
+                    for n in counts {
+                        inv.arg(n);
+                    }
+                    inv.invoke_async(&mut c).await
+                })
+                .await?;
+            Ok(taken(found))
+        })
+    }
+
     fn own_idle<'a>(
         &'a self,
         node: &'a str,
@@ -633,16 +707,7 @@ impl Broker for RedisBroker {
                     inv.invoke_async(&mut c).await
                 })
                 .await?;
-            Ok(found
-                .into_iter()
-                .filter_map(|(i, id, fields)| {
-                    Some(Taken {
-                        priority: *PRIORITIES.get(i.checked_sub(1)?)?,
-                        id,
-                        fields,
-                    })
-                })
-                .collect())
+            Ok(taken(found))
         })
     }
 

@@ -50,7 +50,8 @@ impl std::fmt::Display for CallError {
 impl CallError {
     /// Whether Redis said the consumer group or stream is missing (its data was lost).
     pub(crate) fn is_nogroup(&self) -> bool {
-        matches!(self, CallError::Server(e) if e.code() == Some("NOGROUP"))
+        matches!(self, CallError::Server(e)
+            if e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP"))
     }
 }
 

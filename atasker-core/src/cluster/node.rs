@@ -46,7 +46,10 @@ pub(crate) struct Node {
     /// Registered static functions by name.
     registry: HashMap<&'static str, (u32, &'static StaticEntry)>,
     limits: Limits,
+    /// Tasks taken and not yet answered (a stop waits for them).
     running: AtomicUsize,
+    /// Of those, tasks not yet finished in the pool: what the ladder's caps count.
+    busy: AtomicUsize,
     readers: AtomicUsize,
     stopping: AtomicBool,
     /// When the heartbeat was last set (ms since `born`; 0: never). Readers take only while
@@ -169,6 +172,7 @@ impl Node {
             limits: crate::process_pool::limits(inner),
             settings,
             running: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             beat_ms: AtomicU64::new(0),
@@ -233,7 +237,7 @@ impl Node {
         if critical {
             return [CRITICAL_BATCH, 0, 0, 0];
         }
-        let busy = self.running.load(SeqCst);
+        let busy = self.busy.load(SeqCst);
         let free = |p: Priority| self.limits.cap(p).saturating_sub(busy);
         [
             0,
@@ -257,14 +261,14 @@ impl Node {
                 continue;
             }
             let taken = if critical {
-                self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await
+                (self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await).map(|t| (t, true))
             } else {
                 self.take_highest_first(counts).await
             };
             match taken {
-                Ok(entries) => {
+                Ok((entries, notify)) => {
                     backoff.reset();
-                    self.start_all(entries).await;
+                    self.start_all(entries, notify);
                 }
                 Err(e) if e.is_nogroup() => {
                     tracing::warn!("atasker: the task queues are gone from Redis (its data was lost?); making them again");
@@ -283,42 +287,45 @@ impl Node {
         }
     }
 
-    /// One entry-taking round for HIGH, NORMAL, LOW: each queue in turn without waiting
-    /// (what its cap allows), then, if all were empty, one blocking read over those with room.
-    async fn take_highest_first(&self, counts: [usize; 4]) -> Result<Vec<Taken>, CallError> {
-        let mut left = counts;
-        for i in 1..4 {
-            if left[i] == 0 {
-                continue;
-            }
-            let mut only = [0; 4];
-            only[i] = left[i];
-            let got = self.broker.take(&self.name, only, None).await?;
-            if !got.is_empty() {
-                return Ok(got);
-            }
-            // Empty: lower queues keep their own room.
-            left[i] = 0;
+    /// One entry-taking round for HIGH, NORMAL, LOW: the queues highest first in one script
+    /// (what the caps allow, start notices sent), then, if all were empty, one blocking read
+    /// over those with room (whose notices are still to send: `true`).
+    async fn take_highest_first(
+        &self,
+        counts: [usize; 4],
+    ) -> Result<(Vec<Taken>, bool), CallError> {
+        let got = self.broker.take_now(&self.name, counts).await?;
+        if !got.is_empty() {
+            return Ok((got, false));
         }
-        self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await
+        let got = self
+            .broker
+            .take(&self.name, counts, Some(TAKE_BLOCK))
+            .await?;
+        Ok((got, true))
     }
 
-    async fn start_all(self: &Arc<Self>, entries: Vec<Taken>) {
+    /// Starts `entries`, and sends their start notices if `notify`.
+    fn start_all(self: &Arc<Self>, entries: Vec<Taken>, notify: bool) {
         let mut notices: HashMap<String, Vec<String>> = HashMap::new();
         for t in entries {
             self.start_one(t, &mut notices);
         }
-        if notices.is_empty() {
+        if notices.is_empty() || !notify {
             return;
         }
         let notices: Vec<(String, String)> = notices
             .into_iter()
             .map(|(r, tids)| (r, tids.join(",")))
             .collect();
-        // Best effort: a lost notice only delays the submitter's `running` count.
-        if let Err(e) = self.broker.started(&notices).await {
-            tracing::debug!(error = %e, "atasker: start notices not sent");
-        }
+        // Best effort, and off the taking path: a lost notice only delays the submitter's
+        // `running` count.
+        let broker = self.broker.clone();
+        tokio::spawn(async move {
+            if let Err(e) = broker.started(&notices).await {
+                tracing::debug!(error = %e, "atasker: start notices not sent");
+            }
+        });
     }
 
     fn start_one(self: &Arc<Self>, t: Taken, notices: &mut HashMap<String, Vec<String>>) {
@@ -357,6 +364,7 @@ impl Node {
             self.redelivered.fetch_add(1, SeqCst);
         }
         self.running.fetch_add(1, SeqCst);
+        self.busy.fetch_add(1, SeqCst);
         notices
             .entry(task.reply_to.clone())
             .or_default()
@@ -375,6 +383,10 @@ impl Node {
         let address = Some((task.reply_to, task.tid));
         tokio::spawn(async move {
             let result = run.await;
+            // The slot is free as soon as the pool's task ended: the answer goes out while
+            // the next task runs.
+            me.busy.fetch_sub(1, SeqCst);
+            me.freed.notify_one();
             me.answer(priority, &id, address, result).await;
             me.served.fetch_add(1, SeqCst);
             me.ended(&id);
@@ -445,7 +457,7 @@ impl Node {
         };
         if !lost.is_empty() {
             tracing::warn!(count = lost.len(), node = %self.name, "atasker: tasks delivered to this node over a lost connection; running them now");
-            self.start_all(lost).await;
+            self.start_all(lost, true);
         }
     }
 

@@ -436,7 +436,8 @@ fn helper_blocked_node() {
     let Ok(url) = std::env::var(BLOCKED_NODE) else {
         return;
     };
-    let dir = LogDir(std::env::var(BLOCKED_NODE_DIR).unwrap().into());
+    // The test owns the directory: never removed here.
+    let dir = std::mem::ManuallyDrop::new(LogDir(std::env::var(BLOCKED_NODE_DIR).unwrap().into()));
     let sup: &'static Supervisor = Box::leak(Box::new(
         Supervisor::builder()
             .name("blocked")
@@ -458,8 +459,6 @@ fn helper_blocked_node() {
         std::thread::sleep(Duration::from_secs(8));
     });
     std::thread::sleep(Duration::from_secs(20));
-    // The test owns the directory.
-    std::mem::forget(dir);
 }
 
 #[test]

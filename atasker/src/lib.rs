@@ -436,6 +436,8 @@
 //!   },
 //!   "processes": { "low": { … }, "normal": { … }, "high": { … }, "critical": { … } },
 //!   "coroutines": { "low": { … }, "normal": { "submitted": 1, …, "failed": 1, … }, … },
+//!   "remote": { "low": { … }, "normal": { … }, "high": { … }, "critical": { … } },
+//!   "node": null,
 //!   "pool_threads": 1,
 //!   "tasks": {
 //!     "app::boom": { "completed": 0, "failed": 1, "timed_out": 0, "cancelled": 0, … },
@@ -475,6 +477,10 @@
 //!   waited in the queue. `submitted = queued + running + completed + failed + cancelled`
 //!   holds in every snapshot. A worker's runs on a pool count there as tasks (named
 //!   `worker run`).
+//! - `remote`: the same for the remote tasks this process sent to its cluster (`queued`: no
+//!   node has started them yet).
+//! - `node`: `null`, or this process as a cluster node ([`NodeStats`]: `name`, `served`,
+//!   `redelivered`, `running`, `rejected`, `reclaimed`, `reconnects`).
 //! - `pool_threads`: the threads alive in the thread pool.
 //! - `tasks`: one [`TaskStats`] per task name, every pool together: `completed`, `failed`,
 //!   `timed_out`, `cancelled`, and the mean and longest run (`mean_duration`,

@@ -68,11 +68,15 @@ fn the_stats_json_has_a_stable_shape() {
             "threads",
             "processes",
             "coroutines",
+            "remote",
+            "node",
             "pool_threads",
             "tasks",
             "workers"
         ])
     );
+    // Not a node (no `serve_cluster`): `node` is null, not left out.
+    assert!(json["node"].is_null());
     let priority = set(&[
         "submitted",
         "queued",
@@ -82,7 +86,7 @@ fn the_stats_json_has_a_stable_shape() {
         "cancelled",
         "max_wait",
     ]);
-    for pool in ["threads", "processes", "coroutines"] {
+    for pool in ["threads", "processes", "coroutines", "remote"] {
         assert_eq!(
             keys(&json[pool]),
             set(&["low", "normal", "high", "critical"])

@@ -731,3 +731,19 @@ fn a_delivery_lost_with_a_frozen_connection_still_runs() {
     assert_eq!(t.wait_timeout(Duration::from_secs(40)), Some(Ok(42)));
     let _ = &mut nodes;
 }
+
+/// A node told to stop while Redis is gone still stops (it cannot answer anyone, and nothing
+/// it held is lost: Redis keeps it for a reclaim).
+#[test]
+fn a_node_stops_even_when_redis_is_gone() {
+    let mut redis = RedisServer::start();
+    let mut nodes = Nodes(vec![node(&redis.url(), 1, 3.0, &[])]);
+    node_fingerprint(&redis); // serving: its heartbeat is there
+    redis.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    sigterm(&nodes.0[0]);
+    let status = wait_exit(&mut nodes.0[0], SOON).expect("the node hung in its stop");
+    assert!(status.success(), "{status}");
+    assert!(asked.elapsed() < SOON);
+}

@@ -34,6 +34,16 @@ const TAKE_BLOCK: Duration = Duration::from_secs(1);
 /// How many times a node retries an answer Redis refuses (about a minute with the backoff).
 const MAX_REFUSALS: u32 = 30;
 
+/// Deletes consumer ARGV[2] of group ARGV[1] from each queue (KEYS) where it holds nothing
+/// (a consumer's deletion drops what it holds: that is left for a reclaim).
+const LEAVE: &str = r"
+for _, q in ipairs(KEYS) do
+  local ok, held = pcall(redis.call, 'XPENDING', q, ARGV[1], '-', '+', 1, ARGV[2])
+  if ok and #held == 0 then redis.call('XGROUP', 'DELCONSUMER', q, ARGV[1], ARGV[2]) end
+end
+return 1
+";
+
 /// How many CRITICAL entries one read takes at most.
 const CRITICAL_BATCH: usize = 64;
 
@@ -68,6 +78,8 @@ pub(crate) struct Node {
     heartbeat: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Ids of the entries this node runs (taken, not yet answered).
     held: Mutex<std::collections::HashSet<String>>,
+    /// Set at the stop: readers drop a read in progress.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Supervisor {
@@ -185,6 +197,7 @@ impl Node {
             reclaimed: AtomicU64::new(0),
             heartbeat: Mutex::new(None),
             held: Mutex::new(std::collections::HashSet::new()),
+            stop: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -260,10 +273,22 @@ impl Node {
                 let _ = tokio::time::timeout(TAKE_BLOCK, self.freed.notified()).await;
                 continue;
             }
-            let taken = if critical {
-                (self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await).map(|t| (t, true))
-            } else {
-                self.take_highest_first(counts).await
+            let take = async {
+                if critical {
+                    (self.broker.take(&self.name, counts, Some(TAKE_BLOCK)).await)
+                        .map(|t| (t, true))
+                } else {
+                    self.take_highest_first(counts).await
+                }
+            };
+            // A stop does not wait for a read that cannot finish (Redis unreachable). What a
+            // dropped read was given stays held by this node in Redis: the heartbeat goes
+            // with the stop, and another node takes it over.
+            let mut stop = self.stop.subscribe();
+            let taken = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                taken = take => taken,
             };
             match taken {
                 Ok((entries, notify)) => {
@@ -552,16 +577,15 @@ impl Node {
     /// (a consumer's pending entries would go with it: those are left for a reclaim).
     fn leave(&self, c: &mut redis::Connection, key: &str) {
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(c);
-        if self.running.load(SeqCst) > 0 {
-            return;
-        }
+        let script = redis::Script::new(LEAVE);
+        let mut leave = script.prepare_invoke();
         for p in PRIORITIES {
-            let _: redis::RedisResult<i64> = redis::cmd("XGROUP")
-                .arg("DELCONSUMER")
-                .arg(self.broker.queue(p))
-                .arg(super::broker::GROUP)
-                .arg(&self.name)
-                .query(c);
+            leave.key(self.broker.queue(p));
+        }
+        let left: redis::RedisResult<()> =
+            leave.arg(super::broker::GROUP).arg(&self.name).invoke(c);
+        if let Err(e) = left {
+            tracing::debug!(error = %e, "atasker: the node could not leave its group (a reclaim will)");
         }
     }
 
@@ -575,15 +599,21 @@ impl Node {
     /// nothing is taken after this returns.
     pub(crate) fn stop_taking(&self, deadline: Option<Instant>) {
         self.stopping.store(true, SeqCst);
+        self.stop.send_replace(true);
         self.freed.notify_waiters();
         self.wait(deadline, || self.readers.load(SeqCst) == 0);
     }
 
-    /// Waits (until `deadline`) for the running tasks to be answered, then ends the
-    /// heartbeat and leaves the group (only when nothing is held: what a node holds when it
-    /// goes is taken over by another after the node timeout).
+    /// Waits (until `deadline`, and at most a node timeout: answers that cannot reach Redis
+    /// are not waited for for ever) for the running tasks' answers to be sent, then ends the
+    /// heartbeat and leaves the group where it holds nothing (what it still holds is taken
+    /// over by another node once the heartbeat is gone).
     pub(crate) fn finish(&self, deadline: Option<Instant>) {
-        self.wait(deadline, || self.running.load(SeqCst) == 0);
+        let most = Instant::now() + self.settings.node_timeout;
+        let deadline = deadline.map_or(most, |d| d.min(most));
+        if !self.wait(Some(deadline), || self.running.load(SeqCst) == 0) {
+            tracing::error!(node = %self.name, unanswered = self.running.load(SeqCst), "atasker: the node stops with answers Redis did not take; their tasks go to another node");
+        }
         {
             let (lock, cv) = &self.idle;
             *crate::sync::lock(lock) = true;

@@ -540,7 +540,7 @@ fn a_node_stops_gracefully_on_sigterm() {
 
 #[test]
 fn zero_setup_bad_settings_exit_2() {
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    let cases: [(&[(&str, &str)], &str); 7] = [
         (
             &[
                 ("ATASKER_NODE", "redis://127.0.0.1:1/0"),
@@ -575,7 +575,14 @@ fn zero_setup_bad_settings_exit_2() {
                 ("ATASKER_NODE", "redis://127.0.0.1:1/0"),
                 ("ATASKER_NODE_NAMESPACE", "a:b"),
             ],
-            "cluster_namespace",
+            "ATASKER_NODE_NAMESPACE=a:b",
+        ),
+        (
+            &[
+                ("ATASKER_NODE", "redis://127.0.0.1:1/0"),
+                ("ATASKER_NODE_TIMEOUT", "0.1"),
+            ],
+            "ATASKER_NODE_TIMEOUT=0.1",
         ),
     ];
     for (i, (env, says)) in cases.into_iter().enumerate() {
@@ -593,6 +600,11 @@ fn zero_setup_bad_settings_exit_2() {
         assert_eq!(out.lines().count(), 1, "{env:?}: stderr: {out}");
         assert!(!out.contains("hidden-pw"), "{env:?}: stderr: {out}");
     }
+    // An empty `ATASKER_NODE=` is no node: the program runs its `main` (the test harness;
+    // as a node it would exit 2 on the empty URL).
+    let mut plain = spawn_self_as(&[("ATASKER_NODE", "")], "zero_setup_node_never_runs_main");
+    let status = wait_exit(&mut plain, SOON).expect("the program did not end");
+    assert!(status.success(), "{status}");
 }
 
 /// An entry whose reply key is not a stream (bad or foreign input) is acknowledged and costs

@@ -36,7 +36,7 @@ mod imp {
         if std::env::var_os(crate::process_pool::child_main::MARKER).is_some() {
             return;
         }
-        let Some(url) = std::env::var_os(NODE) else {
+        let Some(url) = std::env::var_os(NODE).filter(|u| !u.is_empty()) else {
             return;
         };
         let code = run(url.to_string_lossy().into_owned());
@@ -74,18 +74,20 @@ mod imp {
             }
         }
         if let Some(ns) = namespace {
+            if ns.is_empty() || ns.contains(|c: char| c.is_whitespace() || c == ':') {
+                return fail(format!(
+                    "ATASKER_NODE_NAMESPACE={ns} must be non-empty, without spaces or `:`"
+                ));
+            }
             b = b.cluster_namespace(&ns);
         }
         if let Some(t) = timeout {
-            match t
-                .parse::<f64>()
-                .ok()
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            {
-                Some(d) => b = b.node_timeout(d),
-                None => {
+            let secs = t.parse::<f64>().ok();
+            match secs.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+                Some(d) if d >= Duration::from_millis(300) => b = b.node_timeout(d),
+                _ => {
                     return fail(format!(
-                        "ATASKER_NODE_TIMEOUT={t} is not a number of seconds"
+                        "ATASKER_NODE_TIMEOUT={t} is not a number of seconds of 0.3 or more"
                     ))
                 }
             }

@@ -448,9 +448,14 @@ impl SupervisorBuilder {
     }
 
     /// How long a node may stay silent before the tasks it holds are delivered to another
-    /// node. Nodes send a heartbeat every third of it, from a thread of their own; silence is
-    /// judged by Redis's clock (the heartbeat key's expiry). Default: 30 s; at least 300 ms.
-    /// A live node's task never moves, however long it runs.
+    /// node. This is a node's own setting (a zero set-up node's `ATASKER_NODE_TIMEOUT`): it
+    /// sends a heartbeat every third of it, from a thread of its own, with this TTL; silence
+    /// is judged by Redis's clock (the heartbeat key's expiry). Each node looks for silent
+    /// ones every third of *its* timeout, so a silent node's tasks move between 1 and about
+    /// 1⅓ of the silent node's timeout after its last heartbeat. On a submitting process it
+    /// sets how soon a task that Redis no longer holds (a failover lost it) fails: after one
+    /// to two of its timeouts. Default: 30 s; at least 300 ms. A live node's task never
+    /// moves, however long it runs.
     ///
     /// ```
     /// use std::time::Duration;

@@ -315,6 +315,9 @@ fn a_killed_node_s_tasks_finish_on_the_other() {
             );
         }
     }
+    // One resolution per task, whatever ran twice: the stats count each once.
+    let s = sup.stats().remote.normal;
+    assert_eq!((s.submitted, s.completed, s.failed), (N, N, 0));
     eprintln!("{extra} tasks of the killed node ran again on the other");
 }
 

@@ -759,3 +759,19 @@ fn a_node_stops_even_when_redis_is_gone() {
     assert!(status.success(), "{status}");
     assert!(asked.elapsed() < SOON);
 }
+
+/// A Redis that may evict keys (queued tasks, heartbeats) gets a warning when the producer
+/// connects (bullmq#2215: evicted jobs vanished).
+#[test]
+fn an_evicting_redis_is_warned_about() {
+    capture();
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    let sup = producer(&redis.url(), Duration::from_secs(3));
+    let t = double(on(sup, Priority::Normal, None), 1);
+    eventually(SOON, "the eviction warning", || {
+        captured()
+            .lines()
+            .any(|l| l.starts_with("WARN") && l.contains("maxmemory-policy is allkeys-lru"))
+    });
+    assert!(t.cancel());
+}

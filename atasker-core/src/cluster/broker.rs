@@ -19,6 +19,7 @@
 use super::link::{CallError, Link};
 use crate::priority::Priority;
 use redis::streams::StreamReadReply;
+use redis::ScriptInvocation;
 use redis::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -292,20 +293,14 @@ pub(crate) struct RedisBroker {
 }
 
 impl RedisBroker {
-    pub(crate) fn new(
-        client: redis::Client,
-        shown: &str,
-        namespace: &str,
-        fingerprint: &str,
-        deadline: Duration,
-    ) -> Self {
-        let link = || Link::new(client.clone(), shown.to_owned(), deadline);
+    /// The engine for `settings`, for the tasks of this build.
+    pub(crate) fn new(settings: &super::Settings) -> Self {
         RedisBroker {
-            cmd: link(),
-            blocking: link(),
-            critical: link(),
-            namespace: namespace.to_owned(),
-            fingerprint: fingerprint.to_owned(),
+            cmd: settings.link(),
+            blocking: settings.link(),
+            critical: settings.link(),
+            namespace: settings.namespace.clone(),
+            fingerprint: super::fingerprint().to_owned(),
             cancel: redis::Script::new(CANCEL),
             finish: redis::Script::new(FINISH),
             reclaim: redis::Script::new(RECLAIM),
@@ -316,6 +311,16 @@ impl RedisBroker {
 
     pub(crate) fn queue(&self, p: Priority) -> String {
         queue_key(&self.namespace, &self.fingerprint, p)
+    }
+
+    /// A call of `script` with every queue as its keys, highest priority first (the order
+    /// of `PRIORITIES`, which the scripts' queue indexes count in).
+    pub(crate) fn over_queues<'s>(&self, script: &'s redis::Script) -> ScriptInvocation<'s> {
+        let mut inv = script.prepare_invoke();
+        for p in PRIORITIES {
+            inv.key(self.queue(p));
+        }
+        inv
     }
 
     fn heartbeat_prefix(&self) -> String {
@@ -675,10 +680,7 @@ impl Broker for RedisBroker {
             let found: Vec<(usize, String, Fields)> = self
                 .blocking
                 .call(Duration::ZERO, |mut c| async move {
-                    let mut inv = self.take_now.prepare_invoke();
-                    for p in PRIORITIES {
-                        inv.key(self.queue(p));
-                    }
+                    let mut inv = self.over_queues(&self.take_now);
                     inv.arg(GROUP).arg(node);
                     for n in counts {
                         inv.arg(n);
@@ -699,12 +701,12 @@ impl Broker for RedisBroker {
             let found: Vec<(usize, String, Fields)> = self
                 .cmd
                 .call(Duration::ZERO, |mut c| async move {
-                    let mut inv = self.own_idle.prepare_invoke();
-                    for p in PRIORITIES {
-                        inv.key(self.queue(p));
-                    }
-                    inv.arg(GROUP).arg(node).arg(ms(idle));
-                    inv.invoke_async(&mut c).await
+                    self.over_queues(&self.own_idle)
+                        .arg(GROUP)
+                        .arg(node)
+                        .arg(ms(idle))
+                        .invoke_async(&mut c)
+                        .await
                 })
                 .await?;
             Ok(taken(found))
@@ -716,15 +718,13 @@ impl Broker for RedisBroker {
             let (requeued, failed): (u64, u64) = self
                 .cmd
                 .call(Duration::ZERO, |mut c| async move {
-                    let mut inv = self.reclaim.prepare_invoke();
-                    for p in PRIORITIES {
-                        inv.key(self.queue(p));
-                    }
-                    inv.arg(GROUP)
+                    self.over_queues(&self.reclaim)
+                        .arg(GROUP)
                         .arg(self.heartbeat_prefix())
                         .arg(max_deliveries)
-                        .arg(ms(REPLY_TTL));
-                    inv.invoke_async(&mut c).await
+                        .arg(ms(REPLY_TTL))
+                        .invoke_async(&mut c)
+                        .await
                 })
                 .await?;
             Ok(Reclaimed { requeued, failed })

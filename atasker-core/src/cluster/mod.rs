@@ -105,6 +105,15 @@ impl Settings {
     pub(crate) fn call_deadline(&self) -> Duration {
         (self.node_timeout / 3).clamp(Duration::from_secs(1), Duration::from_secs(10))
     }
+
+    /// A new reconnecting connection to the cluster's Redis, with the call deadline.
+    pub(crate) fn link(&self) -> link::Link {
+        link::Link::new(
+            self.client.clone(),
+            self.shown.clone(),
+            self.call_deadline(),
+        )
+    }
 }
 
 /// `url` without its password (and user): `redis://***@host:6379/0`.
@@ -295,9 +304,7 @@ impl Remote {
         ttl: Duration,
     ) -> Result<bool, link::CallError> {
         let s = &self.settings;
-        let link = self
-            .leases
-            .get_or_init(|| link::Link::new(s.client.clone(), s.shown.clone(), s.call_deadline()));
+        let link = self.leases.get_or_init(|| s.link());
         let key = format!("{}:lease:{worker}:{tick_ms}", s.namespace);
         let holder = process_name_once();
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);

@@ -14,7 +14,7 @@
 //! - Stop: the readers stop taking, running tasks finish and are answered, the heartbeat is
 //!   deleted and the node leaves the group.
 
-use super::broker::{Broker, RedisBroker, Taken, PRIORITIES};
+use super::broker::{Broker, RedisBroker, Taken};
 use super::link::{Backoff, CallError};
 use super::wire;
 use super::{NodeStats, Settings};
@@ -164,13 +164,7 @@ fn server_version(settings: &Settings) -> Option<String> {
 
 impl Node {
     fn new(inner: &Arc<Inner>, settings: Arc<Settings>) -> Arc<Node> {
-        let broker = Arc::new(RedisBroker::new(
-            settings.client.clone(),
-            &settings.shown,
-            &settings.namespace,
-            super::fingerprint(),
-            settings.call_deadline(),
-        ));
+        let broker = Arc::new(RedisBroker::new(&settings));
         let registry = entries()
             .iter()
             .enumerate()
@@ -578,12 +572,10 @@ impl Node {
     fn leave(&self, c: &mut redis::Connection, key: &str) {
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(c);
         let script = redis::Script::new(LEAVE);
-        let mut leave = script.prepare_invoke();
-        for p in PRIORITIES {
-            leave.key(self.broker.queue(p));
-        }
-        let left: redis::RedisResult<()> =
-            leave.arg(super::broker::GROUP).arg(&self.name).invoke(c);
+        let left: redis::RedisResult<()> = (self.broker.over_queues(&script))
+            .arg(super::broker::GROUP)
+            .arg(&self.name)
+            .invoke(c);
         if let Err(e) = left {
             tracing::debug!(error = %e, "atasker: the node could not leave its group (a reclaim will)");
         }

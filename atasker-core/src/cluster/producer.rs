@@ -93,13 +93,7 @@ pub(crate) struct Producer {
 impl Producer {
     fn start(settings: &Settings, inner: &Arc<Inner>) -> Result<Arc<Producer>, TaskError> {
         let handle = inner.handle()?;
-        let broker = Arc::new(RedisBroker::new(
-            settings.client.clone(),
-            &settings.shown,
-            &settings.namespace,
-            super::fingerprint(),
-            settings.call_deadline(),
-        ));
+        let broker = Arc::new(RedisBroker::new(settings));
         let (outbox, rx) = mpsc::unbounded_channel();
         let producer = Arc::new(Producer {
             broker,

@@ -24,7 +24,7 @@ use crate::priority::Priority;
 use crate::process_pool::registry::{entries, StaticEntry};
 use crate::supervisor::{Inner, Spec, Supervisor};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -56,12 +56,9 @@ pub(crate) struct Node {
     /// Registered static functions by name.
     registry: HashMap<&'static str, (u32, &'static StaticEntry)>,
     limits: Limits,
-    /// Tasks taken and not yet answered (a stop waits for them).
-    running: AtomicUsize,
     /// Of those, tasks not yet finished in the pool: what the ladder's caps count.
     busy: AtomicUsize,
     readers: AtomicUsize,
-    stopping: AtomicBool,
     /// When the heartbeat was last set (ms since `born`; 0: never). Readers take only while
     /// it is fresh: a node must be alive before it holds anything, and a node whose beats
     /// fail (Redis unreachable from it alone) stops taking what would be taken over anyway.
@@ -177,10 +174,8 @@ impl Node {
             registry,
             limits: crate::process_pool::limits(inner),
             settings,
-            running: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
-            stopping: AtomicBool::new(false),
             beat_ms: AtomicU64::new(0),
             born: Instant::now(),
             freed: tokio::sync::Notify::new(),
@@ -219,7 +214,7 @@ impl Node {
             name: self.name.clone(),
             served: self.served.load(SeqCst),
             redelivered: self.redelivered.load(SeqCst),
-            running: self.running.load(SeqCst) as u64,
+            running: self.running() as u64,
             rejected: self.rejected.load(SeqCst),
             reclaimed: self.reclaimed.load(SeqCst),
             reconnects: self.broker.reconnects(),
@@ -236,7 +231,12 @@ impl Node {
     }
 
     fn stopping(&self) -> bool {
-        self.stopping.load(SeqCst)
+        *self.stop.borrow()
+    }
+
+    /// Tasks taken and not yet answered (a stop waits for them).
+    fn running(&self) -> usize {
+        crate::sync::lock(&self.held).len()
     }
 
     /// How many entries of each priority (in `PRIORITIES` order) the pool would start now.
@@ -355,7 +355,6 @@ impl Node {
             let address = wire::reply_address(&t.fields);
             tracing::error!(entry = %t.id, node = %self.name, error = %why, "atasker: a task entry this node cannot run; acknowledged");
             self.rejected.fetch_add(1, SeqCst);
-            self.running.fetch_add(1, SeqCst);
             let me = self.clone();
             let (priority, id) = (t.priority, t.id.clone());
             tokio::spawn(async move {
@@ -382,7 +381,6 @@ impl Node {
         if task.deliveries > 0 {
             self.redelivered.fetch_add(1, SeqCst);
         }
-        self.running.fetch_add(1, SeqCst);
         self.busy.fetch_add(1, SeqCst);
         notices
             .entry(task.reply_to.clone())
@@ -413,8 +411,12 @@ impl Node {
     }
 
     fn ended(&self, id: &str) {
-        crate::sync::lock(&self.held).remove(id);
-        if self.running.fetch_sub(1, SeqCst) == 1 && self.stopping() {
+        let left = {
+            let mut held = crate::sync::lock(&self.held);
+            held.remove(id);
+            held.len()
+        };
+        if left == 0 && self.stopping() {
             self.notify_idle();
         }
         self.freed.notify_waiters();
@@ -590,7 +592,6 @@ impl Node {
     /// Stops taking tasks and waits (until `deadline`) for the readers to end, so that
     /// nothing is taken after this returns.
     pub(crate) fn stop_taking(&self, deadline: Option<Instant>) {
-        self.stopping.store(true, SeqCst);
         self.stop.send_replace(true);
         self.freed.notify_waiters();
         self.wait(deadline, || self.readers.load(SeqCst) == 0);
@@ -603,8 +604,8 @@ impl Node {
     pub(crate) fn finish(&self, deadline: Option<Instant>) {
         let most = Instant::now() + self.settings.node_timeout;
         let deadline = deadline.map_or(most, |d| d.min(most));
-        if !self.wait(Some(deadline), || self.running.load(SeqCst) == 0) {
-            tracing::error!(node = %self.name, unanswered = self.running.load(SeqCst), "atasker: the node stops with answers Redis did not take; their tasks go to another node");
+        if !self.wait(Some(deadline), || self.running() == 0) {
+            tracing::error!(node = %self.name, unanswered = self.running(), "atasker: the node stops with answers Redis did not take; their tasks go to another node");
         }
         {
             let (lock, cv) = &self.idle;

@@ -77,7 +77,7 @@ impl Link {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(None);
-        let mut pause = BACKOFF.0;
+        let mut backoff = Backoff::new();
         // The first failure is logged, then one in 30 (about a minute apart at full backoff).
         let mut failures = 0u32;
         loop {
@@ -103,8 +103,7 @@ impl Link {
                 tracing::warn!(redis = %self.shown, error = %error, failures, "atasker: cannot connect to Redis; retrying with backoff");
             }
             failures += 1;
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(BACKOFF.1);
+            backoff.wait().await;
         }
     }
 

@@ -11,8 +11,7 @@ mod cluster_common;
 
 use atasker::{PoolKind, Priority, Supervisor, TaskError, TaskInfo};
 use cluster_common::*;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,21 +34,13 @@ impl Drop for NodeGuard {
 /// A zero set-up node of this binary's own build: like [`node`], but without the
 /// `ATASKER_BUILD_ID` this process set for itself.
 fn native_node(url: &str) -> Child {
-    let exe = std::env::current_exe().expect("current_exe");
-    Command::new(&exe)
-        .args([
-            "zero_setup_node_never_runs_main",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env_remove("ATASKER_BUILD_ID")
-        .env("ATASKER_NODE", url)
-        .env("ATASKER_NODE_PROCESSES", "1")
-        .env("ATASKER_NODE_TIMEOUT", "3")
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {} again: {e}", exe.display()))
+    spawn(
+        self_command("zero_setup_node_never_runs_main")
+            .env_remove("ATASKER_BUILD_ID")
+            .env("ATASKER_NODE", url)
+            .env("ATASKER_NODE_PROCESSES", "1")
+            .env("ATASKER_NODE_TIMEOUT", "3"),
+    )
 }
 
 /// The keys matching `pattern`, as text.

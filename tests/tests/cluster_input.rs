@@ -18,7 +18,7 @@ use atasker::{Priority, Supervisor, TaskError};
 use cluster_common::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -89,22 +89,13 @@ fn read(path: &Path) -> String {
 /// This test binary started again as a zero set-up node with `env`, its stderr written to
 /// `stderr` (like [`node`], which inherits it).
 fn node_logged(env: &[(&str, &str)], stderr: &Path) -> Child {
-    let exe = std::env::current_exe().expect("current_exe");
     let file = std::fs::File::create(stderr).unwrap();
-    use std::os::unix::process::CommandExt;
-    Command::new(&exe)
-        .args([
-            "zero_setup_node_never_runs_main",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stderr(file)
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {} again: {e}", exe.display()))
+    spawn(
+        self_command("zero_setup_node_never_runs_main")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stderr(file),
+    )
 }
 
 /// A raw command on a new connection authenticated with `password` first (the harness's

@@ -760,13 +760,23 @@ fn forward(shared: &Shared, link: &Link, to_server: bool) {
 /// --test-threads=1` with `env` added, stdout and stderr inherited, in a new process group
 /// whose id is the child's pid (so the test can signal it, or the whole group).
 pub fn spawn_self_as(env: &[(&str, &str)], test_name: &str) -> Child {
+    spawn(self_command(test_name).envs(env.iter().copied()))
+}
+
+/// The command [`spawn_self_as`] runs, for callers that set more than the environment
+/// (stderr to a file, a variable removed).
+pub fn self_command(test_name: &str) -> Command {
     let exe = std::env::current_exe().expect("current_exe");
-    Command::new(&exe)
-        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .envs(env.iter().copied())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {} again: {e}", exe.display()))
+    let mut cmd = Command::new(exe);
+    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .process_group(0);
+    cmd
+}
+
+/// Starts `cmd`, or panics saying which program could not start.
+pub fn spawn(cmd: &mut Command) -> Child {
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("cannot run {:?} again: {e}", cmd.get_program()))
 }
 
 /// Sends SIGKILL to the child (not its group) and reaps it.

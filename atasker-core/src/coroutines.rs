@@ -1,14 +1,28 @@
 //! Coroutines: `async fn` tasks on the supervisor's tokio runtime (its own or the user's).
 //! Not limited by the ladder; their priority is recorded. A cancel, an abort or a runtime
 //! shutdown reports `Cancelled` from a guard dropped after the future.
+//!
+//! A plain coroutine (no delay, no deadline, on the supervisor's own runtime) is [`Lean`]:
+//! one tokio task that holds its own accounting and returns its result through tokio's
+//! `JoinHandle`, so that it costs about what `tokio::spawn` costs. The others keep a
+//! [`TaskCell`] (a cancel while delayed, a deadline and a stop on the user's runtime need
+//! its state machine and the supervisor's table).
 
 use crate::context;
 use crate::supervisor::*;
 
 use crate::error::TaskError;
-use crate::task::{CatchUnwind, Control, Header, PoolKind, Task, TaskCell, QUEUED, RUNNING};
+use crate::priority::Priority;
+use crate::stats::NameRef;
+use crate::task::{
+    log_end, log_start, CatchUnwind, Contained, Control, Joined, JoinedOutput, Outcome, PoolKind,
+    Task, TaskCell, TaskId, QUEUED, RUNNING,
+};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
 use tracing::Instrument;
 
 /// Runs `fut` as a coroutine on the runtime of `spec`'s supervisor.
@@ -18,6 +32,9 @@ where
     F::Output: Send + 'static,
 {
     let inner = &spec.sup.inner;
+    if spec.delay.is_none() && spec.timeout.is_none() && inner.owns_runtime() {
+        return spawn_lean(spec, fut);
+    }
     let state = if spec.delay.is_some() {
         QUEUED
     } else {
@@ -34,57 +51,148 @@ where
             return Task::from_cell(cell);
         }
     };
-    let lean = spec.delay.is_none() && spec.timeout.is_none();
-    // A stop deadline cancels coroutines on an owned runtime by shutting it down (each
-    // reports `Cancelled` through its guard); others are found through the table.
-    if !(lean && inner.owns_runtime()) {
-        inner.track(cell.clone());
-    }
+    // A stop deadline finds these in the table (on the user's runtime, or with a timer).
+    inner.track(cell.clone());
     let guard = DropGuard(cell.clone());
-    let join = if lean {
-        spawn_lean(
-            &handle,
-            Coroutine {
-                fut: CatchUnwind::new(fut),
-                guard,
-                polled: false,
-            },
-        )
-    } else {
-        let fut = with_delay_and_timeout(cell.clone(), spec.delay, fut);
-        handle.spawn(
-            Coroutine {
-                fut,
-                guard,
-                polled: false,
-            }
-            .instrument(span(cell.header())),
-        )
+    let run = Coroutine {
+        fut: with_delay_and_timeout(cell.clone(), spec.delay, fut),
+        guard,
+        polled: false,
     };
+    let join = handle.spawn(run.instrument(span(cell.header().id, spec.name, spec.priority)));
     cell.set_abort(join.abort_handle());
     Task::from_cell(cell)
 }
 
 /// The span of a coroutine task.
-fn span(h: &Header) -> tracing::Span {
-    tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "coroutines")
+fn span(id: TaskId, name: &'static str, priority: Priority) -> tracing::Span {
+    tracing::debug_span!("atasker.task", id = id.as_u64(), name = name, priority = %priority, pool = "coroutines")
 }
 
-/// The common case: a lean future (no timer state to move around), and no span wrapper when
-/// nobody listens.
-fn spawn_lean<F, T>(
-    handle: &tokio::runtime::Handle,
-    run: Coroutine<F, T>,
-) -> tokio::task::JoinHandle<()>
+/// Spawns a plain coroutine (see the module's docs). Its span wraps it only when somebody
+/// listens.
+fn spawn_lean<F>(spec: Spec<'_>, fut: F) -> Task<F::Output>
 where
-    F: Future<Output = Result<T, TaskError>> + Send + 'static,
-    T: Send + 'static,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
-    let span = span(run.guard.0.header());
-    if span.is_disabled() {
+    let inner = &spec.sup.inner;
+    let by_name = match inner.count_task(&spec, PoolKind::Coroutines, true) {
+        Ok(by_name) => by_name,
+        Err(refused) => return refused,
+    };
+    let guard = LeanGuard {
+        inner: inner.clone(),
+        id: TaskId::next(),
+        name: spec.name,
+        priority: spec.priority,
+        by_name,
+        started: Instant::now(),
+        polled: false,
+        done: false,
+    };
+    let handle = match inner.handle() {
+        Ok(h) => h,
+        Err(e) => return guard.end_refused(e),
+    };
+    let (id, name, priority) = (guard.id, guard.name, guard.priority);
+    let span = span(id, name, priority);
+    let run = Lean {
+        fut: CatchUnwind::new(fut),
+        guard,
+    };
+    let join = if span.is_disabled() {
         handle.spawn(run)
     } else {
         handle.spawn(run.instrument(span))
+    };
+    Task::from_joined(Joined::new(id, name, priority, join))
+}
+
+pin_project_lite::pin_project! {
+    /// A plain coroutine as spawned on the runtime: the task's future, then its guard (so
+    /// the future is gone before the guard reports a cancel). It returns the task's result.
+    struct Lean<F> {
+        #[pin]
+        fut: F,
+        guard: LeanGuard,
+    }
+}
+
+/// A plain coroutine's accounting: what its task cell's header holds for the others.
+struct LeanGuard {
+    inner: Arc<Inner>,
+    id: TaskId,
+    name: &'static str,
+    priority: Priority,
+    by_name: NameRef,
+    /// When it was spawned (it runs from then on).
+    started: Instant,
+    /// It was polled (its start logged).
+    polled: bool,
+    /// Its end is counted.
+    done: bool,
+}
+
+impl LeanGuard {
+    /// Counts and logs the task's end with `result`.
+    fn end<T>(&mut self, result: &Result<T, TaskError>) {
+        self.done = true;
+        let ran = self.started.elapsed();
+        let end = End {
+            pool: PoolKind::Coroutines,
+            priority: self.priority,
+            name: self.name,
+            by_name: self.by_name,
+            was_running: true,
+        };
+        self.inner.record_end(&end, Outcome::of(result), Some(ran));
+        log_end(
+            self.id,
+            self.name,
+            self.priority,
+            PoolKind::Coroutines,
+            result,
+            Some(ran),
+        );
+        self.inner.pending.dec();
+    }
+
+    /// The task could not be spawned (no runtime): it fails with `err`.
+    fn end_refused<T: Send + 'static>(mut self, err: TaskError) -> Task<T> {
+        self.end(&Err::<(), _>(err.clone()));
+        let (pool, name, priority) = (PoolKind::Coroutines, self.name, self.priority);
+        Task::failed(self.inner.clone(), name, priority, pool, err)
+    }
+}
+
+impl Drop for LeanGuard {
+    /// The future was dropped before it finished (an abort, the runtime shutting down).
+    fn drop(&mut self) {
+        if !self.done {
+            self.end(&Err::<(), _>(TaskError::Cancelled));
+        }
+    }
+}
+
+impl<F, T> Future for Lean<F>
+where
+    F: Future<Output = Result<T, TaskError>>,
+    T: Send + 'static,
+{
+    type Output = JoinedOutput<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JoinedOutput<T>> {
+        let this = self.project();
+        let guard = this.guard;
+        let _current = context::enter(context::Slot::Supervisor, context::key(&*guard.inner));
+        if !guard.polled {
+            guard.polled = true;
+            log_start(guard.id, guard.name, guard.priority, PoolKind::Coroutines);
+        }
+        let result = std::task::ready!(this.fut.poll(cx));
+        guard.end(&result);
+        Poll::Ready(Contained::new(result))
     }
 }
 

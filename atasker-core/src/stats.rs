@@ -16,8 +16,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Monotonic counters: each task transition bumps exactly one, and `queued`/`running` are
 /// derived, so that every snapshot satisfies
 /// `submitted = queued + running + completed + failed + cancelled` exactly.
+///
+/// Tasks start on one thread and end on another: the counters are striped over
+/// [`STRIPES`] cache lines, a thread writing to its own, and added up when read.
 #[derive(Default)]
 struct Counters {
+    stripes: [CounterStripe; STRIPES],
+}
+
+/// One stripe of [`Counters`], alone on its cache line(s).
+#[derive(Default)]
+#[repr(align(128))]
+struct CounterStripe {
     submitted: AtomicU64,
     started: AtomicU64,
     completed: AtomicU64,
@@ -29,18 +39,33 @@ struct Counters {
     max_wait_ns: AtomicU64,
 }
 
-/// The live counters of one supervisor.
 impl Counters {
+    /// The calling thread's stripe.
+    fn mine(&self) -> &CounterStripe {
+        &self.stripes[stripe_index()]
+    }
+
+    /// One counter added up over the stripes.
+    fn sum(&self, counter: fn(&CounterStripe) -> &AtomicU64) -> u64 {
+        self.stripes.iter().map(|s| counter(s).load(SeqCst)).sum()
+    }
+
     fn snapshot(&self) -> PriorityStats {
-        let c = self;
         // Downstream counters first: whatever moves on meanwhile only raises the upstream
-        // ones read later, so the derived counts never go negative.
-        let completed = c.completed.load(SeqCst);
-        let failed = c.failed.load(SeqCst);
-        let cancelled_running = c.cancelled_running.load(SeqCst);
-        let started = c.started.load(SeqCst);
-        let cancelled_queued = c.cancelled_queued.load(SeqCst);
-        let submitted = c.submitted.load(SeqCst);
+        // ones read later, so the derived counts never go negative. (Each task bumps its
+        // upstream counter before its downstream one, in that order as seen by any thread.)
+        let completed = self.sum(|s| &s.completed);
+        let failed = self.sum(|s| &s.failed);
+        let cancelled_running = self.sum(|s| &s.cancelled_running);
+        let started = self.sum(|s| &s.started);
+        let cancelled_queued = self.sum(|s| &s.cancelled_queued);
+        let submitted = self.sum(|s| &s.submitted);
+        let max_wait_ns = self
+            .stripes
+            .iter()
+            .map(|s| s.max_wait_ns.load(Relaxed))
+            .max()
+            .unwrap_or(0);
         PriorityStats {
             submitted,
             queued: submitted - started - cancelled_queued,
@@ -48,9 +73,18 @@ impl Counters {
             completed,
             failed,
             cancelled: cancelled_queued + cancelled_running,
-            max_wait: Duration::from_nanos(c.max_wait_ns.load(Relaxed)),
+            max_wait: Duration::from_nanos(max_wait_ns),
         }
     }
+}
+
+/// The calling thread's stripe of striped counters (fixed for the thread's life).
+fn stripe_index() -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Relaxed) as usize % STRIPES;
+    }
+    MINE.with(|m| *m)
 }
 
 #[derive(Default)]
@@ -161,7 +195,7 @@ impl StatsCells {
 
     /// A task was accepted; it is queued (or, with `running`, started at once).
     pub(crate) fn submitted(&self, pool: PoolKind, p: Priority, running: bool) {
-        let c = self.at(pool, p);
+        let c = self.at(pool, p).mine();
         c.submitted.fetch_add(1, SeqCst);
         if running {
             c.started.fetch_add(1, SeqCst);
@@ -169,7 +203,7 @@ impl StatsCells {
     }
 
     pub(crate) fn started(&self, pool: PoolKind, p: Priority, waited: Duration) {
-        let c = self.at(pool, p);
+        let c = self.at(pool, p).mine();
         c.started.fetch_add(1, SeqCst);
         if !waited.is_zero() {
             let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
@@ -184,7 +218,7 @@ impl StatsCells {
         was_running: bool,
         outcome: Outcome,
     ) {
-        let c = self.at(pool, p);
+        let c = self.at(pool, p).mine();
         match (outcome, was_running) {
             (Outcome::Completed, _) => &c.completed,
             (Outcome::Failed | Outcome::TimedOut, _) => &c.failed,
@@ -431,11 +465,7 @@ fn nanos(d: Duration) -> u64 {
 impl NameCells {
     /// The calling thread's stripe.
     fn stripe(&self) -> &Stripe {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        thread_local! {
-            static MINE: usize = NEXT.fetch_add(1, Relaxed) as usize % STRIPES;
-        }
-        &self.stripes[MINE.with(|m| *m)]
+        &self.stripes[stripe_index()]
     }
 
     pub(crate) fn started(&self, waited: Duration) {

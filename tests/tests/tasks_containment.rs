@@ -42,8 +42,11 @@ fn a_panicking_drop_of_an_unclaimed_result_keeps_the_pool_thread() {
     let t = sup.task().spawn(|| Bomb);
     wait_until("finished", || t.is_finished());
     drop(t);
-    // Coroutines and static-free paths alike.
+    // Coroutines alike: dropped before the result is made, and after.
     drop(sup.task().spawn_async(async { Bomb }));
+    let t = sup.task().spawn_async(async { Bomb });
+    wait_until("finished", || t.is_finished());
+    drop(t);
     let mut next = sup.task().spawn(|| 3);
     assert_eq!(next.wait_timeout(SOON), Some(Ok(3)));
     stops(sup);

@@ -109,6 +109,46 @@ fn wait_timeout_returns_none_until_done() {
     assert_eq!(t.wait_timeout(SOON), Some(Err(TaskError::Consumed)));
 }
 
+/// A plain coroutine (no delay, no deadline) keeps its result in tokio's task: its handle
+/// waits, times out, reports `Consumed` and counts exactly as a cell's does.
+#[test]
+fn a_plain_coroutine_handle_waits_times_out_and_counts() {
+    let sup = supervisor("plain-coroutine", 1, 0, 0);
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let mut t = sup.task().name("plain").spawn_async(async move {
+        gate.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        4
+    });
+    assert_eq!(t.wait_timeout(Duration::from_millis(50)), None);
+    assert!(!t.is_finished());
+    assert_eq!(sup.stats().coroutines.normal.running, 1);
+    go.send(()).unwrap();
+    assert_eq!(t.wait_timeout(SOON), Some(Ok(4)));
+    assert!(t.is_finished());
+    assert!(!t.cancel(), "a finished coroutine cannot be cancelled");
+    assert_eq!(t.wait_timeout(SOON), Some(Err(TaskError::Consumed)));
+    let failed = sup.task().name("plain").spawn_async(async {
+        Err::<(), _>("no").unwrap();
+    });
+    assert!(matches!(failed.wait(), Err(TaskError::Panicked { .. })));
+    let s = sup.stats();
+    let c = s.coroutines.normal;
+    assert_eq!(
+        (c.submitted, c.completed, c.failed, c.running),
+        (2, 1, 1, 0)
+    );
+    let by_name = &s.tasks["plain"];
+    assert_eq!((by_name.completed, by_name.failed), (1, 1));
+    assert!(
+        by_name.max_duration >= Duration::from_millis(20),
+        "{by_name:?}"
+    );
+    // Awaited from async code, the same handle.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(rt.block_on(sup.task().spawn_async(async { 5 })), Ok(5));
+}
+
 #[test]
 fn wait_completed_keeps_input_order() {
     let tasks: Vec<_> = [300u64, 10, 150, 0]

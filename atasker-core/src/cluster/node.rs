@@ -142,7 +142,7 @@ impl Supervisor {
         if !fresh {
             return Err(ClusterError::AlreadyServing);
         }
-        node.start(&handle);
+        node.start(handle);
         Ok(())
     }
 }

@@ -24,7 +24,7 @@ use crate::error::{BuildError, TaskError};
 use crate::pool::ladder::{Limits, Overdue};
 use crate::priority::Priority;
 use crate::process_pool::ProcessPool;
-use crate::stats::{Stats, StatsCells};
+use crate::stats::{NameRef, Stats, StatsCells};
 use crate::task::{
     Control, DeadlineGuard, Header, Outcome, PoolKind, Schedule, Task, TaskCell, TaskId, TaskInfo,
     QUEUED,
@@ -187,7 +187,7 @@ impl Drop for Inner {
 
 impl Inner {
     /// The runtime handle for coroutines and timers, built on first use.
-    pub(crate) fn handle(&self) -> Result<tokio::runtime::Handle, TaskError> {
+    pub(crate) fn handle(&self) -> Result<&tokio::runtime::Handle, TaskError> {
         let h = self.rt_handle.get_or_init(|| {
             if let Some(h) = &self.config.runtime {
                 return Ok(h.clone());
@@ -203,7 +203,7 @@ impl Inner {
             Ok(handle)
         });
         match h {
-            Ok(h) => Ok(h.clone()),
+            Ok(h) => Ok(h),
             Err(e) => Err(TaskError::Unavailable(format!(
                 "cannot start the runtime: {e}"
             ))),
@@ -252,6 +252,28 @@ impl Inner {
     }
 }
 
+/// Who ended, for [`Inner::record_end`].
+pub(crate) struct End {
+    pub(crate) pool: PoolKind,
+    pub(crate) priority: Priority,
+    pub(crate) name: &'static str,
+    pub(crate) by_name: NameRef,
+    /// It had started.
+    pub(crate) was_running: bool,
+}
+
+impl Inner {
+    /// Counts a task's end with `outcome`, after running `ran` (`None`: it never started).
+    pub(crate) fn record_end(&self, end: &End, outcome: Outcome, ran: Option<Duration>) {
+        let (pool, p) = (end.pool, end.priority);
+        self.stats.finished(pool, p, end.was_running, outcome);
+        end.by_name.finished(outcome, ran);
+        let keys = &end.by_name.metrics;
+        crate::metrics::task_finished(keys, pool, p, end.name, outcome.as_str(), ran);
+        self.stats.export_load(pool, p);
+    }
+}
+
 /// What a task may ask of its supervisor (see [`Schedule`]).
 impl Schedule for Inner {
     fn started(&self, h: &Header, waited: Duration) {
@@ -262,12 +284,14 @@ impl Schedule for Inner {
     }
 
     fn finished(&self, h: &Header, was_running: bool, outcome: Outcome, ran: Option<Duration>) {
-        self.stats
-            .finished(h.pool, h.priority, was_running, outcome);
-        h.by_name.finished(outcome, ran);
-        let keys = &h.by_name.metrics;
-        crate::metrics::task_finished(keys, h.pool, h.priority, h.name, outcome.as_str(), ran);
-        self.stats.export_load(h.pool, h.priority);
+        let end = End {
+            pool: h.pool,
+            priority: h.priority,
+            name: h.name,
+            by_name: h.by_name,
+            was_running,
+        };
+        self.record_end(&end, outcome, ran);
     }
 
     fn released(&self, h: &Header) {

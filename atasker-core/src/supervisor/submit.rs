@@ -216,6 +216,27 @@ impl Inner {
         pool: PoolKind,
         state: u8,
     ) -> Result<Arc<TaskCell<T>>, Task<T>> {
+        let by_name = self.count_task(spec, pool, state == crate::task::RUNNING)?;
+        let task = crate::task::NewTask {
+            sup: self.clone(),
+            name: spec.name,
+            priority: spec.priority,
+            pool,
+            timeout: spec.timeout,
+            by_name,
+        };
+        Ok(TaskCell::new(task, state))
+    }
+
+    /// Admits a task and counts it as submitted (with `running`: started at once too), for
+    /// [`open_task`](Inner::open_task) and for tasks kept without a cell. Returns its name's
+    /// counters; `Err`: it is refused (the supervisor is stopped), as a task that has failed.
+    pub(crate) fn count_task<T: Send + 'static>(
+        self: &Arc<Self>,
+        spec: &Spec<'_>,
+        pool: PoolKind,
+        running: bool,
+    ) -> Result<NameRef, Task<T>> {
         if !self.admit(spec.for_worker) {
             return Err(Task::failed(
                 self.clone(),
@@ -225,18 +246,10 @@ impl Inner {
                 TaskError::SupervisorStopped,
             ));
         }
-        self.stats
-            .submitted(pool, spec.priority, state == crate::task::RUNNING);
-        let task = crate::task::NewTask {
-            sup: self.clone(),
-            name: spec.name,
-            priority: spec.priority,
-            pool,
-            timeout: spec.timeout,
-            by_name: self.stats.name(spec.name),
-        };
-        crate::metrics::task_submitted(&task.by_name.metrics, pool, spec.priority, spec.name);
-        Ok(TaskCell::new(task, state))
+        self.stats.submitted(pool, spec.priority, running);
+        let by_name = self.stats.name(spec.name);
+        crate::metrics::task_submitted(&by_name.metrics, pool, spec.priority, spec.name);
+        Ok(by_name)
     }
 
     /// The one path of a task that waits for a slot of a pool (threads, processes): opens the

@@ -35,7 +35,7 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    fn of<T>(r: &Result<T, TaskError>) -> Outcome {
+    pub(crate) fn of<T>(r: &Result<T, TaskError>) -> Outcome {
         match r {
             Ok(_) => Outcome::Completed,
             Err(TaskError::Cancelled) => Outcome::Cancelled,
@@ -89,7 +89,7 @@ pub(crate) struct NewTask {
 }
 
 /// Monotonic nanoseconds since the process's first task (never 0).
-fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     let since = EPOCH.get_or_init(Instant::now).elapsed();
     u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
@@ -126,24 +126,14 @@ impl Header {
         Some(ran)
     }
 
-    /// Logs the task's end (inside its span where it ran there): `debug` for a value or a
-    /// cancel, `error` for a failure.
+    /// Logs the task's end (inside its span where it ran there).
     fn log_end<T>(&self, result: &Result<T, TaskError>, ran: Option<Duration>) {
-        let duration = ran.map(|d| d.as_secs_f64());
-        let outcome = Outcome::of(result).as_str();
-        match result {
-            Ok(_) | Err(TaskError::Cancelled) => {
-                tracing::debug!(task = self.name, id = self.id.as_u64(), priority = %self.priority, pool = %self.pool, outcome, duration, "atasker: task ended")
-            }
-            Err(e) => {
-                tracing::error!(task = self.name, id = self.id.as_u64(), priority = %self.priority, pool = %self.pool, outcome, duration, error = %e, "atasker: task failed")
-            }
-        }
+        log_end(self.id, self.name, self.priority, self.pool, result, ran);
     }
 
     /// Logs the task's start (called inside its span).
     pub(crate) fn log_start(&self) {
-        tracing::debug!(task = self.name, id = self.id.as_u64(), priority = %self.priority, pool = %self.pool, "atasker: task started");
+        log_start(self.id, self.name, self.priority, self.pool);
     }
 
     /// Marks a coroutine as cancelled; its future's drop then reports it. `false` if it had
@@ -183,6 +173,32 @@ impl Header {
             waited,
         }
     }
+}
+
+/// Logs a task's end: `debug` for a value or a cancel, `error` for a failure.
+pub(crate) fn log_end<T>(
+    id: TaskId,
+    name: &'static str,
+    priority: Priority,
+    pool: PoolKind,
+    result: &Result<T, TaskError>,
+    ran: Option<Duration>,
+) {
+    let duration = ran.map(|d| d.as_secs_f64());
+    let outcome = Outcome::of(result).as_str();
+    match result {
+        Ok(_) | Err(TaskError::Cancelled) => {
+            tracing::debug!(task = name, id = id.as_u64(), priority = %priority, pool = %pool, outcome, duration, "atasker: task ended")
+        }
+        Err(e) => {
+            tracing::error!(task = name, id = id.as_u64(), priority = %priority, pool = %pool, outcome, duration, error = %e, "atasker: task failed")
+        }
+    }
+}
+
+/// Logs a task's start.
+pub(crate) fn log_start(id: TaskId, name: &'static str, priority: Priority, pool: PoolKind) {
+    tracing::debug!(task = name, id = id.as_u64(), priority = %priority, pool = %pool, "atasker: task started");
 }
 
 /// What a task may ask of its supervisor, and nothing more (as tokio's tasks hold a
@@ -325,28 +341,6 @@ impl<T: Send + 'static> TaskCell<T> {
         }
     }
 
-    /// Before sleeping on the condition variable, watch the task's state for a few
-    /// microseconds, yielding the core meanwhile: a result that comes that soon (a short task on another core) then costs
-    /// no sleep and wake-up, which on a virtual machine is the larger part of a round trip.
-    fn spin_briefly(&self, deadline: Option<Instant>) {
-        const SPIN: Duration = Duration::from_micros(30);
-        static CORES: OnceLock<usize> = OnceLock::new();
-        let cores =
-            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if cores < 2 || self.header.state() == DONE {
-            return;
-        }
-        let until = Instant::now()
-            + deadline.map_or(SPIN, |d| {
-                d.saturating_duration_since(Instant::now()).min(SPIN)
-            });
-        // Yield rather than spin: where the task's thread (or process) needs this core, it
-        // gets it at once.
-        while self.header.state() != DONE && Instant::now() < until {
-            std::thread::yield_now();
-        }
-    }
-
     pub(super) fn take_ready(slot: &mut Slot<T>) -> Option<Result<T, TaskError>> {
         match std::mem::replace(slot, Slot::Taken) {
             Slot::Ready(r) => Some(r),
@@ -378,7 +372,7 @@ impl<T: Send + 'static> TaskCell<T> {
     }
 
     fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
-        self.spin_briefly(deadline);
+        spin_briefly(deadline, || self.header.state() == DONE);
         let mut slot = self.lock();
         loop {
             if let Some(r) = Self::take_ready(&mut slot) {
@@ -458,6 +452,27 @@ impl<T: Send + 'static> Control for TaskCell<T> {
                 self.ready.notify_all();
             }
         }
+    }
+}
+
+/// Before a waiter sleeps, watch for `done` for a few microseconds, yielding the core
+/// meanwhile: a result that comes that soon (a short task on another core) then costs no
+/// sleep and wake-up, which on a virtual machine is the larger part of a round trip.
+pub(super) fn spin_briefly(deadline: Option<Instant>, done: impl Fn() -> bool) {
+    const SPIN: Duration = Duration::from_micros(30);
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if cores < 2 || done() {
+        return;
+    }
+    let until = Instant::now()
+        + deadline.map_or(SPIN, |d| {
+            d.saturating_duration_since(Instant::now()).min(SPIN)
+        });
+    // Yield rather than spin: where the task's thread (or process) needs this core, it gets
+    // it at once.
+    while !done() && Instant::now() < until {
+        std::thread::yield_now();
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! - `cell.rs`: the shared state behind a handle (header, state machine, result slot,
 //!   blocking and async waits).
+//! - `joined.rs`: the handle of a plain coroutine, whose result lives in tokio's task.
 //! - `unwind.rs`: containment of user panics (in tasks, and in user values the library drops
 //!   on its own threads).
 
 mod cell;
+mod joined;
 mod unwind;
 
 pub(crate) use cell::*;
+pub(crate) use joined::{Joined, Output as JoinedOutput};
 pub(crate) use unwind::*;
 
 use crate::error::TaskError;
@@ -151,12 +154,29 @@ pub struct TaskInfo {
 /// ```
 #[must_use = "a task runs in the background even if dropped; wait for it to get its result"]
 pub struct Task<T> {
-    cell: Arc<TaskCell<T>>,
+    repr: Repr<T>,
+}
+
+/// Where a task's result is kept.
+enum Repr<T> {
+    /// In a cell shared with whatever runs the task (every pool, and coroutines with a delay
+    /// or a deadline, or on the user's runtime).
+    Cell(Arc<TaskCell<T>>),
+    /// In tokio's task (a plain coroutine on the supervisor's own runtime).
+    Joined(Joined<T>),
 }
 
 impl<T: Send + 'static> Task<T> {
     pub(crate) fn from_cell(cell: Arc<TaskCell<T>>) -> Self {
-        Task { cell }
+        Task {
+            repr: Repr::Cell(cell),
+        }
+    }
+
+    pub(crate) fn from_joined(joined: Joined<T>) -> Self {
+        Task {
+            repr: Repr::Joined(joined),
+        }
     }
 
     /// A task that has already failed with `err` (used when the supervisor refuses work).
@@ -178,7 +198,7 @@ impl<T: Send + 'static> Task<T> {
         };
         let cell = TaskCell::new(task, DONE);
         *cell.lock() = Slot::Ready(Err(err));
-        Task { cell }
+        Task::from_cell(cell)
     }
 
     /// The task's identifier.
@@ -189,7 +209,10 @@ impl<T: Send + 'static> Task<T> {
     /// # t.wait().unwrap();
     /// ```
     pub fn id(&self) -> TaskId {
-        self.cell.header.id
+        match &self.repr {
+            Repr::Cell(cell) => cell.header.id,
+            Repr::Joined(j) => j.id,
+        }
     }
 
     /// Whether the task has finished (with a value or an error).
@@ -200,7 +223,10 @@ impl<T: Send + 'static> Task<T> {
     /// assert_eq!(t.wait(), Ok(1));
     /// ```
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.cell.lock(), Slot::Pending { .. })
+        match &self.repr {
+            Repr::Cell(cell) => !matches!(*cell.lock(), Slot::Pending { .. }),
+            Repr::Joined(j) => j.is_finished(),
+        }
     }
 
     /// Blocks the current thread until the task finishes, and returns its result.
@@ -246,10 +272,8 @@ impl<T: Send + 'static> Task<T> {
     /// assert_eq!(outer.wait(), Ok(21));
     /// ```
     #[track_caller]
-    pub fn wait(self) -> Result<T, TaskError> {
-        self.cell
-            .wait_deadline(None)
-            .unwrap_or(Err(TaskError::Consumed))
+    pub fn wait(mut self) -> Result<T, TaskError> {
+        self.wait_deadline(None).unwrap_or(Err(TaskError::Consumed))
     }
 
     /// Waits up to `timeout` for the task. `None`: not finished yet (the task goes on).
@@ -267,7 +291,16 @@ impl<T: Send + 'static> Task<T> {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.cell.wait_deadline(Some(Instant::now() + timeout))
+        self.wait_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Waits for the result until `deadline` (`None`: not in by then).
+    #[track_caller]
+    fn wait_deadline(&mut self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        match &mut self.repr {
+            Repr::Cell(cell) => cell.wait_deadline(deadline),
+            Repr::Joined(j) => blocking(deadline, || j.wait_blocking(deadline)),
+        }
     }
 
     /// Cancels the task. `true` if it will not complete normally: a queued (or delayed) task
@@ -276,7 +309,8 @@ impl<T: Send + 'static> Task<T> {
     /// has already finished. A remote task that no node has been seen to start is removed
     /// from its queue (`true`; a node that took it in that same instant may still run it
     /// once, its answer dropped); once a node runs it, `false` (its `timeout` is enforced on
-    /// the node).
+    /// the node). A coroutine that finishes in the very instant it is cancelled has run to
+    /// its end, but its handle still reports `Cancelled` (its value is dropped).
     ///
     /// ```
     /// use atasker::{Supervisor, TaskError};
@@ -287,7 +321,10 @@ impl<T: Send + 'static> Task<T> {
     /// assert_eq!(t.wait(), Err(TaskError::Cancelled));
     /// ```
     pub fn cancel(&self) -> bool {
-        self.cell.cancel()
+        match &self.repr {
+            Repr::Cell(cell) => cell.cancel(),
+            Repr::Joined(j) => j.cancel(),
+        }
     }
 }
 
@@ -295,7 +332,11 @@ impl<T> Drop for Task<T> {
     /// Detaches the task: it still runs, and its result is dropped where it is made (a
     /// panic in the result's `Drop` there is contained and logged).
     fn drop(&mut self) {
-        let mut slot = crate::sync::lock(&self.cell.slot);
+        // A plain coroutine's result, if nobody takes it, is dropped contained where it is.
+        let Repr::Cell(cell) = &self.repr else {
+            return;
+        };
+        let mut slot = crate::sync::lock(&cell.slot);
         match std::mem::replace(&mut *slot, Slot::Detached) {
             Slot::Ready(r) => {
                 drop(slot);
@@ -308,12 +349,18 @@ impl<T> Drop for Task<T> {
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = &self.cell.header;
+        let (id, name, priority, pool) = match &self.repr {
+            Repr::Cell(cell) => {
+                let h = &cell.header;
+                (h.id, h.name, h.priority, h.pool)
+            }
+            Repr::Joined(j) => (j.id, j.name, j.priority, PoolKind::Coroutines),
+        };
         f.debug_struct("Task")
-            .field("id", &h.id)
-            .field("name", &h.name)
-            .field("priority", &h.priority)
-            .field("pool", &h.pool)
+            .field("id", &id)
+            .field("name", &name)
+            .field("priority", &priority)
+            .field("pool", &pool)
             .finish_non_exhaustive()
     }
 }
@@ -322,15 +369,19 @@ impl<T: Send + 'static> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.cell.lock();
+        let cell = match &mut self.get_mut().repr {
+            Repr::Cell(cell) => cell,
+            Repr::Joined(j) => return j.poll_result(cx),
+        };
+        let mut slot = cell.lock();
         if let Some(r) = TaskCell::take_ready(&mut slot) {
             return Poll::Ready(r);
         }
         // Polled by `block_on` on a pool thread of the task's own pool: as in `wait`.
-        while let Some(job) = self.cell.take_if_queued_here() {
+        while let Some(job) = cell.take_if_queued_here() {
             drop(slot);
             job();
-            slot = self.cell.lock();
+            slot = cell.lock();
             if let Some(r) = TaskCell::take_ready(&mut slot) {
                 return Poll::Ready(r);
             }
@@ -363,8 +414,8 @@ where
     let deadline = timeout.map(|t| Instant::now() + t);
     let tasks = tasks.into_iter();
     let mut out = Vec::with_capacity(tasks.size_hint().0);
-    for task in tasks {
-        match task.cell.wait_deadline(deadline) {
+    for mut task in tasks {
+        match task.wait_deadline(deadline) {
             Some(r) => out.push(r?),
             None => return Err(TaskError::TimedOut),
         }

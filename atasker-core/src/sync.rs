@@ -2,7 +2,7 @@
 //! is still used (no state behind one is left inconsistent by a panic), and a wait may have
 //! a deadline.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// Locks `m`, whether or not a panic poisoned it.
@@ -48,4 +48,11 @@ pub(crate) fn wait_until<T>(
             Err(_) => return false,
         };
     }
+}
+
+/// Whether the machine has more than one core: only then is watching for a result (or an
+/// item) a few microseconds before sleeping worth it.
+pub(crate) fn multi_core() -> bool {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
 }

@@ -460,9 +460,7 @@ impl<T: Send + 'static> Control for TaskCell<T> {
 /// sleep and wake-up, which on a virtual machine is the larger part of a round trip.
 pub(super) fn spin_briefly(deadline: Option<Instant>, done: impl Fn() -> bool) {
     const SPIN: Duration = Duration::from_micros(30);
-    static CORES: OnceLock<usize> = OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if cores < 2 || done() {
+    if !crate::sync::multi_core() || done() {
         return;
     }
     let until = Instant::now()

@@ -317,6 +317,12 @@ const BATCH: usize = 1024;
 /// Waits for the next item; `None` on stop (or once every handle is gone and the queue is
 /// empty).
 async fn next_item<T>(run: &Run, items: &async_channel::Receiver<T>) -> Option<T> {
+    // An item that waits already, and no stop: no futures to set up.
+    if !run.stopping() {
+        if let Ok(item) = items.try_recv() {
+            return Some(item);
+        }
+    }
     let mut stop = pin!(run.stop.wait(false));
     let mut next = pin!(items.recv());
     poll_fn(|cx| {
@@ -413,21 +419,50 @@ where
     };
     // For a batch, `last_run_at` is its start.
     core.run_started();
+    // One clock reading per item: a run ends when the next one starts, unless the next item
+    // had to be waited for.
+    let mut started = Instant::now();
     for served in 1.. {
-        let started = Instant::now();
         let outcome = run_catching(|| f(item).into_outcome());
         let result = WorkerError::of_run(core.name(), outcome);
-        if !core.record(run, result, started.elapsed()) {
+        let ended = Instant::now();
+        if !core.record(run, result, ended - started) {
             return false;
         }
         // Take the next item only when it will be served here.
         if served == BATCH {
             break;
         }
+        started = ended;
         match items.try_recv() {
             Ok(next) => item = next,
-            Err(_) => break,
+            Err(_) => match next_soon(run, items) {
+                Some(next) => {
+                    item = next;
+                    started = Instant::now();
+                }
+                None => break,
+            },
         }
     }
     true
+}
+
+/// The next item for a batch whose queue is empty: one put within a few microseconds (the
+/// thread watches the queue meanwhile, yielding its core, so that a steady producer keeps
+/// one batch going instead of paying a task per item). `None` if none came, or the worker
+/// ends after this run.
+fn next_soon<T>(run: &Run, items: &async_channel::Receiver<T>) -> Option<T> {
+    const LINGER: Duration = Duration::from_micros(20);
+    if !crate::sync::multi_core() {
+        return None;
+    }
+    let until = Instant::now() + LINGER;
+    while Instant::now() < until && !run.ends_after_run() {
+        std::thread::yield_now();
+        if let Ok(item) = items.try_recv() {
+            return Some(item);
+        }
+    }
+    None
 }

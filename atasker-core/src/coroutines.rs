@@ -109,6 +109,22 @@ where
     Task::from_joined(Joined::new(id, name, priority, join))
 }
 
+thread_local! {
+    /// Plain coroutines this thread ended, not yet released from their supervisor's pending
+    /// count: tokio stores a task's result only after its future returns, and a stop that
+    /// returns must find every result there. (One supervisor's count at a time.)
+    static ENDED: std::cell::RefCell<Option<(Arc<Pending>, usize)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Releases the plain coroutines the calling thread ended: their results are stored by now
+/// (a thread does nothing else between a task's end and its next step). Called when a
+/// runtime thread polls a plain coroutine, idles or ends, and at the start of a stop.
+pub(crate) fn release_ended() {
+    if let Some((pending, n)) = ENDED.with(|e| e.borrow_mut().take()) {
+        pending.sub(n);
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A plain coroutine as spawned on the runtime: the task's future, then its guard (so
     /// the future is gone before the guard reports a cancel). It returns the task's result.
@@ -135,7 +151,8 @@ struct LeanGuard {
 }
 
 impl LeanGuard {
-    /// Counts and logs the task's end with `result`.
+    /// Counts and logs the task's end with `result`. It stays pending for its supervisor's
+    /// stop until this thread releases it (see [`release_ended`]).
     fn end<T>(&mut self, result: &Result<T, TaskError>) {
         self.done = true;
         let ran = self.started.elapsed();
@@ -155,12 +172,23 @@ impl LeanGuard {
             result,
             Some(ran),
         );
-        self.inner.pending.dec();
+        ENDED.with(|ended| {
+            let mut ended = ended.borrow_mut();
+            match &mut *ended {
+                Some((pending, n)) if Arc::ptr_eq(pending, &self.inner.pending) => *n += 1,
+                other => {
+                    if let Some((pending, n)) = other.replace((self.inner.pending.clone(), 1)) {
+                        pending.sub(n);
+                    }
+                }
+            }
+        });
     }
 
     /// The task could not be spawned (no runtime): it fails with `err`.
     fn end_refused<T: Send + 'static>(mut self, err: TaskError) -> Task<T> {
         self.end(&Err::<(), _>(err.clone()));
+        release_ended();
         let (pool, name, priority) = (PoolKind::Coroutines, self.name, self.priority);
         Task::failed(self.inner.clone(), name, priority, pool, err)
     }
@@ -183,6 +211,7 @@ where
     type Output = JoinedOutput<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JoinedOutput<T>> {
+        release_ended();
         let this = self.project();
         let guard = this.guard;
         let _current = context::enter(context::Slot::Supervisor, context::key(&*guard.inner));

@@ -33,6 +33,26 @@ fn stop_lets_queued_tasks_run() {
     sup.stop(); // idempotent
 }
 
+/// Coroutines that end while a stop waits: when it returns, every result is there.
+#[test]
+fn stop_returns_with_every_coroutine_result_in_place() {
+    let sup = supervisor("results", 1, 0, 0);
+    let tasks: Vec<_> = (0..200u64)
+        .map(|i| {
+            sup.task().spawn_async(async move {
+                tokio::time::sleep(Duration::from_millis(20 + i % 7)).await;
+                i
+            })
+        })
+        .collect();
+    sup.stop();
+    assert!(tasks.iter().all(|t| t.is_finished()));
+    assert_eq!(
+        atasker::wait_completed(tasks, Some(Duration::ZERO)),
+        Ok((0..200).collect())
+    );
+}
+
 #[test]
 fn after_stop_new_work_is_rejected() {
     let sup = supervisor("reject", 1, 0, 0);

@@ -273,6 +273,73 @@ fn stop_from_inside_the_executor_does_not_hang() {
     assert_eq!(w.stats().runs, 1);
 }
 
+/// A thread-executor interval or delay worker lives on the thread pool's timers: it keeps
+/// its schedule while every runtime thread is blocked (a coroutine that never yields).
+#[test]
+fn thread_interval_workers_tick_while_the_runtime_is_blocked() {
+    let sup = Box::leak(Box::new(
+        Supervisor::builder()
+            .name("blocked-rt")
+            .runtime_threads(1)
+            .build()
+            .unwrap(),
+    ));
+    let (ticks, delays) = (counter(), counter());
+    let (t, d) = (ticks.clone(), delays.clone());
+    let interval = Worker::builder()
+        .supervisor(sup)
+        .interval(ms(20))
+        .build(move || {
+            t.fetch_add(1, SeqCst);
+        });
+    let delay = Worker::builder()
+        .supervisor(sup)
+        .delay(ms(20))
+        .build(move || {
+            d.fetch_add(1, SeqCst);
+        });
+    interval.start();
+    delay.start();
+    wait_until("first runs", || {
+        ticks.load(SeqCst) > 0 && delays.load(SeqCst) > 0
+    });
+    let gate = Gate::new();
+    let (g, blocked) = (gate.clone(), Gate::new());
+    let b = blocked.clone();
+    // Blocks the runtime's one thread until the gate opens.
+    let hog = sup.task().spawn_async(async move {
+        b.open();
+        g.wait();
+    });
+    blocked.wait();
+    let (t0, d0) = (ticks.load(SeqCst), delays.load(SeqCst));
+    wait_until("ticks while the runtime is blocked", || {
+        ticks.load(SeqCst) >= t0 + 3 && delays.load(SeqCst) >= d0 + 3
+    });
+    gate.open();
+    hog.wait().unwrap();
+    interval.stop();
+    delay.stop();
+    assert!(!interval.is_active() && !delay.is_active());
+}
+
+/// An interval worker whose executor returns `false` stops itself; a restart resumes it.
+#[test]
+fn returning_false_stops_an_interval_worker_and_restart_resumes() {
+    let n = counter();
+    let c = n.clone();
+    let w = Worker::builder()
+        .interval(ms(5))
+        .build(move || c.fetch_add(1, SeqCst) % 3 != 2);
+    w.start();
+    wait_until("stops itself after 3 runs", || !w.is_active());
+    assert_eq!(w.stats().state, atasker::WorkerState::Stopped);
+    assert_eq!(w.stats().next_run_at, None);
+    assert_eq!(n.load(SeqCst), 3);
+    assert!(w.start());
+    wait_until("3 more runs", || !w.is_active() && n.load(SeqCst) == 6);
+}
+
 #[test]
 fn returning_false_stops_and_restart_resumes() {
     let n = counter();

@@ -26,6 +26,8 @@ pub(crate) struct Crew {
     starting: usize,
     /// Threads watching the queue a moment before they sleep.
     spinning: usize,
+    /// A thread fires due timers: it takes what they submit (see [`Crew::on_more`]).
+    firing: bool,
     next: usize,
 }
 
@@ -33,7 +35,7 @@ impl Crew {
     /// A job was pushed; `ready` jobs now wait, and `me` (0 or 1) is the calling crew thread
     /// when it takes a ready job next itself.
     pub(crate) fn on_ready(&mut self, ready: usize, me: usize) -> Call {
-        if ready <= self.notified + self.starting + self.spinning + me {
+        if self.firing || ready <= self.notified + self.starting + self.spinning + me {
             return Call::Nobody;
         }
         if self.idle > 0 {
@@ -43,6 +45,32 @@ impl Crew {
         }
         self.next += 1;
         Call::Spawn(self.next - 1)
+    }
+
+    /// A timer needs a thread to watch it (none does): one already on its way to the queue
+    /// will, else an idle one is woken, else one is started.
+    pub(crate) fn on_timer(&mut self) -> Call {
+        if self.notified + self.starting + self.spinning > 0 {
+            return Call::Nobody;
+        }
+        self.on_ready(1, 0)
+    }
+
+    /// A thread starts or stops firing due timers: meanwhile the jobs they submit call
+    /// nobody (the firing thread takes them, and calls helpers one at a time, see
+    /// [`Crew::on_more`]).
+    pub(crate) fn firing(&mut self, on: bool) {
+        self.firing = on;
+    }
+
+    /// A thread took a job and `ready` more wait: one more thread is called if none is on
+    /// its way (as tokio calls one searching worker at a time), so that jobs a batch of
+    /// timers made spread to other threads only as fast as they are not served.
+    pub(crate) fn on_more(&mut self, ready: usize) -> Call {
+        if ready == 0 || self.firing || self.notified + self.starting + self.spinning > 0 {
+            return Call::Nobody;
+        }
+        self.on_ready(1, 0)
     }
 
     /// The thread of a [`Call::Spawn`] was started.
@@ -135,5 +163,29 @@ mod tests {
         assert_eq!(c.on_ready(1, 0), Call::Nobody);
         assert!(c.woke());
         assert_eq!(c.threads, 2);
+    }
+
+    #[test]
+    fn a_batch_of_timers_calls_helpers_one_at_a_time() {
+        let mut c = Crew::default();
+        for _ in 0..3 {
+            c.spawned();
+            c.arrived();
+            c.sleeps();
+        }
+        // A timer without a watcher wakes one idle thread.
+        assert_eq!(c.on_timer(), Call::Notify);
+        assert!(c.woke());
+        // It fires a batch: the jobs call nobody meanwhile.
+        c.firing(true);
+        assert_eq!(c.on_ready(5, 0), Call::Nobody);
+        assert_eq!(c.on_more(5), Call::Nobody);
+        c.firing(false);
+        // Taking the first, it calls one helper; none more while that one is on its way.
+        assert_eq!(c.on_more(4), Call::Notify);
+        assert_eq!(c.on_more(3), Call::Nobody);
+        assert!(c.woke());
+        assert_eq!(c.on_more(2), Call::Notify);
+        assert_eq!(c.on_more(0), Call::Nobody);
     }
 }

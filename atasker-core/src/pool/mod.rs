@@ -4,6 +4,10 @@
 //! tokio's blocking pool). A pool kind ([`Kind`]) supplies how one of its threads runs one
 //! job; the thread pool runs the closure, the process pool's threads (drivers) each hand the
 //! job to their child process.
+//!
+//! A pool also keeps timers ([`Pool::schedule`]): one idle thread sleeps until the first is
+//! due, then fires it itself (a thread-executor worker's next run starts where the pool's
+//! thread wakes, with no hop through the runtime).
 
 pub(crate) mod crew;
 pub(crate) mod ladder;
@@ -13,7 +17,8 @@ use crate::error::TaskError;
 use crate::task::{Control, Header, TaskCell, RUNNING};
 use crew::{Call, Crew};
 use ladder::{Ladder, Limits, Overdue};
-use std::collections::VecDeque;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -107,6 +112,58 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     fn hard_stop(&self) {}
 }
 
+/// Something a pool starts at an instant (see [`Pool::schedule`]).
+pub(crate) trait Timer: Send + Sync + 'static {
+    /// It is due: called on a pool thread (without the pool's lock) with the `tag` it was
+    /// scheduled with; whatever it submits to the pool, this thread takes first.
+    fn fire(self: Arc<Self>, tag: u64);
+    /// The pool stops with it still waiting: it will never fire.
+    fn dropped(self: Arc<Self>);
+}
+
+/// A timer in a pool's heap: the earliest due (then the first scheduled) on top.
+struct Timed {
+    due: Instant,
+    seq: u64,
+    tag: u64,
+    timer: Arc<dyn Timer>,
+}
+
+impl PartialEq for Timed {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Timed {}
+
+impl PartialOrd for Timed {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timed {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: `BinaryHeap` is a max-heap.
+        (other.due, other.seq).cmp(&(self.due, self.seq))
+    }
+}
+
+/// Timers wake a thread on a 1 ms grid (as tokio's timer wheel does): never before a timer
+/// is due, and at most once a millisecond for many timers due close together.
+const TIMER_GRID_NS: u128 = 1_000_000;
+
+/// The first instant on the grid at or after `due`.
+fn on_grid(due: Instant) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let ns = due.saturating_duration_since(epoch).as_nanos();
+    let up = ns.div_ceil(TIMER_GRID_NS) * TIMER_GRID_NS;
+    let extra = u64::try_from(up - ns).unwrap_or(0);
+    due + Duration::from_nanos(extra)
+}
+
 /// A pool of `K`'s threads under the admission ladder.
 pub(crate) struct Pool<K: Kind> {
     shared: Arc<Shared<K>>,
@@ -119,6 +176,12 @@ struct State<J> {
     crew: Crew,
     /// Set by a stop: threads end when idle; what they keep must be closed by then.
     shutdown: Option<Instant>,
+    /// Timers, the first due on top.
+    timers: BinaryHeap<Timed>,
+    /// Numbers timers in the order they are scheduled.
+    timer_seq: u64,
+    /// An idle thread sleeps until the first timer is due.
+    watched: bool,
 }
 
 struct Shared<K: Kind> {
@@ -146,6 +209,9 @@ impl<K: Kind> Pool<K> {
                     ready: VecDeque::new(),
                     crew: Crew::default(),
                     shutdown: None,
+                    timers: BinaryHeap::new(),
+                    timer_seq: 0,
+                    watched: false,
                 }),
                 ready_hint: AtomicUsize::new(0),
                 work: Condvar::new(),
@@ -189,6 +255,37 @@ impl<K: Kind> Pool<K> {
                 true
             }
         }
+    }
+
+    /// Fires `timer` with `tag` on a pool thread once `due` has passed (at most a
+    /// millisecond later when the pool idles, see [`TIMER_GRID_NS`]). After a stop it is
+    /// dropped at once.
+    pub(crate) fn schedule(&self, due: Instant, tag: u64, timer: Arc<dyn Timer>) {
+        let mut st = self.shared.lock();
+        if st.shutdown.is_some() {
+            drop(st);
+            timer.dropped();
+            return;
+        }
+        let first = st.timers.peek().map(|t| t.due);
+        st.timer_seq += 1;
+        let seq = st.timer_seq;
+        st.timers.push(Timed {
+            due,
+            seq,
+            tag,
+            timer,
+        });
+        if st.watched {
+            if first.is_some_and(|f| due < f) {
+                // The watching thread sleeps too long now; whoever wakes re-evaluates.
+                self.shared.work.notify_all();
+            }
+            return;
+        }
+        // Nobody watches: an idle thread (or a new one) will, once it finds nothing ready.
+        let call = st.crew.on_timer();
+        self.shared.answer(&mut st, call);
     }
 
     /// Whether the calling thread is one of this pool's.
@@ -241,6 +338,14 @@ impl<K: Kind> Pool<K> {
         let mut st = self.shared.lock();
         let close_by = *st.shutdown.get_or_insert(Instant::now() + grace);
         self.shared.work.notify_all();
+        let timers = std::mem::take(&mut st.timers);
+        if !timers.is_empty() {
+            drop(st);
+            for t in timers {
+                t.timer.dropped();
+            }
+            st = self.shared.lock();
+        }
         let until = close_by + Duration::from_millis(100);
         let ended = crate::sync::wait_until(&self.shared.gone, st, Some(until), |st| {
             st.crew.threads == 0
@@ -260,6 +365,11 @@ impl<K: Kind> Drop for Pool<K> {
         st.shutdown
             .get_or_insert_with(|| Instant::now() + DROP_GRACE);
         self.shared.work.notify_all();
+        let timers = std::mem::take(&mut st.timers);
+        drop(st);
+        for t in timers {
+            t.timer.dropped();
+        }
     }
 }
 
@@ -291,6 +401,26 @@ impl<K: Kind> Shared<K> {
         }
     }
 
+    /// Calls one more thread for the jobs that still wait, if none is on its way.
+    fn call_more(self: &Arc<Self>, st: &mut State<K::Job>) {
+        let call = st.crew.on_more(st.ready.len());
+        self.answer(st, call);
+    }
+
+    /// Does what the crew asked for a job or a timer that needs a thread (without a new
+    /// thread, the work waits for a busy one).
+    fn answer(self: &Arc<Self>, st: &mut State<K::Job>, call: Call) {
+        match call {
+            Call::Nobody => {}
+            Call::Notify => self.work.notify_one(),
+            Call::Spawn(n) => {
+                let shared = self.clone();
+                let name = format!("{}-{n}", self.name);
+                let _ = st.crew.start(K::THREAD, name, move || shared.serve());
+            }
+        }
+    }
+
     /// A pool thread: runs ready jobs until the pool stops or it idles past its keep-alive.
     fn serve(self: Arc<Self>) {
         // For the thread's whole life: never restored.
@@ -306,6 +436,9 @@ impl<K: Kind> Shared<K> {
             if let Some(job) = st.ready.pop_front() {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;
+                if !st.ready.is_empty() {
+                    self.call_more(&mut st);
+                }
                 drop(st);
                 self.kind.run(&mut local, job);
                 st = self.lock();
@@ -314,6 +447,13 @@ impl<K: Kind> Shared<K> {
             }
             if st.shutdown.is_some() {
                 break;
+            }
+            if !st.timers.is_empty() {
+                let (guard, fired) = self.fire_due(st);
+                st = guard;
+                if fired {
+                    continue;
+                }
             }
             if K::LINGER && !lingered {
                 lingered = true;
@@ -343,6 +483,29 @@ impl<K: Kind> Shared<K> {
         }
     }
 
+    /// Fires the timers that are due, without the lock; the jobs they submit wait for the
+    /// caller, which calls other threads in one at a time (see `Crew::on_more`).
+    /// With `false` if none was due.
+    fn fire_due<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State<K::Job>>,
+    ) -> (MutexGuard<'a, State<K::Job>>, bool) {
+        let now = Instant::now();
+        let is_due = |st: &State<K::Job>| st.timers.peek().is_some_and(|t| t.due <= now);
+        if !is_due(&st) {
+            return (st, false);
+        }
+        st.crew.firing(true);
+        while is_due(&st) {
+            let Some(t) = st.timers.pop() else { break };
+            drop(st);
+            t.timer.fire(t.tag);
+            st = self.lock();
+        }
+        st.crew.firing(false);
+        (st, true)
+    }
+
     /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready.
     fn linger<'a>(&'a self, st: MutexGuard<'a, State<K::Job>>) -> MutexGuard<'a, State<K::Job>> {
         let mut st = st;
@@ -365,21 +528,31 @@ impl<K: Kind> Shared<K> {
     ) -> (MutexGuard<'a, State<K::Job>>, bool) {
         let extra = st.crew.threads > self.persistent;
         st.crew.sleeps();
-        let wait = if extra {
+        let mut wait = if extra {
             KEEP_ALIVE
         } else {
             Duration::from_secs(3600)
         };
+        // One idle thread watches the timers: it sleeps until the first is due.
+        let watch = !st.watched && !st.timers.is_empty();
+        if let Some(first) = st.timers.peek().filter(|_| watch).map(|t| t.due) {
+            st.watched = true;
+            wait = on_grid(first).saturating_duration_since(Instant::now());
+        }
         let (st, timeout) = self
             .work
             .wait_timeout(st, wait)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut st = st;
+        if watch {
+            st.watched = false;
+        }
         // `woke` takes a notification if there is one: evaluate it first, always.
         let end = !st.crew.woke()
             && extra
             && timeout.timed_out()
             && st.ready.is_empty()
+            && st.timers.is_empty()
             && st.crew.threads > self.persistent;
         (st, !end)
     }
@@ -400,5 +573,21 @@ impl<K: Kind> Drop for Replace<'_, K> {
         }
         drop(st);
         shared.gone.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_grid_never_fires_early_and_is_late_by_under_a_millisecond() {
+        let now = Instant::now();
+        for us in [0, 1, 250, 999, 1_000, 1_001, 123_456] {
+            let due = now + Duration::from_micros(us);
+            let at = on_grid(due);
+            assert!(at >= due && at - due < Duration::from_millis(1), "{us} µs");
+            assert_eq!(on_grid(at), at, "a grid instant stays put");
+        }
     }
 }

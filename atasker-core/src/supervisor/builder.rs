@@ -401,7 +401,7 @@ impl SupervisorBuilder {
                 rt_handle: OnceLock::new(),
                 phase: AtomicU8::new(OPEN),
                 stop_ended: Default::default(),
-                pending: Pending::default(),
+                pending: Arc::default(),
                 live: Default::default(),
                 workers: Mutex::new(Vec::new()),
                 watchdog: Arc::default(),

@@ -167,7 +167,7 @@ pub(crate) struct Inner {
     pub(crate) phase: AtomicU8,
     /// Set when a `stop` call has returned (for [`Supervisor::stopped`]).
     pub(crate) stop_ended: crate::worker::Signal,
-    pub(crate) pending: Pending,
+    pub(crate) pending: Arc<Pending>,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
     pub(crate) live: [Mutex<LiveTable>; LIVE_SHARDS],
     /// Every worker made on this supervisor (for `stats` and `stop`).
@@ -192,9 +192,13 @@ impl Inner {
             if let Some(h) = &self.config.runtime {
                 return Ok(h.clone());
             }
+            // A thread about to idle or end releases the plain coroutines it ended (see
+            // `coroutines::release_ended`).
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(self.config.runtime_threads)
                 .thread_name(self.runtime_thread_name())
+                .on_thread_park(crate::coroutines::release_ended)
+                .on_thread_stop(crate::coroutines::release_ended)
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;

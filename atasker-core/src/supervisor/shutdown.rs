@@ -114,9 +114,14 @@ impl Pending {
     }
 
     pub(crate) fn dec(&self) {
+        self.sub(1);
+    }
+
+    /// `n` tasks finished.
+    pub(crate) fn sub(&self, n: usize) {
         // A stop waits for at most one pending task (its own, when a task stops its own
         // supervisor): wake it once one or none is left.
-        if self.n.fetch_sub(1, SeqCst) <= 2 && self.waiters.load(SeqCst) > 0 {
+        if self.n.fetch_sub(n, SeqCst) <= n + 1 && self.waiters.load(SeqCst) > 0 {
             let _g = lock(&self.lock);
             self.zero.notify_all();
         }
@@ -184,6 +189,8 @@ impl Inner {
 
     #[track_caller]
     pub(crate) fn stop_inner(&self, deadline: Option<Instant>) {
+        // Plain coroutines this thread ended count as pending until released.
+        crate::coroutines::release_ended();
         // New work is refused at once; workers still finish (queue workers drain what was
         // put in them: a supervisor stop is final, so keeping the items would lose them).
         let _ = self.phase.compare_exchange(OPEN, DRAINING, SeqCst, SeqCst);

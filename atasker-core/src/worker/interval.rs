@@ -317,6 +317,18 @@ impl WorkerBuilder {
         F: Fn() -> R + Send + Sync + 'static,
         R: WorkerOutput,
     {
+        // An interval or delay worker lives on the pool's timers (see `timed`); a loop, a
+        // cron schedule or a pause before each run keep the loop on the runtime.
+        let timed = matches!(self.schedule, Schedule::Interval(_) | Schedule::Delay(_))
+            && self.cron.is_none()
+            && self.delay_before.is_none_or(|d| d.is_zero());
+        if timed {
+            let body: super::timed::Body = Arc::new(move || f().into_outcome());
+            let starter = super::timed::starter(body, self.schedule);
+            return Worker {
+                core: Core::new(WorkerKind::Interval, self.common, starter),
+            };
+        }
         self.build_exec(blocking_exec(move |()| f()))
     }
 

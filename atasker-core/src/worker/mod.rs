@@ -15,6 +15,7 @@ mod event;
 mod interval;
 pub(crate) mod macro_api;
 mod queue;
+mod timed;
 pub use event::{EventWorker, EventWorkerBuilder};
 pub use interval::{Worker, WorkerBuilder};
 pub use queue::{QueueWorker, QueueWorkerBuilder};

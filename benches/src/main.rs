@@ -2,7 +2,7 @@
 //! in one process run.
 //!
 //! ```text
-//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH]
+//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH] [--instructions]
 //! ```
 //!
 //! Every workload runs [`REPS`] times (atasker and baseline alternate which goes first) and
@@ -10,10 +10,11 @@
 //! `<subject> <workload> <metric> <value> <unit>`; then the ratios (`ratio W1 throughput 1.12`:
 //! atasker ÷ baseline, or baseline ÷ atasker for throughputs, so below 1 is always better;
 //! the median of the per-repetition ratios, see [`harness::ratios`]; a workload's second
-//! baseline gets `ratio W1:rayon_spawn …`).
-//! Exits with status 1 if W8 finds a priority inversion or W9 fails (no `redis-server`, a
+//! baseline gets `ratio W1:rayon_spawn …`). `--instructions` adds instructions per task
+//! counted under callgrind (see [`instructions`]).
+//! Exits with status 1 if W8 finds a priority inversion, W9 fails (no `redis-server`, a
 //! remote task without an answer, a node that misbehaves; the CI smoke test runs `--quick`),
-//! 2 on bad arguments.
+//! an instruction count fails or an output file cannot be written; 2 on bad arguments.
 //!
 //! The binary is also its own helper process: with the environment variable [`CHILD_ENV`] set
 //! it acts as the W6 footprint child, the W2 echo child or the W9 Redis Streams echo process
@@ -23,6 +24,7 @@
 #![allow(clippy::print_stdout)]
 
 mod harness;
+mod instructions;
 mod util;
 mod w1;
 mod w2;
@@ -68,6 +70,8 @@ struct Args {
     only: Option<String>,
     /// `--json PATH`: also write the figures as JSON.
     json: Option<PathBuf>,
+    /// `--instructions`: also count instructions per task under callgrind.
+    instructions: bool,
     /// `--side atasker|baseline|both`: measure one side only (for profiling).
     side: Side,
     /// `--subject NAME`: measure that one subject only (for profiling).
@@ -78,19 +82,21 @@ struct Args {
 
 /// The usage text.
 const USAGE: &str = "\
-usage: atasker-bench [--quick | --scale N] [--only W1..W9] [--json PATH]
+usage: atasker-bench [--quick | --scale N] [--only W1..W9] [--json PATH] [--instructions]
                      [--side atasker|baseline|both | --subject NAME] [--reps N]
 
   --quick          every workload at a tenth of its size (a smoke test; --scale 10)
   --scale N        every size divided by N
   --only Wn        run one workload
   --json PATH      also write every figure and ratio as JSON
+  --instructions   also count instructions per task of W1, W2, W3 and W5 under
+                   valgrind's callgrind (needs valgrind; takes minutes)
   --side S         measure only atasker or only the baselines (for profiling)
   --subject NAME   measure only that subject, e.g. baseline:rayon_spawn, atasker:async
   --reps N         repetitions per workload (default 3; the median is reported)
 
-Exit status: 0; 1 if W8 finds a priority inversion, W9 fails (it needs redis-server) or the
-JSON file cannot be written; 2 on bad arguments.";
+Exit status: 0; 1 if W8 finds a priority inversion, W9 fails (it needs redis-server), an
+instruction count fails or the JSON file cannot be written; 2 on bad arguments.";
 
 /// Parses `std::env::args`; `Err` carries the message for stderr.
 fn parse_args() -> Result<Args, String> {
@@ -98,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
         scale: 1,
         only: None,
         json: None,
+        instructions: false,
         side: Side::Both,
         subject: None,
         reps: REPS,
@@ -114,6 +121,7 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|&n| n > 0)
                     .ok_or("--scale needs a positive number")?;
             }
+            "--instructions" => args.instructions = true,
             "--subject" => args.subject = Some(value("--subject")?),
             "--only" => {
                 let w = value("--only")?.to_ascii_uppercase();
@@ -185,6 +193,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.instructions {
+        if let Err(msg) = instructions::check_valgrind() {
+            eprintln!("atasker-bench: {msg}");
+            return ExitCode::FAILURE;
+        }
+    }
     let cfg = Config {
         scale: args.scale,
         reps: args.reps,
@@ -204,6 +218,24 @@ fn main() -> ExitCode {
         }
     }
     let mut failures = Vec::new();
+    if args.instructions {
+        let (counts, errors) = instructions::run(cfg.scale, args.only.as_deref());
+        for f in &counts {
+            println!(
+                "instructions {} {} {} {}",
+                f.subject,
+                f.workload,
+                harness::number(f.value),
+                f.unit
+            );
+        }
+        figures.extend(counts);
+        failures.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("instruction count of {e}")),
+        );
+    }
     let ratios = harness::ratios(&figures);
     for r in &ratios {
         println!("{r}");

@@ -54,6 +54,12 @@ fn sizes(cfg: &Config) -> (usize, usize) {
     (cfg.size(100_000), cfg.size(10_000))
 }
 
+/// Tasks each subject runs in one repetition, warm-ups included (for `--instructions`).
+pub(crate) fn units(cfg: &Config) -> usize {
+    let (burst, trips) = sizes(cfg);
+    burst / 10 + burst + trips / 10 + trips
+}
+
 /// One side of a repetition in the order it runs: atasker, or the baselines that
 /// `--subject` leaves (taking turns to go first, like the sides).
 fn subjects(cfg: &Config, s: Subject, rep: usize) -> Vec<&'static str> {

@@ -19,6 +19,12 @@ pub(crate) const BASELINE: &str = "baseline:async_channel";
 /// The atasker variant with the coroutine executor.
 pub(crate) const ASYNC: &str = "atasker:async";
 
+/// Items each subject sums in one repetition (for `--instructions`; the fixed warm-up
+/// before the repetitions cancels out there).
+pub(crate) fn units(cfg: &Config) -> usize {
+    cfg.size(200_000)
+}
+
 /// How long one measurement may take before the run is declared stuck.
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -2,7 +2,8 @@
 //! in one process run.
 //!
 //! ```text
-//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH] [--instructions]
+//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH] [--plot FILE.svg]
+//!                                         [--instructions]
 //! ```
 //!
 //! Every workload runs [`REPS`] times (atasker and baseline alternate which goes first) and
@@ -11,7 +12,7 @@
 //! atasker ÷ baseline, or baseline ÷ atasker for throughputs, so below 1 is always better;
 //! the median of the per-repetition ratios, see [`harness::ratios`]; a workload's second
 //! baseline gets `ratio W1:rayon_spawn …`). `--instructions` adds instructions per task
-//! counted under callgrind (see [`instructions`]).
+//! counted under callgrind (see [`instructions`]), `--plot` draws the ratios (see [`plot`]).
 //! Exits with status 1 if W8 finds a priority inversion, W9 fails (no `redis-server`, a
 //! remote task without an answer, a node that misbehaves; the CI smoke test runs `--quick`),
 //! an instruction count fails or an output file cannot be written; 2 on bad arguments.
@@ -25,6 +26,7 @@
 
 mod harness;
 mod instructions;
+mod plot;
 mod util;
 mod w1;
 mod w2;
@@ -70,6 +72,8 @@ struct Args {
     only: Option<String>,
     /// `--json PATH`: also write the figures as JSON.
     json: Option<PathBuf>,
+    /// `--plot PATH`: also draw the ratios as SVG.
+    plot: Option<PathBuf>,
     /// `--instructions`: also count instructions per task under callgrind.
     instructions: bool,
     /// `--side atasker|baseline|both`: measure one side only (for profiling).
@@ -82,13 +86,15 @@ struct Args {
 
 /// The usage text.
 const USAGE: &str = "\
-usage: atasker-bench [--quick | --scale N] [--only W1..W9] [--json PATH] [--instructions]
-                     [--side atasker|baseline|both | --subject NAME] [--reps N]
+usage: atasker-bench [--quick | --scale N] [--only W1..W9] [--json PATH] [--plot FILE.svg]
+                     [--instructions] [--side atasker|baseline|both | --subject NAME]
+                     [--reps N]
 
   --quick          every workload at a tenth of its size (a smoke test; --scale 10)
   --scale N        every size divided by N
   --only Wn        run one workload
   --json PATH      also write every figure and ratio as JSON
+  --plot FILE.svg  also draw the ratios (and instruction counts) as an SVG picture
   --instructions   also count instructions per task of W1, W2, W3 and W5 under
                    valgrind's callgrind (needs valgrind; takes minutes)
   --side S         measure only atasker or only the baselines (for profiling)
@@ -96,7 +102,7 @@ usage: atasker-bench [--quick | --scale N] [--only W1..W9] [--json PATH] [--inst
   --reps N         repetitions per workload (default 3; the median is reported)
 
 Exit status: 0; 1 if W8 finds a priority inversion, W9 fails (it needs redis-server), an
-instruction count fails or the JSON file cannot be written; 2 on bad arguments.";
+instruction count fails or a file cannot be written; 2 on bad arguments.";
 
 /// Parses `std::env::args`; `Err` carries the message for stderr.
 fn parse_args() -> Result<Args, String> {
@@ -104,6 +110,7 @@ fn parse_args() -> Result<Args, String> {
         scale: 1,
         only: None,
         json: None,
+        plot: None,
         instructions: false,
         side: Side::Both,
         subject: None,
@@ -121,6 +128,7 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|&n| n > 0)
                     .ok_or("--scale needs a positive number")?;
             }
+            "--plot" => args.plot = Some(PathBuf::from(value("--plot")?)),
             "--instructions" => args.instructions = true,
             "--subject" => args.subject = Some(value("--subject")?),
             "--only" => {
@@ -243,6 +251,11 @@ fn main() -> ExitCode {
     if let Some(path) = &args.json {
         if let Err(e) = harness::write_json(path, &figures, &ratios) {
             failures.push(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = &args.plot {
+        if let Err(e) = plot::write_svg(path, &figures, &ratios) {
+            failures.push(format!("cannot draw {}: {e}", path.display()));
         }
     }
     failures.extend(

@@ -187,6 +187,7 @@ where
     chart
         .configure_mesh()
         .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| format!("{v}"))
         .x_desc(panel.x_desc)
         .axis_desc_style(("sans-serif", 15))
@@ -212,12 +213,9 @@ where
             continue;
         }
         let c = colour(subject, subjects);
-        chart
-            .draw_series(mine.iter().map(|&(v, y)| {
-                Rectangle::new([(base, y - HALF_BAR), (v, y + HALF_BAR)], c.filled())
-            }))?
-            .label((panel.legend)(subject))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        chart.draw_series(mine.iter().map(|&(v, y)| {
+            Rectangle::new([(base, y - HALF_BAR), (v, y + HALF_BAR)], c.filled())
+        }))?;
         chart.draw_series(mine.iter().map(|&(v, y)| {
             // The value just past the bar's end, on the side it grows to.
             let (dx, h) = if v >= base {
@@ -243,6 +241,8 @@ where
     let shown = subjects
         .iter()
         .filter(|s| bars.iter().any(|b| &b.subject == *s));
+    let style = TextStyle::from(("sans-serif", 13).into_font());
+    let style = style.pos(Pos::new(HPos::Left, VPos::Center));
     for (i, subject) in shown.enumerate() {
         let y = 50 + 22 * i as i32;
         let c = colour(subject, subjects);
@@ -250,7 +250,7 @@ where
         area.draw(&Text::new(
             (panel.legend)(subject),
             (x + 20, y),
-            TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+            style.clone(),
         ))?;
     }
     Ok(())
@@ -260,12 +260,19 @@ where
 fn ratio_chart(area: &Area<'_>, bars: &[Bar], subjects: &[String]) -> Drawn {
     let lo = bars.iter().map(|b| b.value).fold(1.0, f64::min) / 1.6;
     let hi = bars.iter().map(|b| b.value).fold(1.0, f64::max) * 1.6;
-    let keys: Vec<f64> = [
+    let within = |ks: &[f64]| -> Vec<f64> {
+        ks.iter()
+            .copied()
+            .filter(|k| (lo..=hi).contains(k))
+            .collect()
+    };
+    // 1-2-5 steps, or finer ones when those leave fewer than four ticks.
+    let mut keys = within(&[
         0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
-    ]
-    .into_iter()
-    .filter(|k| (lo..=hi).contains(k))
-    .collect();
+    ]);
+    if keys.len() < 4 {
+        keys = within(&[0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0]);
+    }
     let title = if bars.is_empty() {
         "atasker against its baselines: no ratio in this run"
     } else {

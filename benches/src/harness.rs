@@ -18,31 +18,37 @@ pub(crate) enum Side {
 /// How a workload is run.
 #[derive(Debug)]
 pub(crate) struct Config {
-    /// A tenth of every size (a smoke test).
-    pub(crate) quick: bool,
+    /// Every size is divided by this: 1 for a full run, 10 for `--quick`.
+    pub(crate) scale: usize,
     /// Repetitions per workload.
     pub(crate) reps: usize,
     /// Which side(s) to measure.
     pub(crate) side: Side,
+    /// `--subject NAME`: of that side, measure only the subject `NAME` (in a workload with
+    /// several, such as W1's two baselines).
+    pub(crate) subject: Option<String>,
 }
 
 impl Config {
-    /// `n`, or a tenth of it with `--quick` (at least 1).
+    /// `n` divided by the scale (at least 1): a tenth of it with `--quick`.
     pub(crate) fn size(&self, n: usize) -> usize {
-        if self.quick {
-            (n / 10).max(1)
-        } else {
-            n
-        }
+        (n / self.scale).max(1)
     }
 
-    /// `full`, or `quick` with `--quick` (for durations that do not scale by ten).
+    /// `full`, or `quick` in a scaled-down run (for durations that do not scale by ten).
     pub(crate) fn pick<T>(&self, full: T, quick: T) -> T {
-        if self.quick {
+        if self.scale > 1 {
             quick
         } else {
             full
         }
+    }
+
+    /// Whether the subject `name` is measured: always, unless `--subject` names another.
+    /// Only workloads with several subjects on one side need to ask; the side itself is
+    /// chosen by [`Config::order`].
+    pub(crate) fn measures(&self, name: &str) -> bool {
+        self.subject.as_deref().is_none_or(|s| s == name)
     }
 
     /// The sides to measure in repetition `rep`, in order: atasker and the baseline take
@@ -93,7 +99,7 @@ pub(crate) enum Agg {
 pub(crate) struct Figure {
     /// `atasker`, `atasker:<variant>` or `baseline:<name>`.
     pub(crate) subject: String,
-    /// `W1`…`W8`.
+    /// `W1`…`W9`.
     pub(crate) workload: &'static str,
     /// `throughput`, `roundtrip_p50`, …
     pub(crate) metric: &'static str,
@@ -123,12 +129,27 @@ impl fmt::Display for Figure {
 /// One ratio: atasker ÷ baseline (baseline ÷ atasker for throughputs); below 1 is better.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Ratio {
-    /// `W1`…`W8`.
+    /// `W1`…`W9`.
     pub(crate) workload: &'static str,
+    /// The baseline's subject, `baseline:<name>`.
+    pub(crate) baseline: String,
     /// The metric both figures share.
     pub(crate) metric: &'static str,
     /// The ratio.
     pub(crate) ratio: f64,
+    /// Not the workload's first baseline for this metric: printed `W1:<name>`.
+    #[serde(skip)]
+    pub(crate) qualified: bool,
+}
+
+impl Ratio {
+    /// `W1` against the workload's first baseline, `W1:<name>` against any further one.
+    pub(crate) fn label(&self) -> String {
+        match (self.qualified, self.baseline.strip_prefix("baseline:")) {
+            (true, Some(name)) => format!("{}:{name}", self.workload),
+            _ => self.workload.to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for Ratio {
@@ -136,13 +157,15 @@ impl fmt::Display for Ratio {
         write!(
             f,
             "ratio {} {} {:.2}",
-            self.workload, self.metric, self.ratio
+            self.label(),
+            self.metric,
+            self.ratio
         )
     }
 }
 
 /// A value with about four significant digits and no exponent.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 || a >= 1000.0 {
         format!("{v:.0}")
@@ -256,8 +279,10 @@ fn is_rate(unit: &str) -> bool {
     unit.ends_with("/s")
 }
 
-/// The ratio block: for each figure of subject `atasker` that has a `baseline:*` figure of the
-/// same workload and metric (counts excluded: they are checks, not costs).
+/// The ratio block: for each figure of subject `atasker`, one ratio per `baseline:*` figure of
+/// the same workload and metric, in the order the baselines were first reported (counts
+/// excluded: they are checks, not costs). The first is printed `ratio W1 …`, any further one
+/// `ratio W1:<name> …`.
 ///
 /// Each ratio is the median of the per-repetition ratios: in every repetition the two sides
 /// run back to back, so a noisy neighbour slows both and cancels out of their ratio, while a
@@ -269,31 +294,38 @@ pub(crate) fn ratios(figures: &[Figure]) -> Vec<Ratio> {
         if a.unit == "count" {
             continue;
         }
-        let Some(b) = figures.iter().find(|b| {
+        let baselines = figures.iter().filter(|b| {
             b.subject.starts_with("baseline:") && b.workload == a.workload && b.metric == a.metric
-        }) else {
-            continue;
-        };
-        let rate = is_rate(a.unit);
-        let ratio_of = |x: f64, y: f64| if rate { y / x } else { x / y };
-        let ratio = if a.reps.len() == b.reps.len() && !a.reps.is_empty() {
-            let mut per_rep: Vec<f64> = a
-                .reps
-                .iter()
-                .zip(&b.reps)
-                .map(|(&x, &y)| ratio_of(x, y))
-                .collect();
-            crate::util::median(&mut per_rep)
-        } else {
-            ratio_of(a.value, b.value)
-        };
-        out.push(Ratio {
-            workload: a.workload,
-            metric: a.metric,
-            ratio,
         });
+        for (i, b) in baselines.enumerate() {
+            out.push(Ratio {
+                workload: a.workload,
+                baseline: b.subject.clone(),
+                metric: a.metric,
+                ratio: paired_ratio(a, b),
+                qualified: i > 0,
+            });
+        }
     }
     out
+}
+
+/// atasker `a` ÷ baseline `b` (the inverse for rates): the median of the per-repetition
+/// ratios, or the ratio of the medians when the repetitions do not pair up.
+fn paired_ratio(a: &Figure, b: &Figure) -> f64 {
+    let rate = is_rate(a.unit);
+    let ratio_of = |x: f64, y: f64| if rate { y / x } else { x / y };
+    if a.reps.len() == b.reps.len() && !a.reps.is_empty() {
+        let mut per_rep: Vec<f64> = a
+            .reps
+            .iter()
+            .zip(&b.reps)
+            .map(|(&x, &y)| ratio_of(x, y))
+            .collect();
+        crate::util::median(&mut per_rep)
+    } else {
+        ratio_of(a.value, b.value)
+    }
 }
 
 /// The JSON document of `--json`.

@@ -2,17 +2,20 @@
 //! in one process run.
 //!
 //! ```text
-//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH]
+//! cargo run --release -p atasker-bench [-- --quick] [--only W1] [--json PATH] [--plot FILE.svg]
+//!                                         [--instructions]
 //! ```
 //!
 //! Every workload runs [`REPS`] times (atasker and baseline alternate which goes first) and
 //! each figure is the median of the repetitions, printed as
 //! `<subject> <workload> <metric> <value> <unit>`; then the ratios (`ratio W1 throughput 1.12`:
 //! atasker ÷ baseline, or baseline ÷ atasker for throughputs, so below 1 is always better;
-//! the median of the per-repetition ratios, see [`harness::ratios`]).
-//! Exits with status 1 if W8 finds a priority inversion or W9 fails (no `redis-server`, a
+//! the median of the per-repetition ratios, see [`harness::ratios`]; a workload's second
+//! baseline gets `ratio W1:rayon_spawn …`). `--instructions` adds instructions per task
+//! counted under callgrind (see [`instructions`]), `--plot` draws the ratios (see [`plot`]).
+//! Exits with status 1 if W8 finds a priority inversion, W9 fails (no `redis-server`, a
 //! remote task without an answer, a node that misbehaves; the CI smoke test runs `--quick`),
-//! 2 on bad arguments.
+//! an instruction count fails or an output file cannot be written; 2 on bad arguments.
 //!
 //! The binary is also its own helper process: with the environment variable [`CHILD_ENV`] set
 //! it acts as the W6 footprint child, the W2 echo child or the W9 Redis Streams echo process
@@ -22,6 +25,8 @@
 #![allow(clippy::print_stdout)]
 
 mod harness;
+mod instructions;
+mod plot;
 mod util;
 mod w1;
 mod w2;
@@ -61,46 +66,71 @@ const WORKLOADS: [Workload; 9] = [
 
 /// The command line, parsed by hand.
 struct Args {
-    /// `--quick`: every workload at a tenth of its size.
-    quick: bool,
+    /// `--quick` (10) or `--scale N`: every size is divided by this.
+    scale: usize,
     /// `--only Wn`: run one workload.
     only: Option<String>,
     /// `--json PATH`: also write the figures as JSON.
     json: Option<PathBuf>,
+    /// `--plot PATH`: also draw the ratios as SVG.
+    plot: Option<PathBuf>,
+    /// `--instructions`: also count instructions per task under callgrind.
+    instructions: bool,
     /// `--side atasker|baseline|both`: measure one side only (for profiling).
     side: Side,
+    /// `--subject NAME`: measure that one subject only (for profiling).
+    subject: Option<String>,
     /// `--reps N`: repetitions (default [`REPS`]).
     reps: usize,
 }
 
 /// The usage text.
 const USAGE: &str = "\
-usage: atasker-bench [--quick] [--only W1..W9] [--json PATH]
-                     [--side atasker|baseline|both] [--reps N]
+usage: atasker-bench [--quick | --scale N] [--only W1..W9] [--json PATH] [--plot FILE.svg]
+                     [--instructions] [--side atasker|baseline|both | --subject NAME]
+                     [--reps N]
 
-  --quick        every workload at a tenth of its size (a smoke test)
-  --only Wn      run one workload
-  --json PATH    also write every figure and ratio as JSON
-  --side S       measure only atasker or only the baseline (for profiling)
-  --reps N       repetitions per workload (default 3; the median is reported)
+  --quick          every workload at a tenth of its size (a smoke test; --scale 10)
+  --scale N        every size divided by N
+  --only Wn        run one workload
+  --json PATH      also write every figure and ratio as JSON
+  --plot FILE.svg  also draw the ratios (and instruction counts) as an SVG picture
+  --instructions   also count instructions per task of W1, W2, W3 and W5 under
+                   valgrind's callgrind (needs valgrind; takes minutes)
+  --side S         measure only atasker or only the baselines (for profiling)
+  --subject NAME   measure only that subject, e.g. baseline:rayon_spawn, atasker:async
+  --reps N         repetitions per workload (default 3; the median is reported)
 
-Exit status: 0; 1 if W8 finds a priority inversion or W9 fails (it needs redis-server);
-2 on bad arguments.";
+Exit status: 0; 1 if W8 finds a priority inversion, W9 fails (it needs redis-server), an
+instruction count fails or a file cannot be written; 2 on bad arguments.";
 
 /// Parses `std::env::args`; `Err` carries the message for stderr.
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        quick: false,
+        scale: 1,
         only: None,
         json: None,
+        plot: None,
+        instructions: false,
         side: Side::Both,
+        subject: None,
         reps: REPS,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match a.as_str() {
-            "--quick" => args.quick = true,
+            "--quick" => args.scale = 10,
+            "--scale" => {
+                args.scale = value("--scale")?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--scale needs a positive number")?;
+            }
+            "--plot" => args.plot = Some(PathBuf::from(value("--plot")?)),
+            "--instructions" => args.instructions = true,
+            "--subject" => args.subject = Some(value("--subject")?),
             "--only" => {
                 let w = value("--only")?.to_ascii_uppercase();
                 if !WORKLOADS.iter().any(|(id, _)| *id == w) {
@@ -127,6 +157,18 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => return Err(String::new()),
             _ => return Err(format!("unknown argument {a}")),
         }
+    }
+    // One subject is measured on its side.
+    if let Some(name) = &args.subject {
+        args.side = if name == "atasker" || name.starts_with("atasker:") {
+            Side::Atasker
+        } else if name.starts_with("baseline:") {
+            Side::Baseline
+        } else {
+            return Err(format!(
+                "unknown subject {name}; expected atasker, atasker:<variant> or baseline:<name>"
+            ));
+        };
     }
     Ok(args)
 }
@@ -159,10 +201,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.instructions {
+        if let Err(msg) = instructions::check_valgrind() {
+            eprintln!("atasker-bench: {msg}");
+            return ExitCode::FAILURE;
+        }
+    }
     let cfg = Config {
-        quick: args.quick,
+        scale: args.scale,
         reps: args.reps,
         side: args.side,
+        subject: args.subject,
     };
     let mut figures: Vec<Figure> = Vec::new();
     for (id, run) in WORKLOADS {
@@ -176,22 +225,50 @@ fn main() -> ExitCode {
             figures.push(f);
         }
     }
+    let mut failures = Vec::new();
+    if args.instructions {
+        let (counts, errors) = instructions::run(cfg.scale, args.only.as_deref());
+        for f in &counts {
+            println!(
+                "instructions {} {} {} {}",
+                f.subject,
+                f.workload,
+                harness::number(f.value),
+                f.unit
+            );
+        }
+        figures.extend(counts);
+        failures.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("instruction count of {e}")),
+        );
+    }
     let ratios = harness::ratios(&figures);
     for r in &ratios {
         println!("{r}");
     }
     if let Some(path) = &args.json {
         if let Err(e) = harness::write_json(path, &figures, &ratios) {
-            eprintln!("atasker-bench: cannot write {}: {e}", path.display());
-            return ExitCode::FAILURE;
+            failures.push(format!("cannot write {}: {e}", path.display()));
         }
     }
-    let mut code = ExitCode::SUCCESS;
-    for verdict in [w8::verdict(&figures), w9::verdict()] {
-        if let Err(msg) = verdict {
-            eprintln!("atasker-bench: {msg}");
-            code = ExitCode::FAILURE;
+    if let Some(path) = &args.plot {
+        if let Err(e) = plot::write_svg(path, &figures, &ratios) {
+            failures.push(format!("cannot draw {}: {e}", path.display()));
         }
     }
-    code
+    failures.extend(
+        [w8::verdict(&figures), w9::verdict()]
+            .into_iter()
+            .filter_map(Result::err),
+    );
+    for msg in &failures {
+        eprintln!("atasker-bench: {msg}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -125,6 +125,11 @@ pub(crate) fn tokio_rt(workers: usize) -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// Whether this process runs under valgrind (whose core it preloads into the program).
+pub(crate) fn under_valgrind() -> bool {
+    std::env::var_os("LD_PRELOAD").is_some_and(|p| p.to_string_lossy().contains("/vgpreload_core-"))
+}
+
 /// Sleeps until `t` (no-op if it has passed).
 pub(crate) fn sleep_until(t: Instant) {
     let now = Instant::now();

@@ -67,12 +67,28 @@ fn throughput_atasker(n: usize) -> Duration {
 }
 
 /// The name of the baseline subject.
-const BASELINE: &str = "baseline:pipe_child";
+pub(crate) const BASELINE: &str = "baseline:pipe_child";
+
+/// Calls each subject makes in one repetition that grow with its size, warm-ups included
+/// (for `--instructions`; the atasker side's 2 × 4 fixed warm-up calls cancel out there).
+pub(crate) fn units(cfg: &Config) -> usize {
+    let calls = cfg.size(2_000);
+    (calls / 10).max(10) + calls + cfg.size(20_000)
+}
 
 /// Runs W2's repetitions, atasker and the pipe-child baseline in turn.
 pub(crate) fn run(cfg: &Config, out: &mut Collector) {
     let calls = cfg.size(2_000);
     let burst = cfg.size(20_000);
+    if crate::util::under_valgrind() {
+        // atasker starts its children from `/proc/self/exe`, which under valgrind is
+        // valgrind's own tool executable (valgrind loads the program into its process, it
+        // does not exec it): the child would refuse to run. The bench binary's real path
+        // (`current_exe`, which valgrind translates) runs natively instead, as the baseline's
+        // children do.
+        let exe = std::env::current_exe().expect("the bench binary's path");
+        atasker::__private::set_child_program(Some(&exe));
+    }
     for rep in 0..cfg.reps {
         for s in cfg.order(rep) {
             match s {

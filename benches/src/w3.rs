@@ -25,7 +25,13 @@ static SUP: LazyLock<Supervisor> = LazyLock::new(|| {
 async fn anoop() {}
 
 /// The name of the baseline subject.
-const BASELINE: &str = "baseline:tokio_spawn";
+pub(crate) const BASELINE: &str = "baseline:tokio_spawn";
+
+/// Tasks each subject runs in one repetition, warm-up included (for `--instructions`).
+pub(crate) fn units(cfg: &Config) -> usize {
+    let n = cfg.size(100_000);
+    n / 10 + n
+}
 
 /// Runs W3's repetitions.
 pub(crate) fn run(cfg: &Config, out: &mut Collector) {

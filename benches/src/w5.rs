@@ -14,7 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The name of the baseline subject.
-const BASELINE: &str = "baseline:async_channel";
+pub(crate) const BASELINE: &str = "baseline:async_channel";
+
+/// The atasker variant with the coroutine executor.
+pub(crate) const ASYNC: &str = "atasker:async";
+
+/// Items each subject sums in one repetition (for `--instructions`; the fixed warm-up
+/// before the repetitions cancels out there).
+pub(crate) fn units(cfg: &Config) -> usize {
+    cfg.size(200_000)
+}
 
 /// How long one measurement may take before the run is declared stuck.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -28,8 +37,10 @@ pub(crate) fn run(cfg: &Config, out: &mut Collector) {
         .build()
         .expect("valid W5 settings");
     let rt = tokio_rt(2);
-    if cfg.wants(Subject::Atasker) {
+    if cfg.wants(Subject::Atasker) && cfg.measures("atasker") {
         atasker_thread(&sup, 2_000);
+    }
+    if cfg.wants(Subject::Atasker) && cfg.measures(ASYNC) {
         atasker_async(&sup, 2_000);
     }
     if cfg.wants(Subject::Baseline) {
@@ -39,10 +50,14 @@ pub(crate) fn run(cfg: &Config, out: &mut Collector) {
         for s in cfg.order(rep) {
             match s {
                 Subject::Atasker => {
-                    let d = atasker_thread(&sup, n);
-                    out.add("atasker", "throughput", rate(n, d), "items/s");
-                    let d = atasker_async(&sup, n);
-                    out.add("atasker:async", "throughput", rate(n, d), "items/s");
+                    if cfg.measures("atasker") {
+                        let d = atasker_thread(&sup, n);
+                        out.add("atasker", "throughput", rate(n, d), "items/s");
+                    }
+                    if cfg.measures(ASYNC) {
+                        let d = atasker_async(&sup, n);
+                        out.add(ASYNC, "throughput", rate(n, d), "items/s");
+                    }
                 }
                 Subject::Baseline => {
                     let d = baseline(&rt, n);

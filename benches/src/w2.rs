@@ -36,6 +36,18 @@ fn add(a: u64, b: u64) -> u64 {
     a.wrapping_add(b)
 }
 
+/// Under valgrind, `/proc/self/exe` is valgrind itself: the children are started from the
+/// bench binary's path instead, so that they run natively and callgrind counts the parent's
+/// side alone (`benches/instructions.sh`).
+fn children_outside_valgrind() {
+    let preload = std::env::var("LD_PRELOAD").unwrap_or_default();
+    if preload.contains("vgpreload") {
+        if let Ok(exe) = std::env::current_exe() {
+            atasker::__private::set_child_program(Some(&exe));
+        }
+    }
+}
+
 /// `n` sequential calls, after 4 concurrent ones (both children started) and `n / 10`
 /// unmeasured ones; each round trip.
 fn roundtrips_atasker(n: usize) -> Vec<Duration> {
@@ -73,6 +85,7 @@ const BASELINE: &str = "baseline:pipe_child";
 pub(crate) fn run(cfg: &Config, out: &mut Collector) {
     let calls = cfg.size(2_000);
     let burst = cfg.size(20_000);
+    children_outside_valgrind();
     for rep in 0..cfg.reps {
         for s in cfg.order(rep) {
             match s {

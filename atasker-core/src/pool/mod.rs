@@ -3,7 +3,8 @@
 //! (`crew.rs`), woken one at a time, never more started than there are jobs (the shape of
 //! tokio's blocking pool). A pool kind ([`Kind`]) supplies how one of its threads runs one
 //! job; the thread pool runs the closure, the process pool's threads (drivers) each hand the
-//! job to their child process.
+//! job to their child process, and may take more queued jobs to send ahead to it while it
+//! runs ([`Queue::ahead`]).
 
 pub(crate) mod crew;
 pub(crate) mod ladder;
@@ -12,7 +13,7 @@ use crate::context::{self, Slot};
 use crate::error::TaskError;
 use crate::task::{Control, Header, TaskCell, RUNNING};
 use crew::{Call, Crew};
-use ladder::{Ladder, Limits, Overdue};
+use ladder::{Ahead, Ladder, Limits, Overdue};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -96,8 +97,10 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// submitting right after its last result costs no wake-up).
     const LINGER: bool;
 
-    /// Runs one admitted job on the calling pool thread, and finishes its task.
-    fn run(&self, local: &mut Self::Local, job: Self::Job);
+    /// Runs one admitted job on the calling pool thread, and finishes its task. The job
+    /// holds a slot until this returns; `queue` lends the slot on to queued jobs taken
+    /// ahead (a process driver's window).
+    fn run(&self, local: &mut Self::Local, job: Self::Job, queue: &Queue<'_, Self>);
 
     /// A thread ends: releases what it keeps (`close_by`: when it must be gone).
     fn leave(&self, _local: Self::Local, _close_by: Instant) {}
@@ -105,6 +108,30 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// Threads still run at a stop's hard deadline: make them end (the process pool kills
     /// its children).
     fn hard_stop(&self) {}
+}
+
+/// What a pool thread may ask of its pool while it runs a job.
+pub(crate) struct Queue<'a, K: Kind>(&'a Shared<K>);
+
+impl<K: Kind> Queue<'_, K> {
+    /// Takes up to `max` queued jobs that would start next on the slot of the job that
+    /// runs, each in turn once the one before it ends (see [`Ladder::ahead`]); they stay
+    /// queued (not started, counted as queued) until the caller starts them.
+    pub(crate) fn ahead(&self, max: usize, out: &mut Vec<Ahead<K::Job>>) {
+        let mut st = self.0.lock();
+        for _ in 0..max {
+            match st.ladder.ahead() {
+                Some(a) => out.push(a),
+                None => break,
+            }
+        }
+        self.0.hint_queued(&st);
+    }
+
+    /// Whether some job waits in the ladder (lock-free hint; may be stale).
+    pub(crate) fn queued_hint(&self) -> bool {
+        self.0.queued_hint.load(SeqCst) > 0
+    }
 }
 
 /// A pool of `K`'s threads under the admission ladder.
@@ -125,6 +152,9 @@ struct Shared<K: Kind> {
     state: Mutex<State<K::Job>>,
     /// `ready.len()`, readable without the lock (for threads that linger).
     ready_hint: AtomicUsize,
+    /// `ladder.queued()` as of the last change under the lock (for drivers that look for
+    /// jobs to send ahead without taking the lock).
+    queued_hint: AtomicUsize,
     work: Condvar,
     /// Signalled when a thread ends.
     gone: Condvar,
@@ -148,6 +178,7 @@ impl<K: Kind> Pool<K> {
                     shutdown: None,
                 }),
                 ready_hint: AtomicUsize::new(0),
+                queued_hint: AtomicUsize::new(0),
                 work: Condvar::new(),
                 gone: Condvar::new(),
                 name,
@@ -182,6 +213,7 @@ impl<K: Kind> Pool<K> {
                 false
             }
             None => {
+                self.shared.hint_queued(&st);
                 drop(st);
                 if let Some(task) = awaited {
                     task.nudge();
@@ -203,12 +235,20 @@ impl<K: Kind> Pool<K> {
         if !self.is_current() {
             return None;
         }
-        self.shared.lock().ladder.take(h)
+        let mut st = self.shared.lock();
+        let job = st.ladder.take(h);
+        self.shared.hint_queued(&st);
+        job
     }
 
     /// Cancels every queued job (at a stop deadline).
     pub(crate) fn cancel_queued(&self) {
-        let jobs = self.shared.lock().ladder.drain();
+        let jobs = {
+            let mut st = self.shared.lock();
+            let jobs = st.ladder.drain();
+            self.shared.hint_queued(&st);
+            jobs
+        };
         for job in jobs {
             job.cancel();
         }
@@ -307,7 +347,7 @@ impl<K: Kind> Shared<K> {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;
                 drop(st);
-                self.kind.run(&mut local, job);
+                self.kind.run(&mut local, job, &Queue(&self));
                 st = self.lock();
                 self.release_and_refill(&mut st);
                 continue;
@@ -341,6 +381,12 @@ impl<K: Kind> Shared<K> {
         while let Some(job) = st.ladder.next() {
             self.dispatch(st, job, 1);
         }
+        self.hint_queued(st);
+    }
+
+    /// Publishes how many jobs the ladder queues (see `queued_hint`).
+    fn hint_queued(&self, st: &State<K::Job>) {
+        self.queued_hint.store(st.ladder.queued(), SeqCst);
     }
 
     /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready.

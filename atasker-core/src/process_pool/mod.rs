@@ -28,18 +28,18 @@ mod driver;
 mod process;
 pub(crate) mod protocol;
 pub(crate) mod registry;
+pub(crate) mod slots;
 
 use crate::error::TaskError;
 use crate::pool::ladder::{Limits, Overdue};
-use crate::pool::{CellJob, JobTask, Kind, Pool};
+use crate::pool::{CellJob, JobTask, Kind, Pool, Queue};
 use crate::supervisor::Spec;
-use crate::task::{run_catching, Contained, Control, PoolKind, Task, TaskCell, TaskId, RUNNING};
+use crate::task::{run_catching, Contained, PoolKind, Task, TaskCell, TaskId, RUNNING};
 use process::Pid;
 use registry::StaticEntry;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -146,7 +146,7 @@ impl ProcessJob for RawJob {
 
 /// A unit of work for the pool: a task's arguments and its cell, of any types.
 pub(crate) trait ProcessJob: JobTask {
-    /// Builds the request frame.
+    /// Appends the request frame to `buf` (left as it was on an error).
     fn request(&self, buf: &mut Vec<u8>) -> Result<(), String>;
     /// Finishes the task with the reply's payload; `false` if it did not decode.
     fn complete(self: Box<Self>, payload: &[u8]) -> bool;
@@ -180,9 +180,15 @@ where
 {
     fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
         let args = self.args.get().ok_or("the arguments were taken")?;
-        // `Serialize` is user code running on a driver thread: a panic in it is contained.
-        run_catching(|| protocol::request(buf, self.index, |b| protocol::encode(args, b)))
-            .map_err(|e| e.to_string())?
+        // `Serialize` is user code running on a driver thread: a panic in it is contained
+        // (and what it appended is dropped).
+        let start = buf.len();
+        let r = run_catching(|| protocol::request(buf, self.index, |b| protocol::encode(args, b)))
+            .map_err(|e| e.to_string());
+        if !matches!(r, Ok(Ok(()))) {
+            buf.truncate(start);
+        }
+        r?
     }
 
     fn complete(self: Box<Self>, payload: &[u8]) -> bool {
@@ -202,24 +208,28 @@ where
     }
 }
 
-/// A task written to a child and not yet answered.
-struct Running {
-    pid: Pid,
-    /// Set when the child is killed on purpose: its driver must replace it.
-    doomed: Arc<AtomicBool>,
-    task: Arc<dyn Control>,
-}
+/// How many requests a child holds at most: the one it runs and those sent ahead of it
+/// (measured with W2: 8 reaches most of what 16 does; see `driver.rs`).
+const WINDOW: usize = 8;
+const _: () = assert!(WINDOW <= slots::SLOTS);
+
+/// How many request bytes may be sent ahead and not yet answered: well under a pipe's
+/// capacity (64 KiB), so that writing to a busy child never blocks (it does not read while
+/// it runs a task). A larger request waits until the child is idle.
+const AHEAD_BYTES: usize = 32 << 10;
 
 /// What the process pool tracks beside the pool skeleton's queue.
 #[derive(Default)]
 struct Tracked {
-    running: HashMap<TaskId, Running>,
+    /// Every driver's lane: where a cancel, a deadline, a stop or the watchdog finds the
+    /// tasks a child holds.
+    lanes: Vec<Arc<driver::Lane>>,
     /// Every child not yet reaped: a pid may be signalled only while it is here.
     children: HashSet<Pid>,
 }
 
-/// The process pool's kind: each thread (a driver) owns one child and hands it one job at a
-/// time (see `driver.rs`).
+/// The process pool's kind: each thread (a driver) owns one child and hands it one job,
+/// and queued jobs ahead of it while every child is busy (see `driver.rs`).
 #[derive(Default)]
 pub(crate) struct Processes {
     tracked: Mutex<Tracked>,
@@ -229,6 +239,10 @@ impl Processes {
     fn tracked(&self) -> MutexGuard<'_, Tracked> {
         crate::sync::lock(&self.tracked)
     }
+
+    fn lanes(&self) -> Vec<Arc<driver::Lane>> {
+        self.tracked().lanes.clone()
+    }
 }
 
 impl Kind for Processes {
@@ -237,8 +251,8 @@ impl Kind for Processes {
     const THREAD: &'static str = "process driver thread";
     const LINGER: bool = true;
 
-    fn run(&self, d: &mut driver::Driver, job: Job) {
-        self.run_job(d, job);
+    fn run(&self, d: &mut driver::Driver, job: Job, queue: &Queue<'_, Self>) {
+        self.run_job(d, job, queue);
     }
 
     fn leave(&self, mut d: driver::Driver, close_by: Instant) {
@@ -273,22 +287,25 @@ impl ProcessPool {
         self.pool.submit(job)
     }
 
-    /// Kills the child running task `id`, if any (a cancel or a deadline).
+    /// Task `id` was cancelled or timed out: if a child holds it, it must not run on. A
+    /// request sent ahead that the child has not taken is withdrawn; one it has taken (it
+    /// runs) is stopped by killing the child.
     pub(crate) fn kill(&self, id: TaskId) {
-        let tracked = self.pool.kind().tracked();
-        if let Some(r) = tracked.running.get(&id) {
-            r.doomed.store(true, SeqCst);
-            process::kill(r.pid);
+        for lane in self.pool.kind().lanes() {
+            if lane.stop(id) {
+                return;
+            }
         }
     }
 
-    /// At a stop deadline: cancels every queued task and kills every running one.
+    /// At a stop deadline: cancels every queued task (in the ladder or sent ahead to a
+    /// child) and kills every running one.
     pub(crate) fn cancel_all(&self) {
         self.pool.cancel_queued();
-        let running: Vec<_> = (self.pool.kind().tracked().running.values())
-            .map(|r| r.task.clone())
+        let held: Vec<_> = (self.pool.kind().lanes().iter())
+            .flat_map(|lane| lane.tasks())
             .collect();
-        for task in self.pool.ready().into_iter().chain(running) {
+        for task in self.pool.ready().into_iter().chain(held) {
             task.cancel();
         }
     }
@@ -301,7 +318,12 @@ impl ProcessPool {
             .shutdown(if deadline { DEADLINE_GRACE } else { STOP_GRACE });
     }
 
+    /// Finds queued tasks, in the ladder or sent ahead to a child, that have waited past
+    /// `warn` or `crit` and were not reported yet.
     pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
         self.pool.overdue(now, warn, crit, out);
+        for lane in self.pool.kind().lanes() {
+            lane.overdue(now, warn, crit, out);
+        }
     }
 }

@@ -7,8 +7,9 @@
 //! up to [`WINDOW`]` - 1` of them ahead: each is what the ladder would start next on the slot
 //! of the job before it once that one ends (highest priority first, reserves respected), and
 //! is written at once, the frames of a batch in one `write`. The child answers in order, one
-//! reply each, written before it starts the next request; when a reply comes, the next job in
-//! the window takes the slot of the one answered. So at most one task per child runs, the
+//! reply each (written together while it runs quick requests back to back, see
+//! `child_main.rs`); when a reply comes, the next job in the window takes the slot of the one
+//! answered. So at most one task per child runs, the
 //! others stay *queued* (in the statistics, for the watchdog's queue-wait hooks, for a stop
 //! deadline) until the child reaches them, and their deadlines count from then. A
 //! higher-priority task queued later may wait behind the jobs of a window taken before it
@@ -21,9 +22,9 @@
 //! the child if it has, as a cancel of any running process task does.
 //!
 //! When a child dies (abort, signal, exit, a kill by a cancel or a deadline), the jobs it had
-//! taken fail with `ProcessExited` (at most the one it ran: each reply is written before the
-//! next request is taken); the jobs it never took go, in order, to a fresh child, and are
-//! never run twice. A reply that makes no sense fails its job and retires the child: nothing
+//! taken and not answered fail with `ProcessExited` (the one it ran, and quick ones whose
+//! replies it still held); the jobs it never took go, in order, to a fresh child. None is
+//! run twice. A reply that makes no sense fails its job and retires the child: nothing
 //! more is written to it, and once it has answered what it holds it is replaced.
 //!
 //! Requests written ahead are small (at most [`AHEAD_BYTES`] unanswered): the child does not

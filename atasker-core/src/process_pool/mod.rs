@@ -5,21 +5,26 @@
 //!   linker-gathered slice; parent and child run the same file, so an entry's index is its
 //!   identity on the wire. A child announces the protocol version and the number and names
 //!   hash of the entries; the parent refuses a child that differs.
-//! - **Children** (`child.rs`) are recognised before `main` and never run it; they serve one
-//!   request at a time until EOF on their request pipe, and die with the parent.
-//! - **Spawning** (`spawn.rs`) happens on one long-lived thread, with `posix_spawn`.
-//! - **Dispatch** (here). The queue stays in the parent, under the same admission ladder as
-//!   the thread pool. One *driver* thread per child takes admitted tasks, writes one request
-//!   frame, blocks for its reply and finishes the task: exactly one task in flight per child,
-//!   so a short task never waits behind a long one, priorities hold to the letter (a task is
-//!   sent only when a child is free for it), and a kill costs the one task the child held.
-//!   Children start lazily (one per busy slot) and are kept; those started above the HIGH cap
-//!   by CRITICAL tasks exit after an idle keep-alive.
+//! - **Children** (`child_main.rs`) are recognised before `main` and never run it; they
+//!   serve requests in order until EOF on their request pipe, and die with the parent.
+//! - **Spawning** (`process.rs`) happens on one long-lived thread, with `posix_spawn`.
+//! - **Dispatch** (here and `driver.rs`). The queue stays in the parent, under the same
+//!   admission ladder as the thread pool. One *driver* thread per child takes an admitted
+//!   task and writes its request; while every slot is busy and tasks queue, it also sends
+//!   queued ones ahead, a window of at most [`WINDOW`] per child (what the ladder would start
+//!   next on the slot as each one before ends), batched in one write. At most one task per
+//!   child runs; those sent ahead count as queued until the child reaches them, and a
+//!   higher-priority task queued later waits only behind those sent before it came. A cancel
+//!   of a task sent ahead withdraws it through memory shared with the child (`slots.rs`), or
+//!   kills the child if it has just taken it. Children start lazily (one per busy slot) and
+//!   are kept; those started above the HIGH cap by CRITICAL tasks exit after an idle
+//!   keep-alive.
 //! - **Faults.** A panic comes back as a reply and the child serves on. A child that dies
-//!   (abort, signal, exit) fails the one task it held with `ProcessExited`; a request that
-//!   never reached a child (it had died while idle) is sent again to a fresh one. A deadline
-//!   or a cancel of a running task kills its child. A reply that cannot be decoded fails the
-//!   task with `Codec` and replaces the child. Every replaced child is started again lazily.
+//!   (abort, signal, exit) fails the tasks it had taken and not answered with
+//!   `ProcessExited`; the tasks it never took (the shared memory says which) go to a fresh
+//!   one, and none runs twice. A deadline or a cancel of a running task kills its child. A
+//!   reply that cannot be decoded fails the task with `Codec` and retires the child. Every
+//!   replaced child is started again lazily.
 //! - **Stop** closes the request pipes, so that idle children exit 0; children that have not
 //!   exited by the grace deadline are killed. Every child is reaped.
 

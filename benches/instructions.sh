@@ -7,8 +7,8 @@
 # (units of a full run - units of a quick run), so that start-up (runtime, threads, children)
 # cancels out. Units per run with `--reps 1` (see benches/README.md for the workloads):
 #   W1: 110,000 burst tasks + 11,000 round trips (1.1 × 100,000 + 1.1 × 10,000); quick a tenth
-#   W2: 22,000 calls + 4 warm-ups (parent side only; under valgrind the children, started
-#       from /proc/self/exe, are valgrind itself and fail: W2 reports "n/a" for now)
+#   W2: 22,000 calls + 4 warm-ups (parent side only: under valgrind the bench starts its
+#       children from its own path, not /proc/self/exe, so they run natively)
 #   W3: 110,000 coroutine tasks
 #   W5: 202,000 items per subject (atasker: thread and coroutine executors; baseline: one)
 #

@@ -2,7 +2,7 @@
 
 use crate::context::{self, Slot};
 use crate::pool::ladder::Limits;
-use crate::pool::{CellJob, JobTask, Kind, Pool};
+use crate::pool::{CellJob, JobTask, Kind, Pool, Queue};
 use crate::task::{panic_message, run_catching, Contained, Control, TaskCell, RUNNING};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -63,7 +63,7 @@ impl Kind for Threads {
     const THREAD: &'static str = "pool thread";
     const LINGER: bool = false;
 
-    fn run(&self, _: &mut (), job: Job) {
+    fn run(&self, _: &mut (), job: Job, _: &Queue<'_, Self>) {
         run_contained(job);
     }
 }

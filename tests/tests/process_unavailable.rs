@@ -43,7 +43,8 @@ fn a_child_that_cannot_start_gives_a_clear_error() {
     assert_eq!((s.failed, s.completed), (2, 1));
 }
 
-/// Starts this test binary as a child by hand, with its pipes on fds 3 and 4.
+/// Starts this test binary as a child by hand, with its pipes on fds 3 and 4 and its slot
+/// states (shared memory, 64 words) on fd 5, where request 0 is marked sent (protocol 2).
 fn raw_child() -> (std::process::Child, std::fs::File, std::fs::File) {
     fn pipe() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
@@ -55,11 +56,19 @@ fn raw_child() -> (std::process::Child, std::fs::File, std::fs::File) {
     use std::os::fd::AsRawFd;
     let (req_r, req_w) = pipe();
     let (rep_r, rep_w) = pipe();
-    let (a, b) = (req_r.as_raw_fd(), rep_w.as_raw_fd());
+    // SAFETY: a fresh memfd owned here.
+    let slots = unsafe { OwnedFd::from_raw_fd(libc::memfd_create(c"slots".as_ptr(), 0)) };
+    let mut words = [0u8; 64 * 8];
+    // Request 0: `0 << 2 | SENT`.
+    words[0] = 1;
+    std::fs::File::from(slots.try_clone().unwrap())
+        .write_all(&words)
+        .unwrap();
+    let (a, b, c) = (req_r.as_raw_fd(), rep_w.as_raw_fd(), slots.as_raw_fd());
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.env(
         "ATASKER_CHILD_V0_1",
-        format!("{}:1:probe", std::process::id()),
+        format!("{}:2:probe", std::process::id()),
     )
     .stdin(Stdio::null());
     // SAFETY: only async-signal-safe calls between fork and exec.
@@ -68,14 +77,21 @@ fn raw_child() -> (std::process::Child, std::fs::File, std::fs::File) {
             // Lift first, so that neither dup2 clobbers the other's source.
             let a2 = libc::fcntl(a, libc::F_DUPFD, 10);
             let b2 = libc::fcntl(b, libc::F_DUPFD, 10);
-            if a2 < 0 || b2 < 0 || libc::dup2(a2, 3) < 0 || libc::dup2(b2, 4) < 0 {
+            let c2 = libc::fcntl(c, libc::F_DUPFD, 10);
+            if a2 < 0
+                || b2 < 0
+                || c2 < 0
+                || libc::dup2(a2, 3) < 0
+                || libc::dup2(b2, 4) < 0
+                || libc::dup2(c2, 5) < 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
     }
     let child = cmd.spawn().unwrap();
-    drop((req_r, rep_w));
+    drop((req_r, rep_w, slots));
     let mut replies = std::fs::File::from(rep_r);
     // The hello: length 20, then "ATSK".
     let mut hello = [0u8; 24];

@@ -17,6 +17,16 @@ pub(crate) struct Queued<J> {
     pub(crate) at: Instant,
 }
 
+/// A queued job taken out of the ladder to be sent ahead (see [`Ladder::ahead`]).
+pub(crate) struct Ahead<J> {
+    pub(crate) job: J,
+    /// When it was queued.
+    pub(crate) at: Instant,
+    /// Whether the queue-wait warning, and the critical hook, fired for it already.
+    pub(crate) warned: bool,
+    pub(crate) critical: bool,
+}
+
 /// Busy-slot caps: `pool`, `pool + reserve_normal`, `pool + reserve_normal + reserve_high`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -122,6 +132,37 @@ impl<J: super::PoolJob> Ladder<J> {
             }
             if !self.queues[i].is_empty() {
                 // This priority waits, so every lower one (with a smaller cap) waits too.
+                return None;
+            }
+        }
+        None
+    }
+
+    /// The queued job that [`next`](Ladder::next) would start if one busy slot freed, taken
+    /// out of its queue without a slot and still queued: a process driver sends it ahead to
+    /// its child, to start on the slot of the task before it once that one ends (see
+    /// `process_pool/driver.rs`). Highest priority first, reserves respected, as `next`.
+    pub(crate) fn ahead(&mut self) -> Option<Ahead<J>> {
+        let busy = self.busy.saturating_sub(1);
+        for p in [Priority::High, Priority::Normal, Priority::Low] {
+            let i = p.index();
+            if busy < self.limits.cap(p) {
+                while let Some(q) = self.queues[i].pop_front() {
+                    let warned = self.warned[i] > 0;
+                    let critical = self.critical[i] > 0;
+                    self.warned[i] = self.warned[i].saturating_sub(1);
+                    self.critical[i] = self.critical[i].saturating_sub(1);
+                    if q.job.header().state() == crate::task::QUEUED {
+                        return Some(Ahead {
+                            job: q.job,
+                            at: q.at,
+                            warned,
+                            critical,
+                        });
+                    }
+                }
+            }
+            if !self.queues[i].is_empty() {
                 return None;
             }
         }

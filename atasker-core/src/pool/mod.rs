@@ -3,7 +3,8 @@
 //! (`crew.rs`), woken one at a time, never more started than there are jobs (the shape of
 //! tokio's blocking pool). A pool kind ([`Kind`]) supplies how one of its threads runs one
 //! job; the thread pool runs the closure, the process pool's threads (drivers) each hand the
-//! job to their child process.
+//! job to their child process, and may take more queued jobs to send ahead to it while it
+//! runs ([`Queue::ahead`]).
 //!
 //! A pool also keeps timers ([`Pool::schedule`]): one idle thread sleeps until the first is
 //! due, then fires it itself (a thread-executor worker's next run starts where the pool's
@@ -16,7 +17,7 @@ use crate::context::{self, Slot};
 use crate::error::TaskError;
 use crate::task::{Control, Header, TaskCell, RUNNING};
 use crew::{Call, Crew};
-use ladder::{Ladder, Limits, Overdue};
+use ladder::{Ahead, Ladder, Limits, Overdue};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -101,8 +102,10 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// submitting right after its last result costs no wake-up).
     const LINGER: bool;
 
-    /// Runs one admitted job on the calling pool thread, and finishes its task.
-    fn run(&self, local: &mut Self::Local, job: Self::Job);
+    /// Runs one admitted job on the calling pool thread, and finishes its task. The job
+    /// holds a slot until this returns; `queue` lends the slot on to queued jobs taken
+    /// ahead (a process driver's window).
+    fn run(&self, local: &mut Self::Local, job: Self::Job, queue: &Queue<'_, Self>);
 
     /// A thread ends: releases what it keeps (`close_by`: when it must be gone).
     fn leave(&self, _local: Self::Local, _close_by: Instant) {}
@@ -164,6 +167,30 @@ fn on_grid(due: Instant) -> Instant {
     due + Duration::from_nanos(extra)
 }
 
+/// What a pool thread may ask of its pool while it runs a job.
+pub(crate) struct Queue<'a, K: Kind>(&'a Shared<K>);
+
+impl<K: Kind> Queue<'_, K> {
+    /// Takes up to `max` queued jobs that would start next on the slot of the job that
+    /// runs, each in turn once the one before it ends (see [`Ladder::ahead`]); they stay
+    /// queued (not started, counted as queued) until the caller starts them.
+    pub(crate) fn ahead(&self, max: usize, out: &mut Vec<Ahead<K::Job>>) {
+        let mut st = self.0.lock();
+        for _ in 0..max {
+            match st.ladder.ahead() {
+                Some(a) => out.push(a),
+                None => break,
+            }
+        }
+        self.0.hint_queued(&st);
+    }
+
+    /// Whether some job waits in the ladder (lock-free hint; may be stale).
+    pub(crate) fn queued_hint(&self) -> bool {
+        self.0.queued_hint.load(SeqCst) > 0
+    }
+}
+
 /// A pool of `K`'s threads under the admission ladder.
 pub(crate) struct Pool<K: Kind> {
     shared: Arc<Shared<K>>,
@@ -188,6 +215,9 @@ struct Shared<K: Kind> {
     state: Mutex<State<K::Job>>,
     /// `ready.len()`, readable without the lock (for threads that linger).
     ready_hint: AtomicUsize,
+    /// `ladder.queued()` as of the last change under the lock (for drivers that look for
+    /// jobs to send ahead without taking the lock).
+    queued_hint: AtomicUsize,
     work: Condvar,
     /// Signalled when a thread ends.
     gone: Condvar,
@@ -214,6 +244,7 @@ impl<K: Kind> Pool<K> {
                     watched: false,
                 }),
                 ready_hint: AtomicUsize::new(0),
+                queued_hint: AtomicUsize::new(0),
                 work: Condvar::new(),
                 gone: Condvar::new(),
                 name,
@@ -248,6 +279,7 @@ impl<K: Kind> Pool<K> {
                 false
             }
             None => {
+                self.shared.hint_queued(&st);
                 drop(st);
                 if let Some(task) = awaited {
                     task.nudge();
@@ -300,12 +332,20 @@ impl<K: Kind> Pool<K> {
         if !self.is_current() {
             return None;
         }
-        self.shared.lock().ladder.take(h)
+        let mut st = self.shared.lock();
+        let job = st.ladder.take(h);
+        self.shared.hint_queued(&st);
+        job
     }
 
     /// Cancels every queued job (at a stop deadline).
     pub(crate) fn cancel_queued(&self) {
-        let jobs = self.shared.lock().ladder.drain();
+        let jobs = {
+            let mut st = self.shared.lock();
+            let jobs = st.ladder.drain();
+            self.shared.hint_queued(&st);
+            jobs
+        };
         for job in jobs {
             job.cancel();
         }
@@ -440,7 +480,7 @@ impl<K: Kind> Shared<K> {
                     self.call_more(&mut st);
                 }
                 drop(st);
-                self.kind.run(&mut local, job);
+                self.kind.run(&mut local, job, &Queue(&self));
                 st = self.lock();
                 self.release_and_refill(&mut st);
                 continue;
@@ -481,6 +521,12 @@ impl<K: Kind> Shared<K> {
         while let Some(job) = st.ladder.next() {
             self.dispatch(st, job, 1);
         }
+        self.hint_queued(st);
+    }
+
+    /// Publishes how many jobs the ladder queues (see `queued_hint`).
+    fn hint_queued(&self, st: &State<K::Job>) {
+        self.queued_hint.store(st.ladder.queued(), SeqCst);
     }
 
     /// Fires the timers that are due, without the lock; the jobs they submit wait for the

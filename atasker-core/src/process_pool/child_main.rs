@@ -9,15 +9,22 @@
 //! 2. sets `PR_SET_PDEATHSIG` to SIGKILL, then checks the parent is still the one in the
 //!    marker (it may have died before the prctl);
 //! 3. ignores SIGPIPE (std's `main` set-up never runs here) and sets the process name;
-//! 4. checks that fds 3 (requests) and 4 (replies) are pipes;
+//! 4. checks that fds 3 (requests) and 4 (replies) are pipes, and maps fd 5 (the slot
+//!    states it shares with the parent, see `slots.rs`);
 //! 5. in `panic = "abort"` builds installs a panic hook that sends the panic as a reply;
 //! 6. runs the `.init_array` entries that come after its own, which the loader would have
 //!    run had it returned (inventory- or typetag-style registrations in the application);
-//! 7. sends the hello, serves requests one at a time until the parent closes the request
-//!    pipe, then exits 0 (which flushes stdout).
+//! 7. sends the hello, serves requests in order until the parent closes the request pipe,
+//!    then exits 0 (which flushes stdout). Before each request it takes the request's slot
+//!    (`SENT → STARTED`); a request the parent withdrew meanwhile is answered `Skipped`
+//!    without running. Replies are held and written together while more requests are
+//!    already read and each runs quickly (its function's last run took under 20 µs, no reply
+//!    held 100 µs): before a request that may run long, and before the child would wait
+//!    for input, what is held is written, so an answer is never held behind a long task.
 //!
 //! A child never runs the application's `main` or test harness. Exit codes of a child that
-//! gives up: 121 fds 3/4 are not pipes, 122 a request frame was broken, 123 the parent was
+//! gives up: 121 fds 3/4 are not pipes or fd 5 cannot be mapped, 122 a request frame or its
+//! slot was broken, 123 the parent was
 //! gone, 124 a reply could not be written, 125 the marker was not understood.
 
 /// The marker variable that makes a process a child.
@@ -39,15 +46,17 @@ mod imp {
     use super::{hello, MARKER};
     use crate::process_pool::protocol::{self, Status};
     use crate::process_pool::registry::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
+    use crate::process_pool::slots::{self, Slots};
     use crate::task::panic_message;
     use libc::{c_char, c_int};
     use std::ffi::{CString, OsString};
     use std::fs::File;
     use std::io::{BufReader, Write};
     use std::mem::ManuallyDrop;
-    use std::os::fd::FromRawFd;
+    use std::os::fd::{BorrowedFd, FromRawFd};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
 
     type InitFn = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
 
@@ -101,10 +110,18 @@ mod imp {
         if !is_pipe(3) || !is_pipe(4) {
             exit(121);
         }
+        // SAFETY: fd 5 is open for the child's life (the parent passed it); mapped, then
+        // closed: the mapping stays.
+        let slots = match slots::imp::map(unsafe { BorrowedFd::borrow_raw(5) }) {
+            Ok(s) => s,
+            Err(_) => exit(121),
+        };
+        // SAFETY: fd 5 is ours and nothing else uses it.
+        unsafe { libc::close(5) };
         install_panic_hook();
         // SAFETY: we are inside the loader's run of `.init_array`, with its arguments.
         unsafe { run_later_constructors(argc, argv, envp) };
-        serve()
+        serve(&slots)
     }
 
     fn set_name(name: &str) {
@@ -193,7 +210,15 @@ mod imp {
         }));
     }
 
-    fn serve() -> ! {
+    /// A task whose function last ran this long or longer (or never ran) goes out alone:
+    /// the replies held before it are written first.
+    const QUICK: Duration = Duration::from_micros(20);
+    /// The longest a reply is held in a batch.
+    const HOLD: Duration = Duration::from_micros(100);
+    /// The most bytes of replies held.
+    const BATCH: usize = 16 << 10;
+
+    fn serve(slots: &Slots) -> ! {
         let registry: &[StaticEntry] = &ATASKER_STATIC_TASKS_V0_1;
         // SAFETY: fd 3 is the request pipe our parent gave us; nothing else uses it.
         let mut requests = BufReader::with_capacity(64 << 10, unsafe { File::from_raw_fd(3) });
@@ -201,7 +226,16 @@ mod imp {
         let mut body = Vec::new();
         protocol::hello(&mut out, hello());
         send(&out);
-        loop {
+        // Replies held while more requests are waiting, and since when.
+        let mut batch = Vec::with_capacity(4096);
+        let mut held = Instant::now();
+        // How long each function last ran.
+        let mut last = vec![Duration::MAX; registry.len()];
+        for seq in 0u64.. {
+            if !batch.is_empty() && !protocol::whole_frame(requests.buffer()) {
+                // Nothing more to run without reading (and maybe waiting): answer first.
+                flush(&mut batch);
+            }
             match protocol::read_frame(&mut requests, &mut body) {
                 Ok(true) => {}
                 Ok(false) => exit(0),
@@ -210,18 +244,57 @@ mod imp {
             let Ok((index, args)) = protocol::parse_request(&body) else {
                 exit(122)
             };
-            match usize::try_from(index).ok().and_then(|i| registry.get(i)) {
-                Some(entry) => run(entry, args, &mut out),
-                None => protocol::error_reply(
-                    &mut out,
-                    Status::Error,
-                    &format!("unknown static task index {index}"),
-                ),
+            let entry = usize::try_from(index)
+                .ok()
+                .and_then(|i| Some((i, registry.get(i)?)));
+            // A request held back by a task that may run long would be answered late:
+            // answer what is held before such a task starts (and before each in a
+            // `panic = "abort"` build, whose panic hook writes a reply of its own).
+            let quick = entry.is_some_and(|(i, _)| last[i] < QUICK)
+                && held.elapsed() < HOLD
+                && batch.len() < BATCH
+                && !cfg!(panic = "abort");
+            if !batch.is_empty() && !quick {
+                flush(&mut batch);
             }
-            send(&out);
+            match slots.start(seq) {
+                Some(true) => match entry {
+                    Some((i, entry)) => {
+                        let t0 = Instant::now();
+                        run(entry, args, &mut out);
+                        last[i] = t0.elapsed();
+                    }
+                    None => protocol::error_reply(
+                        &mut out,
+                        Status::Error,
+                        &format!("unknown static task index {index}"),
+                    ),
+                },
+                Some(false) => {
+                    protocol::start_reply(&mut out, Status::Skipped);
+                    protocol::seal_reply(&mut out);
+                }
+                None => exit(122),
+            }
+            if batch.is_empty() {
+                held = Instant::now();
+            }
+            batch.extend_from_slice(&out);
             protocol::trim(&mut body);
             protocol::trim(&mut out);
+            if batch.len() >= BATCH {
+                flush(&mut batch);
+            }
         }
+        // 2^64 requests.
+        exit(122)
+    }
+
+    /// Writes the replies held, in one `write`.
+    fn flush(batch: &mut Vec<u8>) {
+        send(batch);
+        batch.clear();
+        protocol::trim(batch);
     }
 
     fn send(frame: &[u8]) {

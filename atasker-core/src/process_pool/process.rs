@@ -7,12 +7,15 @@
 //! A child is `/proc/self/exe` (the same inode even if the file was deleted or rebuilt) with
 //! `argv[0]` set to the executable's path, started by `posix_spawn` (constant cost, whatever
 //! the parent's size: no fork of the page tables) with `/dev/null` as fd 0, the request pipe
-//! on fd 3, the reply pipe on fd 4, every other fd closed, an empty signal mask, and the
-//! marker variable that makes it a child (see `child.rs`).
+//! on fd 3, the reply pipe on fd 4, the shared slot states on fd 5 (see `slots.rs`), every
+//! other fd closed, an empty signal mask, and the marker variable that makes it a child (see
+//! `child_main.rs`).
 
 use super::protocol::{self, FrameError, Hello};
+use super::slots::Slots;
 use std::fs::File;
 use std::io::{self, BufReader, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a new child may take to say hello.
@@ -46,6 +49,8 @@ pub(crate) struct Child {
     pub(crate) pid: Pid,
     requests: File,
     replies: BufReader<File>,
+    /// The states of the requests sent to it, shared with it.
+    pub(crate) slots: Arc<Slots>,
 }
 
 impl Child {
@@ -94,18 +99,10 @@ impl Child {
         }
     }
 
-    /// Writes one whole frame. An error means the child is gone (or never read it).
-    ///
-    /// A child that already died (killed while idle) is found before the write, so that
-    /// the request is not mistaken for one it was running.
-    pub(crate) fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        if imp::exited(self.pid) {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the worker process has exited",
-            ));
-        }
-        let r = self.requests.write_all(frame);
+    /// Writes whole frames, in one `write` where the pipe takes them. An error means the
+    /// child is gone (which of its requests it took, its slots tell).
+    pub(crate) fn send(&mut self, frames: &[u8]) -> io::Result<()> {
+        let r = self.requests.write_all(frames);
         if matches!(&r, Err(e) if e.kind() == io::ErrorKind::BrokenPipe) {
             imp::drain_sigpipe();
         }
@@ -117,6 +114,12 @@ impl Child {
         protocol::read_frame(&mut self.replies, body)
     }
 
+    /// Whether a whole reply frame has been read already (so [`recv`](Child::recv) returns
+    /// it without waiting).
+    pub(crate) fn reply_ready(&self) -> bool {
+        protocol::whole_frame(self.replies.buffer())
+    }
+
     /// Reaps a child that has ended or is ending: after EOF, waits a moment for the exit
     /// status, and kills it if it lingers. The caller must have made sure that nobody kills
     /// this pid any more.
@@ -125,6 +128,7 @@ impl Child {
             pid,
             requests,
             replies,
+            slots: _,
         } = self;
         drop((requests, replies));
         imp::wait_or_kill(pid, Instant::now() + Duration::from_secs(2))
@@ -143,6 +147,7 @@ impl Child {
             pid,
             requests,
             replies,
+            slots: _,
         } = self;
         drop(requests);
         let exit = imp::wait_or_kill(pid, deadline);
@@ -172,16 +177,18 @@ mod imp {
     use super::{Child, Exit, Pid};
     use crate::process_pool::child_main::MARKER;
     use crate::process_pool::protocol::PROTOCOL_VERSION;
+    use crate::process_pool::slots::{self, Slots};
     use std::ffi::{CString, OsStr, OsString};
     use std::fs::File;
     use std::io::{self, BufReader};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     use std::sync::mpsc;
+    use std::sync::Arc;
     use std::sync::{Mutex, OnceLock};
     use std::time::{Duration, Instant};
 
-    type Reply = Result<(Pid, OwnedFd, OwnedFd), String>;
+    type Reply = Result<(Pid, OwnedFd, OwnedFd, Slots), String>;
 
     /// The spawner thread's queue.
     static SPAWNER: OnceLock<Result<mpsc::Sender<mpsc::SyncSender<Reply>>, String>> =
@@ -202,11 +209,12 @@ mod imp {
         let (tx, rx) = mpsc::sync_channel(1);
         let gone = || "the atasker spawner thread is gone".to_owned();
         spawner.send(tx).map_err(|_| gone())?;
-        let (pid, requests, replies) = rx.recv().map_err(|_| gone())??;
+        let (pid, requests, replies, slots) = rx.recv().map_err(|_| gone())??;
         Ok(Child {
             pid,
             requests: File::from(requests),
             replies: BufReader::with_capacity(64 << 10, File::from(replies)),
+            slots: Arc::new(slots),
         })
     }
 
@@ -295,20 +303,26 @@ mod imp {
         // source and none is a no-op that would keep O_CLOEXEC.
         let child_in = lift(req_read).map_err(|e| format!("cannot duplicate a pipe: {e}"))?;
         let child_out = lift(rep_write).map_err(|e| format!("cannot duplicate a pipe: {e}"))?;
+        let (shared, slots) =
+            slots::imp::create().map_err(|e| format!("cannot create shared memory: {e}"))?;
+        let shared = lift(shared).map_err(|e| format!("cannot duplicate a memfd: {e}"))?;
         // SAFETY: every pointer passed lives until the call returns; the fds are open.
         let pid = unsafe {
             posix_spawn(
                 &program,
                 &setup.argv0,
                 &env,
-                child_in.as_raw_fd(),
-                child_out.as_raw_fd(),
+                [
+                    child_in.as_raw_fd(),
+                    child_out.as_raw_fd(),
+                    shared.as_raw_fd(),
+                ],
             )
         }
         .map_err(|e| format!("cannot start {}: {e}", program.to_string_lossy()))?;
         // The child's ends close here, so that the parent sees EOF when the child dies.
-        drop((child_in, child_out));
-        Ok((pid, req_write, rep_read))
+        drop((child_in, child_out, shared));
+        Ok((pid, req_write, rep_read, slots))
     }
 
     /// A pipe with O_CLOEXEC on both ends: `(read, write)`.
@@ -357,20 +371,20 @@ mod imp {
         }
     }
 
-    /// Starts `program` with fd 0 = /dev/null, 3 = `child_in`, 4 = `child_out`, all others
-    /// closed, an empty signal mask, SIGPIPE at its default, and a process group of its own.
+    /// Starts `program` with fd 0 = /dev/null, 3, 4 and 5 = `fds` (requests, replies, slot
+    /// states), all others closed, an empty signal mask, SIGPIPE at its default, and a
+    /// process group of its own.
     ///
     /// # Safety
-    /// `child_in` and `child_out` must be open fds numbered 5 or above.
+    /// `fds` must be open fds numbered 6 or above.
     unsafe fn posix_spawn(
         program: &CString,
         argv0: &CString,
         env: &[CString],
-        child_in: RawFd,
-        child_out: RawFd,
+        fds: [RawFd; 3],
     ) -> io::Result<Pid> {
-        // SAFETY: the caller's promise about the two fds.
-        let fa = unsafe { file_actions(child_in, child_out) }?;
+        // SAFETY: the caller's promise about the fds.
+        let fa = unsafe { file_actions(fds) }?;
         let attr = attributes()?;
         let argv = [argv0.as_ptr().cast_mut(), std::ptr::null_mut()];
         let envp: Vec<*mut libc::c_char> = env
@@ -395,11 +409,11 @@ mod imp {
         Ok(pid)
     }
 
-    /// The child's fds: 0 = /dev/null, 3 = `child_in`, 4 = `child_out`, the rest closed.
+    /// The child's fds: 0 = /dev/null, 3, 4 and 5 = `fds`, the rest closed.
     ///
     /// # Safety
-    /// `child_in` and `child_out` must be open fds numbered 5 or above.
-    unsafe fn file_actions(child_in: RawFd, child_out: RawFd) -> io::Result<Actions> {
+    /// `fds` must be open fds numbered 6 or above.
+    unsafe fn file_actions(fds: [RawFd; 3]) -> io::Result<Actions> {
         // SAFETY: a zeroed `posix_spawn_file_actions_t` is only storage for `init`, which
         // runs before any other use; from then on the guard destroys it.
         let mut fa = Actions(unsafe {
@@ -417,14 +431,13 @@ mod imp {
                 libc::O_RDONLY,
                 0,
             ))?;
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa.0, child_in, 3,
-            ))?;
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut fa.0, child_out, 4,
-            ))?;
+            for (fd, target) in fds.into_iter().zip(3..) {
+                check(libc::posix_spawn_file_actions_adddup2(
+                    &mut fa.0, fd, target,
+                ))?;
+            }
             #[cfg(target_env = "gnu")]
-            check(libc::posix_spawn_file_actions_addclosefrom_np(&mut fa.0, 5))?;
+            check(libc::posix_spawn_file_actions_addclosefrom_np(&mut fa.0, 6))?;
         }
         Ok(fa)
     }
@@ -503,21 +516,6 @@ mod imp {
             }
         } else {
             Exit::default()
-        }
-    }
-
-    /// Whether the child has ended, without reaping it.
-    pub(super) fn exited(pid: Pid) -> bool {
-        // SAFETY: `info` is a valid out-pointer; WNOWAIT leaves the child to be reaped later.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let r = libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            r == 0 && info.si_pid() != 0
         }
     }
 
@@ -604,10 +602,6 @@ mod imp {
     }
 
     pub(super) fn kill(_: Pid) {}
-
-    pub(super) fn exited(_: Pid) -> bool {
-        false
-    }
 
     pub(super) fn wait_or_kill(_: Pid, _: Instant) -> Exit {
         Exit::default()

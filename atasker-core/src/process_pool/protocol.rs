@@ -9,7 +9,12 @@
 //! reply    (child → parent)        len | u8 status | payload
 //!          status 0 ok: the result (bincode)          1 error: a UTF-8 message
 //!                 2 panicked: the panic message       3 fatal: panicked and the child exits
+//!                 4 skipped: withdrawn before it started (empty payload)
 //! ```
+//!
+//! Requests are answered in the order they were sent, one reply each; the parent may send
+//! several before the first is answered (a window, see `driver.rs`). Whether a request sent
+//! ahead may still start is decided in shared memory, not on the pipes (see `slots.rs`).
 //!
 //! Both sides refuse a frame longer than [`MAX_FRAME`] before reading its body, and read a
 //! body in steps as it arrives, so a corrupt length never makes a side allocate it.
@@ -21,7 +26,7 @@ use serde::Serialize;
 use std::io::{self, Read, Write};
 
 /// Bumped whenever frames or the codec change; checked in the handshake.
-pub(crate) const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame body either side accepts (64 MiB).
 pub(crate) const MAX_FRAME: usize = 64 << 20;
@@ -117,6 +122,14 @@ pub(crate) fn read_frame_max(
     Ok(true)
 }
 
+/// Whether `buf` starts with a whole frame (its length prefix and every byte of its body).
+pub(crate) fn whole_frame(buf: &[u8]) -> bool {
+    match buf.first_chunk::<4>() {
+        Some(len) => usize::try_from(u32::from_le_bytes(*len)).is_ok_and(|n| buf.len() - 4 >= n),
+        None => false,
+    }
+}
+
 /// Gives back the memory of a buffer that once held a large frame.
 pub(crate) fn trim(buf: &mut Vec<u8>) {
     const KEEP: usize = 1 << 20;
@@ -139,17 +152,21 @@ fn seal(buf: &mut [u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds a request frame in `buf`: the header, then `encode_args` appends the arguments.
+/// Appends a request frame to `buf`: the header, then `encode_args` appends the arguments.
+/// On an error `buf` is left as it was.
 pub(crate) fn request(
     buf: &mut Vec<u8>,
     index: u32,
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
 ) -> Result<(), String> {
-    buf.clear();
+    let start = buf.len();
     buf.extend_from_slice(&[0; 4]);
     buf.extend_from_slice(&index.to_le_bytes());
-    encode_args(buf)?;
-    seal(buf)
+    let r = encode_args(buf).and_then(|()| seal(&mut buf[start..]));
+    if r.is_err() {
+        buf.truncate(start);
+    }
+    r
 }
 
 /// Splits a request body into the entry index and the argument bytes.
@@ -172,6 +189,8 @@ pub(crate) enum Status {
     Panicked = 2,
     /// The payload is the panic message; the child is going down (a `panic = "abort"` build).
     Fatal = 3,
+    /// The request was withdrawn before it started; no payload.
+    Skipped = 4,
 }
 
 /// A decoded reply body.
@@ -181,6 +200,7 @@ pub(crate) enum Reply<'a> {
     Error(String),
     Panicked(String),
     Fatal(String),
+    Skipped,
 }
 
 /// Starts a reply frame in `buf`; append the payload, then call [`seal_reply`].
@@ -221,6 +241,7 @@ pub(crate) fn parse_reply(body: &[u8]) -> Result<Reply<'_>, FrameError> {
         1 => Reply::Error(text()),
         2 => Reply::Panicked(text()),
         3 => Reply::Fatal(text()),
+        4 => Reply::Skipped,
         _ => return Err(FrameError::Malformed("unknown reply status")),
     })
 }

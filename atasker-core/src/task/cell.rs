@@ -411,8 +411,9 @@ impl<T: Send + 'static> Control for TaskCell<T> {
                     if let Some(h) = self.header.abort.get() {
                         h.abort();
                     }
-                    if self.header.pool == PoolKind::Remote {
-                        // Out of its queue, unless a node took it meanwhile.
+                    if matches!(self.header.pool, PoolKind::Remote | PoolKind::Processes) {
+                        // Out of its queue, unless a node took it meanwhile; a request sent
+                        // ahead to a child is withdrawn (or the child killed, if it took it).
                         self.header.sup.kill(&self.header);
                     }
                 }

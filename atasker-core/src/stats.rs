@@ -54,12 +54,29 @@ impl Counters {
         // Downstream counters first: whatever moves on meanwhile only raises the upstream
         // ones read later, so the derived counts never go negative. (Each task bumps its
         // upstream counter before its downstream one, in that order as seen by any thread.)
-        let completed = self.sum(|s| &s.completed);
-        let failed = self.sum(|s| &s.failed);
-        let cancelled_running = self.sum(|s| &s.cancelled_running);
-        let started = self.sum(|s| &s.started);
-        let cancelled_queued = self.sum(|s| &s.cancelled_queued);
-        let submitted = self.sum(|s| &s.submitted);
+        // Read until two readings agree: then every counter held its value at the instant
+        // between them (they only grow), a true snapshot, so that tasks moving on while the
+        // stripes are read do not show as running or queued. Under constant churn, the last
+        // of 64 readings.
+        let read = || {
+            [
+                self.sum(|s| &s.completed),
+                self.sum(|s| &s.failed),
+                self.sum(|s| &s.cancelled_running),
+                self.sum(|s| &s.started),
+                self.sum(|s| &s.cancelled_queued),
+                self.sum(|s| &s.submitted),
+            ]
+        };
+        let mut now = read();
+        for _ in 0..64 {
+            let again = read();
+            if again == now {
+                break;
+            }
+            now = again;
+        }
+        let [completed, failed, cancelled_running, started, cancelled_queued, submitted] = now;
         let max_wait_ns = self
             .stripes
             .iter()

@@ -104,11 +104,24 @@ fn stripe_index() -> usize {
     MINE.with(|m| *m)
 }
 
-#[derive(Default)]
 pub(crate) struct StatsCells {
     pools: [[Counters; 4]; crate::task::POOLS],
     /// Per task name; a task looks its name up once, when it is made.
     names: RwLock<Names>,
+    /// Unique in the process (never reused, unlike an address): keys the per-thread cache
+    /// of the last name looked up.
+    id: u64,
+}
+
+impl Default for StatsCells {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        StatsCells {
+            pools: Default::default(),
+            names: Default::default(),
+            id: NEXT.fetch_add(1, Relaxed),
+        }
+    }
 }
 
 /// The per-name counters, found by the name's address (a name is a `&'static str`: one
@@ -176,7 +189,25 @@ impl std::ops::Deref for NameRef {
 impl StatsCells {
     /// The counters of the tasks named `name`.
     pub(crate) fn name(&self, name: &'static str) -> NameRef {
+        /// The calling thread's last lookup: (stats id, name address, length) and its
+        /// counters. A thread spawning many tasks mostly spawns the same one.
+        type Last = std::cell::Cell<Option<(u64, usize, usize, NameRef)>>;
+        thread_local! {
+            static LAST: Last = const { std::cell::Cell::new(None) };
+        }
         let address = (name.as_ptr() as usize, name.len());
+        if let Some((id, ptr, len, found)) = LAST.with(Last::get) {
+            if (id, ptr, len) == (self.id, address.0, address.1) {
+                return found;
+            }
+        }
+        let found = self.lookup(name, address);
+        LAST.with(|last| last.set(Some((self.id, address.0, address.1, found))));
+        found
+    }
+
+    /// [`name`](StatsCells::name) without the per-thread cache.
+    fn lookup(&self, name: &'static str, address: (usize, usize)) -> NameRef {
         let names = self.names.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = names.by_address.get(&address) {
             return NameRef(NonNull::from(&**c));

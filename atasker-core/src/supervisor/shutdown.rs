@@ -176,7 +176,8 @@ impl Inner {
     }
 
     pub(crate) fn untrack(&self, h: &Header) {
-        if h.tracked.swap(false, SeqCst) {
+        // Most tasks were never tracked: a load spares them the locked swap.
+        if h.tracked.load(SeqCst) && h.tracked.swap(false, SeqCst) {
             self.live_shard(h.id).remove(&h.id);
         }
     }

@@ -88,11 +88,27 @@ pub(crate) struct NewTask {
     pub(crate) by_name: NameRef,
 }
 
-/// Monotonic nanoseconds since the process's first task (never 0).
+/// Monotonic nanoseconds (never 0): on Linux the clock `Instant` reads (`CLOCK_MONOTONIC`),
+/// read straight into a number; elsewhere since the process's first task.
 pub(crate) fn now_ns() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let since = EPOCH.get_or_init(Instant::now).elapsed();
-    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid `timespec` to write; CLOCK_MONOTONIC exists on every Linux.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+        let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+        secs.wrapping_mul(1_000_000_000).wrapping_add(nanos) | 1
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        let since = EPOCH.get_or_init(Instant::now).elapsed();
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
 }
 
 impl Header {

@@ -323,6 +323,38 @@ fn thread_interval_workers_tick_while_the_runtime_is_blocked() {
     assert!(!interval.is_active() && !delay.is_active());
 }
 
+/// Runs fall due on the pool's timers; a long run holds up no other worker's ticks.
+#[test]
+fn a_long_run_holds_up_no_other_workers_ticks() {
+    let sup = supervisor("long-run", 4, 0, 0);
+    let (gate, entered) = (Gate::new(), Gate::new());
+    let (g, e) = (gate.clone(), entered.clone());
+    let long = Worker::builder()
+        .supervisor(sup)
+        .interval(ms(10))
+        .build(move || {
+            e.open();
+            g.wait();
+        });
+    let ticks = counter();
+    let t = ticks.clone();
+    let quick = Worker::builder()
+        .supervisor(sup)
+        .interval(ms(10))
+        .build(move || {
+            t.fetch_add(1, SeqCst);
+        });
+    long.start();
+    entered.wait();
+    quick.start();
+    wait_until("the quick worker ticks while the long run runs", || {
+        ticks.load(SeqCst) >= 5
+    });
+    gate.open();
+    long.stop();
+    quick.stop();
+}
+
 /// An interval worker whose executor returns `false` stops itself; a restart resumes it.
 #[test]
 fn returning_false_stops_an_interval_worker_and_restart_resumes() {

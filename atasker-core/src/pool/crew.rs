@@ -26,7 +26,7 @@ pub(crate) struct Crew {
     starting: usize,
     /// Threads watching the queue a moment before they sleep.
     spinning: usize,
-    /// A thread fires due timers: it takes what they submit (see [`Crew::on_more`]).
+    /// A thread fires a due timer: it takes what that submits itself.
     firing: bool,
     next: usize,
 }
@@ -56,21 +56,10 @@ impl Crew {
         self.on_ready(1, 0)
     }
 
-    /// A thread starts or stops firing due timers: meanwhile the jobs they submit call
-    /// nobody (the firing thread takes them, and calls helpers one at a time, see
-    /// [`Crew::on_more`]).
+    /// A thread starts or stops firing a due timer: meanwhile the job it submits calls
+    /// nobody (the firing thread takes it next).
     pub(crate) fn firing(&mut self, on: bool) {
         self.firing = on;
-    }
-
-    /// A thread took a job and `ready` more wait: one more thread is called if none is on
-    /// its way (as tokio calls one searching worker at a time), so that jobs a batch of
-    /// timers made spread to other threads only as fast as they are not served.
-    pub(crate) fn on_more(&mut self, ready: usize) -> Call {
-        if ready == 0 || self.firing || self.notified + self.starting + self.spinning > 0 {
-            return Call::Nobody;
-        }
-        self.on_ready(1, 0)
     }
 
     /// The thread of a [`Call::Spawn`] was started.
@@ -166,26 +155,21 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_of_timers_calls_helpers_one_at_a_time() {
+    fn timers_call_one_watcher_and_their_jobs_call_nobody() {
         let mut c = Crew::default();
         for _ in 0..3 {
             c.spawned();
             c.arrived();
             c.sleeps();
         }
-        // A timer without a watcher wakes one idle thread.
+        // A timer without a watcher wakes one idle thread; none more while it is on its way.
         assert_eq!(c.on_timer(), Call::Notify);
+        assert_eq!(c.on_timer(), Call::Nobody);
         assert!(c.woke());
-        // It fires a batch: the jobs call nobody meanwhile.
+        // The job a firing thread submits is its own.
         c.firing(true);
-        assert_eq!(c.on_ready(5, 0), Call::Nobody);
-        assert_eq!(c.on_more(5), Call::Nobody);
+        assert_eq!(c.on_ready(1, 0), Call::Nobody);
         c.firing(false);
-        // Taking the first, it calls one helper; none more while that one is on its way.
-        assert_eq!(c.on_more(4), Call::Notify);
-        assert_eq!(c.on_more(3), Call::Nobody);
-        assert!(c.woke());
-        assert_eq!(c.on_more(2), Call::Notify);
-        assert_eq!(c.on_more(0), Call::Nobody);
+        assert_eq!(c.on_ready(1, 0), Call::Notify);
     }
 }

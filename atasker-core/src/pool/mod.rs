@@ -441,12 +441,6 @@ impl<K: Kind> Shared<K> {
         }
     }
 
-    /// Calls one more thread for the jobs that still wait, if none is on its way.
-    fn call_more(self: &Arc<Self>, st: &mut State<K::Job>) {
-        let call = st.crew.on_more(st.ready.len());
-        self.answer(st, call);
-    }
-
     /// Does what the crew asked for a job or a timer that needs a thread (without a new
     /// thread, the work waits for a busy one).
     fn answer(self: &Arc<Self>, st: &mut State<K::Job>, call: Call) {
@@ -476,9 +470,6 @@ impl<K: Kind> Shared<K> {
             if let Some(job) = st.ready.pop_front() {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;
-                if !st.ready.is_empty() {
-                    self.call_more(&mut st);
-                }
                 drop(st);
                 self.kind.run(&mut local, job, &Queue(&self));
                 st = self.lock();
@@ -529,25 +520,28 @@ impl<K: Kind> Shared<K> {
         self.queued_hint.store(st.ladder.queued(), SeqCst);
     }
 
-    /// Fires the timers that are due, without the lock; the jobs they submit wait for the
-    /// caller, which calls other threads in one at a time (see `Crew::on_more`).
-    /// With `false` if none was due.
+    /// Fires the first timer if it is due, without the lock; the job it submits is left for
+    /// the caller (which takes it next). One at a time: a thread runs a batch of quick runs
+    /// due together back to back, with no other thread woken. Should more be due, one idle
+    /// thread is called to watch them (it fires them if this one is still busy, so a long
+    /// run delays the others by a thread's wake-up at most). `false` if none was due.
     fn fire_due<'a>(
-        &'a self,
+        self: &'a Arc<Self>,
         mut st: MutexGuard<'a, State<K::Job>>,
     ) -> (MutexGuard<'a, State<K::Job>>, bool) {
         let now = Instant::now();
-        let is_due = |st: &State<K::Job>| st.timers.peek().is_some_and(|t| t.due <= now);
-        if !is_due(&st) {
+        let Some(t) = st.timers.peek_mut().filter(|t| t.due <= now) else {
             return (st, false);
+        };
+        let t = std::collections::binary_heap::PeekMut::pop(t);
+        if !st.watched && st.timers.peek().is_some_and(|t| t.due <= now) {
+            let call = st.crew.on_timer();
+            self.answer(&mut st, call);
         }
         st.crew.firing(true);
-        while is_due(&st) {
-            let Some(t) = st.timers.pop() else { break };
-            drop(st);
-            t.timer.fire(t.tag);
-            st = self.lock();
-        }
+        drop(st);
+        t.timer.fire(t.tag);
+        let mut st = self.lock();
         st.crew.firing(false);
         (st, true)
     }

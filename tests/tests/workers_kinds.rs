@@ -323,6 +323,30 @@ fn thread_interval_workers_tick_while_the_runtime_is_blocked() {
     assert!(!interval.is_active() && !delay.is_active());
 }
 
+/// A thread-executor queue worker serves its items in one pool task, but gives the slot back
+/// as soon as another task waits for one.
+#[test]
+fn a_busy_queue_worker_gives_its_slot_to_a_waiting_task() {
+    let sup = supervisor("queue-slot", 1, 0, 0);
+    let served = counter();
+    let s = served.clone();
+    let w = QueueWorker::builder().supervisor(sup).build(move |_: u32| {
+        s.fetch_add(1, SeqCst);
+        std::thread::sleep(Duration::from_micros(200));
+    });
+    for i in 0..20_000 {
+        w.put(i);
+    }
+    w.start();
+    wait_until("the batch runs", || served.load(SeqCst) > 10);
+    // Without giving the slot back, the task would wait for all 20,000 items (4 s or more).
+    let mut t = sup.task().spawn(|| 7);
+    assert_eq!(t.wait_timeout(Duration::from_secs(2)), Some(Ok(7)));
+    assert!(w.queued() > 1_000, "the task ran while items still waited");
+    w.stop();
+    assert!(w.take_remaining().len() > 1_000);
+}
+
 /// Runs fall due on the pool's timers; a long run holds up no other worker's ticks.
 #[test]
 fn a_long_run_holds_up_no_other_workers_ticks() {

@@ -320,6 +320,11 @@ impl<K: Kind> Pool<K> {
         self.shared.answer(&mut st, call);
     }
 
+    /// Whether some task waits for a slot (lock-free; as of the ladder's last change).
+    pub(crate) fn has_queued(&self) -> bool {
+        self.shared.queued_hint.load(SeqCst) > 0
+    }
+
     /// Whether the calling thread is one of this pool's.
     pub(crate) fn is_current(&self) -> bool {
         context::is(Slot::Pool, context::key(&*self.shared))

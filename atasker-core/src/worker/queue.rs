@@ -220,9 +220,9 @@ impl QueueWorkerBuilder {
 
     /// Builds a worker whose executor runs on the thread pool.
     ///
-    /// One pool task serves a batch of items: while more items wait (up to 1,024, and
-    /// unless the worker is stopping) it goes on with the next without giving its slot
-    /// back. Each item is still one run, in order.
+    /// One pool task serves a batch of items: while more items wait (or come within 20 µs),
+    /// unless the worker is stopping or another task waits for a slot of the pool, it goes
+    /// on with the next without giving its slot back. Each item is still one run, in order.
     ///
     /// ```
     /// use std::path::PathBuf;
@@ -311,9 +311,6 @@ impl QueueWorkerBuilder {
     }
 }
 
-/// The most items one pool task of a thread-executor queue worker serves in a row.
-const BATCH: usize = 1024;
-
 /// Waits for the next item; `None` on stop (or once every handle is gone and the queue is
 /// empty).
 async fn next_item<T>(run: &Run, items: &async_channel::Receiver<T>) -> Option<T> {
@@ -397,8 +394,9 @@ async fn drive_batches<T, F, R>(
     }
 }
 
-/// One pool task of a thread-executor queue worker: runs the held item, then (up to
-/// [`BATCH`] in all) the items that wait, each one run; `false` when the worker must stop.
+/// One pool task of a thread-executor queue worker: runs the held item, then the items that
+/// wait, each one run, until the queue is empty or another task waits for a slot of the pool
+/// (then this one gives its slot back); `false` when the worker must stop.
 fn serve_batch<T, F, R>(
     core: &Core,
     run: &Run,
@@ -422,7 +420,7 @@ where
     // One clock reading per item: a run ends when the next one starts, unless the next item
     // had to be waited for.
     let mut started = Instant::now();
-    for served in 1.. {
+    loop {
         let outcome = run_catching(|| f(item).into_outcome());
         let result = WorkerError::of_run(core.name(), outcome);
         let ended = Instant::now();
@@ -430,7 +428,7 @@ where
             return false;
         }
         // Take the next item only when it will be served here.
-        if served == BATCH {
+        if core.sup.inner.threads.has_queued() {
             break;
         }
         started = ended;

@@ -301,6 +301,12 @@ impl WorkerBuilder {
     /// Without `interval` or `delay`, a loop worker: it runs back to back until stopped or
     /// until its executor returns `false`.
     ///
+    /// With `interval` or `delay` (and no `delay_before`), the runs fall due on the thread
+    /// pool's own timer: an idle pool thread sleeps until the next run is due (to within a
+    /// millisecond, never early) and starts it itself, at the worker's priority, so a tick
+    /// costs one thread wake-up and keeps its time even while the runtime's threads are
+    /// busy. A stop or a trigger still goes through the runtime.
+    ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// static LEFT: AtomicU32 = AtomicU32::new(3);

@@ -15,8 +15,8 @@ use crate::error::TaskError;
 use crate::priority::Priority;
 use crate::stats::NameRef;
 use crate::task::{
-    log_end, log_start, CatchUnwind, Contained, Control, Joined, JoinedOutput, Outcome, PoolKind,
-    Task, TaskCell, TaskId, QUEUED, RUNNING,
+    blocked_in_place, log_end, log_start, CatchUnwind, Contained, Control, Joined, JoinedOutput,
+    Outcome, PoolKind, Task, TaskCell, TaskId, QUEUED, RUNNING,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -151,9 +151,10 @@ struct LeanGuard {
 }
 
 impl LeanGuard {
-    /// Counts and logs the task's end with `result`. It stays pending for its supervisor's
-    /// stop until this thread releases it (see [`release_ended`]).
-    fn end<T>(&mut self, result: &Result<T, TaskError>) {
+    /// Counts and logs the task's end with `result`. With `defer` (a runtime worker thread
+    /// ends it, and tokio stores its result next) it stays pending for its supervisor's stop
+    /// until this thread releases it (see [`release_ended`]); else at once.
+    fn end<T>(&mut self, result: &Result<T, TaskError>, defer: bool) {
         self.done = true;
         let ran = self.started.elapsed();
         let end = End {
@@ -172,6 +173,10 @@ impl LeanGuard {
             result,
             Some(ran),
         );
+        if !defer {
+            self.inner.pending.dec();
+            return;
+        }
         ENDED.with(|ended| {
             let mut ended = ended.borrow_mut();
             match &mut *ended {
@@ -187,8 +192,7 @@ impl LeanGuard {
 
     /// The task could not be spawned (no runtime): it fails with `err`.
     fn end_refused<T: Send + 'static>(mut self, err: TaskError) -> Task<T> {
-        self.end(&Err::<(), _>(err.clone()));
-        release_ended();
+        self.end(&Err::<(), _>(err.clone()), false);
         let (pool, name, priority) = (PoolKind::Coroutines, self.name, self.priority);
         Task::failed(self.inner.clone(), name, priority, pool, err)
     }
@@ -198,7 +202,10 @@ impl Drop for LeanGuard {
     /// The future was dropped before it finished (an abort, the runtime shutting down).
     fn drop(&mut self) {
         if !self.done {
-            self.end(&Err::<(), _>(TaskError::Cancelled));
+            // Dropped by a runtime thread (an abort, a shutdown) or, for a task spawned after
+            // its runtime shut down, by the spawning thread: only the first may defer.
+            let defer = tokio::runtime::Handle::try_current().is_ok() && !blocked_in_place();
+            self.end(&Err::<(), _>(TaskError::Cancelled), defer);
         }
     }
 }
@@ -212,6 +219,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JoinedOutput<T>> {
         release_ended();
+        // Marks whether this poll blocks in place (see `blocked_in_place`).
+        let _ = blocked_in_place();
         let this = self.project();
         let guard = this.guard;
         let _current = context::enter(context::Slot::Supervisor, context::key(&*guard.inner));
@@ -220,7 +229,9 @@ where
             log_start(guard.id, guard.name, guard.priority, PoolKind::Coroutines);
         }
         let result = std::task::ready!(this.fut.poll(cx));
-        guard.end(&result);
+        // After a `block_in_place` this thread may never park as a runtime worker: released
+        // at once (tokio stores the result a moment later).
+        guard.end(&result, !blocked_in_place());
         Poll::Ready(Contained::new(result))
     }
 }

@@ -51,6 +51,18 @@ impl Counters {
     }
 
     fn snapshot(&self) -> PriorityStats {
+        self.read(64)
+    }
+
+    /// The running and queued counts, from at most three readings (for gauges set on every
+    /// task event, where the full snapshot's 64 would cost too much).
+    fn load(&self) -> (u64, u64) {
+        let s = self.read(2);
+        (s.running, s.queued)
+    }
+
+    /// A snapshot from up to `1 + retries` readings (see [`Counters::snapshot`]).
+    fn read(&self, retries: usize) -> PriorityStats {
         // Downstream counters first: whatever moves on meanwhile only raises the upstream
         // ones read later, so the derived counts never go negative. (Each task bumps its
         // upstream counter before its downstream one, in that order as seen by any thread.)
@@ -69,7 +81,7 @@ impl Counters {
             ]
         };
         let mut now = read();
-        for _ in 0..64 {
+        for _ in 0..retries {
             let again = read();
             if again == now {
                 break;
@@ -232,8 +244,8 @@ impl StatsCells {
     /// Sets the running and queued gauges of `pool` and `p` (with the `metrics` feature).
     pub(crate) fn export_load(&self, pool: PoolKind, p: Priority) {
         if crate::metrics::ENABLED {
-            let s = self.at(pool, p).snapshot();
-            crate::metrics::load(pool, p, s.running, s.queued);
+            let (running, queued) = self.at(pool, p).load();
+            crate::metrics::load(pool, p, running, queued);
         }
     }
 

@@ -53,6 +53,21 @@ fn stop_returns_with_every_coroutine_result_in_place() {
     );
 }
 
+/// A coroutine that blocked in place (a blocking `wait` inside it) and then ended does not
+/// hold a stop up.
+#[test]
+fn a_coroutine_that_blocked_in_place_does_not_hold_a_stop() {
+    let sup = supervisor("blocked-in-place", 2, 0, 0);
+    let co = sup.task().spawn_async(async move {
+        let inner = sup.task().spawn(|| 20);
+        inner.wait().unwrap() + 1
+    });
+    assert_eq!(co.wait(), Ok(21));
+    let t0 = Instant::now();
+    sup.stop();
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}
+
 #[test]
 fn after_stop_new_work_is_rejected() {
     let sup = supervisor("reject", 1, 0, 0);

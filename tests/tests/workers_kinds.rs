@@ -316,11 +316,23 @@ fn thread_interval_workers_tick_while_the_runtime_is_blocked() {
     wait_until("ticks while the runtime is blocked", || {
         ticks.load(SeqCst) >= t0 + 3 && delays.load(SeqCst) >= d0 + 3
     });
+    // A stop asked while the runtime is blocked: no run starts after it (the stop itself
+    // returns once the runtime is free again).
+    let stopping = [interval, delay].map(|w| {
+        std::thread::spawn(move || {
+            w.stop();
+            w
+        })
+    });
+    std::thread::sleep(ms(60));
+    let after = (ticks.load(SeqCst), delays.load(SeqCst));
+    std::thread::sleep(ms(100));
+    assert_eq!((ticks.load(SeqCst), delays.load(SeqCst)), after);
     gate.open();
     hog.wait().unwrap();
-    interval.stop();
-    delay.stop();
-    assert!(!interval.is_active() && !delay.is_active());
+    for w in stopping {
+        assert!(!w.join().unwrap().is_active());
+    }
 }
 
 /// A thread-executor queue worker serves its items in one pool task, but gives the slot back
@@ -377,6 +389,62 @@ fn a_long_run_holds_up_no_other_workers_ticks() {
     gate.open();
     long.stop();
     quick.stop();
+}
+
+/// While every pool thread works through a backlog, due runs still start (here in the HIGH
+/// reserve): the threads look at the timers between jobs.
+#[test]
+fn runs_fall_due_through_a_backlog() {
+    let sup = Box::leak(Box::new(
+        Supervisor::builder()
+            .name("backlog")
+            .thread_pool(2)
+            .reserve_normal(0)
+            .reserve_high(1)
+            .build()
+            .unwrap(),
+    ));
+    let ticks = counter();
+    let t = ticks.clone();
+    let w = Worker::builder()
+        .supervisor(sup)
+        .priority(Priority::High)
+        .interval(ms(10))
+        .build(move || {
+            t.fetch_add(1, SeqCst);
+        });
+    w.start();
+    wait_until("first run", || ticks.load(SeqCst) > 0);
+    let backlog: Vec<_> = (0..60)
+        .map(|_| sup.task().spawn(|| std::thread::sleep(ms(50))))
+        .collect();
+    let t0 = ticks.load(SeqCst);
+    wait_until("ticks during the backlog", || ticks.load(SeqCst) >= t0 + 5);
+    assert!(
+        backlog.iter().filter(|t| t.is_finished()).count() < 50,
+        "the backlog was still running"
+    );
+    w.stop();
+    atasker::wait_completed(backlog, None).unwrap();
+}
+
+/// A tick beyond what an `Instant` holds never comes: the worker runs once, waits, and
+/// stops at once.
+#[test]
+fn an_endless_interval_runs_once_and_stops_at_once() {
+    let n = counter();
+    let c = n.clone();
+    let w = Worker::builder().interval(Duration::MAX).build(move || {
+        c.fetch_add(1, SeqCst);
+    });
+    w.start();
+    wait_until("the first run", || n.load(SeqCst) == 1);
+    std::thread::sleep(ms(50));
+    assert!(w.is_active());
+    assert_eq!(n.load(SeqCst), 1);
+    let t0 = Instant::now();
+    w.stop();
+    assert!(t0.elapsed() < SOON && !w.is_active());
 }
 
 /// An interval worker whose executor returns `false` stops itself; a restart resumes it.

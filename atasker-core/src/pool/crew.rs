@@ -26,8 +26,7 @@ pub(crate) struct Crew {
     starting: usize,
     /// Threads watching the queue a moment before they sleep.
     spinning: usize,
-    /// A thread fires a due timer: it takes what that submits itself.
-    firing: bool,
+
     next: usize,
 }
 
@@ -35,7 +34,7 @@ impl Crew {
     /// A job was pushed; `ready` jobs now wait, and `me` (0 or 1) is the calling crew thread
     /// when it takes a ready job next itself.
     pub(crate) fn on_ready(&mut self, ready: usize, me: usize) -> Call {
-        if self.firing || ready <= self.notified + self.starting + self.spinning + me {
+        if ready <= self.notified + self.starting + self.spinning + me {
             return Call::Nobody;
         }
         if self.idle > 0 {
@@ -47,19 +46,16 @@ impl Crew {
         Call::Spawn(self.next - 1)
     }
 
-    /// A timer needs a thread to watch it (none does): one already on its way to the queue
-    /// will, else an idle one is woken, else one is started.
+    /// Timers need a thread to watch them (none does): an idle one is woken, else one is
+    /// started (the caller makes sure it calls one at a time).
     pub(crate) fn on_timer(&mut self) -> Call {
-        if self.notified + self.starting + self.spinning > 0 {
-            return Call::Nobody;
+        if self.idle > 0 {
+            self.idle -= 1;
+            self.notified += 1;
+            return Call::Notify;
         }
-        self.on_ready(1, 0)
-    }
-
-    /// A thread starts or stops firing a due timer: meanwhile the job it submits calls
-    /// nobody (the firing thread takes it next).
-    pub(crate) fn firing(&mut self, on: bool) {
-        self.firing = on;
+        self.next += 1;
+        Call::Spawn(self.next - 1)
     }
 
     /// The thread of a [`Call::Spawn`] was started.
@@ -155,21 +151,14 @@ mod tests {
     }
 
     #[test]
-    fn timers_call_one_watcher_and_their_jobs_call_nobody() {
+    fn timers_wake_an_idle_thread_or_start_one() {
         let mut c = Crew::default();
-        for _ in 0..3 {
-            c.spawned();
-            c.arrived();
-            c.sleeps();
-        }
-        // A timer without a watcher wakes one idle thread; none more while it is on its way.
+        c.spawned();
+        c.arrived();
+        c.sleeps();
         assert_eq!(c.on_timer(), Call::Notify);
-        assert_eq!(c.on_timer(), Call::Nobody);
         assert!(c.woke());
-        // The job a firing thread submits is its own.
-        c.firing(true);
-        assert_eq!(c.on_ready(1, 0), Call::Nobody);
-        c.firing(false);
-        assert_eq!(c.on_ready(1, 0), Call::Notify);
+        // Nobody idle: a new thread.
+        assert_eq!(c.on_timer(), Call::Spawn(0));
     }
 }

@@ -129,7 +129,8 @@ struct Timed {
     due: Instant,
     seq: u64,
     tag: u64,
-    timer: Arc<dyn Timer>,
+    /// Weak: a timer whose owner is gone (a stopped worker) keeps nothing alive.
+    timer: std::sync::Weak<dyn Timer>,
 }
 
 impl PartialEq for Timed {
@@ -191,6 +192,12 @@ impl<K: Kind> Queue<'_, K> {
     }
 }
 
+thread_local! {
+    /// The pool (its key, see `context::key`) whose timer the calling thread fires: the first
+    /// job submitted to that pool meanwhile counts as this thread's.
+    static FIRING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// A pool of `K`'s threads under the admission ladder.
 pub(crate) struct Pool<K: Kind> {
     shared: Arc<Shared<K>>,
@@ -209,6 +216,8 @@ struct State<J> {
     timer_seq: u64,
     /// An idle thread sleeps until the first timer is due.
     watched: bool,
+    /// A thread was called to watch the timers and has not looked at them yet.
+    watcher_called: bool,
 }
 
 struct Shared<K: Kind> {
@@ -242,6 +251,7 @@ impl<K: Kind> Pool<K> {
                     timers: BinaryHeap::new(),
                     timer_seq: 0,
                     watched: false,
+                    watcher_called: false,
                 }),
                 ready_hint: AtomicUsize::new(0),
                 queued_hint: AtomicUsize::new(0),
@@ -275,7 +285,10 @@ impl<K: Kind> Pool<K> {
         }
         match st.ladder.submit(job) {
             Some(job) => {
-                self.shared.dispatch(&mut st, job, 0);
+                // A thread firing a timer of this pool takes the job the timer submits.
+                let key = context::key(&*self.shared);
+                let me = FIRING.with(|f| f.get() == key && f.replace(0) == key);
+                self.shared.dispatch(&mut st, job, usize::from(me));
                 false
             }
             None => {
@@ -290,13 +303,14 @@ impl<K: Kind> Pool<K> {
     }
 
     /// Fires `timer` with `tag` on a pool thread once `due` has passed (at most a
-    /// millisecond later when the pool idles, see [`TIMER_GRID_NS`]). After a stop it is
-    /// dropped at once.
-    pub(crate) fn schedule(&self, due: Instant, tag: u64, timer: Arc<dyn Timer>) {
+    /// millisecond later when the pool idles, see [`TIMER_GRID_NS`]; while every thread
+    /// runs, when the first comes back for work). The pool holds it weakly: its owner keeps
+    /// it alive. After a stop it is dropped at once.
+    pub(crate) fn schedule(&self, due: Instant, tag: u64, timer: &Arc<dyn Timer>) {
         let mut st = self.shared.lock();
         if st.shutdown.is_some() {
             drop(st);
-            timer.dropped();
+            timer.clone().dropped();
             return;
         }
         let first = st.timers.peek().map(|t| t.due);
@@ -306,7 +320,7 @@ impl<K: Kind> Pool<K> {
             due,
             seq,
             tag,
-            timer,
+            timer: Arc::downgrade(timer),
         });
         if st.watched {
             if first.is_some_and(|f| due < f) {
@@ -315,9 +329,10 @@ impl<K: Kind> Pool<K> {
             }
             return;
         }
-        // Nobody watches: an idle thread (or a new one) will, once it finds nothing ready.
-        let call = st.crew.on_timer();
-        self.shared.answer(&mut st, call);
+        // A thread of ours looks at the timers when it comes back to the queue.
+        if !self.is_current() {
+            self.shared.call_watcher(&mut st);
+        }
     }
 
     /// Whether some task waits for a slot (lock-free; as of the ladder's last change).
@@ -387,7 +402,9 @@ impl<K: Kind> Pool<K> {
         if !timers.is_empty() {
             drop(st);
             for t in timers {
-                t.timer.dropped();
+                if let Some(timer) = t.timer.upgrade() {
+                    timer.dropped();
+                }
             }
             st = self.shared.lock();
         }
@@ -413,7 +430,9 @@ impl<K: Kind> Drop for Pool<K> {
         let timers = std::mem::take(&mut st.timers);
         drop(st);
         for t in timers {
-            t.timer.dropped();
+            if let Some(timer) = t.timer.upgrade() {
+                timer.dropped();
+            }
         }
     }
 }
@@ -472,6 +491,18 @@ impl<K: Kind> Shared<K> {
         st.crew.arrived();
         let mut lingered = false;
         loop {
+            if !st.timers.is_empty() && st.shutdown.is_none() {
+                // A due timer first (its run goes through the ladder like any task); then,
+                // leaving for a job with timers waiting and nobody watching, one is called.
+                let (guard, fired) = self.fire_due(st);
+                st = guard;
+                if fired {
+                    continue;
+                }
+                if !st.watched && !st.ready.is_empty() {
+                    self.call_watcher(&mut st);
+                }
+            }
             if let Some(job) = st.ready.pop_front() {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;
@@ -483,13 +514,6 @@ impl<K: Kind> Shared<K> {
             }
             if st.shutdown.is_some() {
                 break;
-            }
-            if !st.timers.is_empty() {
-                let (guard, fired) = self.fire_due(st);
-                st = guard;
-                if fired {
-                    continue;
-                }
             }
             if K::LINGER && !lingered {
                 lingered = true;
@@ -525,11 +549,10 @@ impl<K: Kind> Shared<K> {
         self.queued_hint.store(st.ladder.queued(), SeqCst);
     }
 
-    /// Fires the first timer if it is due, without the lock; the job it submits is left for
-    /// the caller (which takes it next). One at a time: a thread runs a batch of quick runs
-    /// due together back to back, with no other thread woken. Should more be due, one idle
-    /// thread is called to watch them (it fires them if this one is still busy, so a long
-    /// run delays the others by a thread's wake-up at most). `false` if none was due.
+    /// Fires the first timer if it is due, without the lock; the job it submits is counted
+    /// as this thread's (see [`FIRING`]), which takes it next unless older jobs wait (then
+    /// one more thread is called for them). One at a time: a thread runs a batch of quick
+    /// runs due together back to back, with no other thread woken. `false` if none was due.
     fn fire_due<'a>(
         self: &'a Arc<Self>,
         mut st: MutexGuard<'a, State<K::Job>>,
@@ -539,16 +562,29 @@ impl<K: Kind> Shared<K> {
             return (st, false);
         };
         let t = std::collections::binary_heap::PeekMut::pop(t);
-        if !st.watched && st.timers.peek().is_some_and(|t| t.due <= now) {
-            let call = st.crew.on_timer();
-            self.answer(&mut st, call);
-        }
-        st.crew.firing(true);
+        st.watcher_called = false;
         drop(st);
-        t.timer.fire(t.tag);
+        if let Some(timer) = t.timer.upgrade() {
+            FIRING.with(|f| f.set(context::key(&**self)));
+            timer.fire(t.tag);
+            FIRING.with(|f| f.set(0));
+        }
         let mut st = self.lock();
-        st.crew.firing(false);
+        let ready = st.ready.len();
+        let call = st.crew.on_ready(ready, 1);
+        self.answer(&mut st, call);
         (st, true)
+    }
+
+    /// Calls one thread to watch the timers (an idle one, or a new one), unless one was
+    /// called already and has not come yet.
+    fn call_watcher(self: &Arc<Self>, st: &mut State<K::Job>) {
+        if st.watcher_called {
+            return;
+        }
+        st.watcher_called = true;
+        let call = st.crew.on_timer();
+        self.answer(st, call);
     }
 
     /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready.
@@ -582,6 +618,7 @@ impl<K: Kind> Shared<K> {
         let watch = !st.watched && !st.timers.is_empty();
         if let Some(first) = st.timers.peek().filter(|_| watch).map(|t| t.due) {
             st.watched = true;
+            st.watcher_called = false;
             wait = on_grid(first).saturating_duration_since(Instant::now());
         }
         let (st, timeout) = self
@@ -597,7 +634,7 @@ impl<K: Kind> Shared<K> {
             && extra
             && timeout.timed_out()
             && st.ready.is_empty()
-            && st.timers.is_empty()
+            && !watch
             && st.crew.threads > self.persistent;
         (st, !end)
     }

@@ -491,6 +491,17 @@ pub(super) fn spin_briefly(deadline: Option<Instant>, done: impl Fn() -> bool) {
     }
 }
 
+thread_local! {
+    static BLOCKED_IN_PLACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread went through `block_in_place` (in [`blocking`]) since the
+/// last call; clears the mark. A runtime thread that did may not come back to its runtime
+/// as a worker (it may end up in tokio's blocking pool, which never parks).
+pub(crate) fn blocked_in_place() -> bool {
+    BLOCKED_IN_PLACE.with(|b| b.replace(false))
+}
+
 /// Runs a blocking wait that may last until `deadline`. Inside a multi-thread tokio runtime
 /// it tells the runtime first (`block_in_place`), so that other tasks move to another thread
 /// instead of starving. On a current-thread runtime it panics (unless the wait cannot block):
@@ -499,7 +510,11 @@ pub(super) fn spin_briefly(deadline: Option<Instant>, done: impl Fn() -> bool) {
 pub(crate) fn blocking<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
     use tokio::runtime::RuntimeFlavor;
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(RuntimeFlavor::MultiThread) => {
+            // The thread may give its runtime core away for good (see `blocked_in_place`).
+            BLOCKED_IN_PLACE.with(|b| b.set(true));
+            tokio::task::block_in_place(f)
+        }
         Ok(_) if deadline.is_none_or(|d| d > Instant::now()) => panic!(
             "atasker: a blocking wait on a current-thread tokio runtime would hang that \
              runtime; `.await` the task instead (a `Task` is a `Future`), or call from a \

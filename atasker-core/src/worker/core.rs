@@ -188,11 +188,12 @@ impl UnixTime {
     /// Sets it to the wall-clock time of the monotonic instant `at`.
     pub(crate) fn set_instant(&self, at: Instant) {
         let now = (SystemTime::now(), Instant::now());
+        // `None` beyond what a `SystemTime` holds.
         let t = match at.checked_duration_since(now.1) {
-            Some(ahead) => now.0 + ahead,
-            None => now.0 - now.1.duration_since(at),
+            Some(ahead) => now.0.checked_add(ahead),
+            None => now.0.checked_sub(now.1.duration_since(at)),
         };
-        self.set(Some(t));
+        self.set(t);
     }
 
     pub(crate) fn get(&self) -> Option<SystemTime> {

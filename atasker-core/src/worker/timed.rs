@@ -71,7 +71,7 @@ impl Chain {
     async fn watch(self: Arc<Self>) {
         // Also when this future is dropped (aborted at a stop deadline): no further run.
         let _off = CallOff(&self);
-        self.arm(Instant::now());
+        self.arm(Some(Instant::now()));
         loop {
             let mut stop = pin!(self.run.stop.wait(false));
             let mut trigger = pin!(self.core.trigger.wait(true));
@@ -101,20 +101,26 @@ impl Chain {
         }
     }
 
-    /// Schedules the next run at `due` (a tick, or the end of a delay).
-    fn arm(self: &Arc<Self>, due: Instant) {
+    /// Schedules the next run at `due` (a tick, or the end of a delay; `None`: beyond what an
+    /// `Instant` holds, so only a trigger or a stop comes).
+    fn arm(self: &Arc<Self>, due: Option<Instant>) {
         let tag = self.tag.fetch_add(2, SeqCst).wrapping_add(2) & !1;
         self.tag.store(tag, SeqCst);
         self.core.state.set(WorkerState::Waiting);
-        self.core.next_run_at.set_instant(due);
+        match due {
+            Some(due) => self.core.next_run_at.set_instant(due),
+            None => self.core.next_run_at.set(None),
+        }
         self.state.store(WAITING, SeqCst);
         // A stop signalled while the last run ran found the chain running: end it here.
         if self.run.stopping() {
             self.call_off();
             return;
         }
-        let timer: Arc<dyn Timer> = self.clone();
-        self.core.sup.inner.threads.schedule(due, tag, timer);
+        if let Some(due) = due {
+            let timer: Arc<dyn Timer> = self.clone();
+            self.core.sup.inner.threads.schedule(due, tag, &timer);
+        }
     }
 
     /// A trigger: the worker runs now, unless a run is due or running (then it is dropped,
@@ -130,7 +136,7 @@ impl Chain {
             .sup
             .inner
             .threads
-            .schedule(Instant::now(), tag, timer);
+            .schedule(Instant::now(), tag, &timer);
     }
 
     /// No further run: ends the chain if it waits for its timer (a run due or running ends it
@@ -173,11 +179,17 @@ impl Chain {
             return;
         }
         let due = match self.schedule {
-            Schedule::Delay(pause) => Instant::now() + pause,
+            Schedule::Delay(pause) => Instant::now().checked_add(pause),
             Schedule::Interval(every) => {
                 let mut next = crate::sync::lock(&self.next);
                 if !triggered {
-                    *next += every;
+                    // A tick beyond what an `Instant` holds never comes.
+                    let Some(tick) = next.checked_add(every) else {
+                        drop(next);
+                        self.arm(None);
+                        return;
+                    };
+                    *next = tick;
                     let now = Instant::now();
                     if *next < now {
                         // Overrun: run at once, then keep the rate from here (no burst); the
@@ -188,10 +200,10 @@ impl Chain {
                         *next = now;
                     }
                 }
-                *next
+                Some(*next)
             }
             // Not built as a chain (see `WorkerBuilder::build`).
-            Schedule::Loop | Schedule::Cron { .. } => Instant::now(),
+            Schedule::Loop | Schedule::Cron { .. } => Some(Instant::now()),
         };
         self.arm(due);
     }
@@ -207,6 +219,12 @@ impl Timer for Chain {
         {
             return; // moved by a trigger, or called off
         }
+        // A stop the runtime has not handled yet (it may be busy): no further run.
+        if self.run.stopping() {
+            self.state.store(ENDED, SeqCst);
+            self.end();
+            return;
+        }
         self.core.next_run_at.set(None);
         let core = self.core.clone();
         let run = RunGuard(Some(self));
@@ -220,18 +238,22 @@ impl Timer for Chain {
 }
 
 /// Ends the chain when the run's closure is dropped without running (refused by a stopped
-/// supervisor, cancelled at a stop deadline).
+/// supervisor, cancelled at a stop deadline) or unwinds.
 struct RunGuard(Option<Arc<Chain>>);
 
 impl RunGuard {
     fn go(mut self, triggered: bool) {
-        if let Some(chain) = self.0.take() {
+        if let Some(chain) = &self.0 {
             chain.tick(triggered);
         }
+        // Armed until the run has armed the next: a panic in between ends the chain.
+        self.0 = None;
     }
 }
 
 impl Drop for RunGuard {
+    /// The run never ran, or panicked outside the executor (a tracing layer, a clock
+    /// overflow): the chain ends, so a stop does not wait for it.
     fn drop(&mut self) {
         if let Some(chain) = self.0.take() {
             chain.state.store(ENDED, SeqCst);

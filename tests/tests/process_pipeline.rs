@@ -302,3 +302,28 @@ fn a_deadline_counts_from_the_start_not_from_the_send() {
     held.second.wait().unwrap();
     assert_eq!(t.wait(), Ok(10));
 }
+
+/// A reply held for a batch goes out even while the child runs a request that its last run
+/// said would be quick and is not.
+#[test]
+fn a_held_reply_is_not_kept_behind_a_slow_request() {
+    let sup = supervisor("held-reply", 1);
+    for _ in 0..2 {
+        assert_eq!(sleepy(on(sup, Priority::Normal), 0).wait(), Ok(0));
+    }
+    let m = marker("held-reply-1");
+    let r = Release::new("held-reply");
+    let first = hold(on(sup, Priority::Normal), path(&m), r.path());
+    pid_in(&m);
+    // Queued behind `first`, then sent ahead together once it ends.
+    let mut quick = sleepy(on(sup, Priority::Normal), 0);
+    let slow = sleepy(on(sup, Priority::Normal), 3_000);
+    r.open();
+    assert!(first.wait().is_ok());
+    assert_eq!(
+        quick.wait_timeout(Duration::from_millis(1_500)),
+        Some(Ok(0))
+    );
+    assert!(!slow.is_finished(), "the slow request still runs");
+    assert_eq!(slow.wait(), Ok(3_000));
+}

@@ -18,9 +18,12 @@
 //!    then exits 0 (which flushes stdout). Before each request it takes the request's slot
 //!    (`SENT → STARTED`); a request the parent withdrew meanwhile is answered `Skipped`
 //!    without running. Replies are held and written together while more requests are
-//!    already read and each runs quickly (its function's last run took under 20 µs, no reply
-//!    held 100 µs): before a request that may run long, and before the child would wait
-//!    for input, what is held is written, so an answer is never held behind a long task.
+//!    already read and each runs quickly (its function's last run took under 20 µs): before
+//!    a request that may run long, and before the child would wait for input, what is held
+//!    is written; and should a request expected to be quick run long, a helper thread
+//!    (started the first time a reply is held; it looks every millisecond while replies are
+//!    held) writes what has been held 100 µs or more, so an answer never waits behind a long
+//!    task.
 //!
 //! A child never runs the application's `main` or test harness. Exit codes of a child that
 //! gives up: 121 fds 3/4 are not pipes or fd 5 cannot be mapped, 122 a request frame or its
@@ -56,6 +59,7 @@ mod imp {
     use std::os::fd::{BorrowedFd, FromRawFd};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Condvar, Mutex};
     use std::time::{Duration, Instant};
 
     type InitFn = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
@@ -226,15 +230,20 @@ mod imp {
         let mut body = Vec::new();
         protocol::hello(&mut out, hello());
         send(&out);
-        // Replies held while more requests are waiting, and since when.
-        let mut batch = Vec::with_capacity(4096);
-        let mut held = Instant::now();
+        // Replies held while more requests are waiting; a helper thread writes them once
+        // held for `HOLD`, should a request run longer than its last run said.
+        let held: &'static Held = Box::leak(Box::new(Held {
+            batch: Mutex::new((Vec::with_capacity(4096), None)),
+            started: Condvar::new(),
+            flusher: std::sync::Once::new(),
+            polling: AtomicBool::new(false),
+        }));
         // How long each function last ran.
         let mut last = vec![Duration::MAX; registry.len()];
         for seq in 0u64.. {
-            if !batch.is_empty() && !protocol::whole_frame(requests.buffer()) {
+            if !protocol::whole_frame(requests.buffer()) {
                 // Nothing more to run without reading (and maybe waiting): answer first.
-                flush(&mut batch);
+                held.flush();
             }
             match protocol::read_frame(&mut requests, &mut body) {
                 Ok(true) => {}
@@ -250,12 +259,12 @@ mod imp {
             // A request held back by a task that may run long would be answered late:
             // answer what is held before such a task starts (and before each in a
             // `panic = "abort"` build, whose panic hook writes a reply of its own).
-            let quick = entry.is_some_and(|(i, _)| last[i] < QUICK)
-                && held.elapsed() < HOLD
-                && batch.len() < BATCH
-                && !cfg!(panic = "abort");
-            if !batch.is_empty() && !quick {
-                flush(&mut batch);
+            let quick = entry.is_some_and(|(i, _)| last[i] < QUICK) && !cfg!(panic = "abort");
+            if quick {
+                // Replies may wait while this request runs: from now on a thread watches.
+                held.start_flusher();
+            } else {
+                held.flush();
             }
             match slots.start(seq) {
                 Some(true) => match entry {
@@ -276,25 +285,93 @@ mod imp {
                 }
                 None => exit(122),
             }
-            if batch.is_empty() {
-                held = Instant::now();
-            }
-            batch.extend_from_slice(&out);
+            held.hold(&out);
             protocol::trim(&mut body);
             protocol::trim(&mut out);
-            if batch.len() >= BATCH {
-                flush(&mut batch);
-            }
         }
         // 2^64 requests.
         exit(122)
     }
 
-    /// Writes the replies held, in one `write`.
-    fn flush(batch: &mut Vec<u8>) {
-        send(batch);
-        batch.clear();
-        protocol::trim(batch);
+    /// Replies held to be written together, and since when (`None`: none held).
+    struct Held {
+        batch: Mutex<(Vec<u8>, Option<Instant>)>,
+        /// Wakes the flusher when a batch starts.
+        started: Condvar,
+        /// Starts the flusher, the first time a reply may be held while a request runs.
+        flusher: std::sync::Once,
+        /// The flusher looks at the batch every millisecond (else it sleeps until woken).
+        /// Changed with the batch locked.
+        polling: AtomicBool,
+    }
+
+    impl Held {
+        /// Holds one reply (written at once if the batch is full).
+        fn hold(&self, reply: &[u8]) {
+            let mut b = crate::sync::lock(&self.batch);
+            b.0.extend_from_slice(reply);
+            if b.1.is_none() {
+                b.1 = Some(Instant::now());
+                if self.flusher.is_completed() && !self.polling.load(Ordering::Relaxed) {
+                    self.started.notify_one();
+                }
+            }
+            if b.0.len() >= BATCH {
+                Self::write(&mut b);
+            }
+        }
+
+        /// Writes the replies held, in one `write`.
+        fn flush(&self) {
+            let mut b = crate::sync::lock(&self.batch);
+            if !b.0.is_empty() {
+                Self::write(&mut b);
+            }
+        }
+
+        fn write(b: &mut (Vec<u8>, Option<Instant>)) {
+            send(&b.0);
+            b.0.clear();
+            protocol::trim(&mut b.0);
+            b.1 = None;
+        }
+    }
+
+    impl Held {
+        /// Starts (once) the thread that writes replies held for [`HOLD`]: the main thread
+        /// may be running a request that was expected to be quick and is not. If it cannot
+        /// start, replies wait for the main thread.
+        fn start_flusher(&'static self) {
+            self.flusher.call_once(|| {
+                let _ = std::thread::Builder::new()
+                    .name("atasker-replies".into())
+                    .spawn(move || self.flush_held());
+            });
+        }
+
+        /// The flusher: while batches are held, looks every millisecond and writes one held
+        /// [`HOLD`] or longer; sleeps until woken once none is held.
+        fn flush_held(&self) -> ! {
+            let mut b = crate::sync::lock(&self.batch);
+            loop {
+                match b.1 {
+                    None => {
+                        self.polling.store(false, Ordering::Relaxed);
+                        b = self
+                            .started
+                            .wait(b)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        self.polling.store(true, Ordering::Relaxed);
+                    }
+                    Some(t) if t.elapsed() >= HOLD => Held::write(&mut b),
+                    Some(_) => {
+                        drop(b);
+                        std::thread::sleep(Duration::from_millis(1));
+                        b = crate::sync::lock(&self.batch);
+                    }
+                }
+            }
+        }
     }
 
     fn send(frame: &[u8]) {

@@ -27,14 +27,14 @@
 //! run twice. A reply that makes no sense fails its job and retires the child: nothing
 //! more is written to it, and once it has answered what it holds it is replaced.
 //!
-//! Requests written ahead are small (at most [`AHEAD_BYTES`] unanswered): the child does not
+//! Requests written ahead are small (at most [`AHEAD_BYTES`](super::AHEAD_BYTES), and half the pipe's capacity, unanswered): the child does not
 //! read while it runs a task, so a larger request waits until the child is idle, and a write
 //! never blocks on a busy child.
 
 use super::process::{self, Child, Exit, Pid};
 use super::protocol::{self, FrameError, Reply};
 use super::slots::{Fate, Slots};
-use super::{child_main, Job, Processes, AHEAD_BYTES, SEND_TRIES, WINDOW};
+use super::{child_main, Job, Processes, SEND_TRIES, WINDOW};
 use crate::error::TaskError;
 use crate::pool::ladder::{Ahead, Overdue};
 use crate::pool::Queue;
@@ -50,7 +50,7 @@ struct Entry {
     /// Its request number on the current child; `None`: not written to it (yet).
     seq: Option<u64>,
     /// The size of its frame, while it is written ahead and not answered (counted against
-    /// [`AHEAD_BYTES`]).
+    /// [`Child::ahead_bytes`]).
     ahead: usize,
     /// Its frame, built but held back: too large to be written to a busy child.
     frame: Option<Vec<u8>>,
@@ -308,7 +308,7 @@ impl Processes {
 
     /// Writes, in one `write`, every job of the lane not yet written that may go now: the
     /// first unconditionally if the child is idle, the others while they fit in
-    /// [`AHEAD_BYTES`]. Jobs taken ahead join the lane first; jobs cancelled before they were
+    /// [`Child::ahead_bytes`]. Jobs taken ahead join the lane first; jobs cancelled before they were
     /// written are dropped.
     fn write(&self, d: &mut Driver) -> std::io::Result<()> {
         let Some(child) = d.child.as_mut() else {
@@ -357,7 +357,7 @@ impl Processes {
                     continue;
                 }
                 let len = d.requests.len() - start;
-                if !idle && d.ahead_bytes + len > AHEAD_BYTES {
+                if !idle && d.ahead_bytes + len > child.ahead_bytes {
                     // Held until the child is idle, or enough is answered.
                     e.frame = Some(d.requests.split_off(start));
                     break;

@@ -51,6 +51,9 @@ pub(crate) struct Child {
     replies: BufReader<File>,
     /// The states of the requests sent to it, shared with it.
     pub(crate) slots: Arc<Slots>,
+    /// The most bytes of requests to leave unanswered in its pipe: half the pipe's capacity
+    /// (at most the pool's bound), so that a write ahead never blocks.
+    pub(crate) ahead_bytes: usize,
 }
 
 impl Child {
@@ -129,6 +132,7 @@ impl Child {
             requests,
             replies,
             slots: _,
+            ahead_bytes: _,
         } = self;
         drop((requests, replies));
         imp::wait_or_kill(pid, Instant::now() + Duration::from_secs(2))
@@ -148,6 +152,7 @@ impl Child {
             requests,
             replies,
             slots: _,
+            ahead_bytes: _,
         } = self;
         drop(requests);
         let exit = imp::wait_or_kill(pid, deadline);
@@ -210,11 +215,16 @@ mod imp {
         let gone = || "the atasker spawner thread is gone".to_owned();
         spawner.send(tx).map_err(|_| gone())?;
         let (pid, requests, replies, slots) = rx.recv().map_err(|_| gone())??;
+        // SAFETY: F_GETPIPE_SZ reads a property of an open fd we own.
+        let capacity = unsafe { libc::fcntl(requests.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        // A pipe of unknown capacity is taken as the smallest Linux makes (one page).
+        let capacity = usize::try_from(capacity).unwrap_or(4096).max(4096);
         Ok(Child {
             pid,
             requests: File::from(requests),
             replies: BufReader::with_capacity(64 << 10, File::from(replies)),
             slots: Arc::new(slots),
+            ahead_bytes: (capacity / 2).min(super::super::AHEAD_BYTES),
         })
     }
 

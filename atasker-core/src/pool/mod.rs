@@ -304,7 +304,7 @@ impl<K: Kind> Pool<K> {
 
     /// Fires `timer` with `tag` on a pool thread once `due` has passed (at most a
     /// millisecond later when the pool idles, see [`TIMER_GRID_NS`]; while every thread
-    /// runs, when the first comes back for work). The pool holds it weakly: its owner keeps
+    /// runs a job, when the first comes back for the next). The pool holds it weakly: its owner keeps
     /// it alive. After a stop it is dropped at once.
     pub(crate) fn schedule(&self, due: Instant, tag: u64, timer: &Arc<dyn Timer>) {
         let mut st = self.shared.lock();
@@ -490,19 +490,22 @@ impl<K: Kind> Shared<K> {
         let mut st = self.lock();
         st.crew.arrived();
         let mut lingered = false;
+        // The last look at the timers fired one: a job comes next.
+        let mut fired_last = false;
         loop {
-            if !st.timers.is_empty() && st.shutdown.is_none() {
-                // A due timer first (its run goes through the ladder like any task); then,
-                // leaving for a job with timers waiting and nobody watching, one is called.
+            if !fired_last && !st.timers.is_empty() && st.shutdown.is_none() {
+                // A due timer, one between two jobs (its run goes through the ladder like any
+                // task, and this thread takes it next): timers keep their time through a
+                // backlog; only while every thread runs a long job do they wait (as tokio's
+                // timers wait while every worker is blocked), for the first to come back.
                 let (guard, fired) = self.fire_due(st);
                 st = guard;
                 if fired {
+                    fired_last = true;
                     continue;
                 }
-                if !st.watched && !st.ready.is_empty() {
-                    self.call_watcher(&mut st);
-                }
             }
+            fired_last = false;
             if let Some(job) = st.ready.pop_front() {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;

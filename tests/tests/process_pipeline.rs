@@ -13,29 +13,8 @@ mod process_common;
 
 use atasker::{Priority, Supervisor, TaskError};
 use process_common::*;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-static_task! {
-    /// Writes its pid to `marker`, then holds its child until the file `release` exists (at
-    /// most a minute); returns its pid.
-    fn hold(marker: String, release: String) -> u32 {
-        std::fs::write(&marker, std::process::id().to_string()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !Path::new(&release).exists() {
-            assert!(Instant::now() < deadline, "never released");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::process::id()
-    }
-}
-
-static_task! {
-    /// When it started, in nanoseconds since the epoch (comparable across processes).
-    fn started_at(tag: String) -> (String, u128) {
-        (tag, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos())
-    }
-}
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 static_task! {
     /// Appends a line to `path` (a run counter) and returns `n`.
@@ -74,32 +53,6 @@ static_task! {
 
 static_task! {
     fn pid() -> u32 { std::process::id() }
-}
-
-fn path(p: &Path) -> String {
-    p.to_str().unwrap().to_owned()
-}
-
-/// A release file: tasks holding on it end once [`Release::open`] creates it. Removed on
-/// drop.
-struct Release(PathBuf);
-
-impl Release {
-    fn new(tag: &str) -> Self {
-        Release(marker(&format!("{tag}-release")))
-    }
-    fn path(&self) -> String {
-        path(&self.0)
-    }
-    fn open(&self) {
-        std::fs::write(&self.0, b"go").unwrap();
-    }
-}
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// A pool of one child that runs a held task `second` (marker written), with the tasks

@@ -8,9 +8,8 @@ mod process_common;
 use atasker::{Priority, Supervisor, TaskError};
 use process_common::*;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Point {
@@ -102,27 +101,6 @@ static_task! {
 }
 
 static_task! {
-    /// Writes its pid to `marker`, then holds its child until the file `release` exists (at
-    /// most a minute); returns its pid. A blocker whose end the test decides, not the clock.
-    fn hold(marker: String, release: String) -> u32 {
-        std::fs::write(&marker, std::process::id().to_string()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !Path::new(&release).exists() {
-            assert!(Instant::now() < deadline, "never released");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::process::id()
-    }
-}
-
-static_task! {
-    /// When it started, in nanoseconds since the epoch (comparable across processes).
-    fn started_at(tag: String) -> (String, u128) {
-        (tag, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos())
-    }
-}
-
-static_task! {
     fn hello_string() -> String { "hello".to_owned() }
 }
 
@@ -161,32 +139,6 @@ static_task! {
 
 fn normal(sup: &'static Supervisor) -> atasker::__private::TaskOptions {
     on(sup, Priority::Normal)
-}
-
-fn path(p: &Path) -> String {
-    p.to_str().unwrap().to_owned()
-}
-
-/// The release file of `hold` tasks: they end once [`Release::open`] creates it. Removed on
-/// drop, so it must live until the held tasks are waited for.
-struct Release(PathBuf);
-
-impl Release {
-    fn new(tag: &str) -> Self {
-        Release(marker(&format!("{tag}-release")))
-    }
-    fn path(&self) -> String {
-        path(&self.0)
-    }
-    fn open(&self) {
-        std::fs::write(&self.0, b"go").unwrap();
-    }
-}
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]

@@ -37,18 +37,17 @@ impl Crew {
         if ready <= self.notified + self.starting + self.spinning + me {
             return Call::Nobody;
         }
-        if self.idle > 0 {
-            self.idle -= 1;
-            self.notified += 1;
-            return Call::Notify;
-        }
-        self.next += 1;
-        Call::Spawn(self.next - 1)
+        self.call_one()
     }
 
     /// Timers need a thread to watch them (none does): an idle one is woken, else one is
     /// started (the caller makes sure it calls one at a time).
     pub(crate) fn on_timer(&mut self) -> Call {
+        self.call_one()
+    }
+
+    /// Calls one thread: an idle one, else a new one.
+    fn call_one(&mut self) -> Call {
         if self.idle > 0 {
             self.idle -= 1;
             self.notified += 1;

@@ -6,7 +6,7 @@ use atasker::__private::TaskOptions;
 use atasker::{Priority, Supervisor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Generous bound for anything that should happen "soon".
 pub const SOON: Duration = Duration::from_secs(10);
@@ -16,9 +16,9 @@ pub const SOON: Duration = Duration::from_secs(10);
 /// test file can use several supervisors and priorities.
 #[allow(unused_macros)]
 macro_rules! static_task {
-    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$attr])*
-        fn $name(
+        $vis fn $name(
             __atasker_options: ::atasker::__private::TaskOptions,
             $($arg: $ty),*
         ) -> ::atasker::Task<$ret> {
@@ -43,6 +43,27 @@ macro_rules! static_task {
             ::atasker::__private::spawn_static(__atasker_options, &__ATASKER_ENTRY, ($($arg,)*))
         }
     };
+}
+
+static_task! {
+    /// Writes its pid to `marker`, then holds its child until the file `release` exists (at
+    /// most a minute); returns its pid. A blocker whose end the test decides, not the clock.
+    pub fn hold(marker: String, release: String) -> u32 {
+        std::fs::write(&marker, std::process::id().to_string()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !Path::new(&release).exists() {
+            assert!(Instant::now() < deadline, "never released");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::process::id()
+    }
+}
+
+static_task! {
+    /// When it started, in nanoseconds since the epoch (comparable across processes).
+    pub fn started_at(tag: String) -> (String, u128) {
+        (tag, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos())
+    }
 }
 
 /// A private supervisor with a process pool of `pool`, living for the whole test binary.
@@ -81,6 +102,33 @@ pub fn marker(tag: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("atasker-test-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_file(&p);
     p
+}
+
+/// A path as the `String` a static task takes.
+pub fn path(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+/// A release file: tasks holding on it end once [`Release::open`] creates it. Removed on
+/// drop, so it must live until the held tasks are waited for.
+pub struct Release(PathBuf);
+
+impl Release {
+    pub fn new(tag: &str) -> Self {
+        Release(marker(&format!("{tag}-release")))
+    }
+    pub fn path(&self) -> String {
+        path(&self.0)
+    }
+    pub fn open(&self) {
+        std::fs::write(&self.0, b"go").unwrap();
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Waits for a marker file and returns the pid written in it.

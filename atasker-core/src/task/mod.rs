@@ -306,7 +306,7 @@ impl<T: Send + 'static> Task<T> {
     /// Cancels the task. `true` if it will not complete normally: a queued (or delayed) task
     /// never starts, a running coroutine is aborted, a running process task's child is killed
     /// and replaced. A running thread task cannot be interrupted: `false`, as for a task that
-    /// has already finished. A remote task that no node has been seen to start is removed
+    /// has already finished or been cancelled. A remote task that no node has been seen to start is removed
     /// from its queue (`true`; a node that took it in that same instant may still run it
     /// once, its answer dropped); once a node runs it, `false` (its `timeout` is enforced on
     /// the node). A coroutine that finishes in the very instant it is cancelled has run to

@@ -158,8 +158,9 @@ pub struct WorkerStats {
     /// seconds since the Unix epoch (`f64`) or `null`.
     #[serde(serialize_with = "crate::stats::opt_unix_secs")]
     pub next_run_at: Option<SystemTime>,
-    /// Scheduled runs skipped because a run overran them: after an overrun an interval worker
-    /// runs once for every tick it missed, then keeps its rate.
+    /// Scheduled ticks skipped because a run overran them: after an overrun an interval worker
+    /// runs once at once, then keeps its rate from that run (no burst); the ticks that run
+    /// stands for are counted here.
     pub missed: u64,
 }
 

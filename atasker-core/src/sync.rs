@@ -3,7 +3,7 @@
 //! a deadline.
 
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Locks `m`, whether or not a panic poisoned it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -48,6 +48,28 @@ pub(crate) fn wait_until<T>(
             Err(_) => return false,
         };
     }
+}
+
+/// Watches for `done` up to `for_at_most`, yielding the core meanwhile (a thread that has
+/// work for it gets it at once), before the caller sleeps: something that comes that soon
+/// (a short task on another core, an item a steady producer puts) then costs no sleep and
+/// wake-up, which on a virtual machine is the larger part of a round trip. Only on a machine
+/// with more than one core. Whether `done` held.
+pub(crate) fn watch_briefly(for_at_most: Duration, mut done: impl FnMut() -> bool) -> bool {
+    if done() {
+        return true;
+    }
+    if !multi_core() {
+        return false;
+    }
+    let until = Instant::now() + for_at_most;
+    while Instant::now() < until {
+        std::thread::yield_now();
+        if done() {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether the machine has more than one core: only then is watching for a result (or an

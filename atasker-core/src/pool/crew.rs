@@ -26,7 +26,6 @@ pub(crate) struct Crew {
     starting: usize,
     /// Threads watching the queue a moment before they sleep.
     spinning: usize,
-
     next: usize,
 }
 
@@ -40,14 +39,8 @@ impl Crew {
         self.call_one()
     }
 
-    /// Timers need a thread to watch them (none does): an idle one is woken, else one is
-    /// started (the caller makes sure it calls one at a time).
-    pub(crate) fn on_timer(&mut self) -> Call {
-        self.call_one()
-    }
-
-    /// Calls one thread: an idle one, else a new one.
-    fn call_one(&mut self) -> Call {
+    /// Calls one thread (for a job, or to watch timers): an idle one, else a new one.
+    pub(crate) fn call_one(&mut self) -> Call {
         if self.idle > 0 {
             self.idle -= 1;
             self.notified += 1;
@@ -155,9 +148,9 @@ mod tests {
         c.spawned();
         c.arrived();
         c.sleeps();
-        assert_eq!(c.on_timer(), Call::Notify);
+        assert_eq!(c.call_one(), Call::Notify);
         assert!(c.woke());
         // Nobody idle: a new thread.
-        assert_eq!(c.on_timer(), Call::Spawn(0));
+        assert_eq!(c.call_one(), Call::Spawn(0));
     }
 }

@@ -154,6 +154,15 @@ impl Ord for Timed {
     }
 }
 
+/// Tells the timers a stopping pool holds that they will never fire (without its lock).
+fn drop_timers(timers: BinaryHeap<Timed>) {
+    for t in timers {
+        if let Some(timer) = t.timer.upgrade() {
+            timer.dropped();
+        }
+    }
+}
+
 /// Timers wake a thread on a 1 ms grid (as tokio's timer wheel does): never before a timer
 /// is due, and at most once a millisecond for many timers due close together.
 const TIMER_GRID_NS: u128 = 1_000_000;
@@ -398,14 +407,10 @@ impl<K: Kind> Pool<K> {
         let mut st = self.shared.lock();
         let close_by = *st.shutdown.get_or_insert(Instant::now() + grace);
         self.shared.work.notify_all();
-        let timers = std::mem::take(&mut st.timers);
-        if !timers.is_empty() {
+        if !st.timers.is_empty() {
+            let timers = std::mem::take(&mut st.timers);
             drop(st);
-            for t in timers {
-                if let Some(timer) = t.timer.upgrade() {
-                    timer.dropped();
-                }
-            }
+            drop_timers(timers);
             st = self.shared.lock();
         }
         let until = close_by + Duration::from_millis(100);
@@ -429,11 +434,7 @@ impl<K: Kind> Drop for Pool<K> {
         self.shared.work.notify_all();
         let timers = std::mem::take(&mut st.timers);
         drop(st);
-        for t in timers {
-            if let Some(timer) = t.timer.upgrade() {
-                timer.dropped();
-            }
-        }
+        drop_timers(timers);
     }
 }
 
@@ -586,7 +587,7 @@ impl<K: Kind> Shared<K> {
             return;
         }
         st.watcher_called = true;
-        let call = st.crew.on_timer();
+        let call = st.crew.call_one();
         self.answer(st, call);
     }
 

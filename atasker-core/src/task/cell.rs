@@ -472,23 +472,14 @@ impl<T: Send + 'static> Control for TaskCell<T> {
     }
 }
 
-/// Before a waiter sleeps, watch for `done` for a few microseconds, yielding the core
-/// meanwhile: a result that comes that soon (a short task on another core) then costs no
-/// sleep and wake-up, which on a virtual machine is the larger part of a round trip.
+/// Before a waiter sleeps, watches for `done` for up to 30 µs (never past `deadline`), see
+/// [`watch_briefly`](crate::sync::watch_briefly).
 pub(super) fn spin_briefly(deadline: Option<Instant>, done: impl Fn() -> bool) {
     const SPIN: Duration = Duration::from_micros(30);
-    if !crate::sync::multi_core() || done() {
-        return;
-    }
-    let until = Instant::now()
-        + deadline.map_or(SPIN, |d| {
-            d.saturating_duration_since(Instant::now()).min(SPIN)
-        });
-    // Yield rather than spin: where the task's thread (or process) needs this core, it gets
-    // it at once.
-    while !done() && Instant::now() < until {
-        std::thread::yield_now();
-    }
+    let most = deadline.map_or(SPIN, |d| {
+        d.saturating_duration_since(Instant::now()).min(SPIN)
+    });
+    crate::sync::watch_briefly(most, done);
 }
 
 thread_local! {

@@ -393,6 +393,20 @@ impl WorkerBuilder {
     }
 }
 
+/// The tick `next` of an interval worker ticking `every`, or now if a run overran it: then
+/// the worker runs at once and keeps the rate from there (no burst), and the ticks before
+/// now that this run stands for count as missed.
+pub(super) fn catch_up(core: &Core, next: Instant, every: Duration) -> Instant {
+    let now = Instant::now();
+    if next >= now {
+        return next;
+    }
+    let behind = (now - next).as_nanos() / every.as_nanos().max(1);
+    core.missed
+        .fetch_add(u64::try_from(behind).unwrap_or(u64::MAX), Relaxed);
+    now
+}
+
 async fn drive(
     core: &Core,
     run: &Run,
@@ -423,16 +437,7 @@ async fn drive(
                 // A trigger during the run is dropped: triggers run the executor only if idle.
                 core.trigger.clear();
                 if is_tick {
-                    next += every;
-                    let now = Instant::now();
-                    if next < now {
-                        // Overrun: run at once, then keep the rate from here (no burst); the
-                        // ticks before now that this run stands for were missed.
-                        let behind = (now - next).as_nanos() / every.as_nanos().max(1);
-                        let missed = u64::try_from(behind).unwrap_or(u64::MAX);
-                        core.missed.fetch_add(missed, Relaxed);
-                        next = now;
-                    }
+                    next = catch_up(core, next + every, every);
                 }
             }
         }

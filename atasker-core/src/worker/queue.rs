@@ -452,15 +452,14 @@ where
 /// ends after this run.
 fn next_soon<T>(run: &Run, items: &async_channel::Receiver<T>) -> Option<T> {
     const LINGER: Duration = Duration::from_micros(20);
-    if !crate::sync::multi_core() {
-        return None;
-    }
-    let until = Instant::now() + LINGER;
-    while Instant::now() < until && !run.ends_after_run() {
-        std::thread::yield_now();
-        if let Ok(item) = items.try_recv() {
-            return Some(item);
+    let mut item = None;
+    crate::sync::watch_briefly(LINGER, || {
+        // A worker that ends after this run takes no further item.
+        if run.ends_after_run() {
+            return true;
         }
-    }
-    None
+        item = items.try_recv().ok();
+        item.is_some()
+    });
+    item
 }

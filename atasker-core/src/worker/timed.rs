@@ -10,7 +10,7 @@
 //! queued or running), or ended. A timer is fired only if its tag is the chain's current one
 //! (a trigger moves the next run to now with a new tag; the old timer then does nothing).
 
-use super::interval::Schedule;
+use super::interval::{catch_up, Schedule};
 use super::*;
 use crate::pool::Timer;
 use crate::task::run_catching;
@@ -151,7 +151,9 @@ impl Chain {
         }
     }
 
+    /// Ends the chain: no timer starts a run any more, and the watch future returns.
     fn end(&self) {
+        self.state.store(ENDED, SeqCst);
         self.core.next_run_at.set(None);
         self.ended.set();
     }
@@ -174,7 +176,6 @@ impl Chain {
         // A trigger during the run is dropped: triggers run the executor only if idle.
         core.trigger.clear();
         if !go_on {
-            self.state.store(ENDED, SeqCst);
             self.end();
             return;
         }
@@ -189,16 +190,7 @@ impl Chain {
                         self.arm(None);
                         return;
                     };
-                    *next = tick;
-                    let now = Instant::now();
-                    if *next < now {
-                        // Overrun: run at once, then keep the rate from here (no burst); the
-                        // ticks before now that this run stands for were missed.
-                        let behind = (now - *next).as_nanos() / every.as_nanos().max(1);
-                        let missed = u64::try_from(behind).unwrap_or(u64::MAX);
-                        core.missed.fetch_add(missed, Relaxed);
-                        *next = now;
-                    }
+                    *next = catch_up(core, tick, every);
                 }
                 Some(*next)
             }
@@ -221,7 +213,6 @@ impl Timer for Chain {
         }
         // A stop the runtime has not handled yet (it may be busy): no further run.
         if self.run.stopping() {
-            self.state.store(ENDED, SeqCst);
             self.end();
             return;
         }
@@ -256,7 +247,6 @@ impl Drop for RunGuard {
     /// overflow): the chain ends, so a stop does not wait for it.
     fn drop(&mut self) {
         if let Some(chain) = self.0.take() {
-            chain.state.store(ENDED, SeqCst);
             chain.end();
         }
     }

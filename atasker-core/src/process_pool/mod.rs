@@ -219,8 +219,9 @@ const WINDOW: usize = 16;
 const _: () = assert!(WINDOW <= slots::SLOTS);
 
 /// How many request bytes may be sent ahead and not yet answered: well under a pipe's
-/// capacity (64 KiB), so that writing to a busy child never blocks (it does not read while
-/// it runs a task). A larger request waits until the child is idle.
+/// default capacity (64 KiB), and each child also keeps to half its pipe's measured capacity
+/// (`Child::ahead_bytes`), so that writing to a busy child never blocks (it does not read
+/// while it runs a task). A larger request waits until the child is idle.
 const AHEAD_BYTES: usize = 32 << 10;
 
 /// What the process pool tracks beside the pool skeleton's queue.

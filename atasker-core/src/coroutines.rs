@@ -12,11 +12,12 @@ use crate::context;
 use crate::supervisor::*;
 
 use crate::error::TaskError;
+use crate::kind::{Outcome, PoolKind};
 use crate::priority::Priority;
 use crate::stats::NameRef;
 use crate::task::{
     blocked_in_place, log_end, log_start, CatchUnwind, Contained, Control, Joined, JoinedOutput,
-    Outcome, PoolKind, Task, TaskCell, TaskId, QUEUED, RUNNING,
+    Task, TaskCell, TaskId, QUEUED, RUNNING,
 };
 use std::future::Future;
 use std::pin::Pin;

@@ -48,6 +48,7 @@ mod cluster;
 mod context;
 mod coroutines;
 mod error;
+mod kind;
 mod metrics;
 mod pool;
 mod priority;
@@ -67,7 +68,8 @@ pub use error::{BuildError, TaskError};
 pub use priority::Priority;
 pub use stats::{PoolStats, PriorityStats, Stats, TaskStats};
 pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
-pub use task::{wait_completed, PoolKind, Task, TaskId, TaskInfo};
+pub use kind::PoolKind;
+pub use task::{wait_completed, Task, TaskId, TaskInfo};
 pub use worker::{
     EventWorker, EventWorkerBuilder, QueueWorker, QueueWorkerBuilder, Worker, WorkerBuilder,
     WorkerError, WorkerKind, WorkerOutput, WorkerState, WorkerStats,

@@ -24,7 +24,7 @@
 #[cfg(feature = "metrics")]
 mod imp {
     use crate::priority::Priority;
-    use crate::task::PoolKind;
+    use crate::kind::PoolKind;
     use metrics::{counter, with_recorder, Key, Label, Level, Metadata};
     use std::sync::OnceLock;
     use std::time::Duration;
@@ -33,7 +33,7 @@ mod imp {
     pub(crate) const ENABLED: bool = true;
 
     /// The keys of one task name, per pool and priority, each made on first use.
-    pub(crate) type NameKeys = [[OnceLock<TaskKeys>; 4]; crate::task::POOLS];
+    pub(crate) type NameKeys = [[OnceLock<TaskKeys>; 4]; crate::kind::POOLS];
 
     /// The keys of one task name at one pool and priority.
     pub(crate) struct TaskKeys {
@@ -110,9 +110,9 @@ mod imp {
 
     /// Keys labelled by pool and priority, made once (no allocation per event).
     struct Keys {
-        queue_wait: [[Key; 4]; crate::task::POOLS],
-        running: [[Key; 4]; crate::task::POOLS],
-        queued: [[Key; 4]; crate::task::POOLS],
+        queue_wait: [[Key; 4]; crate::kind::POOLS],
+        running: [[Key; 4]; crate::kind::POOLS],
+        queued: [[Key; 4]; crate::kind::POOLS],
     }
 
     fn keys() -> &'static Keys {
@@ -189,7 +189,7 @@ mod imp {
 #[cfg(not(feature = "metrics"))]
 mod imp {
     use crate::priority::Priority;
-    use crate::task::PoolKind;
+    use crate::kind::PoolKind;
     use std::time::Duration;
 
     pub(crate) const ENABLED: bool = false;

@@ -32,6 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub(crate) use producer::Producer;
+pub use crate::stats::NodeStats;
 
 /// The default namespace (the prefix of every key).
 pub(crate) const DEFAULT_NAMESPACE: &str = "atasker";
@@ -247,27 +248,6 @@ pub enum ClusterError {
     /// The supervisor is stopped, or its runtime could not start.
     #[error("the supervisor cannot serve: {0}")]
     Unavailable(String),
-}
-
-/// Counters of this process as a cluster node ([`Stats::node`](crate::Stats::node)).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct NodeStats {
-    /// The node's consumer name in Redis (`host:pid:random`, unique per process and run).
-    pub name: String,
-    /// Tasks this node took and answered (whatever their outcome).
-    pub served: u64,
-    /// Of those, tasks that had been delivered before to a node that stopped or went silent.
-    pub redelivered: u64,
-    /// Tasks running on this node now.
-    pub running: u64,
-    /// Entries this node acknowledged without running them (missing fields, an unknown
-    /// task name); each was answered with an error where the submitter could be named.
-    pub rejected: u64,
-    /// Entries this node put back in their queue from nodes found silent.
-    pub reclaimed: u64,
-    /// How many times a connection to Redis was made again after it failed.
-    pub reconnects: u64,
 }
 
 /// The error of a task Redis refused or lost.

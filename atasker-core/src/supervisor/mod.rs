@@ -25,9 +25,9 @@ use crate::pool::ladder::{Limits, Overdue};
 use crate::priority::Priority;
 use crate::process_pool::ProcessPool;
 use crate::stats::{NameRef, Stats, StatsCells};
+use crate::kind::{Outcome, PoolKind};
 use crate::task::{
-    Control, DeadlineGuard, Header, Outcome, PoolKind, Schedule, Task, TaskCell, TaskId, TaskInfo,
-    QUEUED,
+    Control, DeadlineGuard, Header, Schedule, Task, TaskCell, TaskId, TaskInfo, QUEUED,
 };
 use crate::thread_pool::{BlockingJob, Job, ThreadPool};
 use std::collections::HashMap;

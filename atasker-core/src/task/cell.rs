@@ -2,7 +2,8 @@
 //! one-shot result slot, and the waits on it (blocking, with a deadline, and as a future).
 
 use super::unwind::drop_contained;
-use super::{PoolKind, TaskId, TaskInfo};
+use super::{TaskId, TaskInfo};
+use crate::kind::{Outcome, PoolKind};
 
 use crate::error::TaskError;
 use crate::priority::Priority;
@@ -25,35 +26,6 @@ pub(crate) const CANCEL_QUEUED: u8 = 3;
 /// See [`CANCEL_QUEUED`].
 pub(crate) const CANCEL_RUNNING: u8 = 4;
 
-/// How a task ended, for the statistics.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Outcome {
-    Completed,
-    Failed,
-    TimedOut,
-    Cancelled,
-}
-
-impl Outcome {
-    pub(crate) fn of<T>(r: &Result<T, TaskError>) -> Outcome {
-        match r {
-            Ok(_) => Outcome::Completed,
-            Err(TaskError::Cancelled) => Outcome::Cancelled,
-            Err(TaskError::TimedOut) => Outcome::TimedOut,
-            Err(_) => Outcome::Failed,
-        }
-    }
-
-    /// Its name in logs and metrics labels.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Failed => "failed",
-            Outcome::TimedOut => "timed_out",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-}
 
 /// The type-independent part of a task: identity, state and accounting.
 pub(crate) struct Header {

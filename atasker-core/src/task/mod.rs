@@ -15,6 +15,7 @@ pub(crate) use joined::{Joined, Output as JoinedOutput};
 pub(crate) use unwind::*;
 
 use crate::error::TaskError;
+use crate::kind::PoolKind;
 use crate::priority::Priority;
 use serde::Serialize;
 use std::fmt;
@@ -56,51 +57,6 @@ impl TaskId {
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
-    }
-}
-
-/// Where a task runs.
-///
-/// ```
-/// use atasker::PoolKind;
-/// assert_eq!(PoolKind::Threads.to_string(), "threads");
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PoolKind {
-    /// The supervisor's thread pool (`fn`).
-    Threads,
-    /// The supervisor's process pool (`static fn`).
-    Processes,
-    /// The supervisor's tokio runtime (`async fn`).
-    Coroutines,
-    /// A node of the supervisor's cluster (`#[background_task(static, remote)]` with
-    /// [`SupervisorBuilder::cluster`](crate::SupervisorBuilder::cluster)).
-    Remote,
-}
-
-/// How many pool kinds there are (the length of per-pool tables).
-pub(crate) const POOLS: usize = 4;
-
-impl PoolKind {
-    /// Its name in logs and metrics labels.
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            PoolKind::Threads => "threads",
-            PoolKind::Processes => "processes",
-            PoolKind::Coroutines => "coroutines",
-            PoolKind::Remote => "remote",
-        }
-    }
-
-    pub(crate) const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for PoolKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -25,12 +25,12 @@ mod exec;
 pub(crate) use core::*;
 pub use exec::WorkerOutput;
 pub(crate) use exec::*;
+pub use crate::stats::{WorkerKind, WorkerState, WorkerStats};
 
 use crate::error::TaskError;
 use crate::priority::Priority;
 use crate::supervisor::Supervisor;
 use crate::task::CatchUnwind;
-use serde::Serialize;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -40,7 +40,7 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Poll;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// A failed executor run, handed to the worker's `on_error` hook (without one, it goes to
@@ -79,89 +79,6 @@ pub enum WorkerError {
         #[source]
         error: TaskError,
     },
-}
-
-/// The kind of a worker.
-///
-/// ```
-/// let w = atasker::EventWorker::builder().build(|| ());
-/// assert_eq!(w.stats().kind, atasker::WorkerKind::Event);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkerKind {
-    /// Runs back to back.
-    Loop,
-    /// Runs on a fixed schedule (`interval`) or after a pause (`delay`).
-    Interval,
-    /// Runs once per queued item.
-    Queue,
-    /// Runs once per trigger.
-    Event,
-    /// Runs at the ticks of a cron expression.
-    Cron,
-}
-
-/// What a worker is doing.
-///
-/// ```
-/// use atasker::WorkerState;
-/// let w = atasker::EventWorker::builder().build(|| ());
-/// assert_eq!(w.stats().state, WorkerState::Stopped);
-/// w.start();
-/// assert_eq!(w.stats().state, WorkerState::Waiting); // for a trigger
-/// w.stop();
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[repr(u8)]
-pub enum WorkerState {
-    /// Not started, or stopped.
-    Stopped = 0,
-    /// Started, waiting for its next run (a tick, an item, a trigger).
-    Waiting,
-    /// Running its executor.
-    Running,
-}
-
-/// A snapshot of a worker's counters; serializable with serde.
-///
-/// ```
-/// let w = atasker::Worker::builder().name("idle").build(|| ());
-/// let s = w.stats();
-/// assert_eq!((s.name.as_str(), s.runs), ("idle", 0));
-/// assert_eq!(s.state, atasker::WorkerState::Stopped);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct WorkerStats {
-    /// The worker's name.
-    pub name: String,
-    /// Its kind.
-    pub kind: WorkerKind,
-    /// What it is doing.
-    pub state: WorkerState,
-    /// Executor runs finished (successful or not).
-    pub runs: u64,
-    /// Runs that returned `Err` or panicked.
-    pub errors: u64,
-    /// How long the last run took (`None` before the first run); serialized as seconds
-    /// (`f64`) or `null`.
-    #[serde(serialize_with = "crate::stats::opt_secs")]
-    pub last_duration: Option<Duration>,
-    /// When the last run started (`None` before the first run); serialized as seconds since
-    /// the Unix epoch (`f64`) or `null`.
-    #[serde(serialize_with = "crate::stats::opt_unix_secs")]
-    pub last_run_at: Option<SystemTime>,
-    /// When the next scheduled run is due, while an interval or delay worker is active and
-    /// waiting for it (`None` otherwise, and for loop, queue and event workers); serialized as
-    /// seconds since the Unix epoch (`f64`) or `null`.
-    #[serde(serialize_with = "crate::stats::opt_unix_secs")]
-    pub next_run_at: Option<SystemTime>,
-    /// Scheduled ticks skipped because a run overran them: after an overrun an interval worker
-    /// runs once at once, then keeps its rate from that run (no burst); the ticks that run
-    /// stands for are counted here.
-    pub missed: u64,
 }
 
 /// The error hook type.

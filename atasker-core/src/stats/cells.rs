@@ -1,8 +1,9 @@
-//! Counters and their serializable snapshots.
+//! The live counters: per pool and priority ([`StatsCells`]) and per task name
+//! ([`NameCells`], reached through a [`NameRef`]).
 
+use super::{PoolStats, PriorityStats, TaskStats};
+use crate::kind::{Outcome, PoolKind, POOLS};
 use crate::priority::Priority;
-use crate::task::{Outcome, PoolKind};
-use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
@@ -11,7 +12,7 @@ use std::sync::atomic::{
     Ordering::{Relaxed, SeqCst},
 };
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Monotonic counters: each task transition bumps exactly one, and `queued`/`running` are
 /// derived, so that every snapshot satisfies
@@ -117,7 +118,7 @@ fn stripe_index() -> usize {
 }
 
 pub(crate) struct StatsCells {
-    pools: [[Counters; 4]; crate::task::POOLS],
+    pools: [[Counters; 4]; POOLS],
     /// Per task name; a task looks its name up once, when it is made.
     names: RwLock<Names>,
     /// Unique in the process (never reused, unlike an address): keys the per-thread cache
@@ -299,195 +300,6 @@ impl StatsCells {
     }
 }
 
-/// Counts for one priority of one pool.
-///
-/// `submitted = queued + running + completed + failed + cancelled` holds in every snapshot
-/// (tasks that timed out count as failed; a delayed task counts as queued while it waits).
-///
-/// ```
-/// let sup = atasker::Supervisor::builder().build().unwrap();
-/// sup.task().spawn(|| ()).wait().unwrap();
-/// let s = sup.stats().threads.normal;
-/// assert_eq!((s.submitted, s.completed), (1, 1));
-/// assert_eq!(s.submitted, s.queued + s.running + s.completed + s.failed + s.cancelled);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct PriorityStats {
-    /// Tasks accepted.
-    pub submitted: u64,
-    /// Tasks waiting for a slot (or for their delay).
-    pub queued: u64,
-    /// Tasks running.
-    pub running: u64,
-    /// Tasks that returned a value.
-    pub completed: u64,
-    /// Tasks that panicked, timed out or lost their process.
-    pub failed: u64,
-    /// Tasks cancelled.
-    pub cancelled: u64,
-    /// The longest time a task waited in the queue; serialized as seconds (`f64`).
-    #[serde(serialize_with = "secs")]
-    pub max_wait: Duration,
-}
-
-/// Counts for one pool, per priority.
-///
-/// ```
-/// let sup = atasker::Supervisor::builder().build().unwrap();
-/// let stats = sup.stats();
-/// assert_eq!(stats.threads.normal.submitted, 0);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// [`Priority::Low`] tasks.
-    pub low: PriorityStats,
-    /// [`Priority::Normal`] tasks.
-    pub normal: PriorityStats,
-    /// [`Priority::High`] tasks.
-    pub high: PriorityStats,
-    /// [`Priority::Critical`] tasks.
-    pub critical: PriorityStats,
-}
-
-impl PoolStats {
-    /// The counts of one priority.
-    ///
-    /// ```
-    /// use atasker::{Priority, Supervisor};
-    /// let sup = Supervisor::builder().build().unwrap();
-    /// sup.task().priority(Priority::High).spawn(|| ()).wait().unwrap();
-    /// assert_eq!(sup.stats().threads.priority(Priority::High).completed, 1);
-    /// ```
-    pub fn priority(&self, p: Priority) -> &PriorityStats {
-        match p {
-            Priority::Low => &self.low,
-            Priority::Normal => &self.normal,
-            Priority::High => &self.high,
-            Priority::Critical => &self.critical,
-        }
-    }
-
-    /// The counts of every priority added up (`max_wait` is the longest).
-    ///
-    /// ```
-    /// use atasker::{Priority, Supervisor};
-    /// let sup = Supervisor::builder().build().unwrap();
-    /// for p in [Priority::Low, Priority::Critical] {
-    ///     sup.task().priority(p).spawn(|| ()).wait().unwrap();
-    /// }
-    /// assert_eq!(sup.stats().threads.total().completed, 2);
-    /// ```
-    pub fn total(&self) -> PriorityStats {
-        [&self.low, &self.normal, &self.high, &self.critical]
-            .into_iter()
-            .fold(PriorityStats::default(), |a, b| PriorityStats {
-                submitted: a.submitted + b.submitted,
-                queued: a.queued + b.queued,
-                running: a.running + b.running,
-                completed: a.completed + b.completed,
-                failed: a.failed + b.failed,
-                cancelled: a.cancelled + b.cancelled,
-                max_wait: a.max_wait.max(b.max_wait),
-            })
-    }
-}
-
-/// A snapshot of a supervisor's counters, made by [`Supervisor::stats`]; serializable with
-/// serde.
-///
-/// Serialized, it has one object per pool (`threads`, `processes`, `coroutines`), each with
-/// one [`PriorityStats`] object per priority (`low`, `normal`, `high`, `critical`), then
-/// `pool_threads`, the `tasks` object of [`TaskStats`] per task name, and the `workers` list
-/// of [`WorkerStats`]. Durations serialize as seconds (`f64`), instants as seconds since the
-/// Unix epoch (`f64`), absent values as `null`. The `atasker` crate documentation (section
-/// *Statistics*) shows a whole snapshot; a test pins this shape.
-///
-/// ```
-/// let sup = atasker::Supervisor::builder().build().unwrap();
-/// sup.task().spawn(|| ()).wait().unwrap();
-/// assert_eq!(sup.stats().threads.normal.completed, 1);
-///
-/// let json = serde_json::to_value(sup.stats()).unwrap();
-/// assert_eq!(json["threads"]["normal"]["completed"], 1);
-/// assert_eq!(json["coroutines"]["high"]["max_wait"], 0.0);
-/// assert_eq!(json["tasks"]["task"]["completed"], 1);
-/// assert!(json["workers"].as_array().unwrap().is_empty());
-/// ```
-///
-/// [`Supervisor::stats`]: crate::Supervisor::stats
-/// [`WorkerStats`]: crate::WorkerStats
-#[derive(Clone, Debug, Serialize)]
-#[non_exhaustive]
-pub struct Stats {
-    /// The thread pool.
-    pub threads: PoolStats,
-    /// The process pool.
-    pub processes: PoolStats,
-    /// Coroutines (not limited by the ladder; their priority is recorded).
-    pub coroutines: PoolStats,
-    /// Remote tasks this process submitted to its cluster (`queued`: no node has taken them
-    /// yet; `running`: a node runs them). Zero without a cluster: remote tasks then run in
-    /// the process pool and count there.
-    pub remote: PoolStats,
-    /// This process as a cluster node, once [`Supervisor::serve_cluster`] was called (`null`
-    /// in JSON before).
-    ///
-    /// [`Supervisor::serve_cluster`]: crate::Supervisor::serve_cluster
-    pub node: Option<crate::cluster::NodeStats>,
-    /// Threads alive in the thread pool.
-    pub pool_threads: usize,
-    /// Counters per task name (`module::fn` for the macros' tasks, [`TaskBuilder::name`]
-    /// otherwise; `"task"` by default), every pool together, in name order.
-    ///
-    /// [`TaskBuilder::name`]: crate::TaskBuilder::name
-    pub tasks: BTreeMap<String, TaskStats>,
-    /// Every worker of the supervisor (stopped ones too).
-    pub workers: Vec<crate::worker::WorkerStats>,
-}
-
-/// Counters of the tasks of one name, every pool and priority together.
-///
-/// Each ended task counts once, in `completed`, `failed` (panicked, lost its process, could
-/// not cross), `timed_out` or `cancelled`. Durations are the time from a task's start to its
-/// end, over the tasks that started; waits are the time a task spent queued for a slot (0
-/// for a task that started at once). All serialize as seconds (`f64`).
-///
-/// ```
-/// let sup = atasker::Supervisor::builder().build().unwrap();
-/// for _ in 0..3 {
-///     sup.task().name("resize").spawn(|| ()).wait().unwrap();
-/// }
-/// let resize = &sup.stats().tasks["resize"];
-/// assert_eq!((resize.completed, resize.failed), (3, 0));
-/// assert!(resize.max_duration >= resize.mean_duration);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct TaskStats {
-    /// Tasks that returned a value.
-    pub completed: u64,
-    /// Tasks that panicked, lost their process or whose values could not cross.
-    pub failed: u64,
-    /// Tasks that ran past their deadline.
-    pub timed_out: u64,
-    /// Tasks cancelled.
-    pub cancelled: u64,
-    /// The mean time from start to end.
-    #[serde(serialize_with = "secs")]
-    pub mean_duration: Duration,
-    /// The longest time from start to end.
-    #[serde(serialize_with = "secs")]
-    pub max_duration: Duration,
-    /// The mean time a task waited for a slot.
-    #[serde(serialize_with = "secs")]
-    pub mean_wait: Duration,
-    /// The longest time a task waited for a slot.
-    #[serde(serialize_with = "secs")]
-    pub max_wait: Duration,
-}
-
 /// The counters behind one [`TaskStats`]; every task refers to its name's.
 ///
 /// Tasks of one name end on many threads at once: the counters are striped over
@@ -575,49 +387,6 @@ impl NameCells {
             max_duration: Duration::from_nanos(max(|s| &s.max_run_ns)),
             mean_wait: mean(sum(|s| &s.wait_ns), sum(|s| &s.waits)),
             max_wait: Duration::from_nanos(max(|s| &s.max_wait_ns)),
-        }
-    }
-}
-
-/// Serializes a duration as seconds.
-pub(crate) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-/// Serializes an optional duration as seconds, or `null`.
-pub(crate) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&d.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-/// Serializes an optional instant as seconds since the Unix epoch, or `null`.
-pub(crate) fn opt_unix_secs<S: Serializer>(
-    t: &Option<SystemTime>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
-        Some(d) => s.serialize_some(&d.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-impl Stats {
-    /// The counts of one pool.
-    ///
-    /// ```
-    /// use atasker::{PoolKind, Supervisor};
-    /// let sup = Supervisor::builder().build().unwrap();
-    /// sup.task().spawn_async(async {}).wait().unwrap();
-    /// assert_eq!(sup.stats().pool(PoolKind::Coroutines).normal.completed, 1);
-    /// ```
-    pub fn pool(&self, pool: PoolKind) -> &PoolStats {
-        match pool {
-            PoolKind::Threads => &self.threads,
-            PoolKind::Processes => &self.processes,
-            PoolKind::Coroutines => &self.coroutines,
-            PoolKind::Remote => &self.remote,
         }
     }
 }

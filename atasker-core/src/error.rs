@@ -115,3 +115,26 @@ pub enum BuildError {
     #[error("cannot create the coroutine runtime")]
     Runtime(#[source] std::io::Error),
 }
+
+/// Why [`Supervisor::serve_cluster`](crate::Supervisor::serve_cluster) could not make this
+/// process a node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The supervisor was built without
+    /// [`SupervisorBuilder::cluster`](crate::SupervisorBuilder::cluster).
+    #[error("no cluster is configured: build the supervisor with `.cluster(\"redis://…\")`")]
+    NotConfigured,
+    /// `serve_cluster` was called before on this supervisor.
+    #[error("this supervisor already serves the cluster")]
+    AlreadyServing,
+    /// The Redis server is older than 7.0 (before it, `XAUTOCLAIM` left deleted entries
+    /// pending for ever, redis/redis#10198); the text names its version.
+    #[error(
+        "the Redis server is too old for atasker's cluster: version {0}, 7.0 or later is needed"
+    )]
+    ServerTooOld(String),
+    /// The supervisor is stopped, or its runtime could not start.
+    #[error("the supervisor cannot serve: {0}")]
+    Unavailable(String),
+}

@@ -49,7 +49,6 @@ impl fmt::Display for PoolKind {
     }
 }
 
-
 /// How a task ended, for the statistics.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Outcome {

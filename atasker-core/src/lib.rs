@@ -44,15 +44,16 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-mod cluster;
 mod context;
-mod coroutines;
 mod error;
 mod kind;
 mod metrics;
+mod node;
 mod pool;
 mod priority;
 mod process_pool;
+mod remote;
+mod static_api;
 mod stats;
 mod supervisor;
 mod sync;
@@ -63,12 +64,11 @@ mod worker;
 #[doc(hidden)]
 pub mod __private;
 
-pub use cluster::{ClusterError, NodeStats};
-pub use error::{BuildError, TaskError};
-pub use priority::Priority;
-pub use stats::{PoolStats, PriorityStats, Stats, TaskStats};
-pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
+pub use error::{BuildError, ClusterError, TaskError};
 pub use kind::PoolKind;
+pub use priority::Priority;
+pub use stats::{NodeStats, PoolStats, PriorityStats, Stats, TaskStats};
+pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
 pub use task::{wait_completed, Task, TaskId, TaskInfo};
 pub use worker::{
     EventWorker, EventWorkerBuilder, QueueWorker, QueueWorkerBuilder, Worker, WorkerBuilder,

@@ -23,8 +23,8 @@
 
 #[cfg(feature = "metrics")]
 mod imp {
-    use crate::priority::Priority;
     use crate::kind::PoolKind;
+    use crate::priority::Priority;
     use metrics::{counter, with_recorder, Key, Label, Level, Metadata};
     use std::sync::OnceLock;
     use std::time::Duration;
@@ -188,8 +188,8 @@ mod imp {
 
 #[cfg(not(feature = "metrics"))]
 mod imp {
-    use crate::priority::Priority;
     use crate::kind::PoolKind;
+    use crate::priority::Priority;
     use std::time::Duration;
 
     pub(crate) const ENABLED: bool = false;

@@ -1,9 +1,12 @@
 //! Locks and condition-variable waits as the library uses them everywhere: a poisoned lock
 //! is still used (no state behind one is left inconsistent by a panic), and a wait may have
-//! a deadline.
+//! a deadline; and [`Signal`], a one-way flag async code waits for.
 
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// Locks `m`, whether or not a panic poisoned it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -77,4 +80,43 @@ pub(crate) fn watch_briefly(for_at_most: Duration, mut done: impl FnMut() -> boo
 pub(crate) fn multi_core() -> bool {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+}
+
+/// A one-way flag that async code can wait for.
+#[derive(Default)]
+pub(crate) struct Signal {
+    pub(crate) set: AtomicBool,
+    pub(crate) notify: Notify,
+}
+
+impl Signal {
+    pub(crate) fn set(&self) {
+        self.set.store(true, SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(SeqCst)
+    }
+
+    /// Takes the flag (for triggers): `true` if it was set.
+    pub(crate) fn take(&self) -> bool {
+        self.set.swap(false, SeqCst)
+    }
+
+    pub(crate) fn clear(&self) {
+        self.set.store(false, SeqCst);
+    }
+
+    /// Waits until the flag is set; with `take`, clears it.
+    pub(crate) async fn wait(&self, take: bool) {
+        loop {
+            let mut notified = pin!(self.notify.notified());
+            notified.as_mut().enable();
+            if if take { self.take() } else { self.is_set() } {
+                return;
+            }
+            notified.await;
+        }
+    }
 }

@@ -403,8 +403,9 @@ mod imp {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use crate::process_pool::registry::{call_static, spawn_static, StaticEntry};
-    use crate::supervisor::submit::TaskOptions;
+    use crate::process_pool::registry::{call_static, StaticEntry};
+    use crate::static_api::spawn_static;
+    use crate::supervisor::spawn::TaskOptions;
     use crate::{Priority, Supervisor};
     use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -30,21 +30,18 @@
 
 pub(crate) mod child_main;
 mod driver;
+mod job;
 mod process;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 pub(crate) mod slots;
 
-use crate::error::TaskError;
+pub(crate) use job::{Job, RawJob, StaticJob};
+
 use crate::pool::ladder::{Limits, Overdue};
-use crate::pool::{CellJob, JobTask, Kind, Pool, Queue};
-use crate::supervisor::Spec;
-use crate::kind::PoolKind;
-use crate::task::{run_catching, Contained, Task, TaskCell, TaskId, RUNNING};
+use crate::pool::{Kind, Pool, Queue};
+use crate::task::TaskId;
 use process::Pid;
-use registry::StaticEntry;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -62,156 +59,6 @@ const SEND_TRIES: usize = 3;
 /// See [`crate::__private::set_child_program`].
 pub(crate) fn set_child_program(path: Option<&std::path::Path>) {
     process::set_program(path);
-}
-
-/// Runs the registered static function `entry` with the argument tuple `args` in the
-/// process pool of `spec`'s supervisor.
-pub(crate) fn spawn_static<A, R>(spec: Spec<'_>, entry: &'static StaticEntry, args: A) -> Task<R>
-where
-    A: Serialize + Send + 'static,
-    R: DeserializeOwned + Send + 'static,
-{
-    let inner = &spec.sup.inner;
-    let Some(index) = registry::index_of(entry) else {
-        let e = format!("static task `{}` is not in the registry", entry.name);
-        return Task::failed(
-            inner.clone(),
-            spec.name,
-            spec.priority,
-            PoolKind::Processes,
-            TaskError::Unavailable(e),
-        );
-    };
-    let job = |cell: &Arc<TaskCell<R>>| -> Job {
-        Box::new(StaticJob {
-            cell: cell.clone(),
-            index,
-            args: Contained::new(args),
-        })
-    };
-    inner.submit(&spec, PoolKind::Processes, job, |inner, job| {
-        inner.processes.submit(job)
-    })
-}
-
-/// Runs the registered static function at `index` with arguments already encoded (a
-/// cluster node's task: it forwards the bytes as they came); the result is the reply's
-/// payload, as encoded by the child.
-pub(crate) fn spawn_raw(spec: Spec<'_>, index: u32, args: Vec<u8>) -> Task<Vec<u8>> {
-    let job = |cell: &Arc<TaskCell<Vec<u8>>>| -> Job {
-        Box::new(RawJob {
-            cell: cell.clone(),
-            index,
-            args,
-        })
-    };
-    spec.sup
-        .inner
-        .submit(&spec, PoolKind::Processes, job, |inner, job| {
-            inner.processes.submit(job)
-        })
-}
-
-/// The pool's limits (a cluster node takes as much as they let start).
-pub(crate) fn limits(inner: &crate::supervisor::Inner) -> Limits {
-    let c = &inner.config;
-    Limits::new(
-        c.process_pool,
-        c.process_reserve_normal,
-        c.process_reserve_high,
-    )
-}
-
-struct RawJob {
-    cell: Arc<TaskCell<Vec<u8>>>,
-    index: u32,
-    args: Vec<u8>,
-}
-
-impl CellJob for RawJob {
-    type Output = Vec<u8>;
-
-    fn cell(&self) -> &Arc<TaskCell<Vec<u8>>> {
-        &self.cell
-    }
-}
-
-impl ProcessJob for RawJob {
-    fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
-        protocol::request(buf, self.index, |b| {
-            b.extend_from_slice(&self.args);
-            Ok(())
-        })
-    }
-
-    fn complete(self: Box<Self>, payload: &[u8]) -> bool {
-        self.cell.finish(RUNNING, Ok(payload.to_vec()));
-        true
-    }
-}
-
-/// A unit of work for the pool: a task's arguments and its cell, of any types.
-pub(crate) trait ProcessJob: JobTask {
-    /// Appends the request frame to `buf` (left as it was on an error).
-    fn request(&self, buf: &mut Vec<u8>) -> Result<(), String>;
-    /// Finishes the task with the reply's payload; `false` if it did not decode.
-    fn complete(self: Box<Self>, payload: &[u8]) -> bool;
-}
-
-pub(crate) type Job = Box<dyn ProcessJob>;
-
-struct StaticJob<A, R> {
-    cell: Arc<TaskCell<R>>,
-    index: u32,
-    /// The user's arguments: their `Drop` (on a driver thread) is contained.
-    args: Contained<A>,
-}
-
-impl<A, R> CellJob for StaticJob<A, R>
-where
-    A: Serialize + Send + 'static,
-    R: DeserializeOwned + Send + 'static,
-{
-    type Output = R;
-
-    fn cell(&self) -> &Arc<TaskCell<R>> {
-        &self.cell
-    }
-}
-
-impl<A, R> ProcessJob for StaticJob<A, R>
-where
-    A: Serialize + Send + 'static,
-    R: DeserializeOwned + Send + 'static,
-{
-    fn request(&self, buf: &mut Vec<u8>) -> Result<(), String> {
-        let args = self.args.get().ok_or("the arguments were taken")?;
-        // `Serialize` is user code running on a driver thread: a panic in it is contained
-        // (and what it appended is dropped).
-        let start = buf.len();
-        let r = run_catching(|| protocol::request(buf, self.index, |b| protocol::encode(args, b)))
-            .map_err(|e| e.to_string());
-        if !matches!(r, Ok(Ok(()))) {
-            buf.truncate(start);
-        }
-        r?
-    }
-
-    fn complete(self: Box<Self>, payload: &[u8]) -> bool {
-        let decoded =
-            run_catching(|| protocol::decode::<R>(payload)).unwrap_or_else(|e| Err(e.to_string()));
-        match decoded {
-            Ok(v) => {
-                self.cell.finish(RUNNING, Ok(v));
-                true
-            }
-            Err(e) => {
-                let e = TaskError::Codec(format!("the result did not cross: {e}"));
-                self.cell.finish(RUNNING, Err(e));
-                false
-            }
-        }
-    }
 }
 
 /// How many requests a child holds at most: the one it runs and those sent ahead of it

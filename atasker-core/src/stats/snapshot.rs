@@ -143,7 +143,7 @@ pub struct Stats {
     /// in JSON before).
     ///
     /// [`Supervisor::serve_cluster`]: crate::Supervisor::serve_cluster
-    pub node: Option<crate::cluster::NodeStats>,
+    pub node: Option<NodeStats>,
     /// Threads alive in the thread pool.
     pub pool_threads: usize,
     /// Counters per task name (`module::fn` for the macros' tasks, [`TaskBuilder::name`]
@@ -152,7 +152,7 @@ pub struct Stats {
     /// [`TaskBuilder::name`]: crate::TaskBuilder::name
     pub tasks: BTreeMap<String, TaskStats>,
     /// Every worker of the supervisor (stopped ones too).
-    pub workers: Vec<crate::worker::WorkerStats>,
+    pub workers: Vec<WorkerStats>,
 }
 
 /// Counters of the tasks of one name, every pool and priority together.
@@ -196,7 +196,6 @@ pub struct TaskStats {
     pub max_wait: Duration,
 }
 
-
 /// Serializes a duration as seconds.
 pub(crate) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -239,7 +238,6 @@ impl Stats {
         }
     }
 }
-
 
 /// The kind of a worker.
 ///
@@ -344,4 +342,3 @@ pub struct NodeStats {
     /// How many times a connection to Redis was made again after it failed.
     pub reconnects: u64,
 }
-

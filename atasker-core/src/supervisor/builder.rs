@@ -47,9 +47,9 @@ impl Default for Config {
             on_critical: None,
             runtime: None,
             cluster: None,
-            cluster_namespace: crate::cluster::DEFAULT_NAMESPACE.into(),
-            node_timeout: crate::cluster::DEFAULT_NODE_TIMEOUT,
-            max_deliveries: crate::cluster::DEFAULT_MAX_DELIVERIES,
+            cluster_namespace: crate::remote::DEFAULT_NAMESPACE.into(),
+            node_timeout: crate::remote::DEFAULT_NODE_TIMEOUT,
+            max_deliveries: crate::remote::DEFAULT_MAX_DELIVERIES,
         }
     }
 }
@@ -355,7 +355,7 @@ impl SupervisorBuilder {
     pub fn build(self) -> Result<Supervisor, BuildError> {
         let c = self.config;
         let remote = match &c.cluster {
-            Some(url) => Some(crate::cluster::Remote::new(crate::cluster::Settings::new(
+            Some(url) => Some(crate::remote::Remote::new(crate::remote::Settings::new(
                 url,
                 &c.cluster_namespace,
                 c.node_timeout,
@@ -397,6 +397,7 @@ impl SupervisorBuilder {
                 threads,
                 processes,
                 remote,
+                node: OnceLock::new(),
                 runtime: Mutex::new(None),
                 rt_handle: OnceLock::new(),
                 phase: AtomicU8::new(OPEN),

@@ -2,34 +2,38 @@
 //! the queue-wait watchdog and the workers.
 //!
 //! - `builder.rs`: the settings and [`SupervisorBuilder`];
-//! - `submit.rs`: the one path that starts a task on a pool (options, admission, delay,
-//!   deadline), and [`TaskBuilder`];
+//! - `spawn/`: every way in to an executor (threads, coroutines, processes, a cluster node)
+//!   and the one path they share (options, admission, the task's cell, delay), and
+//!   [`TaskBuilder`];
+//! - `client.rs`: [`Client`], how the supervisor stops and reports its workers and node;
 //! - `shutdown.rs`: `stop`, the count of unfinished tasks it waits for, and the table of what
 //!   a stop deadline cancels;
 //! - `watchdog.rs`: the queue-wait watchdog.
 
 mod builder;
+mod client;
 mod shutdown;
-pub(crate) mod submit;
+pub(crate) mod spawn;
 mod watchdog;
 
 pub use builder::SupervisorBuilder;
 pub(crate) use builder::*;
+pub(crate) use client::Client;
 pub(crate) use shutdown::*;
-pub use submit::TaskBuilder;
-pub(crate) use submit::*;
+pub use spawn::TaskBuilder;
+pub(crate) use spawn::*;
 pub(crate) use watchdog::*;
 
 use crate::error::{BuildError, TaskError};
+use crate::kind::{Outcome, PoolKind};
 use crate::pool::ladder::{Limits, Overdue};
 use crate::priority::Priority;
 use crate::process_pool::ProcessPool;
 use crate::stats::{NameRef, Stats, StatsCells};
-use crate::kind::{Outcome, PoolKind};
 use crate::task::{
     Control, DeadlineGuard, Header, Schedule, Task, TaskCell, TaskId, TaskInfo, QUEUED,
 };
-use crate::thread_pool::{BlockingJob, Job, ThreadPool};
+use crate::thread_pool::ThreadPool;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -114,18 +118,23 @@ impl Supervisor {
     /// ```
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
-        Stats {
+        let mut stats = Stats {
             threads: inner.stats.snapshot(PoolKind::Threads),
             processes: inner.stats.snapshot(PoolKind::Processes),
             coroutines: inner.stats.snapshot(PoolKind::Coroutines),
             remote: inner.stats.snapshot(PoolKind::Remote),
-            node: (inner.remote.as_ref())
-                .and_then(|r| r.node.get())
-                .map(|n| n.stats()),
+            node: None,
             pool_threads: inner.threads.load().0,
             tasks: inner.stats.tasks(),
-            workers: inner.workers().iter().map(|w| w.stats()).collect(),
+            workers: Vec::new(),
+        };
+        if let Some(node) = inner.node.get() {
+            node.report(&mut stats);
         }
+        for w in inner.workers() {
+            w.report(&mut stats);
+        }
+        stats
     }
 }
 
@@ -158,7 +167,9 @@ pub(crate) struct Inner {
     pub(crate) threads: ThreadPool,
     pub(crate) processes: ProcessPool,
     /// The cluster, when one is configured.
-    pub(crate) remote: Option<crate::cluster::Remote>,
+    pub(crate) remote: Option<crate::remote::Remote>,
+    /// The cluster node, once `serve_cluster` made this process one.
+    pub(crate) node: OnceLock<Arc<dyn Client>>,
     /// The runtime the supervisor owns (none with `.runtime(handle)`), built on first use.
     pub(crate) runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// A handle to the runtime in use, once known (or why it could not start).
@@ -166,12 +177,12 @@ pub(crate) struct Inner {
     /// `OPEN`, then `DRAINING` while a stop lets the workers finish, then `CLOSED`.
     pub(crate) phase: AtomicU8,
     /// Set when a `stop` call has returned (for [`Supervisor::stopped`]).
-    pub(crate) stop_ended: crate::worker::Signal,
+    pub(crate) stop_ended: crate::sync::Signal,
     pub(crate) pending: Arc<Pending>,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
     pub(crate) live: [Mutex<LiveTable>; LIVE_SHARDS],
     /// Every worker made on this supervisor (for `stats` and `stop`).
-    pub(crate) workers: Mutex<Vec<Weak<crate::worker::Core>>>,
+    pub(crate) workers: Mutex<Vec<Weak<dyn Client>>>,
     pub(crate) watchdog: Arc<Watchdog>,
 }
 
@@ -193,12 +204,12 @@ impl Inner {
                 return Ok(h.clone());
             }
             // A thread about to idle or end releases the plain coroutines it ended (see
-            // `coroutines::release_ended`).
+            // `spawn::release_ended`).
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(self.config.runtime_threads)
                 .thread_name(self.runtime_thread_name())
-                .on_thread_park(crate::coroutines::release_ended)
-                .on_thread_stop(crate::coroutines::release_ended)
+                .on_thread_park(release_ended)
+                .on_thread_stop(release_ended)
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
@@ -212,6 +223,16 @@ impl Inner {
                 "cannot start the runtime: {e}"
             ))),
         }
+    }
+
+    /// The process pool's limits (a cluster node takes as much as they let start).
+    pub(crate) fn process_limits(&self) -> Limits {
+        let c = &self.config;
+        Limits::new(
+            c.process_pool,
+            c.process_reserve_normal,
+            c.process_reserve_high,
+        )
     }
 
     pub(crate) fn runtime_thread_name(&self) -> String {
@@ -242,13 +263,14 @@ impl Inner {
         }
     }
 
-    pub(crate) fn register_worker(&self, w: &Arc<crate::worker::Core>) {
+    /// Adds a worker to those a stop stops and a snapshot reports, for as long as it lives.
+    pub(crate) fn register_worker(&self, w: Weak<dyn Client>) {
         let mut list = lock(&self.workers);
         list.retain(|w| w.strong_count() > 0);
-        list.push(Arc::downgrade(w));
+        list.push(w);
     }
 
-    pub(crate) fn workers(&self) -> Vec<Arc<crate::worker::Core>> {
+    pub(crate) fn workers(&self) -> Vec<Arc<dyn Client>> {
         lock(&self.workers)
             .iter()
             .filter_map(Weak::upgrade)

@@ -191,20 +191,22 @@ impl Inner {
     #[track_caller]
     pub(crate) fn stop_inner(&self, deadline: Option<Instant>) {
         // Plain coroutines this thread ended count as pending until released.
-        crate::coroutines::release_ended();
+        release_ended();
         // New work is refused at once; workers still finish (queue workers drain what was
         // put in them: a supervisor stop is final, so keeping the items would lose them).
         let _ = self.phase.compare_exchange(OPEN, DRAINING, SeqCst, SeqCst);
         // A node takes nothing more; what it took runs and is answered below.
-        let node = self.remote.as_ref().and_then(|r| r.node.get());
+        let node = self.node.get();
         if let Some(node) = node {
             node.stop_taking(deadline);
         }
         // Every worker is told first, so that they stop (and queue workers drain) together.
         let workers = self.workers();
-        let runs: Vec<_> = workers.iter().map(|w| w.begin_final_stop()).collect();
-        for (w, run) in workers.iter().zip(runs) {
-            w.end_final_stop(run, deadline);
+        for w in &workers {
+            w.stop_taking(deadline);
+        }
+        for w in &workers {
+            w.wait_stopped(deadline);
         }
         self.phase.store(CLOSED, SeqCst);
         // A task that stops its own supervisor must not wait for itself.

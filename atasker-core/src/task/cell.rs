@@ -26,7 +26,6 @@ pub(crate) const CANCEL_QUEUED: u8 = 3;
 /// See [`CANCEL_QUEUED`].
 pub(crate) const CANCEL_RUNNING: u8 = 4;
 
-
 /// The type-independent part of a task: identity, state and accounting.
 pub(crate) struct Header {
     pub(crate) id: TaskId,

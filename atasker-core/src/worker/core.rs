@@ -4,7 +4,9 @@
 use super::*;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(crate) use crate::sync::lock;
+use crate::stats::Stats;
+use crate::supervisor::Client;
+pub(crate) use crate::sync::{lock, Signal};
 
 /// A worker's [`WorkerState`], readable and writable from any thread.
 #[derive(Default)]
@@ -20,45 +22,6 @@ impl AtomicState {
             s if s == WorkerState::Running as u8 => WorkerState::Running,
             s if s == WorkerState::Waiting as u8 => WorkerState::Waiting,
             _ => WorkerState::Stopped,
-        }
-    }
-}
-
-/// A one-way flag that async code can wait for.
-#[derive(Default)]
-pub(crate) struct Signal {
-    pub(crate) set: AtomicBool,
-    pub(crate) notify: Notify,
-}
-
-impl Signal {
-    pub(crate) fn set(&self) {
-        self.set.store(true, SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    pub(crate) fn is_set(&self) -> bool {
-        self.set.load(SeqCst)
-    }
-
-    /// Takes the flag (for triggers): `true` if it was set.
-    pub(crate) fn take(&self) -> bool {
-        self.set.swap(false, SeqCst)
-    }
-
-    pub(crate) fn clear(&self) {
-        self.set.store(false, SeqCst);
-    }
-
-    /// Waits until the flag is set; with `take`, clears it.
-    pub(crate) async fn wait(&self, take: bool) {
-        loop {
-            let mut notified = pin!(self.notify.notified());
-            notified.as_mut().enable();
-            if if take { self.take() } else { self.is_set() } {
-                return;
-            }
-            notified.await;
         }
     }
 }
@@ -159,6 +122,8 @@ pub(crate) struct Core {
     /// Counts the items waiting in a queue worker.
     pub(crate) queued: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
     pub(crate) ctl: Mutex<Option<Run>>,
+    /// The run a supervisor stop told to stop, until the stop waits for it.
+    stopping: Mutex<Option<Run>>,
     pub(crate) trigger: Signal,
     pub(crate) state: AtomicState,
     pub(crate) runs: AtomicU64,
@@ -232,6 +197,7 @@ impl Core {
             starter,
             queued: std::sync::OnceLock::new(),
             ctl: Mutex::new(None),
+            stopping: Mutex::new(None),
             trigger: Signal::default(),
             state: AtomicState::default(),
             runs: AtomicU64::new(0),
@@ -243,7 +209,8 @@ impl Core {
             metrics: Default::default(),
             sup,
         });
-        core.sup.inner.register_worker(&core);
+        let client: std::sync::Weak<dyn Client> = Arc::downgrade(&core) as _;
+        core.sup.inner.register_worker(client);
         core
     }
 
@@ -322,35 +289,6 @@ impl Core {
             if let Some(a) = lock(&run.abort).as_ref() {
                 a.abort();
             }
-        }
-    }
-
-    /// The first half of a final stop, as part of its supervisor's stop (every worker is told
-    /// first, then each is waited for): a queue worker is told to serve every item waiting
-    /// in it first.
-    pub(crate) fn begin_final_stop(&self) -> Option<Run> {
-        if self.kind == WorkerKind::Queue {
-            if let Some(run) = lock(&self.ctl).as_ref() {
-                run.drain.store(true, SeqCst);
-            }
-        }
-        self.signal_stop()
-    }
-
-    /// The second half: waits for the run (up to `deadline`), then reports what is left in a
-    /// queue worker.
-    pub(crate) fn end_final_stop(&self, run: Option<Run>, deadline: Option<Instant>) {
-        if let Some(run) = run {
-            self.await_stop(&run, deadline);
-        }
-        let left = self.queued.get().map_or(0, |n| n());
-        if left > 0 {
-            tracing::error!(
-                worker = %self.name,
-                items = left,
-                "atasker: the supervisor stopped with items still waiting in this queue worker; \
-                 `QueueWorker::take_remaining()` hands them back"
-            );
         }
     }
 
@@ -442,7 +380,7 @@ impl Core {
 
     /// A builder for one run of this worker's executor as a task (at the worker's priority,
     /// admitted while a stop lets the workers finish).
-    pub(crate) fn run_task(&self) -> crate::TaskBuilder<'_> {
+    pub(crate) fn run_task(&self) -> crate::supervisor::TaskBuilder<'_> {
         self.sup
             .task()
             .priority(self.priority)
@@ -485,6 +423,41 @@ impl Core {
             }
             _ => !run.stopping(),
         }
+    }
+}
+
+/// A worker as its supervisor's stop sees it: a final stop in two halves (every worker is
+/// told first, then each is waited for).
+impl Client for Core {
+    /// The first half: a queue worker is told to serve every item waiting in it first.
+    fn stop_taking(&self, _deadline: Option<Instant>) {
+        if self.kind == WorkerKind::Queue {
+            if let Some(run) = lock(&self.ctl).as_ref() {
+                run.drain.store(true, SeqCst);
+            }
+        }
+        *lock(&self.stopping) = self.signal_stop();
+    }
+
+    /// The second half: waits for the run (up to `deadline`), then reports what is left in a
+    /// queue worker.
+    fn wait_stopped(&self, deadline: Option<Instant>) {
+        if let Some(run) = lock(&self.stopping).take() {
+            self.await_stop(&run, deadline);
+        }
+        let left = self.queued.get().map_or(0, |n| n());
+        if left > 0 {
+            tracing::error!(
+                worker = %self.name,
+                items = left,
+                "atasker: the supervisor stopped with items still waiting in this queue worker; \
+                 `QueueWorker::take_remaining()` hands them back"
+            );
+        }
+    }
+
+    fn report(&self, stats: &mut Stats) {
+        stats.workers.push(self.stats());
     }
 }
 

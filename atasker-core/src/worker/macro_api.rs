@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use super::interval::Schedule;
+pub use super::schedule::Schedule;
 
 /// The options of one `#[background_worker]`.
 #[derive(Clone, Copy, Debug)]

@@ -15,6 +15,7 @@ mod event;
 mod interval;
 pub(crate) mod macro_api;
 mod queue;
+pub(crate) mod schedule;
 mod timed;
 pub use event::{EventWorker, EventWorkerBuilder};
 pub use interval::{Worker, WorkerBuilder};
@@ -22,10 +23,10 @@ pub use queue::{QueueWorker, QueueWorkerBuilder};
 mod core;
 mod exec;
 
+pub use crate::stats::{WorkerKind, WorkerState, WorkerStats};
 pub(crate) use core::*;
 pub use exec::WorkerOutput;
 pub(crate) use exec::*;
-pub use crate::stats::{WorkerKind, WorkerState, WorkerStats};
 
 use crate::error::TaskError;
 use crate::priority::Priority;
@@ -41,7 +42,6 @@ use std::sync::atomic::{
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 /// A failed executor run, handed to the worker's `on_error` hook (without one, it goes to
 /// `tracing` as an error, which nothing shows without a subscriber).
@@ -237,7 +237,7 @@ macro_rules! builder_methods {
         /// }
         /// e.stop();
         /// ```
-        pub fn priority(mut self, p: $crate::Priority) -> Self {
+        pub fn priority(mut self, p: $crate::priority::Priority) -> Self {
             self.common.priority = p;
             self
         }
@@ -252,7 +252,7 @@ macro_rules! builder_methods {
         ///     .build(|to: String| drop(to));
         /// assert_eq!(sup.stats().workers[0].name, q.name());
         /// ```
-        pub fn supervisor(mut self, s: &$crate::Supervisor) -> Self {
+        pub fn supervisor(mut self, s: &$crate::supervisor::Supervisor) -> Self {
             self.common.supervisor = Some(s.clone());
             self
         }
@@ -281,7 +281,7 @@ macro_rules! builder_methods {
         /// ```
         pub fn on_error(
             mut self,
-            f: impl Fn(&$crate::WorkerError) + Send + Sync + 'static,
+            f: impl Fn(&$crate::worker::WorkerError) + Send + Sync + 'static,
         ) -> Self {
             self.common.on_error = Some(std::sync::Arc::new(f));
             self

@@ -10,7 +10,7 @@
 //! queued or running), or ended. A timer is fired only if its tag is the chain's current one
 //! (a trigger moves the next run to now with a new tag; the old timer then does nothing).
 
-use super::interval::{catch_up, Schedule};
+use super::schedule::{catch_up, Schedule};
 use super::*;
 use crate::pool::Timer;
 use crate::task::run_catching;

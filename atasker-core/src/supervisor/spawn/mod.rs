@@ -1,8 +1,23 @@
-//! The one path that starts a task: options, admission, the task's cell, delay and deadline,
-//! and the hand-over to its pool; [`TaskBuilder`] for options without macros.
+//! Every way in to an executor, and the one path they share: options ([`Spec`],
+//! [`TaskOptions`], [`TaskBuilder`]), admission, the task's cell, its delay, and the
+//! hand-over to its pool.
+//!
+//! - `thread.rs`: a closure on the thread pool;
+//! - `coroutine.rs`: a future on the runtime (plain coroutines as one tokio task each);
+//! - `process.rs`: a registered static fn in the process pool (typed, or bytes for a node);
+//! - `remote.rs`: a static fn on a node of the cluster, through the producer.
+
+mod coroutine;
+mod process;
+mod remote;
+mod thread;
+
+pub(crate) use coroutine::release_ended;
+pub(crate) use process::{spawn_raw, spawn_static};
+pub(crate) use remote::spawn_remote;
+pub(crate) use thread::spawn_thread;
 
 use super::*;
-use crate::task::Contained;
 
 impl Supervisor {
     /// A builder for one task with options (priority, delay, timeout, name).
@@ -188,7 +203,7 @@ impl TaskBuilder<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::coroutines::spawn(self.spec, fut)
+        coroutine::spawn(self.spec, fut)
     }
 }
 
@@ -325,7 +340,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    crate::coroutines::spawn(opts.spec(), fut)
+    coroutine::spawn(opts.spec(), fut)
 }
 
 /// A timeout given as a number of seconds (validated non-negative by the macro).
@@ -336,23 +351,4 @@ pub fn seconds(secs: f64) -> Duration {
 /// A timeout given as an expression: it must be a `Duration`.
 pub fn duration(d: Duration) -> Duration {
     d
-}
-
-/// Runs `f` on the thread pool of `spec`'s supervisor.
-pub(crate) fn spawn_thread<T, F>(spec: Spec<'_>, f: F) -> Task<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let job = |cell: &Arc<TaskCell<T>>| -> Job {
-        Box::new(BlockingJob {
-            cell: cell.clone(),
-            f: Contained::new(f),
-        })
-    };
-    spec.sup
-        .inner
-        .submit(&spec, PoolKind::Threads, job, |inner, job| {
-            inner.threads.submit(job)
-        })
 }

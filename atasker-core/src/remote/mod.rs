@@ -4,35 +4,27 @@
 //! - **Producer** (`producer.rs`): a remote task is an entry in the stream of its build and
 //!   priority; the submitting process reads its answers from a reply stream of its own and
 //!   resolves the caller's [`Task`]. Submissions are batched into pipelines.
-//! - **Node** (`node.rs`): [`Supervisor::serve_cluster`] takes entries with `XREADGROUP`, as
+//! - **Node** (the `node/` room above the supervisor): [`Supervisor::serve_cluster`] takes entries with `XREADGROUP`, as
 //!   many as its process pool can start now (CRITICAL at once), runs them in that pool under
 //!   the same ladder, and answers and acknowledges each in one script. A heartbeat key with a
 //!   TTL, set from a thread of its own, says it is alive; any node puts the entries of a
 //!   node whose heartbeat expired back in their queue (`reclaim`).
-//! - **Zero set-up nodes** (`zero_setup.rs`): `ATASKER_NODE=redis://…` makes any binary a
-//!   node before `main`.
+//! - **Zero set-up nodes** (`node/zero_setup.rs`): `ATASKER_NODE=redis://…` makes any binary
+//!   a node before `main`.
 //! - The engine is behind [`broker::Broker`]; `link.rs` keeps connections alive.
 //!
 //! [`Supervisor::serve_cluster`]: crate::Supervisor::serve_cluster
 
 pub(crate) mod broker;
-mod link;
-pub(crate) mod node;
+pub(crate) mod link;
 mod producer;
-mod wire;
-pub(crate) mod zero_setup;
+pub(crate) mod wire;
 
 use crate::error::{BuildError, TaskError};
-use crate::process_pool::registry::StaticEntry;
-use crate::supervisor::Spec;
-use crate::task::Task;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub(crate) use producer::Producer;
-pub use crate::stats::NodeStats;
+pub(crate) use producer::{encode_args, job, Outgoing, Producer};
 
 /// The default namespace (the prefix of every key).
 pub(crate) const DEFAULT_NAMESPACE: &str = "atasker";
@@ -215,41 +207,6 @@ pub(crate) fn process_name() -> String {
     format!("{host}:{}:{:08x}", std::process::id(), h.finish() as u32)
 }
 
-/// Runs `entry` on a node of `spec`'s cluster, or in the local process pool without one.
-pub(crate) fn spawn_remote<A, R>(spec: Spec<'_>, entry: &'static StaticEntry, args: A) -> Task<R>
-where
-    A: Serialize + Send + 'static,
-    R: DeserializeOwned + Send + 'static,
-{
-    match &spec.sup.inner.remote {
-        Some(remote) => remote.spawn(&spec, entry, args),
-        None => crate::process_pool::spawn_static(spec, entry, args),
-    }
-}
-
-/// Why [`Supervisor::serve_cluster`](crate::Supervisor::serve_cluster) could not make this
-/// process a node.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClusterError {
-    /// The supervisor was built without
-    /// [`SupervisorBuilder::cluster`](crate::SupervisorBuilder::cluster).
-    #[error("no cluster is configured: build the supervisor with `.cluster(\"redis://…\")`")]
-    NotConfigured,
-    /// `serve_cluster` was called before on this supervisor.
-    #[error("this supervisor already serves the cluster")]
-    AlreadyServing,
-    /// The Redis server is older than 7.0 (before it, `XAUTOCLAIM` left deleted entries
-    /// pending for ever, redis/redis#10198); the text names its version.
-    #[error(
-        "the Redis server is too old for atasker's cluster: version {0}, 7.0 or later is needed"
-    )]
-    ServerTooOld(String),
-    /// The supervisor is stopped, or its runtime could not start.
-    #[error("the supervisor cannot serve: {0}")]
-    Unavailable(String),
-}
-
 /// The error of a task Redis refused or lost.
 pub(crate) fn cluster_error(what: impl std::fmt::Display) -> TaskError {
     TaskError::Cluster(what.to_string())
@@ -260,7 +217,6 @@ pub(crate) fn cluster_error(what: impl std::fmt::Display) -> TaskError {
 pub(crate) struct Remote {
     pub(crate) settings: Arc<Settings>,
     pub(crate) producer: OnceLock<Arc<Producer>>,
-    pub(crate) node: OnceLock<Arc<node::Node>>,
     /// The connection `fleet` cron workers take their leases through, made on first use.
     leases: OnceLock<link::Link>,
 }
@@ -270,7 +226,6 @@ impl Remote {
         Remote {
             settings: Arc::new(settings),
             producer: OnceLock::new(),
-            node: OnceLock::new(),
             leases: OnceLock::new(),
         }
     }

@@ -21,7 +21,7 @@ pub(crate) const NODE: &str = "ATASKER_NODE";
 #[cfg(target_os = "linux")]
 mod imp {
     use super::NODE;
-    use crate::Supervisor;
+    use crate::supervisor::Supervisor;
     use libc::{c_char, c_int};
     use std::time::Duration;
 

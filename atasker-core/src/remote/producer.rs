@@ -8,23 +8,23 @@
 //! *reader* (`XREAD BLOCK` on the reply stream from the last id seen, so that nothing sent
 //! while the connection was down is missed).
 
-use super::broker::{Broker, Outgoing, RedisBroker, REPLY_TTL};
+pub(crate) use super::broker::Outgoing;
+use super::broker::{Broker, RedisBroker, REPLY_TTL};
 use super::link::{Backoff, CallError};
 use super::wire::{self, Answer};
 use super::{cluster_error, Remote, Settings};
 use crate::error::TaskError;
+use crate::kind::PoolKind;
 use crate::pool::ladder::Overdue;
 use crate::priority::Priority;
-use crate::process_pool::registry::StaticEntry;
-use crate::supervisor::{Inner, Spec};
-use crate::kind::PoolKind;
-use crate::task::{run_catching, Contained, Control, Task, TaskCell, TaskInfo, QUEUED};
+use crate::task::{run_catching, Contained, Control, TaskCell, TaskInfo, QUEUED};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// How many tasks one pipeline sends at most.
@@ -34,7 +34,7 @@ const BATCH: usize = 1024;
 const READ_BLOCK: Duration = Duration::from_secs(1);
 
 /// A remote task of any result type, as the producer keeps it.
-trait RemoteJob: Send {
+pub(crate) trait RemoteJob: Send {
     fn control(&self) -> Arc<dyn Control>;
     /// Finishes the task with the answer's value (decoded here) or error.
     fn finish(self: Box<Self>, result: Result<Vec<u8>, TaskError>);
@@ -92,8 +92,7 @@ pub(crate) struct Producer {
 }
 
 impl Producer {
-    fn start(settings: &Settings, inner: &Arc<Inner>) -> Result<Arc<Producer>, TaskError> {
-        let handle = inner.handle()?;
+    fn start(settings: &Settings, handle: &Handle) -> Arc<Producer> {
         let broker = Arc::new(RedisBroker::new(settings));
         let (outbox, rx) = mpsc::unbounded_channel();
         let producer = Arc::new(Producer {
@@ -112,7 +111,7 @@ impl Producer {
         handle.spawn(send_loop(Arc::downgrade(&producer), rx));
         handle.spawn(read_loop(Arc::downgrade(&producer)));
         handle.spawn(audit_loop(Arc::downgrade(&producer), settings.node_timeout));
-        Ok(producer)
+        producer
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiting>> {
@@ -193,61 +192,53 @@ impl Producer {
 }
 
 impl Remote {
-    /// Submits `entry(args)` to the cluster.
-    pub(crate) fn spawn<A, R>(
-        &self,
-        spec: &Spec<'_>,
-        entry: &'static StaticEntry,
-        args: A,
-    ) -> Task<R>
-    where
-        A: Serialize + Send + 'static,
-        R: DeserializeOwned + Send + 'static,
-    {
-        let inner = &spec.sup.inner;
-        let cell = match inner.open_task::<R>(spec, PoolKind::Remote, QUEUED) {
-            Ok(cell) => cell,
-            Err(refused) => return refused,
-        };
-        let fail = |e: TaskError| {
-            cell.finish(QUEUED, Err(e));
-            Task::from_cell(cell.clone())
-        };
-        // The user's `Serialize` and `Drop` run here: contained.
-        let args = Contained::new(args);
-        let mut bytes = Vec::new();
-        let encoded = run_catching(|| {
-            args.get()
-                .map(|a| crate::process_pool::protocol::encode(a, &mut bytes))
-        });
-        drop(args);
-        match encoded {
-            Ok(Some(Ok(()))) => {}
-            Ok(Some(Err(e))) => {
-                return fail(TaskError::Codec(format!(
-                    "the arguments did not cross: {e}"
-                )))
-            }
-            Ok(None) => return fail(TaskError::Codec("the arguments were taken".into())),
-            Err(e) => {
-                return fail(TaskError::Codec(format!(
-                    "the arguments did not cross: {e}"
-                )))
-            }
-        }
-        let producer = match self.producer.get() {
-            Some(p) => p.clone(),
-            None => match Producer::start(&self.settings, inner) {
-                Ok(p) => self.producer.get_or_init(|| p).clone(),
-                Err(e) => return fail(e),
-            },
-        };
-        let tid = cell.header().id.as_u64();
-        producer.table().insert(
+    /// The producer, started on the first call (its loops run on `handle`).
+    pub(crate) fn producer(&self, handle: &Handle) -> Arc<Producer> {
+        self.producer
+            .get_or_init(|| Producer::start(&self.settings, handle))
+            .clone()
+    }
+}
+
+/// A remote task waiting for its answer, to be finished through `cell`.
+pub(crate) fn job<R: DeserializeOwned + Send + 'static>(
+    cell: Arc<TaskCell<R>>,
+) -> Box<dyn RemoteJob> {
+    Box::new(Job { cell })
+}
+
+/// The argument tuple of a remote task, encoded as the child decodes it. The user's
+/// `Serialize` and `Drop` run here: contained.
+pub(crate) fn encode_args<A: Serialize>(args: A) -> Result<Vec<u8>, TaskError> {
+    let args = Contained::new(args);
+    let mut bytes = Vec::new();
+    let encoded = run_catching(|| {
+        args.get()
+            .map(|a| crate::process_pool::protocol::encode(a, &mut bytes))
+    });
+    drop(args);
+    match encoded {
+        Ok(Some(Ok(()))) => Ok(bytes),
+        Ok(None) => Err(TaskError::Codec("the arguments were taken".into())),
+        Ok(Some(Err(e))) => Err(TaskError::Codec(format!(
+            "the arguments did not cross: {e}"
+        ))),
+        Err(e) => Err(TaskError::Codec(format!(
+            "the arguments did not cross: {e}"
+        ))),
+    }
+}
+
+impl Producer {
+    /// Hands a task over: keeps `job` until its answer comes and sends `entry` (of the task
+    /// numbered `entry.tid`) in the next pipeline.
+    pub(crate) fn submit(&self, job: Box<dyn RemoteJob>, entry: Outgoing) {
+        let tid = entry.tid;
+        self.table().insert(
             tid,
             Waiting {
-                job: Box::new(Job { cell: cell.clone() }),
-                priority: spec.priority,
+                job,
+                priority: entry.priority,
                 queued_at: Instant::now(),
                 entry: None,
                 warned: false,
@@ -255,18 +246,9 @@ impl Remote {
                 suspect: false,
             },
         );
-        let sent = producer.outbox.send(Command::Submit(Outgoing {
-            tid,
-            priority: spec.priority,
-            name: entry.name,
-            args: bytes,
-            timeout: spec.timeout,
-        }));
-        if sent.is_err() {
-            producer.resolve(tid, Err(cluster_error("the cluster client has stopped")));
+        if self.outbox.send(Command::Submit(entry)).is_err() {
+            self.resolve(tid, Err(cluster_error("the cluster client has stopped")));
         }
-        inner.poke_watchdog();
-        Task::from_cell(cell)
     }
 }
 

@@ -14,15 +14,17 @@
 //! - Stop: the readers stop taking, running tasks finish and are answered, the heartbeat is
 //!   deleted and the node leaves the group.
 
-use super::broker::{Broker, RedisBroker, Taken};
-use super::link::{Backoff, CallError};
-use super::wire;
-use super::{NodeStats, Settings};
-use crate::error::TaskError;
+pub(crate) mod zero_setup;
+
+use crate::error::{ClusterError, TaskError};
 use crate::pool::ladder::Limits;
 use crate::priority::Priority;
 use crate::process_pool::registry::{entries, StaticEntry};
-use crate::supervisor::{Inner, Spec, Supervisor};
+use crate::remote::broker::{self, Broker, RedisBroker, Taken};
+use crate::remote::link::{Backoff, CallError};
+use crate::remote::{fingerprint, process_name, wire, Settings};
+use crate::stats::{NodeStats, Stats};
+use crate::supervisor::{spawn_raw, Client, Inner, Spec, Supervisor};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -107,8 +109,7 @@ impl Supervisor {
     /// [`ClusterError::ServerTooOld`]: crate::ClusterError::ServerTooOld
     /// [`ClusterError::Unavailable`]: crate::ClusterError::Unavailable
     /// [`SupervisorBuilder::cluster`]: crate::SupervisorBuilder::cluster
-    pub fn serve_cluster(&self) -> Result<(), super::ClusterError> {
-        use super::ClusterError;
+    pub fn serve_cluster(&self) -> Result<(), ClusterError> {
         let inner = &self.inner;
         let Some(remote) = &inner.remote else {
             return Err(ClusterError::NotConfigured);
@@ -118,7 +119,7 @@ impl Supervisor {
                 "the supervisor is stopped".into(),
             ));
         }
-        if remote.node.get().is_some() {
+        if inner.node.get().is_some() {
             return Err(ClusterError::AlreadyServing);
         }
         if let Some(version) = server_version(&remote.settings) {
@@ -135,7 +136,7 @@ impl Supervisor {
             .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
         let node = Node::new(inner, remote.settings.clone());
         let mut fresh = false;
-        remote.node.get_or_init(|| {
+        inner.node.get_or_init(|| {
             fresh = true;
             node.clone()
         });
@@ -170,9 +171,9 @@ impl Node {
         Arc::new(Node {
             sup: Arc::downgrade(inner),
             broker,
-            name: super::process_name(),
+            name: process_name(),
             registry,
-            limits: crate::process_pool::limits(inner),
+            limits: inner.process_limits(),
             settings,
             busy: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
@@ -191,7 +192,7 @@ impl Node {
     }
 
     fn start(self: &Arc<Self>, handle: &tokio::runtime::Handle) {
-        tracing::info!(node = %self.name, redis = %self.settings.shown, namespace = %self.settings.namespace, build = super::fingerprint(), "atasker: serving the cluster");
+        tracing::info!(node = %self.name, redis = %self.settings.shown, namespace = %self.settings.namespace, build = fingerprint(), "atasker: serving the cluster");
         let me = self.clone();
         let beat = std::thread::Builder::new()
             .name("atasker-heartbeat".into())
@@ -394,7 +395,7 @@ impl Node {
             for_worker: true,
             ..Spec::new(&sup)
         };
-        let run = crate::process_pool::spawn_raw(spec, index, task.args);
+        let run = spawn_raw(spec, index, task.args);
         let me = self.clone();
         let (priority, id) = (t.priority, t.id);
         let address = Some((task.reply_to, task.tid));
@@ -538,7 +539,7 @@ impl Node {
                 }
                 let set: redis::RedisResult<()> = redis::cmd("SET")
                     .arg(&key)
-                    .arg(super::fingerprint())
+                    .arg(fingerprint())
                     .arg("PX")
                     .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
                     .query(c);
@@ -575,7 +576,7 @@ impl Node {
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(c);
         let script = redis::Script::new(LEAVE);
         let left: redis::RedisResult<()> = (self.broker.over_queues(&script))
-            .arg(super::broker::GROUP)
+            .arg(broker::GROUP)
             .arg(&self.name)
             .invoke(c);
         if let Err(e) = left {
@@ -587,35 +588,6 @@ impl Node {
         let (lock, cv) = &self.idle;
         let _g = crate::sync::lock(lock);
         cv.notify_all();
-    }
-
-    /// Stops taking tasks and waits (until `deadline`) for the readers to end, so that
-    /// nothing is taken after this returns.
-    pub(crate) fn stop_taking(&self, deadline: Option<Instant>) {
-        self.stop.send_replace(true);
-        self.freed.notify_waiters();
-        self.wait(deadline, || self.readers.load(SeqCst) == 0);
-    }
-
-    /// Waits (until `deadline`, and at most a node timeout: answers that cannot reach Redis
-    /// are not waited for for ever) for the running tasks' answers to be sent, then ends the
-    /// heartbeat and leaves the group where it holds nothing (what it still holds is taken
-    /// over by another node once the heartbeat is gone).
-    pub(crate) fn finish(&self, deadline: Option<Instant>) {
-        let most = Instant::now() + self.settings.node_timeout;
-        let deadline = deadline.map_or(most, |d| d.min(most));
-        if !self.wait(Some(deadline), || self.running() == 0) {
-            tracing::error!(node = %self.name, unanswered = self.running(), "atasker: the node stops with answers Redis did not take; their tasks go to another node");
-        }
-        {
-            let (lock, cv) = &self.idle;
-            *crate::sync::lock(lock) = true;
-            cv.notify_all();
-        }
-        if let Some(h) = crate::sync::lock(&self.heartbeat).take() {
-            let _ = h.join();
-        }
-        tracing::info!(node = %self.name, "atasker: the node stopped serving");
     }
 
     fn wait(&self, deadline: Option<Instant>, done: impl Fn() -> bool) -> bool {
@@ -635,5 +607,41 @@ impl Node {
                 .0;
         }
         true
+    }
+}
+
+/// The node as its supervisor's stop sees it.
+impl Client for Node {
+    /// Stops taking tasks and waits (until `deadline`) for the readers to end, so that
+    /// nothing is taken after this returns.
+    fn stop_taking(&self, deadline: Option<Instant>) {
+        self.stop.send_replace(true);
+        self.freed.notify_waiters();
+        self.wait(deadline, || self.readers.load(SeqCst) == 0);
+    }
+
+    /// Waits (until `deadline`, and at most a node timeout: answers that cannot reach Redis
+    /// are not waited for for ever) for the running tasks' answers to be sent, then ends the
+    /// heartbeat and leaves the group where it holds nothing (what it still holds is taken
+    /// over by another node once the heartbeat is gone).
+    fn finish(&self, deadline: Option<Instant>) {
+        let most = Instant::now() + self.settings.node_timeout;
+        let deadline = deadline.map_or(most, |d| d.min(most));
+        if !self.wait(Some(deadline), || self.running() == 0) {
+            tracing::error!(node = %self.name, unanswered = self.running(), "atasker: the node stops with answers Redis did not take; their tasks go to another node");
+        }
+        {
+            let (lock, cv) = &self.idle;
+            *crate::sync::lock(lock) = true;
+            cv.notify_all();
+        }
+        if let Some(h) = crate::sync::lock(&self.heartbeat).take() {
+            let _ = h.join();
+        }
+        tracing::info!(node = %self.name, "atasker: the node stopped serving");
+    }
+
+    fn report(&self, stats: &mut Stats) {
+        stats.node = Some(self.stats());
     }
 }

@@ -10,7 +10,9 @@
 //! worker, one that says where), and its checked value goes to the key's
 //! field, once, with the key's span (a duplicate key is an error too). Errors
 //! go to the [`Ctxt`] and parsing goes on, so the user sees all of them at
-//! once. The checks of the values themselves are in `args/value.rs`.
+//! once. The checks of the values themselves, and the checked values
+//! ([`DurationValue`], [`CountValue`]) that the later stages read, are in
+//! `args/value.rs`.
 
 mod value;
 
@@ -20,12 +22,11 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Expr, Ident, LitStr};
 
-pub(crate) use self::value::peel;
 use self::value::{
     any_expr, count_value, cron_value, duration_value, priority_value, str_value, tz_value,
 };
+pub(crate) use self::value::{peel, CountValue, DurationValue};
 use crate::ctxt::Ctxt;
-use crate::model::{CountValue, DurationValue};
 
 // ---- keys ----
 

@@ -113,10 +113,10 @@ use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::{Expr, FnArg, Pat, PatIdent, ReturnType, Token, Type};
 
-use crate::args::{self, TaskArgs, WorkerArgs};
+use crate::args::{self, DurationValue, TaskArgs, WorkerArgs};
 use crate::ctxt::Ctxt;
 use crate::item::{self, WorkerItem};
-use crate::model::{DurationValue, Executor, FnKind, Task, Worker};
+use crate::model::{Executor, FnKind, Task, Worker};
 use crate::validate;
 
 /// `#[background_task]`: turns `fn f(args) -> T` (or `async fn`) into

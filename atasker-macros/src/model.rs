@@ -10,7 +10,7 @@
 use proc_macro2::Span;
 use syn::{Expr, ImplItem, ItemFn, ItemImpl, LitStr, Signature, Type};
 
-use crate::args::{Given, TaskArgs, WorkerArgs};
+use crate::args::{CountValue, DurationValue, Given, TaskArgs, WorkerArgs};
 use crate::item::{typed_inputs, WorkerItem};
 
 /// Where a function runs, decided once from its signature and the `static`
@@ -37,26 +37,6 @@ impl FnKind {
             FnKind::Blocking
         }
     }
-}
-
-/// A `SECS | EXPR` value.
-#[derive(Clone)]
-pub(crate) enum DurationValue {
-    /// A literal number of seconds, already checked: finite, not negative and
-    /// small enough for a `Duration`. `span` is the literal's.
-    Seconds { secs: f64, span: Span },
-    /// Any other expression; it must be a `core::time::Duration`.
-    Expr(Expr),
-}
-
-/// An `N | EXPR` value.
-#[derive(Clone)]
-pub(crate) enum CountValue {
-    /// A literal, already checked: at least 1 and small enough for a `usize`
-    /// on this machine. `span` is the literal's.
-    Literal { n: u64, span: Span },
-    /// Any other expression; it must be a `usize`.
-    Expr(Expr),
 }
 
 // ---- tasks ----

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
-
 /// A loop, interval or delay worker.
 ///
 /// Made by `#[background_worker]` (a `fn` becomes a static handle; an `impl` block gets
@@ -370,7 +369,6 @@ impl WorkerBuilder {
         }
     }
 }
-
 
 async fn drive(
     core: &Core,

@@ -1,13 +1,35 @@
 //! The checks of option values, one per form: a literal where the form
 //! wants one (a number of seconds, a count, a string) is checked here, with a
 //! message that says what to write; any other expression is kept for rustc
-//! to type-check.
+//! to type-check. The checked `SECS | EXPR` and `N | EXPR` values
+//! ([`DurationValue`], [`CountValue`]) are defined here too: the model and
+//! the expand stage read them as parsed.
 
+use proc_macro2::Span;
 use syn::{Expr, ExprLit, ExprUnary, Lit, LitStr, UnOp};
 
 use super::Spec;
 use crate::ctxt::Ctxt;
-use crate::model::{CountValue, DurationValue};
+
+/// A `SECS | EXPR` value.
+#[derive(Clone)]
+pub(crate) enum DurationValue {
+    /// A literal number of seconds, already checked: finite, not negative and
+    /// small enough for a `Duration`. `span` is the literal's.
+    Seconds { secs: f64, span: Span },
+    /// Any other expression; it must be a `core::time::Duration`.
+    Expr(Expr),
+}
+
+/// An `N | EXPR` value.
+#[derive(Clone)]
+pub(crate) enum CountValue {
+    /// A literal, already checked: at least 1 and small enough for a `usize`
+    /// on this machine. `span` is the literal's.
+    Literal { n: u64, span: Span },
+    /// Any other expression; it must be a `usize`.
+    Expr(Expr),
+}
 
 /// Any expression: rustc checks its type (`supervisor`, `on_error`).
 pub(super) fn any_expr(expr: Expr, _: Spec, _: &mut Ctxt) -> Option<Expr> {

@@ -7,8 +7,9 @@ use quote::{quote, ToTokens};
 use syn::visit_mut::VisitMut;
 use syn::{Attribute, Generics, ItemFn, ItemImpl, Lifetime, ReturnType, Signature, TypeReference};
 
-use super::worker::{handle_static, handle_type, INTO_WORKER_DOC};
-use super::{params, result_type};
+use super::params;
+use super::task::outer_fn;
+use super::worker::{handle_static, handle_type, with_into_worker};
 use crate::item::find_impl_trait;
 use crate::model::{Executor, Task, Worker, WorkerKind};
 
@@ -22,23 +23,11 @@ use crate::model::{Executor, Task, Worker, WorkerKind};
 /// `None` when the result is `impl Trait`, which only the body could give a
 /// type: the item is then emitted unchanged.
 pub(super) fn task(task: &Task) -> Option<TokenStream> {
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-    } = &task.func;
+    let ItemFn { sig, block, .. } = &task.func;
     if matches!(&sig.output, ReturnType::Type(_, ty) if find_impl_trait(ty).is_some()) {
         return None;
     }
-    let ident = &sig.ident;
-    let unsafety = &sig.unsafety;
-    let generics = &sig.generics;
-    let where_clause = &generics.where_clause;
-    let result = result_type(&sig.output);
-    let receiver = sig.receiver().map(|receiver| quote!(#receiver,));
     let params = params(&sig.inputs);
-    let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
     let names: Vec<TokenStream> = sig
         .receiver()
         .map(|_| quote!(self))
@@ -47,16 +36,17 @@ pub(super) fn task(task: &Task) -> Option<TokenStream> {
         .collect();
     let used = (!names.is_empty()).then(|| quote!(let _ = (#(#names,)*);));
     let body = unused_body(&[], sig, block);
-    Some(quote! {
-        #(#attrs)*
-        #vis #unsafety fn #ident #generics (#receiver #(#outer_params),*) -> ::atasker::Task<#result>
-        #where_clause
-        {
+    // The stand-in's `fn` has the macro's span, not the user's.
+    Some(outer_fn(
+        &task.func,
+        &Default::default(),
+        &params,
+        quote! {
             #body
             #used
             ::core::unimplemented!()
-        }
-    })
+        },
+    ))
 }
 
 /// What the code around a worker sees when the macro reports an error: for a
@@ -93,22 +83,9 @@ fn worker_fn(worker: &Worker, func: &ItemFn) -> TokenStream {
 /// The stand-in of a worker `impl` block: the block and `into_worker(self)`,
 /// built by `unimplemented!()`.
 fn worker_impl(worker: &Worker, block: &ItemImpl, run: Option<&Signature>) -> TokenStream {
-    let self_ty = &block.self_ty;
-    let generics = &block.generics;
-    let where_clause = &generics.where_clause;
     let run_generics = run.map(|run| run.generics.clone());
-    let handle = handle(worker, &run_generics.unwrap_or_default(), generics);
-    let doc = INTO_WORKER_DOC;
-    quote! {
-        #block
-
-        impl #generics #self_ty #where_clause {
-            #[doc = #doc]
-            pub fn into_worker(self) -> #handle {
-                ::core::unimplemented!()
-            }
-        }
-    }
+    let handle = handle(worker, &run_generics.unwrap_or_default(), &block.generics);
+    with_into_worker(block, &handle, quote!(::core::unimplemented!()))
 }
 
 /// The user's body in a function of its own that nothing calls, with

@@ -5,7 +5,7 @@
 use proc_macro2::{Delimiter, Group, Ident, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{ItemFn, Type};
+use syn::{ItemFn, Token, Type};
 
 use super::{duration, optional, params, priority, result_type, static_entry};
 use crate::model::{FnKind, Task};
@@ -46,6 +46,7 @@ pub(super) fn task_fn(task: &Task) -> TokenStream {
 
     outer_fn(
         &task.func,
+        &sig.fn_token,
         &params,
         quote! {
             #asyncness fn __atasker_body #generics (#inputs) #output #where_clause #block
@@ -94,6 +95,7 @@ pub(super) fn static_task_fn(task: &Task) -> TokenStream {
     // Validation leaves a static task no generics.
     outer_fn(
         &task.func,
+        &sig.fn_token,
         &params,
         quote! {
             fn __atasker_body(#inputs) #output #block
@@ -103,22 +105,30 @@ pub(super) fn static_task_fn(task: &Task) -> TokenStream {
     )
 }
 
-/// The function a task becomes: the user's attributes, visibility, name and
-/// generics, the arguments by the names `params` gives them, `->
-/// ::atasker::Task<T>`, and `body`.
-fn outer_fn(func: &ItemFn, params: &[(Ident, &Type)], body: TokenStream) -> TokenStream {
+/// The function a task becomes (or its stand-in): the user's attributes,
+/// visibility and `unsafe`, `fn_token`, the user's name and generics, the
+/// receiver and the arguments by the names `params` gives them, `->
+/// ::atasker::Task<T>`, and `body`. Only a stand-in has `unsafe` or a
+/// receiver (validation rejects both).
+pub(super) fn outer_fn(
+    func: &ItemFn,
+    fn_token: &Token![fn],
+    params: &[(Ident, &Type)],
+    body: TokenStream,
+) -> TokenStream {
     let ItemFn {
         attrs, vis, sig, ..
     } = func;
-    let fn_token = &sig.fn_token;
+    let unsafety = &sig.unsafety;
     let ident = &sig.ident;
     let generics = &sig.generics;
     let where_clause = &generics.where_clause;
     let result = result_type(&sig.output);
+    let receiver = sig.receiver().map(|receiver| quote!(#receiver,));
     let outer_params = params.iter().map(|(name, ty)| quote!(#name: #ty));
     quote! {
         #(#attrs)*
-        #vis #fn_token #ident #generics (#(#outer_params),*) -> ::atasker::Task<#result>
+        #vis #unsafety #fn_token #ident #generics (#receiver #(#outer_params),*) -> ::atasker::Task<#result>
         #where_clause
         {
             #body

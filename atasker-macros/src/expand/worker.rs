@@ -8,8 +8,9 @@ use syn::ext::IdentExt;
 use syn::{Attribute, ItemFn, ItemImpl, Signature, Type};
 
 use super::{duration, optional, params, priority, result_type, static_entry};
+use crate::args::CountValue;
 use crate::item::type_to_string;
-use crate::model::{CountValue, FnKind, Schedule, Worker, WorkerKind};
+use crate::model::{FnKind, Schedule, Worker, WorkerKind};
 
 /// A `fn` worker: a static handle, built on first use, whose body runs on
 /// the runtime or the thread pool or, `static`, in the process pool.
@@ -156,9 +157,9 @@ fn belongs_on_static(attr: &Attribute) -> bool {
 
 /// The docs of `into_worker`. No intra-doc link to `run`: it is usually
 /// private, and rustdoc warns about public docs linking to private items.
-pub(super) const INTO_WORKER_DOC: &str = " Turns this value into a worker that calls its `run` \
-                                          method (made by `#[background_worker]`); start it \
-                                          with `.start()`.";
+const INTO_WORKER_DOC: &str = " Turns this value into a worker that calls its `run` \
+                               method (made by `#[background_worker]`); start it with \
+                               `.start()`.";
 
 /// An `impl`-block worker: the block unchanged, plus `into_worker(self)`.
 pub(super) fn worker_impl(worker: &Worker, block: &ItemImpl, run: &Signature) -> TokenStream {
@@ -183,14 +184,31 @@ pub(super) fn worker_impl(worker: &Worker, block: &ItemImpl, run: &Signature) ->
         (FnKind::Blocking | FnKind::Static, _) => quote_spanned!(span=> Self::run),
     };
     let call = quote_spanned!(span=> ::atasker::__private::#constructor(#options, self, #run));
+    // Validation leaves the block no generics, so its second block is
+    // `impl Type`.
+    with_into_worker(block, &handle, call)
+}
+
+/// The user's `block` unchanged, plus a second block with
+/// `into_worker(self) -> handle`, whose body is `body` (also for the
+/// stand-in). The second block has the generics and `where` clause of the
+/// user's.
+pub(super) fn with_into_worker(
+    block: &ItemImpl,
+    handle: &TokenStream,
+    body: TokenStream,
+) -> TokenStream {
+    let self_ty = &block.self_ty;
+    let generics = &block.generics;
+    let where_clause = &generics.where_clause;
     let doc = INTO_WORKER_DOC;
     quote! {
         #block
 
-        impl #self_ty {
+        impl #generics #self_ty #where_clause {
             #[doc = #doc]
             pub fn into_worker(self) -> #handle {
-                #call
+                #body
             }
         }
     }

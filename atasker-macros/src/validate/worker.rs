@@ -9,10 +9,10 @@ use syn::{Generics, ItemImpl, PatType, Signature};
 
 use super::owned::{check_owned_type, check_owned_types, Crossing, Position};
 use super::{check_qualifiers, check_static_async, check_supervisor};
-use crate::args::{Given, Key, WorkerArgs, WorkerKey};
+use crate::args::{DurationValue, Given, Key, WorkerArgs, WorkerKey};
 use crate::ctxt::Ctxt;
 use crate::item::{find_impl_trait, type_to_string, typed_inputs};
-use crate::model::{DurationValue, Executor, Worker, WorkerKind};
+use crate::model::{Executor, Worker, WorkerKind};
 
 // ---- the options ----
 

@@ -13,33 +13,46 @@
 //!
 //! # Where things are
 //!
+//! Rooms from top to bottom: each names only rooms on its own line or below it
+//! (`.ci/layers.py` checks this in CI). A lower room reaches a higher one only through a
+//! trait it defines itself: `task::Schedule` (a task's supervisor), `pool::Timer` (a
+//! pool's timers), `supervisor::Client` (what a stop stops: workers, the node).
+//!
 //! ```text
-//! supervisor/   the owner of everything: builder.rs (settings), submit.rs (the one path that
-//!               starts a task: Spec → admit → cell → job → delay → pool), shutdown.rs (stop,
-//!               what a stop waits for and cancels), watchdog.rs (queue-wait hooks)
-//! task/         Task<T> (mod.rs), its shared state and waits (cell.rs: Header, the state
-//!               machine, the Schedule trait tasks reach their supervisor through), panic
-//!               containment (unwind.rs)
-//! pool/         the one pool skeleton (mod.rs: ready queue, crew of threads, release and
-//!               refill), the admission ladder (ladder.rs), thread bookkeeping (crew.rs)
-//! thread_pool.rs   the pool kind whose threads run closures
+//! lib.rs · __private.rs · static_api.rs   the faces: the public API, what generated code
+//!               calls (static_api.rs: the typed calls of static fns and static workers)
+//! node/         a cluster node: serve_cluster (mod.rs), zero set-up nodes (zero_setup.rs)
+//! worker/       core.rs (start/stop/counters; a supervisor Client), exec.rs (where a run
+//!               happens), schedule.rs, interval.rs, timed.rs (pool-timer chains), cron.rs,
+//!               queue.rs, event.rs, macro_api.rs (what the macro calls)
+//! supervisor/   the owner of everything: builder.rs (settings), spawn/ (every way in:
+//!               mod.rs: Spec → admit → cell → job → delay → pool; thread.rs, coroutine.rs,
+//!               process.rs, remote.rs), client.rs (Client), shutdown.rs (stop, what a stop
+//!               waits for and cancels), watchdog.rs (queue-wait hooks)
+//! remote/       the cluster's producer side on Redis Streams: settings (mod.rs), producer.rs,
+//!               broker.rs (the engine behind a trait), link.rs (connections), wire.rs
 //! process_pool/ the pool kind whose threads (drivers, driver.rs) each own a child process:
-//!               registry.rs (static fns by index), protocol.rs (frames, bincode), process.rs
-//!               (the parent's handle to a child, posix_spawn), child_main.rs (the child,
-//!               before main)
-//! coroutines.rs    async fn tasks on the tokio runtime
-//! worker/       core.rs (start/stop/counters), exec.rs (where a run happens), interval.rs,
-//!               queue.rs, event.rs (the kinds), macro_api.rs (what the macro calls)
-//! context.rs    the thread-local context (current supervisor, worker, pool)
-//! sync.rs · error.rs · priority.rs · stats.rs · __private.rs (re-exports for the macros)
+//!               registry.rs (static fns by index), job.rs, protocol.rs (frames, bincode),
+//!               process.rs (posix_spawn), slots.rs (shared request words), child_main.rs
+//! thread_pool.rs   the pool kind whose threads run closures
+//! pool/         the one pool skeleton (mod.rs), the admission ladder (ladder.rs), thread
+//!               bookkeeping (crew.rs)
+//! task/         Task<T> (mod.rs), its cell and the Schedule trait (cell.rs), tokio-joined
+//!               plain coroutines (joined.rs), panic containment (unwind.rs)
+//! stats/        live counters (cells.rs) and serializable snapshots (snapshot.rs)
+//! metrics.rs    the `metrics` facade calls (behind the `metrics` feature)
+//! kind.rs       PoolKind, Outcome
+//! context.rs · error.rs · priority.rs · sync.rs   the ground types
 //! ```
 //!
 //! A `#[background_task(static)]` call goes: the generated fn → `__private::static_fn().spawn`
-//! (`process_pool/registry.rs`) → `process_pool::spawn_static` → `Inner::submit`
-//! (`supervisor/submit.rs`: admit, cell, job) → `ProcessPool::submit` → the ladder
+//! (`static_api.rs`) → `supervisor::spawn::spawn_static` (`spawn/process.rs`) →
+//! `Inner::submit` (`spawn/mod.rs`: admit, cell, job) → `ProcessPool::submit` → the ladder
 //! (`pool/ladder.rs`) → a driver thread (`pool/mod.rs`) → `Processes::run_job`
 //! (`process_pool/driver.rs`: request frame, child, reply) → `TaskCell::finish`
-//! (`task/cell.rs`) → the caller's `Task<T>`.
+//! (`task/cell.rs`) → the caller's `Task<T>`. A remote one goes `static_api.rs` →
+//! `spawn/remote.rs` (cell, encoded arguments) → `remote/producer.rs` (pipeline, reply
+//! stream) → a node (`node/mod.rs`) → `spawn/process.rs::spawn_raw` there.
 #![doc(test(attr(deny(warnings))))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::undocumented_unsafe_blocks)]

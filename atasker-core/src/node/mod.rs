@@ -111,7 +111,7 @@ impl Supervisor {
     /// [`SupervisorBuilder::cluster`]: crate::SupervisorBuilder::cluster
     pub fn serve_cluster(&self) -> Result<(), ClusterError> {
         let inner = &self.inner;
-        let Some(remote) = &inner.remote else {
+        let Some(settings) = inner.cluster_settings() else {
             return Err(ClusterError::NotConfigured);
         };
         if self.is_stopped() {
@@ -119,10 +119,10 @@ impl Supervisor {
                 "the supervisor is stopped".into(),
             ));
         }
-        if inner.node.get().is_some() {
+        if inner.has_node() {
             return Err(ClusterError::AlreadyServing);
         }
-        if let Some(version) = server_version(&remote.settings) {
+        if let Some(version) = server_version(settings) {
             let major = version
                 .split('.')
                 .next()
@@ -134,13 +134,8 @@ impl Supervisor {
         let handle = inner
             .handle()
             .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
-        let node = Node::new(inner, remote.settings.clone());
-        let mut fresh = false;
-        inner.node.get_or_init(|| {
-            fresh = true;
-            node.clone()
-        });
-        if !fresh {
+        let node = Node::new(inner, settings.clone());
+        if !inner.set_node(node.clone()) {
             return Err(ClusterError::AlreadyServing);
         }
         node.start(handle);

@@ -108,11 +108,8 @@ mod imp {
         if let Err(e) = sup.serve_cluster() {
             return fail(e);
         }
-        let shown = sup
-            .inner
-            .remote
-            .as_ref()
-            .map(|r| r.settings.shown.clone())
+        let shown = (sup.inner.cluster_settings())
+            .map(|s| s.shown.clone())
             .unwrap_or_default();
         let name = sup.stats().node.map(|n| n.name).unwrap_or_default();
         eprintln!("atasker node {name}: serving {shown}");

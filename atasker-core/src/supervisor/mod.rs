@@ -162,28 +162,28 @@ impl fmt::Debug for Supervisor {
 
 /// The shared state of a supervisor.
 pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) stats: StatsCells,
-    pub(crate) threads: ThreadPool,
-    pub(crate) processes: ProcessPool,
+    config: Config,
+    stats: StatsCells,
+    threads: ThreadPool,
+    processes: ProcessPool,
     /// The cluster, when one is configured.
-    pub(crate) remote: Option<crate::remote::Remote>,
+    remote: Option<crate::remote::Remote>,
     /// The cluster node, once `serve_cluster` made this process one.
-    pub(crate) node: OnceLock<Arc<dyn Client>>,
+    node: OnceLock<Arc<dyn Client>>,
     /// The runtime the supervisor owns (none with `.runtime(handle)`), built on first use.
-    pub(crate) runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// A handle to the runtime in use, once known (or why it could not start).
-    pub(crate) rt_handle: OnceLock<Result<tokio::runtime::Handle, String>>,
+    rt_handle: OnceLock<Result<tokio::runtime::Handle, String>>,
     /// `OPEN`, then `DRAINING` while a stop lets the workers finish, then `CLOSED`.
-    pub(crate) phase: AtomicU8,
+    phase: AtomicU8,
     /// Set when a `stop` call has returned (for [`Supervisor::stopped`]).
-    pub(crate) stop_ended: crate::sync::Signal,
-    pub(crate) pending: Arc<Pending>,
+    stop_ended: crate::sync::Signal,
+    pending: Arc<Pending>,
     /// Coroutines and delayed tasks, so that a stop deadline can cancel them.
-    pub(crate) live: [Mutex<LiveTable>; LIVE_SHARDS],
+    live: [Mutex<LiveTable>; LIVE_SHARDS],
     /// Every worker made on this supervisor (for `stats` and `stop`).
-    pub(crate) workers: Mutex<Vec<Weak<dyn Client>>>,
-    pub(crate) watchdog: Arc<Watchdog>,
+    workers: Mutex<Vec<Weak<dyn Client>>>,
+    watchdog: Arc<Watchdog>,
 }
 
 impl Drop for Inner {
@@ -233,6 +233,41 @@ impl Inner {
             c.process_reserve_normal,
             c.process_reserve_high,
         )
+    }
+
+    /// The cluster's settings, when one is configured.
+    pub(crate) fn cluster_settings(&self) -> Option<&Arc<crate::remote::Settings>> {
+        self.remote.as_ref().map(|r| &r.settings)
+    }
+
+    /// The cluster side, when one is configured (for `fleet` leases).
+    pub(crate) fn remote(&self) -> Option<&crate::remote::Remote> {
+        self.remote.as_ref()
+    }
+
+    /// Whether this process serves the cluster already.
+    pub(crate) fn has_node(&self) -> bool {
+        self.node.get().is_some()
+    }
+
+    /// Makes `node` this supervisor's node; `false` if it has one already.
+    pub(crate) fn set_node(&self, node: Arc<dyn Client>) -> bool {
+        self.node.set(node).is_ok()
+    }
+
+    /// Arms `timer` on the thread pool's timers, due at `due` (see `pool::Timer`).
+    pub(crate) fn schedule_timer(
+        &self,
+        due: Instant,
+        tag: u64,
+        timer: &Arc<dyn crate::pool::Timer>,
+    ) {
+        self.threads.schedule(due, tag, timer);
+    }
+
+    /// Whether tasks wait in the thread pool's queue.
+    pub(crate) fn threads_queued(&self) -> bool {
+        self.threads.has_queued()
     }
 
     pub(crate) fn runtime_thread_name(&self) -> String {

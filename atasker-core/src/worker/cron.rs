@@ -241,7 +241,7 @@ pub(crate) async fn drive(
 /// if it took the tick's lease. Its TTL: twice the period (up to the `next` tick), at least a
 /// minute, at most a day.
 async fn fleet_lease(core: &Core, tick: DateTime<Utc>, next: Option<DateTime<Utc>>) -> bool {
-    let Some(remote) = &core.sup.inner.remote else {
+    let Some(remote) = core.sup.inner.remote() else {
         return true;
     };
     let period = next

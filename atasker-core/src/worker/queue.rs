@@ -428,7 +428,7 @@ where
             return false;
         }
         // Take the next item only when it will be served here.
-        if core.sup.inner.threads.has_queued() {
+        if core.sup.inner.threads_queued() {
             break;
         }
         started = ended;

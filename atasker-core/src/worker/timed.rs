@@ -119,7 +119,7 @@ impl Chain {
         }
         if let Some(due) = due {
             let timer: Arc<dyn Timer> = self.clone();
-            self.core.sup.inner.threads.schedule(due, tag, &timer);
+            self.core.sup.inner.schedule_timer(due, tag, &timer);
         }
     }
 
@@ -135,8 +135,7 @@ impl Chain {
         self.core
             .sup
             .inner
-            .threads
-            .schedule(Instant::now(), tag, &timer);
+            .schedule_timer(Instant::now(), tag, &timer);
     }
 
     /// No further run: ends the chain if it waits for its timer (a run due or running ends it

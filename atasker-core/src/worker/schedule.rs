@@ -6,7 +6,7 @@ use super::Core;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-/// When a [`Worker`] runs (what `#[background_worker]` fills through `__private`).
+/// When a [`Worker`](crate::worker::Worker) runs (what `#[background_worker]` fills through `__private`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Schedule {
     /// Back to back, yielding between runs.

@@ -122,7 +122,7 @@ pub(crate) struct Core {
     /// Counts the items waiting in a queue worker.
     pub(crate) queued: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
     pub(crate) ctl: Mutex<Option<Run>>,
-    /// The run a supervisor stop told to stop, until the stop waits for it.
+    /// The run a supervisor stop told to stop: every stop (two may overlap) waits for it.
     stopping: Mutex<Option<Run>>,
     pub(crate) trigger: Signal,
     pub(crate) state: AtomicState,
@@ -436,13 +436,19 @@ impl Client for Core {
                 run.drain.store(true, SeqCst);
             }
         }
-        *lock(&self.stopping) = self.signal_stop();
+        if let Some(run) = self.signal_stop() {
+            *lock(&self.stopping) = Some(run);
+        }
     }
 
     /// The second half: waits for the run (up to `deadline`), then reports what is left in a
     /// queue worker.
     fn wait_stopped(&self, deadline: Option<Instant>) {
-        if let Some(run) = lock(&self.stopping).take() {
+        // A stop made by this worker's own run must not wait for that run.
+        let me = self as *const Core as usize;
+        let inside = crate::context::is(crate::context::Slot::Worker, me);
+        let run = lock(&self.stopping).clone().filter(|_| !inside);
+        if let Some(run) = run {
             self.await_stop(&run, deadline);
         }
         let left = self.queued.get().map_or(0, |n| n());

@@ -192,11 +192,17 @@ impl Producer {
 }
 
 impl Remote {
-    /// The producer, started on the first call (its loops run on `handle`).
-    pub(crate) fn producer(&self, handle: &Handle) -> Arc<Producer> {
-        self.producer
-            .get_or_init(|| Producer::start(&self.settings, handle))
-            .clone()
+    /// The producer, started on the first call (its loops run on the runtime `handle`
+    /// gives; asked for only then).
+    pub(crate) fn producer<'h>(
+        &self,
+        handle: impl FnOnce() -> Result<&'h Handle, TaskError>,
+    ) -> Result<Arc<Producer>, TaskError> {
+        if let Some(p) = self.producer.get() {
+            return Ok(p.clone());
+        }
+        let p = Producer::start(&self.settings, handle()?);
+        Ok(self.producer.get_or_init(|| p).clone())
     }
 }
 

@@ -23,8 +23,9 @@ where
         Ok(cell) => cell,
         Err(refused) => return refused,
     };
-    let prepared = encode_args(args).and_then(|bytes| Ok((inner.handle()?, bytes)));
-    let (handle, bytes) = match prepared {
+    let prepared =
+        encode_args(args).and_then(|bytes| Ok((remote.producer(|| inner.handle())?, bytes)));
+    let (producer, bytes) = match prepared {
         Ok(ready) => ready,
         Err(e) => {
             cell.finish(QUEUED, Err(e));
@@ -38,7 +39,7 @@ where
         args: bytes,
         timeout: spec.timeout,
     };
-    remote.producer(handle).submit(job(cell.clone()), entry);
+    producer.submit(job(cell.clone()), entry);
     inner.poke_watchdog();
     Task::from_cell(cell)
 }

@@ -4,9 +4,9 @@
 
 use std::cell::Cell;
 
-/// What a context slot records.
+/// A role the current thread plays, each with the key of whom it plays it for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
+pub(crate) enum Role {
     /// The supervisor whose task this thread runs (so that a task stopping its own supervisor
     /// does not wait for itself).
     Supervisor,
@@ -27,28 +27,28 @@ pub(crate) fn key<T: ?Sized>(value: &T) -> usize {
     value as *const T as *const () as usize
 }
 
-/// Whether the current thread's `slot` is `key`.
-pub(crate) fn is(slot: Slot, key: usize) -> bool {
-    CONTEXT.with(|c| c[slot as usize].get()) == key
+/// Whether the current thread's `role` is `key`.
+pub(crate) fn is(role: Role, key: usize) -> bool {
+    CONTEXT.with(|c| c[role as usize].get()) == key
 }
 
-/// Sets the current thread's `slot` to `key` until the guard drops (then restores it).
+/// Sets the current thread's `role` to `key` until the guard drops (then restores it).
 #[must_use = "the context is restored when the guard drops"]
-pub(crate) fn enter(slot: Slot, key: usize) -> Enter {
+pub(crate) fn enter(role: Role, key: usize) -> Enter {
     Enter {
-        slot,
-        previous: CONTEXT.with(|c| c[slot as usize].replace(key)),
+        role,
+        previous: CONTEXT.with(|c| c[role as usize].replace(key)),
     }
 }
 
-/// Restores a context slot when dropped (see [`enter`]).
+/// Restores a thread's role when dropped (see [`enter`]).
 pub(crate) struct Enter {
-    slot: Slot,
+    role: Role,
     previous: usize,
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        CONTEXT.with(|c| c[self.slot as usize].set(self.previous));
+        CONTEXT.with(|c| c[self.role as usize].set(self.previous));
     }
 }

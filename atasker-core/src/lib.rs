@@ -15,13 +15,14 @@
 //!
 //! Rooms from top to bottom: each names only rooms on its own line or below it
 //! (`.ci/layers.py` checks this in CI). A lower room reaches a higher one only through a
-//! trait it defines itself: `task::Schedule` (a task's supervisor), `pool::Timer` (a
+//! trait it defines itself: `task::Owner` (a task's supervisor), `pool::Timer` (a
 //! pool's timers), `supervisor::Client` (what a stop stops: workers, the node).
 //!
 //! ```text
 //! lib.rs · __private.rs · static_api.rs   the faces: the public API, what generated code
 //!               calls (static_api.rs: the typed calls of static fns and static workers)
-//! node/         a cluster node: serve_cluster (mod.rs), zero set-up nodes (zero_setup.rs)
+//! node/         a cluster node: serve_cluster, readers, answers (mod.rs), heartbeat and
+//!               reclaim (liveness.rs), zero set-up nodes (zero_setup.rs)
 //! worker/       core.rs (start/stop/counters; a supervisor Client), exec.rs (where a run
 //!               happens), schedule.rs, interval.rs, timed.rs (pool-timer chains), cron.rs,
 //!               queue.rs, event.rs, macro_api.rs (what the macro calls)
@@ -30,14 +31,16 @@
 //!               process.rs, remote.rs), client.rs (Client), shutdown.rs (stop, what a stop
 //!               waits for and cancels), watchdog.rs (queue-wait hooks)
 //! remote/       the cluster's producer side on Redis Streams: settings (mod.rs), producer.rs,
-//!               broker.rs (the engine behind a trait), link.rs (connections), wire.rs
+//!               broker/ (the engine's trait in mod.rs, Redis Streams in streams.rs, its Lua
+//!               in scripts.rs), link.rs (connections), wire.rs (entry fields)
 //! process_pool/ the pool kind whose threads (drivers, driver.rs) each own a child process:
 //!               registry.rs (static fns by index), job.rs, protocol.rs (frames, bincode),
-//!               process.rs (posix_spawn), slots.rs (shared request words), child_main.rs
+//!               process.rs (posix_spawn), claims.rs (shared request words), child_main.rs
 //! thread_pool.rs   the pool kind whose threads run closures
-//! pool/         the one pool skeleton (mod.rs), the admission ladder (ladder.rs), thread
-//!               bookkeeping (crew.rs)
-//! task/         Task<T> (mod.rs), its cell and the Schedule trait (cell.rs), tokio-joined
+//! pool/         the one pool skeleton and its Runner trait (mod.rs), the admission ladder
+//!               (ladder.rs), thread bookkeeping (crew.rs), timers (timers.rs), boxed
+//!               jobs (job.rs)
+//! task/         Task<T> (mod.rs), its cell and the Owner trait (cell.rs), tokio-joined
 //!               plain coroutines (joined.rs), panic containment (unwind.rs)
 //! stats/        live counters (cells.rs) and serializable snapshots (snapshot.rs)
 //! metrics.rs    the `metrics` facade calls (behind the `metrics` feature)

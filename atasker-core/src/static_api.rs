@@ -14,15 +14,11 @@ use std::future::Future;
 /// The body of a static *worker*'s [`StaticEntry::call`]: like [`call_static`], but the
 /// executor's return value is turned into its outcome in the child (`Ok(go on)` or
 /// `Err(text)`), so that any `E: Display` crosses, serializable or not.
-pub fn call_static_worker<A, R>(
+pub fn call_static_worker<A: DeserializeOwned, R: WorkerOutput>(
     input: &[u8],
     out: &mut Vec<u8>,
     f: impl FnOnce(A) -> R,
-) -> Result<(), String>
-where
-    A: DeserializeOwned,
-    R: WorkerOutput,
-{
+) -> Result<(), String> {
     call_static(input, out, |args| f(args).into_outcome())
 }
 

@@ -1,8 +1,8 @@
 //! The thread pool: the pool skeleton (`pool/`) whose threads run the task's closure.
 
-use crate::context::{self, Slot};
+use crate::context::{self, Role};
 use crate::pool::ladder::Limits;
-use crate::pool::{CellJob, JobTask, Kind, Pool, Queue};
+use crate::pool::{CellJob, JobTask, Pool, Queue, Runner};
 use crate::task::{panic_message, run_catching, Contained, Control, TaskCell, RUNNING};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ where
         let h = Control::header(&*cell);
         let _guard = h.timeout.map(|d| h.sup.deadline(cell.clone(), d));
         let span = tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "threads");
-        let _current = context::enter(Slot::Supervisor, context::key(&*h.sup));
+        let _current = context::enter(Role::Supervisor, context::key(&*h.sup));
         span.in_scope(|| {
             h.log_start();
             let result = run_catching(f);
@@ -57,7 +57,7 @@ where
 /// The thread pool's kind: a thread runs the closure itself.
 pub(crate) struct Threads;
 
-impl Kind for Threads {
+impl Runner for Threads {
     type Job = Job;
     type Local = ();
     const THREAD: &'static str = "pool thread";

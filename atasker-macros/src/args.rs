@@ -407,41 +407,42 @@ pub(crate) struct Reader<'a, 'm, K> {
 }
 
 impl<K: Key> Reader<'_, '_, K> {
-    /// Reads a bare keyword (`static`) into `slot`: its value is its key's
+    /// Reads a bare keyword (`static`) into `field`: its value is its key's
     /// span.
-    fn flag(&mut self, slot: &mut Option<Given<Span>>) -> syn::Result<()> {
-        self.read_into(slot, Self::flag_value)
+    fn flag(&mut self, field: &mut Option<Given<Span>>) -> syn::Result<()> {
+        self.read_into(field, Self::flag_value)
     }
 
-    /// Reads `key = EXPR` into `slot`; `check` turns the expression into the
+    /// Reads `key = EXPR` into `field`; `check` turns the expression into the
     /// value, or reports why it cannot.
     fn value<T>(
         &mut self,
-        slot: &mut Option<Given<T>>,
+        field: &mut Option<Given<T>>,
         check: fn(Expr, Spec, &mut Ctxt) -> Option<T>,
     ) -> syn::Result<()> {
-        self.read_into(slot, |reader| reader.checked_value(check))
+        self.read_into(field, |reader| reader.checked_value(check))
     }
 
-    /// Stores the value `read` gives in `slot`, unless `slot` already holds a
+    /// Stores the value `read` gives in `field`, unless `field` already holds a
     /// valid value (then the key is a duplicate). A key whose earlier values
     /// were invalid keeps its first span.
     fn read_into<T>(
         &mut self,
-        slot: &mut Option<Given<T>>,
+        field: &mut Option<Given<T>>,
         read: impl FnOnce(&mut Self) -> syn::Result<Option<T>>,
     ) -> syn::Result<()> {
-        if slot.as_ref().is_some_and(|given| given.value.is_some()) {
+        if field.as_ref().is_some_and(|given| given.value.is_some()) {
             return self.duplicate();
         }
         let value = read(self)?;
         let (key, order) = (self.ident.span(), self.order);
-        slot.get_or_insert(Given {
-            key,
-            order,
-            value: None,
-        })
-        .value = value;
+        field
+            .get_or_insert(Given {
+                key,
+                order,
+                value: None,
+            })
+            .value = value;
         Ok(())
     }
 

@@ -80,6 +80,20 @@ fn assert_errors<E: AsRef<str>>(
     }
 }
 
+/// [`assert_errors`] with the item `fn f() {}` for every case of `(args, expected)`.
+fn assert_errors_on_plain_fn<E: AsRef<str>>(
+    error: fn(TokenStream, TokenStream) -> String,
+    cases: impl IntoIterator<Item = (TokenStream, E)>,
+) {
+    let plain = quote!(
+        fn f() {}
+    );
+    assert_errors(
+        error,
+        (cases.into_iter()).map(|(args, expected)| (args, plain.clone(), expected)),
+    );
+}
+
 /// The pretty-printed expansion of `#[background_task(args)] fn crunch(n:
 /// u64) -> u64 { n * 2 }`.
 fn crunch(args: TokenStream) -> String {
@@ -654,18 +668,7 @@ fn option_errors() {
         (quote!(timeout = 1e300), "`#[background_task]` cannot hold this many seconds in `timeout`; write a smaller number".to_owned()),
         (quote!(timeout = 18446744073709551615), "`#[background_task]` cannot hold this many seconds in `timeout`; write a smaller number".to_owned()),
     ];
-    assert_errors(
-        error,
-        cases.map(|(args, expected)| {
-            (
-                args,
-                quote!(
-                    fn f() {}
-                ),
-                expected,
-            )
-        }),
-    );
+    assert_errors_on_plain_fn(error, cases);
 }
 
 #[test]
@@ -1333,18 +1336,7 @@ fn worker_cron_errors() {
         (quote!(fleet), format!("{w}: `fleet` runs each tick of a cron worker on one node of the cluster; add `cron = \"…\"` (`#[background_worker(cron = \"0 * * * * *\", fleet)]`) or remove `fleet`")),
         (quote!(event, fleet), format!("{w}: `fleet` runs each tick of a cron worker on one node of the cluster; add `cron = \"…\"` (`#[background_worker(cron = \"0 * * * * *\", fleet)]`) or remove `fleet`")),
     ];
-    assert_errors(
-        worker_error,
-        fn_cases.map(|(args, expected)| {
-            (
-                args,
-                quote!(
-                    fn f() {}
-                ),
-                expected,
-            )
-        }),
-    );
+    assert_errors_on_plain_fn(worker_error, fn_cases);
     let on_impl = "`#[background_worker(fleet)]` cannot be used on an `impl` block: a stateful worker's state lives on one host, so no other node of the cluster can run its ticks; remove `fleet`, or use a worker fn without state: `#[background_worker(cron = \"…\", fleet)] fn sweep() { … }`";
     let impl_cases = [
         (quote!(cron = "0 * * * * *", fleet), quote!(impl Sweeper { fn run(&mut self) {} }), on_impl.to_owned()),
@@ -1500,18 +1492,7 @@ fn worker_option_errors() {
         (quote!(interval = 0.0), format!("{w} with `interval = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `interval` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `interval = 0.1`")),
         (quote!(delay = 0u64), format!("{w} with `delay = 0` would run the fn back to back without a pause, keeping a thread busy; for a worker that runs back to back, remove `delay` (`#[background_worker]` alone is a loop worker, which yields between runs); else write a pause such as `delay = 0.1`")),
     ];
-    assert_errors(
-        worker_error,
-        cases.map(|(args, expected)| {
-            (
-                args,
-                quote!(
-                    fn f() {}
-                ),
-                expected,
-            )
-        }),
-    );
+    assert_errors_on_plain_fn(worker_error, cases);
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub(crate) const NODE: &str = "ATASKER_NODE";
 #[cfg(target_os = "linux")]
 mod imp {
     use super::NODE;
-    use crate::supervisor::Supervisor;
+    use crate::supervisor::{Supervisor, SupervisorBuilder};
     use libc::{c_char, c_int};
     use std::time::Duration;
 
@@ -59,48 +59,11 @@ mod imp {
             v
         };
         std::env::remove_var(NODE);
-        let processes = take("ATASKER_NODE_PROCESSES");
-        let namespace = take("ATASKER_NODE_NAMESPACE");
-        let timeout = take("ATASKER_NODE_TIMEOUT");
-        let mut b = Supervisor::builder().name("node").cluster(&url);
-        if let Some(n) = processes {
-            match n.parse::<usize>() {
-                Ok(n) if n > 0 => b = b.process_pool(n),
-                _ => {
-                    return fail(format!(
-                        "ATASKER_NODE_PROCESSES={n} is not a count of 1 or more"
-                    ))
-                }
-            }
-        }
-        if let Some(ns) = namespace {
-            if ns.is_empty() || ns.contains(|c: char| c.is_whitespace() || c == ':') {
-                return fail(format!(
-                    "ATASKER_NODE_NAMESPACE={ns} must be non-empty, without spaces or `:`"
-                ));
-            }
-            b = b.cluster_namespace(&ns);
-        }
-        if let Some(t) = timeout {
-            let secs = t.parse::<f64>().ok();
-            match secs.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
-                Some(d) if d >= Duration::from_millis(300) => b = b.node_timeout(d),
-                _ => {
-                    return fail(format!(
-                        "ATASKER_NODE_TIMEOUT={t} is not a number of seconds of 0.3 or more"
-                    ))
-                }
-            }
-        }
-        // SAFETY: plain signal-mask calls on a set made by sigemptyset/sigaddset.
-        let set = unsafe {
-            let mut set = std::mem::zeroed::<libc::sigset_t>();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            set
+        let b = match from_env(&url, take) {
+            Ok(b) => b,
+            Err(e) => return fail(e),
         };
+        let set = block_signals();
         let sup = match b.build() {
             Ok(s) => s,
             Err(e) => return fail(e),
@@ -120,5 +83,61 @@ mod imp {
         sup.stop();
         eprintln!("atasker node {name}: stopped");
         0
+    }
+
+    /// The node's supervisor as the environment asks (`take` reads and removes a variable),
+    /// or the line that says which variable is wrong.
+    fn from_env(
+        url: &str,
+        take: impl Fn(&str) -> Option<String>,
+    ) -> Result<SupervisorBuilder, String> {
+        let processes = take("ATASKER_NODE_PROCESSES");
+        let namespace = take("ATASKER_NODE_NAMESPACE");
+        let timeout = take("ATASKER_NODE_TIMEOUT");
+        let mut b = Supervisor::builder().name("node").cluster(url);
+        if let Some(n) = processes {
+            match n.parse::<usize>() {
+                Ok(n) if n > 0 => b = b.process_pool(n),
+                _ => {
+                    return Err(format!(
+                        "ATASKER_NODE_PROCESSES={n} is not a count of 1 or more"
+                    ))
+                }
+            }
+        }
+        if let Some(ns) = namespace {
+            if ns.is_empty() || ns.contains(|c: char| c.is_whitespace() || c == ':') {
+                return Err(format!(
+                    "ATASKER_NODE_NAMESPACE={ns} must be non-empty, without spaces or `:`"
+                ));
+            }
+            b = b.cluster_namespace(&ns);
+        }
+        if let Some(t) = timeout {
+            let secs = t.parse::<f64>().ok();
+            match secs.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+                Some(d) if d >= Duration::from_millis(300) => b = b.node_timeout(d),
+                _ => {
+                    return Err(format!(
+                        "ATASKER_NODE_TIMEOUT={t} is not a number of seconds of 0.3 or more"
+                    ))
+                }
+            }
+        }
+        Ok(b)
+    }
+
+    /// Blocks SIGTERM and SIGINT in this thread (and the threads it starts), to be waited
+    /// for with `sigwait`; returns the set.
+    fn block_signals() -> libc::sigset_t {
+        // SAFETY: plain signal-mask calls on a set made by sigemptyset/sigaddset.
+        unsafe {
+            let mut set = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            set
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! One pool skeleton for the thread pool and the process pool: tasks admitted by the ladder
 //! (`ladder.rs`) wait in a ready queue served by a crew of lazily started threads
 //! (`crew.rs`), woken one at a time, never more started than there are jobs (the shape of
-//! tokio's blocking pool). A pool kind ([`Kind`]) supplies how one of its threads runs one
+//! tokio's blocking pool). A pool's runner ([`Runner`]) supplies how one of its threads runs one
 //! job; the thread pool runs the closure, the process pool's threads (drivers) each hand the
 //! job to their child process, and may take more queued jobs to send ahead to it while it
 //! runs ([`Queue::ahead`]).
@@ -11,14 +11,19 @@
 //! thread wakes, with no hop through the runtime).
 
 pub(crate) mod crew;
+mod job;
 pub(crate) mod ladder;
+mod timers;
 
-use crate::context::{self, Slot};
+pub(crate) use job::{CellJob, JobTask, PoolJob};
+pub(crate) use timers::Timer;
+use timers::{drop_timers, on_grid, Timed};
+
+use crate::context::{self, Role};
 use crate::error::TaskError;
-use crate::task::{Control, Header, TaskCell, RUNNING};
+use crate::task::{Control, Header};
 use crew::{Call, Crew};
 use ladder::{Ahead, Ladder, Limits, Overdue};
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -30,69 +35,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// How long a dropped pool lets its threads' resources (children) close on their own.
 const DROP_GRACE: Duration = Duration::from_secs(5);
 
-/// A job a pool holds: a task of any result type, boxed.
-pub(crate) trait PoolJob: Send + 'static {
-    fn header(&self) -> &Header;
-    /// The task, to cancel it or nudge its waiters.
-    fn control(&self) -> Arc<dyn Control>;
-    /// Finishes the queued task as cancelled.
-    fn cancel(self);
-    /// Finishes the admitted task with `err` without running it.
-    fn fail(self, err: TaskError);
-}
-
-/// What a pool kind's job type shares, boxed behind its own trait object.
-pub(crate) trait JobTask: Send + 'static {
-    fn header(&self) -> &Header;
-    fn control(&self) -> Arc<dyn Control>;
-    fn cancel(self: Box<Self>);
-    fn fail(self: Box<Self>, err: TaskError);
-}
-
-/// A job that holds its task's cell: [`JobTask`] comes with it.
-pub(crate) trait CellJob: Send + 'static {
-    type Output: Send + 'static;
-    fn cell(&self) -> &Arc<TaskCell<Self::Output>>;
-}
-
-impl<J: CellJob> JobTask for J {
-    fn header(&self) -> &Header {
-        Control::header(&**self.cell())
-    }
-
-    fn control(&self) -> Arc<dyn Control> {
-        self.cell().clone()
-    }
-
-    fn cancel(self: Box<Self>) {
-        Control::cancel(&**self.cell());
-    }
-
-    fn fail(self: Box<Self>, err: TaskError) {
-        self.cell().finish(RUNNING, Err(err));
-    }
-}
-
-impl<J: JobTask + ?Sized> PoolJob for Box<J> {
-    fn header(&self) -> &Header {
-        (**self).header()
-    }
-
-    fn control(&self) -> Arc<dyn Control> {
-        (**self).control()
-    }
-
-    fn cancel(self) {
-        JobTask::cancel(self);
-    }
-
-    fn fail(self, err: TaskError) {
-        JobTask::fail(self, err);
-    }
-}
-
-/// What a kind of pool supplies to the skeleton.
-pub(crate) trait Kind: Send + Sync + Sized + 'static {
+/// What a pool's runner supplies to the skeleton: how its threads run a job.
+pub(crate) trait Runner: Send + Sync + Sized + 'static {
     type Job: PoolJob;
     /// What one thread keeps between jobs (a process driver: its child and buffers).
     type Local: Default;
@@ -115,72 +59,9 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     fn hard_stop(&self) {}
 }
 
-/// Something a pool starts at an instant (see [`Pool::schedule`]).
-pub(crate) trait Timer: Send + Sync + 'static {
-    /// It is due: called on a pool thread (without the pool's lock) with the `tag` it was
-    /// scheduled with; whatever it submits to the pool, this thread takes first.
-    fn fire(self: Arc<Self>, tag: u64);
-    /// The pool stops with it still waiting: it will never fire.
-    fn dropped(self: Arc<Self>);
-}
+pub(crate) struct Queue<'a, K: Runner>(&'a Shared<K>);
 
-/// A timer in a pool's heap: the earliest due (then the first scheduled) on top.
-struct Timed {
-    due: Instant,
-    seq: u64,
-    tag: u64,
-    /// Weak: a timer whose owner is gone (a stopped worker) keeps nothing alive.
-    timer: std::sync::Weak<dyn Timer>,
-}
-
-impl PartialEq for Timed {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Timed {}
-
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Timed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: `BinaryHeap` is a max-heap.
-        (other.due, other.seq).cmp(&(self.due, self.seq))
-    }
-}
-
-/// Tells the timers a stopping pool holds that they will never fire (without its lock).
-fn drop_timers(timers: BinaryHeap<Timed>) {
-    for t in timers {
-        if let Some(timer) = t.timer.upgrade() {
-            timer.dropped();
-        }
-    }
-}
-
-/// Timers wake a thread on a 1 ms grid (as tokio's timer wheel does): never before a timer
-/// is due, and at most once a millisecond for many timers due close together.
-const TIMER_GRID_NS: u128 = 1_000_000;
-
-/// The first instant on the grid at or after `due`.
-fn on_grid(due: Instant) -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    let ns = due.saturating_duration_since(epoch).as_nanos();
-    let up = ns.div_ceil(TIMER_GRID_NS) * TIMER_GRID_NS;
-    let extra = u64::try_from(up - ns).unwrap_or(0);
-    due + Duration::from_nanos(extra)
-}
-
-/// What a pool thread may ask of its pool while it runs a job.
-pub(crate) struct Queue<'a, K: Kind>(&'a Shared<K>);
-
-impl<K: Kind> Queue<'_, K> {
+impl<K: Runner> Queue<'_, K> {
     /// Takes up to `max` queued jobs that would start next on the slot of the job that
     /// runs, each in turn once the one before it ends (see [`Ladder::ahead`]); they stay
     /// queued (not started, counted as queued) until the caller starts them.
@@ -208,7 +89,7 @@ thread_local! {
 }
 
 /// A pool of `K`'s threads under the admission ladder.
-pub(crate) struct Pool<K: Kind> {
+pub(crate) struct Pool<K: Runner> {
     shared: Arc<Shared<K>>,
 }
 
@@ -229,7 +110,7 @@ struct State<J> {
     watcher_called: bool,
 }
 
-struct Shared<K: Kind> {
+struct Shared<K: Runner> {
     state: Mutex<State<K::Job>>,
     /// `ready.len()`, readable without the lock (for threads that linger).
     ready_hint: AtomicUsize,
@@ -243,13 +124,13 @@ struct Shared<K: Kind> {
     name: String,
     /// Threads kept however long they idle.
     persistent: usize,
-    kind: K,
+    runner: K,
 }
 
-impl<K: Kind> Pool<K> {
+impl<K: Runner> Pool<K> {
     /// A pool named `name` (its threads are `name-N`), admitting by `limits`, keeping
     /// `persistent` idle threads (the others end after an idle keep-alive).
-    pub(crate) fn new(name: String, limits: Limits, persistent: usize, kind: K) -> Self {
+    pub(crate) fn new(name: String, limits: Limits, persistent: usize, runner: K) -> Self {
         Pool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -268,13 +149,13 @@ impl<K: Kind> Pool<K> {
                 gone: Condvar::new(),
                 name,
                 persistent,
-                kind,
+                runner,
             }),
         }
     }
 
-    pub(crate) fn kind(&self) -> &K {
-        &self.shared.kind
+    pub(crate) fn runner(&self) -> &K {
+        &self.shared.runner
     }
 
     /// Offers a job to the ladder. `true` if it had to queue. After a stop it is cancelled.
@@ -351,7 +232,7 @@ impl<K: Kind> Pool<K> {
 
     /// Whether the calling thread is one of this pool's.
     pub(crate) fn is_current(&self) -> bool {
-        context::is(Slot::Pool, context::key(&*self.shared))
+        context::is(Role::Pool, context::key(&*self.shared))
     }
 
     /// Takes the queued task `h` out of the ladder for the calling pool thread to run: it
@@ -402,7 +283,7 @@ impl<K: Kind> Pool<K> {
 
     /// Ends every thread: idle ones at once, busy ones after their job; what they keep must
     /// be closed within `grace`. Returns once every thread has ended, or shortly after the
-    /// grace deadline (then [`Kind::hard_stop`] makes the rest end).
+    /// grace deadline (then [`Runner::hard_stop`] makes the rest end).
     pub(crate) fn shutdown(&self, grace: Duration) {
         let mut st = self.shared.lock();
         let close_by = *st.shutdown.get_or_insert(Instant::now() + grace);
@@ -419,14 +300,14 @@ impl<K: Kind> Pool<K> {
         });
         if !ended {
             // A thread still waits on a task nobody cancelled.
-            self.shared.kind.hard_stop();
+            self.shared.runner.hard_stop();
             let threads = self.shared.lock().crew.threads;
             tracing::warn!(pool = %self.shared.name, threads, "atasker: pool threads still busy at stop; ended");
         }
     }
 }
 
-impl<K: Kind> Drop for Pool<K> {
+impl<K: Runner> Drop for Pool<K> {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.shutdown
@@ -438,7 +319,7 @@ impl<K: Kind> Drop for Pool<K> {
     }
 }
 
-impl<K: Kind> Shared<K> {
+impl<K: Runner> Shared<K> {
     fn lock(&self) -> MutexGuard<'_, State<K::Job>> {
         crate::sync::lock(&self.state)
     }
@@ -483,7 +364,7 @@ impl<K: Kind> Shared<K> {
     /// A pool thread: runs ready jobs until the pool stops or it idles past its keep-alive.
     fn serve(self: Arc<Self>) {
         // For the thread's whole life: never restored.
-        std::mem::forget(context::enter(Slot::Pool, context::key(&*self)));
+        std::mem::forget(context::enter(Role::Pool, context::key(&*self)));
         // Should this thread die anyway (a bug of ours), the guard replaces it. Made before
         // the lock is taken, so that it drops after the lock's guard.
         let replace = Replace(&self);
@@ -511,7 +392,7 @@ impl<K: Kind> Shared<K> {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;
                 drop(st);
-                self.kind.run(&mut local, job, &Queue(&self));
+                self.runner.run(&mut local, job, &Queue(&self));
                 st = self.lock();
                 self.release_and_refill(&mut st);
                 continue;
@@ -532,7 +413,7 @@ impl<K: Kind> Shared<K> {
         }
         let close_by = st.shutdown.unwrap_or_else(|| Instant::now() + DROP_GRACE);
         drop(st);
-        self.kind.leave(local, close_by);
+        self.runner.leave(local, close_by);
         self.lock().crew.left();
         self.gone.notify_all();
         std::mem::forget(replace);
@@ -646,9 +527,9 @@ impl<K: Kind> Shared<K> {
 
 /// Replaces a pool thread that unwinds: it leaves the crew, and a new thread is started if
 /// jobs are ready for it.
-struct Replace<'a, K: Kind>(&'a Arc<Shared<K>>);
+struct Replace<'a, K: Runner>(&'a Arc<Shared<K>>);
 
-impl<K: Kind> Drop for Replace<'_, K> {
+impl<K: Runner> Drop for Replace<'_, K> {
     fn drop(&mut self) {
         let shared = self.0;
         let mut st = shared.lock();
@@ -659,21 +540,5 @@ impl<K: Kind> Drop for Replace<'_, K> {
         }
         drop(st);
         shared.gone.notify_all();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_timer_grid_never_fires_early_and_is_late_by_under_a_millisecond() {
-        let now = Instant::now();
-        for us in [0, 1, 250, 999, 1_000, 1_001, 123_456] {
-            let due = now + Duration::from_micros(us);
-            let at = on_grid(due);
-            assert!(at >= due && at - due < Duration::from_millis(1), "{us} µs");
-            assert_eq!(on_grid(at), at, "a grid instant stays put");
-        }
     }
 }

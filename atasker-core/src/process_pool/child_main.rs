@@ -9,13 +9,13 @@
 //! 2. sets `PR_SET_PDEATHSIG` to SIGKILL, then checks the parent is still the one in the
 //!    marker (it may have died before the prctl);
 //! 3. ignores SIGPIPE (std's `main` set-up never runs here) and sets the process name;
-//! 4. checks that fds 3 (requests) and 4 (replies) are pipes, and maps fd 5 (the slot
-//!    states it shares with the parent, see `slots.rs`);
+//! 4. checks that fds 3 (requests) and 4 (replies) are pipes, and maps fd 5 (the claims it
+//!    shares with the parent, see `claims.rs`);
 //! 5. in `panic = "abort"` builds installs a panic hook that sends the panic as a reply;
 //! 6. runs the `.init_array` entries that come after its own, which the loader would have
 //!    run had it returned (inventory- or typetag-style registrations in the application);
 //! 7. sends the hello, serves requests in order until the parent closes the request pipe,
-//!    then exits 0 (which flushes stdout). Before each request it takes the request's slot
+//!    then exits 0 (which flushes stdout). Before each request it takes the request's claim
 //!    (`SENT → STARTED`); a request the parent withdrew meanwhile is answered `Skipped`
 //!    without running. Replies are held and written together while more requests are
 //!    already read and each runs quickly (its function's last run took under 20 µs): before
@@ -27,7 +27,7 @@
 //!
 //! A child never runs the application's `main` or test harness. Exit codes of a child that
 //! gives up: 121 fds 3/4 are not pipes or fd 5 cannot be mapped, 122 a request frame or its
-//! slot was broken, 123 the parent was
+//! claim was broken, 123 the parent was
 //! gone, 124 a reply could not be written, 125 the marker was not understood.
 
 /// The marker variable that makes a process a child.
@@ -47,9 +47,9 @@ pub(crate) fn hello() -> super::protocol::Hello {
 #[cfg(target_os = "linux")]
 mod imp {
     use super::{hello, MARKER};
+    use crate::process_pool::claims::{self, Claims};
     use crate::process_pool::protocol::{self, Status};
     use crate::process_pool::registry::{StaticEntry, ATASKER_STATIC_TASKS_V0_1};
-    use crate::process_pool::slots::{self, Slots};
     use crate::task::panic_message;
     use libc::{c_char, c_int};
     use std::ffi::{CString, OsString};
@@ -116,7 +116,7 @@ mod imp {
         }
         // SAFETY: fd 5 is open for the child's life (the parent passed it); mapped, then
         // closed: the mapping stays.
-        let slots = match slots::imp::map(unsafe { BorrowedFd::borrow_raw(5) }) {
+        let claims = match claims::imp::map(unsafe { BorrowedFd::borrow_raw(5) }) {
             Ok(s) => s,
             Err(_) => exit(121),
         };
@@ -125,7 +125,7 @@ mod imp {
         install_panic_hook();
         // SAFETY: we are inside the loader's run of `.init_array`, with its arguments.
         unsafe { run_later_constructors(argc, argv, envp) };
-        serve(&slots)
+        serve(&claims)
     }
 
     fn set_name(name: &str) {
@@ -222,7 +222,9 @@ mod imp {
     /// The most bytes of replies held.
     const BATCH: usize = 16 << 10;
 
-    fn serve(slots: &Slots) -> ! {
+    /// Sends the hello, then serves requests in order until the parent closes the request
+    /// pipe.
+    fn serve(claims: &Claims) -> ! {
         let registry: &[StaticEntry] = &ATASKER_STATIC_TASKS_V0_1;
         // SAFETY: fd 3 is the request pipe our parent gave us; nothing else uses it.
         let mut requests = BufReader::with_capacity(64 << 10, unsafe { File::from_raw_fd(3) });
@@ -230,14 +232,7 @@ mod imp {
         let mut body = Vec::new();
         protocol::hello(&mut out, hello());
         send(&out);
-        // Replies held while more requests are waiting; a helper thread writes them once
-        // held for `HOLD`, should a request run longer than its last run said.
-        let held: &'static Held = Box::leak(Box::new(Held {
-            batch: Mutex::new((Vec::with_capacity(4096), None)),
-            started: Condvar::new(),
-            flusher: std::sync::Once::new(),
-            polling: AtomicBool::new(false),
-        }));
+        let held = Held::leak();
         // How long each function last ran.
         let mut last = vec![Duration::MAX; registry.len()];
         for seq in 0u64.. {
@@ -245,40 +240,16 @@ mod imp {
                 // Nothing more to run without reading (and maybe waiting): answer first.
                 held.flush();
             }
-            match protocol::read_frame(&mut requests, &mut body) {
-                Ok(true) => {}
-                Ok(false) => exit(0),
-                Err(_) => exit(122),
-            }
+            read_request(&mut requests, &mut body);
             let Ok((index, args)) = protocol::parse_request(&body) else {
                 exit(122)
             };
             let entry = usize::try_from(index)
                 .ok()
                 .and_then(|i| Some((i, registry.get(i)?)));
-            // A request held back by a task that may run long would be answered late:
-            // answer what is held before such a task starts (and before each in a
-            // `panic = "abort"` build, whose panic hook writes a reply of its own).
-            let quick = entry.is_some_and(|(i, _)| last[i] < QUICK) && !cfg!(panic = "abort");
-            if quick {
-                // Replies may wait while this request runs: from now on a thread watches.
-                held.start_flusher();
-            } else {
-                held.flush();
-            }
-            match slots.start(seq) {
-                Some(true) => match entry {
-                    Some((i, entry)) => {
-                        let t0 = Instant::now();
-                        run(entry, args, &mut out);
-                        last[i] = t0.elapsed();
-                    }
-                    None => protocol::error_reply(
-                        &mut out,
-                        Status::Error,
-                        &format!("unknown static task index {index}"),
-                    ),
-                },
+            held.before_run(entry.is_some_and(|(i, _)| last[i] < QUICK));
+            match claims.start(seq) {
+                Some(true) => run_request(entry, index, args, &mut last, &mut out),
                 Some(false) => {
                     protocol::start_reply(&mut out, Status::Skipped);
                     protocol::seal_reply(&mut out);
@@ -291,6 +262,40 @@ mod imp {
         }
         // 2^64 requests.
         exit(122)
+    }
+
+    /// Reads the next request frame into `body`; exits 0 when the parent has closed the
+    /// request pipe, 122 on a broken frame.
+    fn read_request(requests: &mut BufReader<File>, body: &mut Vec<u8>) {
+        match protocol::read_frame(requests, body) {
+            Ok(true) => {}
+            Ok(false) => exit(0),
+            Err(_) => exit(122),
+        }
+    }
+
+    /// Runs the request for the registry's entry at `index` (`entry`: its position and the
+    /// entry, if this build has it) and notes in `last` how long it ran; leaves its reply in
+    /// `out`.
+    fn run_request(
+        entry: Option<(usize, &StaticEntry)>,
+        index: u32,
+        args: &[u8],
+        last: &mut [Duration],
+        out: &mut Vec<u8>,
+    ) {
+        match entry {
+            Some((i, entry)) => {
+                let t0 = Instant::now();
+                run(entry, args, out);
+                last[i] = t0.elapsed();
+            }
+            None => protocol::error_reply(
+                out,
+                Status::Error,
+                &format!("unknown static task index {index}"),
+            ),
+        }
     }
 
     /// Replies held to be written together, and since when (`None`: none held).
@@ -306,6 +311,32 @@ mod imp {
     }
 
     impl Held {
+        /// Replies held while more requests are waiting, for the child's life; a helper
+        /// thread writes them once held for `HOLD`, should a request run longer than its
+        /// last run said.
+        fn leak() -> &'static Held {
+            Box::leak(Box::new(Held {
+                batch: Mutex::new((Vec::with_capacity(4096), None)),
+                started: Condvar::new(),
+                flusher: std::sync::Once::new(),
+                polling: AtomicBool::new(false),
+            }))
+        }
+
+        /// Readies the batch for a request about to run. `quick`: its function's last run
+        /// was quick.
+        fn before_run(&'static self, quick: bool) {
+            // A request held back by a task that may run long would be answered late:
+            // answer what is held before such a task starts (and before each in a
+            // `panic = "abort"` build, whose panic hook writes a reply of its own).
+            if quick && !cfg!(panic = "abort") {
+                // Replies may wait while this request runs: from now on a thread watches.
+                self.start_flusher();
+            } else {
+                self.flush();
+            }
+        }
+
         /// Holds one reply (written at once if the batch is full).
         fn hold(&self, reply: &[u8]) {
             let mut b = crate::sync::lock(&self.batch);

@@ -15,7 +15,7 @@
 //!   next on the slot as each one before ends), batched in one write. At most one task per
 //!   child runs; those sent ahead count as queued until the child reaches them, and a
 //!   higher-priority task queued later waits only behind those sent before it came. A cancel
-//!   of a task sent ahead withdraws it through memory shared with the child (`slots.rs`), or
+//!   of a task sent ahead withdraws it through memory shared with the child (`claims.rs`), or
 //!   kills the child if it has just taken it. Children start lazily (one per busy slot) and
 //!   are kept; those started above the HIGH cap by CRITICAL tasks exit after an idle
 //!   keep-alive.
@@ -29,17 +29,17 @@
 //!   exited by the grace deadline are killed. Every child is reaped.
 
 pub(crate) mod child_main;
+pub(crate) mod claims;
 mod driver;
 mod job;
 mod process;
 pub(crate) mod protocol;
 pub(crate) mod registry;
-pub(crate) mod slots;
 
 pub(crate) use job::{Job, RawJob, StaticJob};
 
 use crate::pool::ladder::{Limits, Overdue};
-use crate::pool::{Kind, Pool, Queue};
+use crate::pool::{Pool, Queue, Runner};
 use crate::task::TaskId;
 use process::Pid;
 use std::collections::HashSet;
@@ -64,7 +64,7 @@ pub(crate) fn set_child_program(path: Option<&std::path::Path>) {
 /// How many requests a child holds at most: the one it runs and those sent ahead of it
 /// (W2 on 2 vCPUs: 16 gives about 1.5× the calls/s of 8, 32 another 1.2×).
 const WINDOW: usize = 16;
-const _: () = assert!(WINDOW <= slots::SLOTS);
+const _: () = assert!(WINDOW <= claims::CLAIMS);
 
 /// How many request bytes may be sent ahead and not yet answered: well under a pipe's
 /// default capacity (64 KiB), and each child also keeps to half its pipe's measured capacity
@@ -99,7 +99,7 @@ impl Processes {
     }
 }
 
-impl Kind for Processes {
+impl Runner for Processes {
     type Job = Job;
     type Local = driver::Driver;
     const THREAD: &'static str = "process driver thread";
@@ -145,7 +145,7 @@ impl ProcessPool {
     /// request sent ahead that the child has not taken is withdrawn; one it has taken (it
     /// runs) is stopped by killing the child.
     pub(crate) fn kill(&self, id: TaskId) {
-        for lane in self.pool.kind().lanes() {
+        for lane in self.pool.runner().lanes() {
             if lane.stop(id) {
                 return;
             }
@@ -156,7 +156,7 @@ impl ProcessPool {
     /// child) and kills every running one.
     pub(crate) fn cancel_all(&self) {
         self.pool.cancel_queued();
-        let held: Vec<_> = (self.pool.kind().lanes().iter())
+        let held: Vec<_> = (self.pool.runner().lanes().iter())
             .flat_map(|lane| lane.tasks())
             .collect();
         for task in self.pool.ready().into_iter().chain(held) {
@@ -176,7 +176,7 @@ impl ProcessPool {
     /// `warn` or `crit` and were not reported yet.
     pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
         self.pool.overdue(now, warn, crit, out);
-        for lane in self.pool.kind().lanes() {
+        for lane in self.pool.runner().lanes() {
             lane.overdue(now, warn, crit, out);
         }
     }

@@ -70,8 +70,8 @@ impl Link {
     /// A connection, made (again) if there is none; waits with backoff for as long as it
     /// takes (callers that must not wait so long put a deadline around their call).
     async fn connection(&self) -> MultiplexedConnection {
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = &*slot {
+        let mut conn = self.conn.lock().await;
+        if let Some(c) = &*conn {
             return c.clone();
         }
         let config = AsyncConnectionConfig::new()
@@ -93,7 +93,7 @@ impl Link {
                         self.reconnects.fetch_add(1, SeqCst);
                         tracing::info!(redis = %self.shown, "atasker: reconnected to Redis");
                     }
-                    *slot = Some(c.clone());
+                    *conn = Some(c.clone());
                     return c;
                 }
                 Ok(Err(e)) => e.to_string(),

@@ -31,7 +31,7 @@ use crate::priority::Priority;
 use crate::process_pool::ProcessPool;
 use crate::stats::{NameRef, Stats, StatsCells};
 use crate::task::{
-    Control, DeadlineGuard, Header, Schedule, Task, TaskCell, TaskId, TaskInfo, QUEUED,
+    Control, DeadlineGuard, Header, Owner, Task, TaskCell, TaskId, TaskInfo, QUEUED,
 };
 use crate::thread_pool::ThreadPool;
 use std::collections::HashMap;
@@ -335,8 +335,8 @@ impl Inner {
     }
 }
 
-/// What a task may ask of its supervisor (see [`Schedule`]).
-impl Schedule for Inner {
+/// What a task may ask of its supervisor (see [`Owner`]).
+impl Owner for Inner {
     fn started(&self, h: &Header, waited: Duration) {
         self.stats.started(h.pool, h.priority, waited);
         h.by_name.started(waited);

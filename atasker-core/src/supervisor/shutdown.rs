@@ -210,7 +210,7 @@ impl Inner {
         }
         self.phase.store(CLOSED, SeqCst);
         // A task that stops its own supervisor must not wait for itself.
-        let inside = context::is(context::Slot::Supervisor, context::key(self));
+        let inside = context::is(context::Role::Supervisor, context::key(self));
         let allowed = usize::from(inside);
         // On a current-thread runtime's own thread, a wait would hang that runtime (its
         // coroutines could never finish): `blocking` refuses it loudly.

@@ -47,50 +47,16 @@ impl Inner {
     }
 }
 
+/// The watchdog thread: scans for overdue queued tasks, reports them, and sleeps until the
+/// next one could be overdue (or a task is queued).
 pub(crate) fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
         // Scanning: a task queued from now on pokes (see `poke_watchdog`), and the scan is
         // repeated before the watchdog sleeps.
         lock(&wd.state).next = None;
-        let c = &inner.config;
-        let mut found = Overdue::default();
-        inner.threads.overdue(
-            Instant::now(),
-            c.timeout_warning,
-            c.timeout_critical,
-            &mut found,
-        );
-        inner.processes.overdue(
-            Instant::now(),
-            c.timeout_warning,
-            c.timeout_critical,
-            &mut found,
-        );
-        if let Some(p) = inner.remote.as_ref().and_then(|r| r.producer.get()) {
-            p.overdue(
-                Instant::now(),
-                c.timeout_warning,
-                c.timeout_critical,
-                &mut found,
-            );
-        }
-        // The hooks are user code: a panic in one is contained, and the watchdog goes on.
-        let call = |hook: &Option<Hook>, t: &TaskInfo| {
-            if let Some(hook) = hook {
-                if let Err(e) = crate::task::run_catching(|| hook(t)) {
-                    tracing::error!(error = %e, "atasker: a queue-wait hook panicked; contained");
-                }
-            }
-        };
-        for t in &found.warnings {
-            tracing::warn!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
-            call(&c.on_warning, t);
-        }
-        for t in &found.criticals {
-            tracing::error!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
-            call(&c.on_critical, t);
-        }
+        let found = scan(&inner);
+        report(&inner.config, &found);
         // Hold no strong reference while asleep, so that a dropped supervisor ends this thread.
         drop(inner);
         let mut st = lock(&wd.state);
@@ -107,5 +73,53 @@ pub(crate) fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
             None => Duration::from_secs(3600),
         };
         drop(wd.wake.wait_timeout(st, wait));
+    }
+}
+
+/// The tasks of every pool queued past a warning or critical threshold, and when the next
+/// one will be.
+fn scan(inner: &Inner) -> Overdue {
+    let c = &inner.config;
+    let mut found = Overdue::default();
+    inner.threads.overdue(
+        Instant::now(),
+        c.timeout_warning,
+        c.timeout_critical,
+        &mut found,
+    );
+    inner.processes.overdue(
+        Instant::now(),
+        c.timeout_warning,
+        c.timeout_critical,
+        &mut found,
+    );
+    if let Some(p) = inner.remote.as_ref().and_then(|r| r.producer.get()) {
+        p.overdue(
+            Instant::now(),
+            c.timeout_warning,
+            c.timeout_critical,
+            &mut found,
+        );
+    }
+    found
+}
+
+/// Logs the overdue tasks `found` and calls the supervisor's hooks for them.
+fn report(c: &Config, found: &Overdue) {
+    // The hooks are user code: a panic in one is contained, and the watchdog goes on.
+    let call = |hook: &Option<Hook>, t: &TaskInfo| {
+        if let Some(hook) = hook {
+            if let Err(e) = crate::task::run_catching(|| hook(t)) {
+                tracing::error!(error = %e, "atasker: a queue-wait hook panicked; contained");
+            }
+        }
+    };
+    for t in &found.warnings {
+        tracing::warn!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
+        call(&c.on_warning, t);
+    }
+    for t in &found.criticals {
+        tracing::error!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
+        call(&c.on_critical, t);
     }
 }

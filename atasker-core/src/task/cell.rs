@@ -1,5 +1,5 @@
 //! The shared state of a task: its [`Header`] (identity, state machine, accounting), the
-//! one-shot result slot, and the waits on it (blocking, with a deadline, and as a future).
+//! one-shot answer, and the waits on it (blocking, with a deadline, and as a future).
 
 use super::unwind::drop_contained;
 use super::{TaskId, TaskInfo};
@@ -37,11 +37,11 @@ pub(crate) struct Header {
     /// Whether the supervisor's table of live coroutines and delayed tasks holds this task.
     pub(crate) tracked: AtomicBool,
     /// The task's supervisor, through what a task may ask of it.
-    pub(crate) sup: Arc<dyn Schedule>,
+    pub(crate) sup: Arc<dyn Owner>,
     /// Set for coroutines once spawned: how to abort them.
     abort: OnceLock<tokio::task::AbortHandle>,
     /// A pool thread of the task's own pool waits for this (queued) task: when it queues,
-    /// the pool nudges the waiter, which then runs it itself (see `Schedule::take_queued_here`).
+    /// the pool nudges the waiter, which then runs it itself (see `Owner::take_queued_here`).
     pub(crate) awaited_in_pool: AtomicBool,
     /// When it started ([`now_ns`]; 0: not yet).
     started_ns: AtomicU64,
@@ -51,7 +51,7 @@ pub(crate) struct Header {
 
 /// What a task is made of, besides its result type.
 pub(crate) struct NewTask {
-    pub(crate) sup: Arc<dyn Schedule>,
+    pub(crate) sup: Arc<dyn Owner>,
     pub(crate) name: &'static str,
     pub(crate) priority: Priority,
     pub(crate) pool: PoolKind,
@@ -189,8 +189,8 @@ pub(crate) fn log_start(id: TaskId, name: &'static str, priority: Priority, pool
 }
 
 /// What a task may ask of its supervisor, and nothing more (as tokio's tasks hold a
-/// `Schedule`): accounting, release, and what a cancel, a deadline or a nested wait needs.
-pub(crate) trait Schedule: Send + Sync + 'static {
+/// `Owner`): accounting, release, and what a cancel, a deadline or a nested wait needs.
+pub(crate) trait Owner: Send + Sync + 'static {
     /// The queued task `h` started, after waiting `waited` for a slot.
     fn started(&self, h: &Header, waited: Duration);
     /// The task `h` ended with `outcome`; `was_running`: it had started, `ran` this long.
@@ -229,21 +229,25 @@ pub(crate) trait Control: Send + Sync {
     fn nudge(&self);
 }
 
-pub(crate) enum Slot<T> {
+/// Where a task's result waits for its handle: still to come, set, taken, or unwanted.
+pub(crate) enum Answer<T> {
+    /// No result yet; `waker`: an awaiting future, `sleepers`: threads blocked in a wait.
     Pending {
         waker: Option<Waker>,
         sleepers: bool,
     },
+    /// The result, not yet taken by the handle.
     Ready(Result<T, TaskError>),
+    /// The handle took the result.
     Taken,
     /// The handle was dropped: a result is dropped where it is made, its `Drop` contained.
     Detached,
 }
 
-/// A task's shared state: the header plus a one-shot result slot.
+/// A task's shared state: the header plus a one-shot answer.
 pub(crate) struct TaskCell<T> {
     pub(super) header: Header,
-    pub(super) slot: Mutex<Slot<T>>,
+    pub(super) answer: Mutex<Answer<T>>,
     ready: Condvar,
 }
 
@@ -265,7 +269,7 @@ impl<T: Send + 'static> TaskCell<T> {
                 started_ns: AtomicU64::new(started_ns),
                 by_name: task.by_name,
             },
-            slot: Mutex::new(Slot::Pending {
+            answer: Mutex::new(Answer::Pending {
                 waker: None,
                 sleepers: false,
             }),
@@ -273,8 +277,8 @@ impl<T: Send + 'static> TaskCell<T> {
         })
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, Slot<T>> {
-        crate::sync::lock(&self.slot)
+    pub(super) fn lock(&self) -> MutexGuard<'_, Answer<T>> {
+        crate::sync::lock(&self.answer)
     }
 
     /// Finishes the task from state `from` with `result`, unless it was finished already.
@@ -287,14 +291,14 @@ impl<T: Send + 'static> TaskCell<T> {
             return false;
         };
         self.header.log_end(&result, ran);
-        let mut slot = self.lock();
-        if matches!(*slot, Slot::Detached) {
-            drop(slot);
+        let mut answer = self.lock();
+        if matches!(*answer, Answer::Detached) {
+            drop(answer);
             drop_contained(result);
         } else {
-            let prev = std::mem::replace(&mut *slot, Slot::Ready(result));
-            drop(slot);
-            if let Slot::Pending { waker, sleepers } = prev {
+            let prev = std::mem::replace(&mut *answer, Answer::Ready(result));
+            drop(answer);
+            if let Answer::Pending { waker, sleepers } = prev {
                 if let Some(w) = waker {
                     w.wake();
                 }
@@ -328,12 +332,12 @@ impl<T: Send + 'static> TaskCell<T> {
         }
     }
 
-    pub(super) fn take_ready(slot: &mut Slot<T>) -> Option<Result<T, TaskError>> {
-        match std::mem::replace(slot, Slot::Taken) {
-            Slot::Ready(r) => Some(r),
-            Slot::Taken | Slot::Detached => Some(Err(TaskError::Consumed)),
+    pub(super) fn take_ready(answer: &mut Answer<T>) -> Option<Result<T, TaskError>> {
+        match std::mem::replace(answer, Answer::Taken) {
+            Answer::Ready(r) => Some(r),
+            Answer::Taken | Answer::Detached => Some(Err(TaskError::Consumed)),
             pending => {
-                *slot = pending;
+                *answer = pending;
                 None
             }
         }
@@ -348,7 +352,7 @@ impl<T: Send + 'static> TaskCell<T> {
     /// waiting for another task of its own full pool), for this thread to run. Otherwise,
     /// asks the pool to nudge this waiter should the task queue later (a delayed task).
     ///
-    /// Called with the slot locked (so that a nudge cannot slip in between this look and the
+    /// Called with the answer locked (so that a nudge cannot slip in between this look and the
     /// waiter's sleep); the job it returns runs after the lock is released.
     pub(super) fn take_if_queued_here(&self) -> Option<Box<dyn FnOnce() + Send>> {
         let h = &self.header;
@@ -360,23 +364,23 @@ impl<T: Send + 'static> TaskCell<T> {
 
     fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
         spin_briefly(deadline, || self.header.state() == DONE);
-        let mut slot = self.lock();
+        let mut answer = self.lock();
         loop {
-            if let Some(r) = Self::take_ready(&mut slot) {
+            if let Some(r) = Self::take_ready(&mut answer) {
                 return Some(r);
             }
-            // Checked with the slot locked: a nudge (which takes the lock) cannot slip in
+            // Checked with the answer locked: a nudge (which takes the lock) cannot slip in
             // between this look and the sleep below.
             if let Some(job) = self.take_if_queued_here() {
-                drop(slot);
+                drop(answer);
                 job();
-                slot = self.lock();
+                answer = self.lock();
                 continue;
             }
-            if let Slot::Pending { sleepers, .. } = &mut *slot {
+            if let Answer::Pending { sleepers, .. } = &mut *answer {
                 *sleepers = true;
             }
-            slot = crate::sync::wait(&self.ready, slot, deadline).ok()?;
+            answer = crate::sync::wait(&self.ready, answer, deadline).ok()?;
         }
     }
 }
@@ -431,8 +435,8 @@ impl<T: Send + 'static> Control for TaskCell<T> {
     }
 
     fn nudge(&self) {
-        let mut slot = self.lock();
-        if let Slot::Pending { waker, sleepers } = &mut *slot {
+        let mut answer = self.lock();
+        if let Answer::Pending { waker, sleepers } = &mut *answer {
             if let Some(w) = waker.take() {
                 w.wake();
             }

@@ -1,6 +1,6 @@
 //! Tasks: the handle users hold, [`Task<T>`], and what identifies a task.
 //!
-//! - `cell.rs`: the shared state behind a handle (header, state machine, result slot,
+//! - `cell.rs`: the shared state behind a handle (header, state machine, answer,
 //!   blocking and async waits).
 //! - `joined.rs`: the handle of a plain coroutine, whose result lives in tokio's task.
 //! - `unwind.rs`: containment of user panics (in tasks, and in user values the library drops
@@ -137,7 +137,7 @@ impl<T: Send + 'static> Task<T> {
 
     /// A task that has already failed with `err` (used when the supervisor refuses work).
     pub(crate) fn failed(
-        sup: Arc<dyn Schedule>,
+        sup: Arc<dyn Owner>,
         name: &'static str,
         priority: Priority,
         pool: PoolKind,
@@ -153,7 +153,7 @@ impl<T: Send + 'static> Task<T> {
             by_name: crate::stats::NameRef::uncounted(),
         };
         let cell = TaskCell::new(task, DONE);
-        *cell.lock() = Slot::Ready(Err(err));
+        *cell.lock() = Answer::Ready(Err(err));
         Task::from_cell(cell)
     }
 
@@ -180,7 +180,7 @@ impl<T: Send + 'static> Task<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.repr {
-            Repr::Cell(cell) => !matches!(*cell.lock(), Slot::Pending { .. }),
+            Repr::Cell(cell) => !matches!(*cell.lock(), Answer::Pending { .. }),
             Repr::Joined(j) => j.is_finished(),
         }
     }
@@ -292,13 +292,13 @@ impl<T> Drop for Task<T> {
         let Repr::Cell(cell) = &self.repr else {
             return;
         };
-        let mut slot = crate::sync::lock(&cell.slot);
-        match std::mem::replace(&mut *slot, Slot::Detached) {
-            Slot::Ready(r) => {
-                drop(slot);
+        let mut answer = crate::sync::lock(&cell.answer);
+        match std::mem::replace(&mut *answer, Answer::Detached) {
+            Answer::Ready(r) => {
+                drop(answer);
                 drop_contained(r);
             }
-            Slot::Pending { .. } | Slot::Taken | Slot::Detached => {}
+            Answer::Pending { .. } | Answer::Taken | Answer::Detached => {}
         }
     }
 }
@@ -329,20 +329,20 @@ impl<T: Send + 'static> Future for Task<T> {
             Repr::Cell(cell) => cell,
             Repr::Joined(j) => return j.poll_result(cx),
         };
-        let mut slot = cell.lock();
-        if let Some(r) = TaskCell::take_ready(&mut slot) {
+        let mut answer = cell.lock();
+        if let Some(r) = TaskCell::take_ready(&mut answer) {
             return Poll::Ready(r);
         }
         // Polled by `block_on` on a pool thread of the task's own pool: as in `wait`.
         while let Some(job) = cell.take_if_queued_here() {
-            drop(slot);
+            drop(answer);
             job();
-            slot = cell.lock();
-            if let Some(r) = TaskCell::take_ready(&mut slot) {
+            answer = cell.lock();
+            if let Some(r) = TaskCell::take_ready(&mut answer) {
                 return Poll::Ready(r);
             }
         }
-        if let Slot::Pending { waker, .. } = &mut *slot {
+        if let Answer::Pending { waker, .. } = &mut *answer {
             match waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => *waker = Some(cx.waker().clone()),

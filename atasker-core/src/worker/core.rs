@@ -108,7 +108,7 @@ pub(crate) type Exec<I> = Arc<
 /// Marks the current thread as running the executor of the worker `key` (see
 /// [`Core::key`]) while the guard lives.
 pub(crate) fn enter_worker(key: usize) -> crate::context::Enter {
-    crate::context::enter(crate::context::Slot::Worker, key)
+    crate::context::enter(crate::context::Role::Worker, key)
 }
 
 /// The shared state of a worker behind its handle.
@@ -267,7 +267,7 @@ impl Core {
         let run = lock(&self.ctl).clone()?;
         run.stop.set();
         let me = self as *const Core as usize;
-        (!crate::context::is(crate::context::Slot::Worker, me)).then_some(run)
+        (!crate::context::is(crate::context::Role::Worker, me)).then_some(run)
     }
 
     /// Waits for a stopping run to end, up to `deadline`; then aborts it.
@@ -446,7 +446,7 @@ impl Client for Core {
     fn wait_stopped(&self, deadline: Option<Instant>) {
         // A stop made by this worker's own run must not wait for that run.
         let me = self as *const Core as usize;
-        let inside = crate::context::is(crate::context::Slot::Worker, me);
+        let inside = crate::context::is(crate::context::Role::Worker, me);
         let run = lock(&self.stopping).clone().filter(|_| !inside);
         if let Some(run) = run {
             self.await_stop(&run, deadline);

@@ -305,6 +305,24 @@ mod tests {
         out
     }
 
+    /// The ticks of a fresh ticker for `expr` in `zone`, run as [`runs`] says.
+    fn runs_of(
+        expr: &str,
+        zone: Zone,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: i64,
+    ) -> Vec<DateTime<Utc>> {
+        runs(&mut Ticker::new(plan(expr, zone)), from, to, step)
+    }
+
+    /// The ticks for `expr` in Berlin, minute by minute, from noon the day before day
+    /// `y-m-d` to noon the day after.
+    fn around_a_berlin_day(expr: &str, y: i32, m: u32, d: u32) -> Vec<DateTime<Utc>> {
+        let (from, to) = (berlin(y, m, d - 1, 12, 0, 0), berlin(y, m, d + 1, 12, 0, 0));
+        runs_of(expr, Zone::Named(Berlin), from, to, 60)
+    }
+
     #[test]
     fn expressions_with_and_without_seconds_and_shorthands() {
         let p = plan("*/10 * * * * *", Zone::Utc);
@@ -333,13 +351,7 @@ mod tests {
     #[test]
     fn a_fixed_time_in_a_spring_forward_gap_runs_once_just_after_it() {
         // 2026-03-29 in Berlin: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
-        let mut t = Ticker::new(plan("0 30 2 * * *", Zone::Named(Berlin)));
-        let got = runs(
-            &mut t,
-            berlin(2026, 3, 28, 12, 0, 0),
-            berlin(2026, 3, 30, 12, 0, 0),
-            60,
-        );
+        let got = around_a_berlin_day("0 30 2 * * *", 2026, 3, 29);
         assert_eq!(
             got,
             [berlin(2026, 3, 29, 3, 0, 0), berlin(2026, 3, 30, 2, 30, 0)]
@@ -349,13 +361,7 @@ mod tests {
     #[test]
     fn a_fixed_time_in_a_fall_back_overlap_runs_once_at_its_first_pass() {
         // 2026-10-25 in Berlin: 03:00 CEST falls back to 02:00 CET; 02:00-03:00 happens twice.
-        let mut t = Ticker::new(plan("0 0 2 * * *", Zone::Named(Berlin)));
-        let got = runs(
-            &mut t,
-            berlin(2026, 10, 24, 12, 0, 0),
-            berlin(2026, 10, 26, 12, 0, 0),
-            60,
-        );
+        let got = around_a_berlin_day("0 0 2 * * *", 2026, 10, 25);
         assert_eq!(
             got,
             [utc(2026, 10, 25, 0, 0, 0), utc(2026, 10, 26, 1, 0, 0)]
@@ -364,10 +370,10 @@ mod tests {
 
     #[test]
     fn a_step_schedule_follows_real_time_through_both_passes_of_a_repeated_hour() {
-        let mut t = Ticker::new(plan("0 */15 * * * *", Zone::Named(Berlin)));
         // From 01:50 CEST (23:50 UTC) to 03:10 CET (02:10 UTC): 2 h 20 min of real time.
-        let got = runs(
-            &mut t,
+        let got = runs_of(
+            "0 */15 * * * *",
+            Zone::Named(Berlin),
             utc(2026, 10, 24, 23, 50, 0),
             utc(2026, 10, 25, 2, 10, 0),
             30,

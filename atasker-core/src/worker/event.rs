@@ -1,8 +1,8 @@
 //! Event workers: [`EventWorker`].
 
 use super::{
-    async_exec, blocking_exec, builder_methods, handle_methods, Common, Core, Exec, Run, Wake,
-    WorkerKind, WorkerOutput,
+    async_exec, blocking_exec, builder_methods, debug_as_core, handle_methods, Common, Core, Exec,
+    Run, Wake, WorkerKind, WorkerOutput,
 };
 use std::fmt;
 use std::future::Future;
@@ -53,11 +53,7 @@ impl EventWorker {
     }
 }
 
-impl fmt::Debug for EventWorker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.core.fmt(f)
-    }
-}
+debug_as_core!(EventWorker);
 
 /// Builds an [`EventWorker`]. Made by [`EventWorker::builder`].
 ///

@@ -3,8 +3,8 @@
 use super::cron::{self, Clock, CronPlan, Zone};
 use super::schedule::{catch_up, Schedule};
 use super::{
-    async_exec, blocking_exec, builder_methods, handle_methods, Common, Core, Exec, Run, Wake,
-    WorkerKind, WorkerOutput,
+    async_exec, blocking_exec, builder_methods, debug_as_core, handle_methods, Common, Core, Exec,
+    Run, Wake, WorkerKind, WorkerOutput,
 };
 use crate::error::BuildError;
 use std::fmt;
@@ -74,11 +74,7 @@ impl Worker {
     }
 }
 
-impl fmt::Debug for Worker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.core.fmt(f)
-    }
-}
+debug_as_core!(Worker);
 
 /// Builds a [`Worker`]. Made by [`Worker::builder`].
 ///

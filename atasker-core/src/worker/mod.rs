@@ -99,6 +99,17 @@ impl Common {
     }
 }
 
+/// `Debug` for a worker handle: its core's (name, kind, state).
+macro_rules! debug_as_core {
+    ($handle:ty $(, $g:ident)?) => {
+        impl$(<$g>)? std::fmt::Debug for $handle {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.core.fmt(f)
+            }
+        }
+    };
+}
+
 /// The handle methods every worker kind shares, implemented once on the core.
 macro_rules! handle_methods {
     () => {
@@ -203,7 +214,7 @@ macro_rules! handle_methods {
     };
 }
 
-pub(crate) use handle_methods;
+pub(crate) use {debug_as_core, handle_methods};
 
 /// The builder options every worker kind shares.
 macro_rules! builder_methods {

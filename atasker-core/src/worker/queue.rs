@@ -1,8 +1,8 @@
 //! Queue workers: [`QueueWorker`].
 
 use super::{
-    async_exec, builder_methods, enter_worker, handle_methods, Common, Core, Exec, Run,
-    WorkerError, WorkerKind, WorkerOutput,
+    async_exec, builder_methods, debug_as_core, enter_worker, handle_methods, Common, Core, Exec,
+    Run, WorkerError, WorkerKind, WorkerOutput,
 };
 use crate::error::TaskError;
 use crate::task::run_catching;
@@ -171,11 +171,7 @@ impl<T: Send + 'static> QueueWorker<T> {
     }
 }
 
-impl<T> fmt::Debug for QueueWorker<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.core.fmt(f)
-    }
-}
+debug_as_core!(QueueWorker<T>, T);
 
 /// Builds a [`QueueWorker`]. Made by [`QueueWorker::builder`].
 ///

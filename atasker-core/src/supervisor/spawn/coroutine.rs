@@ -224,7 +224,7 @@ where
         let _ = blocked_in_place();
         let this = self.project();
         let guard = this.guard;
-        let _current = context::enter(context::Slot::Supervisor, context::key(&*guard.inner));
+        let _current = context::enter(context::Role::Supervisor, context::key(&*guard.inner));
         if !guard.polled {
             guard.polled = true;
             log_start(guard.id, guard.name, guard.priority, PoolKind::Coroutines);
@@ -302,7 +302,7 @@ where
     ) -> std::task::Poll<()> {
         let this = self.project();
         let cell = &this.guard.0;
-        let _current = context::enter(context::Slot::Supervisor, context::key(&*cell.header().sup));
+        let _current = context::enter(context::Role::Supervisor, context::key(&*cell.header().sup));
         if !*this.polled {
             *this.polled = true;
             cell.header().log_start();

@@ -1,24 +1,23 @@
-//! The slot states a parent and its child share: who decides whether a request sent ahead
-//! runs.
+//! The claims a parent and its child share: who decides whether a request sent ahead runs.
 //!
 //! A request is sent ahead (pipelined) while the child still runs earlier ones, so a cancel
-//! of it races with the child reaching it. One word of shared memory per request settles the
-//! race: the parent writes `SENT` before the frame; the child moves `SENT → STARTED` before it
-//! runs the request, and the parent's cancel moves `SENT → CANCELLED`. Both are
-//! compare-and-swap, so exactly one wins: a cancelled request never starts (the child answers
-//! it with a `Skipped` reply), and a cancel that finds it started kills the child, as for any
-//! running task. When a child dies, the same words tell which of its requests started: the
-//! others never ran and go to a fresh child.
+//! of it races with the child reaching it. One word of shared memory per request, its claim,
+//! settles the race: the parent writes `SENT` before the frame; the child moves
+//! `SENT → STARTED` before it runs the request, and the parent's cancel moves
+//! `SENT → CANCELLED`. Both are compare-and-swap, so exactly one wins: a cancelled request
+//! never starts (the child answers it with a `Skipped` reply), and a cancel that finds it
+//! started kills the child, as for any running task. When a child dies, the same words tell
+//! which of its requests started: the others never ran and go to a fresh child.
 //!
-//! The memory is a `memfd` of [`SLOTS`] words that the child gets as fd 5; request number
-//! `seq` (counted from 0 by both sides) uses word `seq % SLOTS`, holding `seq << 2 | state`,
-//! so a stale word is never mistaken for a live one. A window is at most [`SLOTS`] requests
+//! The memory is a `memfd` of [`CLAIMS`] words that the child gets as fd 5; request number
+//! `seq` (counted from 0 by both sides) uses word `seq % CLAIMS`, holding `seq << 2 | state`,
+//! so a stale word is never mistaken for a live one. A window is at most [`CLAIMS`] requests
 //! deep, so a word is reused only once its request was answered.
 
 use std::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire, Ordering::Release};
 
 /// Words in the shared memory: the deepest window possible.
-pub(crate) const SLOTS: usize = 64;
+pub(crate) const CLAIMS: usize = 64;
 
 /// The request was written and waits for the child.
 const SENT: u64 = 1;
@@ -39,31 +38,31 @@ pub(crate) enum Fate {
 }
 
 /// The shared words, mapped in this process.
-pub(crate) struct Slots {
+pub(crate) struct Claims {
     words: *const AtomicU64,
 }
 
-// SAFETY: the words are atomics in a mapping that lives as long as `Slots`; every access
+// SAFETY: the words are atomics in a mapping that lives as long as `Claims`; every access
 // goes through atomic operations.
-unsafe impl Send for Slots {}
+unsafe impl Send for Claims {}
 // SAFETY: as above.
-unsafe impl Sync for Slots {}
+unsafe impl Sync for Claims {}
 
-impl Slots {
-    /// Wraps a mapping of at least `SLOTS` words.
+impl Claims {
+    /// Wraps a mapping of at least `CLAIMS` words.
     ///
     /// # Safety
-    /// `words` must point to `SLOTS` writable, 8-aligned `u64`s that stay mapped until the
-    /// `Slots` is dropped, which unmaps them (`munmap` of `SLOTS * 8` bytes).
+    /// `words` must point to `CLAIMS` writable, 8-aligned `u64`s that stay mapped until the
+    /// `Claims` is dropped, which unmaps them (`munmap` of [`BYTES`] bytes).
     pub(crate) unsafe fn from_raw(words: *mut u64) -> Self {
-        Slots {
+        Claims {
             words: words.cast_const().cast(),
         }
     }
 
     fn word(&self, seq: u64) -> &AtomicU64 {
-        let i = (seq % SLOTS as u64) as usize;
-        // SAFETY: `i < SLOTS`, within the mapping (see `from_raw`).
+        let i = (seq % CLAIMS as u64) as usize;
+        // SAFETY: `i < CLAIMS`, within the mapping (see `from_raw`).
         unsafe { &*self.words.add(i) }
     }
 
@@ -104,23 +103,24 @@ impl Slots {
     }
 }
 
-impl Drop for Slots {
+impl Drop for Claims {
     fn drop(&mut self) {
         imp::unmap(self.words.cast_mut().cast());
     }
 }
 
 /// The size of the mapping in bytes.
-pub(crate) const BYTES: usize = SLOTS * 8;
+pub(crate) const BYTES: usize = CLAIMS * std::mem::size_of::<u64>();
 
 #[cfg(target_os = "linux")]
 pub(crate) mod imp {
-    use super::{Slots, BYTES};
+    use super::{Claims, BYTES};
     use std::io;
     use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
     /// A fresh shared memory (zeroed, close-on-exec) and its mapping in this process.
-    pub(crate) fn create() -> io::Result<(OwnedFd, Slots)> {
+    pub(crate) fn create() -> io::Result<(OwnedFd, Claims)> {
+        // The memfd's name, seen in /proc, is the one earlier releases gave it.
         // SAFETY: a C string literal name; flags valid.
         let fd = unsafe { libc::memfd_create(c"atasker-slots".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -132,12 +132,12 @@ pub(crate) mod imp {
         if unsafe { libc::ftruncate(fd.as_raw_fd(), BYTES as libc::off_t) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        let slots = map(fd.as_fd())?;
-        Ok((fd, slots))
+        let claims = map(fd.as_fd())?;
+        Ok((fd, claims))
     }
 
     /// Maps the shared memory open as `fd` (it must be at least [`BYTES`] long).
-    pub(crate) fn map(fd: BorrowedFd<'_>) -> io::Result<Slots> {
+    pub(crate) fn map(fd: BorrowedFd<'_>) -> io::Result<Claims> {
         // SAFETY: a fresh shared mapping of `BYTES` bytes of `fd`; checked below.
         let p = unsafe {
             libc::mmap(
@@ -152,8 +152,8 @@ pub(crate) mod imp {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: page-aligned, `BYTES` long, mapped until `Slots` drops.
-        Ok(unsafe { Slots::from_raw(p.cast()) })
+        // SAFETY: page-aligned, `BYTES` long, mapped until `Claims` drops.
+        Ok(unsafe { Claims::from_raw(p.cast()) })
     }
 
     pub(super) fn unmap(p: *mut libc::c_void) {
@@ -185,14 +185,14 @@ mod tests {
         assert_eq!(s.start(1), Some(false), "a withdrawn request never starts");
         assert_eq!(s.fate(1), Fate::Cancelled);
 
-        // Word reuse: request SLOTS shares request 0's word, never its state.
-        s.send(SLOTS as u64);
+        // Word reuse: request CLAIMS shares request 0's word, never its state.
+        s.send(CLAIMS as u64);
         assert_eq!(s.fate(0), Fate::Waiting);
         assert_eq!(
             s.start(0),
             None,
             "a stale sequence number is a protocol error"
         );
-        assert_eq!(s.start(SLOTS as u64), Some(true));
+        assert_eq!(s.start(CLAIMS as u64), Some(true));
     }
 }

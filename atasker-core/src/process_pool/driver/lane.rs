@@ -1,0 +1,167 @@
+//! A driver's window, its [`Lane`]: the jobs a child holds and the child they are written
+//! to, shared with whoever must find one of those tasks (a cancel, a deadline, a stop
+//! deadline, the watchdog).
+
+use crate::pool::ladder::{Ahead, Overdue};
+use crate::process_pool::claims::Claims;
+use crate::process_pool::process::{self, Pid};
+use crate::process_pool::Job;
+use crate::task::{Control, DeadlineGuard, Header, TaskId, QUEUED};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One job of a window.
+pub(super) struct Entry {
+    pub(super) job: Job,
+    /// Its request number on the current child; `None`: not written to it (yet).
+    pub(super) seq: Option<u64>,
+    /// The size of its frame, while it is written ahead and not answered (counted against
+    /// [`Child::ahead_bytes`](crate::process_pool::process::Child::ahead_bytes)).
+    pub(super) ahead: usize,
+    /// Its frame, built but held back: too large to be written to a busy child.
+    pub(super) frame: Option<Vec<u8>>,
+    /// When it was queued: its queue wait ends when it starts.
+    at: Instant,
+    /// Whether the queue-wait warning and the critical hook fired for it.
+    warned: bool,
+    critical: bool,
+    /// Its deadline timer, armed when it starts (`Some(None)`: no timer could be armed).
+    deadline: Option<Option<DeadlineGuard>>,
+}
+
+impl Entry {
+    /// The entry of a job taken from the ladder.
+    pub(super) fn new(a: Ahead<Job>) -> Self {
+        Entry {
+            job: a.job,
+            seq: None,
+            ahead: 0,
+            frame: None,
+            at: a.at,
+            warned: a.warned,
+            critical: a.critical,
+            deadline: None,
+        }
+    }
+
+    /// Its task's header.
+    pub(super) fn header(&self) -> &Header {
+        self.job.header()
+    }
+
+    /// The child reached this job: it starts (ends its queue wait). `arm`: it may run a
+    /// while, so its deadline is armed. `false` if it was cancelled meanwhile.
+    pub(super) fn start(&mut self, arm: bool) -> bool {
+        let h = self.job.header();
+        if !h.try_start(Some(self.at)) {
+            return false;
+        }
+        let _span = span(h).entered();
+        h.log_start();
+        if arm {
+            self.arm();
+        }
+        true
+    }
+
+    /// Arms the deadline of the started job, once.
+    pub(super) fn arm(&mut self) {
+        if self.deadline.is_none() {
+            let h = self.job.header();
+            self.deadline = Some(
+                h.timeout
+                    .and_then(|t| h.sup.deadline(self.job.control(), t)),
+            );
+        }
+    }
+}
+
+/// The tracing span of a process task.
+pub(super) fn span(h: &Header) -> tracing::Span {
+    tracing::debug_span!("atasker.task", id = h.id.as_u64(), name = h.name, priority = %h.priority, pool = "processes")
+}
+
+/// The child a lane's requests are written to.
+pub(super) struct Current {
+    pub(super) pid: Pid,
+    pub(super) claims: Arc<Claims>,
+    /// Set when the child is killed on purpose (a cancel, a deadline): it must be replaced.
+    pub(super) doomed: Arc<AtomicBool>,
+}
+
+/// What a lane's lock guards.
+#[derive(Default)]
+pub(super) struct LaneState {
+    /// `None` from the moment the child is about to be reaped: its pid may not be signalled.
+    pub(super) child: Option<Current>,
+    /// In order: the jobs written to the child (the first runs, or is about to), then those
+    /// not written yet.
+    pub(super) entries: VecDeque<Entry>,
+}
+
+/// One driver's window, shared with whoever must find a task a child holds.
+#[derive(Default)]
+pub(crate) struct Lane {
+    state: Mutex<LaneState>,
+}
+
+impl Lane {
+    /// Locks the window.
+    pub(super) fn lock(&self) -> MutexGuard<'_, LaneState> {
+        crate::sync::lock(&self.state)
+    }
+
+    /// Task `id` (cancelled or timed out) must not run on: withdraws its request if the
+    /// child has not taken it, else kills the child. `false` if this lane does not hold it.
+    pub(crate) fn stop(&self, id: TaskId) -> bool {
+        let st = self.lock();
+        let Some(e) = st.entries.iter().find(|e| e.header().id == id) else {
+            return false;
+        };
+        // Not written yet: the driver drops it when it sees the task finished.
+        if let (Some(seq), Some(c)) = (e.seq, &st.child) {
+            if !c.claims.cancel(seq) {
+                c.doomed.store(true, SeqCst);
+                process::kill(c.pid);
+            }
+        }
+        true
+    }
+
+    /// The tasks this lane holds.
+    pub(crate) fn tasks(&self) -> Vec<Arc<dyn Control>> {
+        self.lock()
+            .entries
+            .iter()
+            .map(|e| e.job.control())
+            .collect()
+    }
+
+    /// Queued tasks of the window that have waited past `warn` or `crit`, not yet reported.
+    pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        let mut st = self.lock();
+        for e in &mut st.entries {
+            let h = e.job.header();
+            if h.state() != QUEUED {
+                continue;
+            }
+            for (flag, limit, list) in [
+                (&mut e.warned, warn, &mut out.warnings),
+                (&mut e.critical, crit, &mut out.criticals),
+            ] {
+                if *flag {
+                    continue;
+                }
+                let due = e.at + limit;
+                if due <= now {
+                    *flag = true;
+                    list.push(h.info(now - e.at));
+                } else {
+                    out.next = Some(out.next.map_or(due, |n| n.min(due)));
+                }
+            }
+        }
+    }
+}

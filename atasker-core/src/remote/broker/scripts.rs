@@ -1,0 +1,131 @@
+//! The Lua scripts the Redis engine runs: each one step that must be atomic on the server.
+
+/// Removes an entry no consumer holds (atomically: a node cannot take it in between).
+pub(super) const CANCEL: &str = r"
+local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[2], ARGV[1], ARGV[1], 1)
+if ok and #p > 0 then return 0 end
+return redis.call('XDEL', KEYS[1], ARGV[1])
+";
+
+/// Acknowledges and deletes a taken entry, and sends its reply (ARGV[4..] are field-value
+/// pairs; ARGV[3] the reply stream's TTL in ms; KEYS[2] the reply stream, if any).
+/// A reply stream that is not one (a key of another type, named by a malformed entry) is
+/// skipped: `redis.pcall`, so that the acknowledgement stands either way.
+pub(super) const FINISH: &str = r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if KEYS[2] then
+  local r = redis.pcall('XADD', KEYS[2], '*', unpack(ARGV, 4))
+  if type(r) == 'table' and r.err then return r.err end
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return 'OK'
+";
+
+/// For each queue (KEYS): every consumer whose heartbeat key (ARGV[2] .. name) is gone has
+/// its pending entries put back at the end of the queue with `d` + 1, or failed with a
+/// reply once `d` + 1 reaches ARGV[3]; then the consumer is deleted. ARGV[1]: the group;
+/// ARGV[4]: the reply streams' TTL in ms. Replies go through `redis.pcall`: a reply key
+/// that is not a stream (a malformed entry's) must not stop the reclaim. Returns
+/// {requeued, failed}.
+pub(super) const RECLAIM: &str = r"
+local requeued, failed = 0, 0
+for _, q in ipairs(KEYS) do
+  local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', q, ARGV[1])
+  if ok then
+    for _, c in ipairs(consumers) do
+      local name, pending = nil, 0
+      for i = 1, #c, 2 do
+        if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] end
+      end
+      if name and redis.call('EXISTS', ARGV[2] .. name) == 0 then
+        if pending > 0 then
+          local held = redis.call('XPENDING', q, ARGV[1], '-', '+', pending, name)
+          for _, e in ipairs(held) do
+            local id = e[1]
+            local r = redis.call('XRANGE', q, id, id)
+            if #r > 0 then
+              local f = r[1][2]
+              local d, reply, tid, out = 0, nil, nil, {}
+              for i = 1, #f, 2 do
+                if f[i] == 'd' then
+                  d = tonumber(f[i + 1]) or 0
+                else
+                  if f[i] == 'r' then reply = f[i + 1] elseif f[i] == 't' then tid = f[i + 1] end
+                  out[#out + 1] = f[i]
+                  out[#out + 1] = f[i + 1]
+                end
+              end
+              d = d + 1
+              if d >= tonumber(ARGV[3]) then
+                if reply and tid then
+                  redis.pcall('XADD', reply, '*', 't', tid, 'k', 'e', 'c', 'cluster', 'm',
+                    'delivered ' .. d .. ' times; each node that took it stopped or went silent before answering')
+                  redis.pcall('PEXPIRE', reply, ARGV[4])
+                end
+                failed = failed + 1
+              else
+                out[#out + 1] = 'd'
+                out[#out + 1] = tostring(d)
+                local moved = redis.call('XADD', q, '*', unpack(out))
+                if reply and tid then
+                  redis.pcall('XADD', reply, '*', 't', tid, 'k', 'm', 'i', moved)
+                  redis.pcall('PEXPIRE', reply, ARGV[4])
+                end
+                requeued = requeued + 1
+              end
+            end
+            redis.call('XACK', q, ARGV[1], id)
+            redis.call('XDEL', q, id)
+          end
+        end
+        redis.call('XGROUP', 'DELCONSUMER', q, ARGV[1], name)
+      end
+    end
+  end
+end
+return {requeued, failed}
+";
+
+/// Takes new entries for consumer ARGV[2] of group ARGV[1] from the queues (KEYS, highest
+/// priority first): ARGV[2 + i] is the room for queue i, and the rooms are nested (what a
+/// higher queue gives uses the room of every lower one), as the ladder's caps are. Sends
+/// each taken entry's start notice in the same call. Returns `{{queue index, id, fields}, …}`.
+pub(super) const TAKE: &str = r"
+local out, taken = {}, 0
+for i, q in ipairs(KEYS) do
+  local n = tonumber(ARGV[2 + i]) - taken
+  if n > 0 then
+    local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', q, '>')
+    if r then
+      for _, e in ipairs(r[1][2]) do
+        out[#out + 1] = {i, e[1], e[2]}
+        taken = taken + 1
+        local f, reply, tid = e[2], nil, nil
+        for j = 1, #f, 2 do
+          if f[j] == 'r' then reply = f[j + 1] elseif f[j] == 't' then tid = f[j + 1] end
+        end
+        if reply and tid then redis.pcall('XADD', reply, '*', 't', tid, 'k', 's') end
+      end
+    end
+  end
+end
+return out
+";
+
+/// The entries a consumer (ARGV[2]) holds in each queue (KEYS) that were delivered at
+/// least ARGV[3] ms ago, with their fields: `{{queue index, id, fields}, …}`. ARGV[1]: the
+/// group.
+pub(super) const OWN_IDLE: &str = r"
+local out = {}
+for i, q in ipairs(KEYS) do
+  local ok, held = pcall(redis.call, 'XPENDING', q, ARGV[1], 'IDLE', ARGV[3], '-', '+', 256, ARGV[2])
+  if ok then
+    for _, e in ipairs(held) do
+      local r = redis.call('XRANGE', q, e[1], e[1])
+      if #r > 0 then out[#out + 1] = {i, r[1][1], r[1][2]} end
+    end
+  end
+end
+return out
+";

@@ -36,7 +36,7 @@ CRATES = {
         ["stats"],  # counters and snapshots
         ["metrics"],  # the `metrics` facade calls
         ["kind"],  # PoolKind, Outcome
-        ["context", "error", "priority", "sync"],  # the ground types
+        ["context", "error", "init", "priority", "sync"],  # the ground types
     ],
     "atasker-macros/src": [
         ["lib"],

@@ -45,7 +45,8 @@
 //! stats/        live counters (cells.rs) and serializable snapshots (snapshot.rs)
 //! metrics.rs    the `metrics` facade calls (behind the `metrics` feature)
 //! kind.rs       PoolKind, Outcome
-//! context.rs · error.rs · priority.rs · sync.rs   the ground types
+//! context.rs · error.rs · priority.rs · sync.rs   the ground types; init.rs: what runs
+//!               before `main` (the `.init_array` entries of children and nodes)
 //! ```
 //!
 //! A `#[background_task(static)]` call goes: the generated fn → `__private::static_fn().spawn`
@@ -62,6 +63,7 @@
 
 mod context;
 mod error;
+mod init;
 mod kind;
 mod metrics;
 mod node;

@@ -25,11 +25,7 @@ mod imp {
     use libc::{c_char, c_int};
     use std::time::Duration;
 
-    type InitFn = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
-
-    #[used]
-    #[unsafe(link_section = ".init_array")]
-    static NODE_ENTRY: InitFn = node_entry;
+    crate::init::before_main!(NODE_ENTRY = node_entry);
 
     extern "C" fn node_entry(_: c_int, _: *const *const c_char, _: *const *const c_char) {
         // A worker process of a node inherits its environment: it is a child, not a node.

@@ -62,11 +62,7 @@ mod imp {
     use std::sync::{Condvar, Mutex};
     use std::time::{Duration, Instant};
 
-    type InitFn = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
-
-    #[used]
-    #[unsafe(link_section = ".init_array")]
-    static CHILD_ENTRY: InitFn = child_entry;
+    crate::init::before_main!(CHILD_ENTRY = child_entry);
 
     /// Set while a task runs: a panic then belongs to it.
     static IN_TASK: AtomicBool = AtomicBool::new(false);
@@ -172,11 +168,11 @@ mod imp {
             let end = std::ptr::addr_of!(__init_array_end).cast::<usize>();
             let len = (end as usize).saturating_sub(start as usize) / std::mem::size_of::<usize>();
             let entries = std::slice::from_raw_parts(start, len);
-            for &f in after(entries, child_entry as InitFn as usize) {
+            for &f in after(entries, child_entry as crate::init::InitFn as usize) {
                 if f == 0 || f == usize::MAX {
                     continue;
                 }
-                let f = std::mem::transmute::<usize, InitFn>(f);
+                let f = std::mem::transmute::<usize, crate::init::InitFn>(f);
                 f(argc, argv, envp);
             }
         }

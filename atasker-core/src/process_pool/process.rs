@@ -137,6 +137,13 @@ impl Child {
     /// status, and kills it if it lingers. The caller must have made sure that nobody kills
     /// this pid any more.
     pub(crate) fn reap(self) -> Exit {
+        let (pid, requests, replies) = self.into_pipes();
+        drop((requests, replies));
+        imp::wait_or_kill(pid, Instant::now() + Duration::from_secs(2))
+    }
+
+    /// The child's pid and its two pipes (its claims are let go).
+    fn into_pipes(self) -> (Pid, File, BufReader<File>) {
         let Child {
             pid,
             requests,
@@ -144,8 +151,7 @@ impl Child {
             claims: _,
             ahead_bytes: _,
         } = self;
-        drop((requests, replies));
-        imp::wait_or_kill(pid, Instant::now() + Duration::from_secs(2))
+        (pid, requests, replies)
     }
 
     /// Kills the child at once and reaps it.
@@ -157,13 +163,7 @@ impl Child {
     /// Ends an idle child politely: closes its request pipe, so that it exits 0, and kills it
     /// if it has not exited by `deadline`.
     pub(crate) fn close(self, deadline: Instant) -> Exit {
-        let Child {
-            pid,
-            requests,
-            replies,
-            claims: _,
-            ahead_bytes: _,
-        } = self;
+        let (pid, requests, replies) = self.into_pipes();
         drop(requests);
         let exit = imp::wait_or_kill(pid, deadline);
         drop(replies);

@@ -53,7 +53,7 @@ fn config() -> bincode::config::Configuration<
 pub(crate) enum FrameError {
     /// The pipe failed (or ended inside a frame: `UnexpectedEof`).
     Io(io::Error),
-    /// The length prefix claims more than the maximum; nothing was allocated for it.
+    /// The length prefix announces more than the maximum; nothing was allocated for it.
     TooLarge(u64),
     /// The frame's content is not what the protocol allows.
     Malformed(&'static str),
@@ -113,7 +113,7 @@ pub(crate) fn read_frame_max(
         buf.resize(n, 0);
         r.read_exact(buf)?;
     } else {
-        // Grow with the bytes that actually arrive, not with the claim.
+        // Grow with the bytes that actually arrive, not with the announced length.
         let read = r.take(len.into()).read_to_end(buf)?;
         if read != n {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());

@@ -6,13 +6,13 @@ use serde::Deserialize;
 
 /// A reader that yields `head`, then pretends to be a stream of `tail` zero bytes, and
 /// counts what was asked of it.
-struct Claim {
+struct Announced {
     head: Vec<u8>,
     pos: usize,
     tail: usize,
 }
 
-impl Read for Claim {
+impl Read for Announced {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.pos < self.head.len() {
             let n = out.len().min(self.head.len() - self.pos);
@@ -99,7 +99,7 @@ fn clean_eof_and_truncation() {
 #[test]
 fn oversized_length_is_refused_without_allocating() {
     let mut body = Vec::new();
-    let mut r = Claim {
+    let mut r = Announced {
         head: u32::MAX.to_le_bytes().to_vec(),
         pos: 0,
         tail: 0,
@@ -121,11 +121,11 @@ fn oversized_length_is_refused_without_allocating() {
 }
 
 #[test]
-fn a_large_claim_with_few_bytes_grows_only_with_what_arrives() {
-    // Claims 60 MiB (under the maximum) but the stream ends after 100 bytes.
+fn a_large_announced_length_with_few_bytes_grows_only_with_what_arrives() {
+    // Announces 60 MiB (under the maximum) but the stream ends after 100 bytes.
     let mut head = (60u32 << 20).to_le_bytes().to_vec();
     head.extend_from_slice(&[1; 100]);
-    let mut r = Claim {
+    let mut r = Announced {
         head,
         pos: 0,
         tail: 0,
@@ -139,7 +139,7 @@ fn a_large_claim_with_few_bytes_grows_only_with_what_arrives() {
 #[test]
 fn a_large_frame_within_the_maximum_is_read() {
     let n = 3 << 20;
-    let mut r = Claim {
+    let mut r = Announced {
         head: (n as u32).to_le_bytes().to_vec(),
         pos: 0,
         tail: n,
@@ -167,7 +167,7 @@ fn corrupt_frames_are_refused() {
     encode(&(1u64, 2u64), &mut buf).unwrap();
     assert!(decode::<u64>(&buf).unwrap_err().contains("left over"));
     assert!(decode::<String>(&[200]).is_err());
-    // A claimed string length past the limit fails without allocating it.
+    // An announced string length past the limit fails without allocating it.
     let mut huge = Vec::new();
     encode(&u64::MAX, &mut huge).unwrap();
     assert!(decode::<Vec<u8>>(&huge).is_err());
@@ -224,23 +224,23 @@ impl Rng {
     }
 }
 
-/// Property: whatever bytes arrive (random frames, random length claims up to 4 GiB,
+/// Property: whatever bytes arrive (random frames, random announced lengths up to 4 GiB,
 /// truncated streams, random bodies), the readers and parsers return errors and never
 /// panic, and a frame buffer never grows much beyond the bytes that actually arrived.
 #[test]
-fn random_streams_never_panic_nor_allocate_their_claims() {
+fn random_streams_never_panic_nor_allocate_what_they_announce() {
     for seed in 1..=3000u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let mut stream = Vec::new();
         for _ in 0..rng.below(6) + 1 {
             let size = rng.below(200) as usize;
             let body = rng.bytes(size);
-            let claim = match rng.below(4) {
+            let announced = match rng.below(4) {
                 0 => rng.next() as u32,                             // anything, often huge
                 1 => body.len() as u32 + rng.below(1 << 20) as u32, // more than sent
                 _ => body.len() as u32,                             // honest
             };
-            stream.extend_from_slice(&claim.to_le_bytes());
+            stream.extend_from_slice(&announced.to_le_bytes());
             stream.extend_from_slice(&body);
         }
         stream.truncate(rng.below(stream.len() as u64 + 1) as usize);

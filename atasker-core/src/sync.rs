@@ -8,6 +8,13 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+/// The instant `d` from now, or `None` when `d` is too large for an [`Instant`]: a
+/// duration that long means "never" (no deadline, never falls due). Every user-given
+/// duration that becomes an instant goes through here, so `Duration::MAX` never panics.
+pub(crate) fn after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
 /// Locks `m`, whether or not a panic poisoned it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -65,7 +72,9 @@ pub(crate) fn watch_briefly(for_at_most: Duration, mut done: impl FnMut() -> boo
     if !multi_core() {
         return false;
     }
-    let until = Instant::now() + for_at_most;
+    let Some(until) = after(for_at_most) else {
+        return false;
+    };
     while Instant::now() < until {
         std::thread::yield_now();
         if done() {

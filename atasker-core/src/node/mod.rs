@@ -493,9 +493,12 @@ impl Client for Node {
     /// heartbeat and leaves the group where it holds nothing (what it still holds is taken
     /// over by another node once the heartbeat is gone).
     fn finish(&self, deadline: Option<Instant>) {
-        let most = Instant::now() + self.settings.node_timeout;
-        let deadline = deadline.map_or(most, |d| d.min(most));
-        if !self.wait(Some(deadline), || self.running() == 0) {
+        let most = crate::sync::after(self.settings.node_timeout);
+        let deadline = match (deadline, most) {
+            (Some(d), Some(m)) => Some(d.min(m)),
+            (d, m) => d.or(m),
+        };
+        if !self.wait(deadline, || self.running() == 0) {
             tracing::error!(node = %self.name, unanswered = self.running(), "atasker: the node stops with answers Redis did not take; their tasks go to another node");
         }
         {

@@ -216,7 +216,10 @@ impl<J: super::PoolJob> Ladder<J> {
                 (&mut self.critical[i], crit, &mut out.criticals),
             ] {
                 while let Some(e) = q.get(*mark) {
-                    let due = e.at + limit;
+                    // A threshold beyond what an `Instant` holds is never reached.
+                    let Some(due) = e.at.checked_add(limit) else {
+                        break;
+                    };
                     if due > now {
                         out.next = Some(out.next.map_or(due, |n| n.min(due)));
                         break;

@@ -30,6 +30,11 @@ pub(crate) use producer::{encode_args, job, Outgoing, Producer};
 pub(crate) const DEFAULT_NAMESPACE: &str = "atasker";
 /// The default node timeout.
 pub(crate) const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest node timeout kept: a longer one (up to `Duration::MAX`) means a silent node
+/// is never given up on, and is held as this (a century) so that every `PX` Redis is sent
+/// stays in its range.
+pub(crate) const MAX_NODE_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// The default delivery limit.
 pub(crate) const DEFAULT_MAX_DELIVERIES: u32 = 3;
 
@@ -84,6 +89,9 @@ impl Settings {
                 "max_deliveries must be at least 1",
             ));
         }
+        // Longer than Redis keeps a key's TTL (`PX` counts milliseconds in a signed 64-bit
+        // number, added to now) is "never" for a cluster: a century.
+        let node_timeout = node_timeout.min(MAX_NODE_TIMEOUT);
         Ok(Settings {
             client,
             shown,
@@ -299,6 +307,9 @@ mod tests {
             assert!(!text.contains("pw"), "{text}");
         }
         assert!(Settings::new("redis://h/0", "a b", DEFAULT_NODE_TIMEOUT, 3).is_err());
+        // "Never": held as the longest timeout every `PX` Redis is sent can carry.
+        let forever = Settings::new("redis://h/0", "ns", Duration::MAX, 3).unwrap();
+        assert_eq!(forever.node_timeout, MAX_NODE_TIMEOUT);
         assert!(Settings::new("redis://h/0", "ns", Duration::from_millis(10), 3).is_err());
         assert!(Settings::new("redis://h/0", "ns", DEFAULT_NODE_TIMEOUT, 0).is_err());
         assert!(Settings::new("redis+unix:///tmp/x.sock", "ns", DEFAULT_NODE_TIMEOUT, 3).is_ok());

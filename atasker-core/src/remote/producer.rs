@@ -169,10 +169,11 @@ impl Producer {
                 w.critical = true;
                 out.criticals.push(info());
             }
+            // `None` also for a threshold beyond what an `Instant` holds: never due.
             let due = if !w.warned {
-                Some(w.queued_at + warn)
+                w.queued_at.checked_add(warn)
             } else if !w.critical {
-                Some(w.queued_at + crit)
+                w.queued_at.checked_add(crit)
             } else {
                 None
             };

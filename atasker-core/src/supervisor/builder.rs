@@ -455,8 +455,9 @@ impl SupervisorBuilder {
     /// ones every third of *its* timeout, so a silent node's tasks move between 1 and about
     /// 1⅓ of the silent node's timeout after its last heartbeat. On a submitting process it
     /// sets how soon a task that Redis no longer holds (a failover lost it) fails: after one
-    /// to two of its timeouts. Default: 30 s; at least 300 ms. A live node's task never
-    /// moves, however long it runs.
+    /// to two of its timeouts. Default: 30 s; at least 300 ms; up to `Duration::MAX`, which
+    /// means a silent node is never given up on (held as a century). A live node's task
+    /// never moves, however long it runs.
     ///
     /// ```
     /// use std::time::Duration;

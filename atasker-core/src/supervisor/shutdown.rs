@@ -62,7 +62,7 @@ impl Supervisor {
     /// [`QueueWorker::take_remaining`]: crate::QueueWorker::take_remaining
     #[track_caller]
     pub fn stop_timeout(&self, timeout: Duration) {
-        self.inner.stop(Some(Instant::now() + timeout));
+        self.inner.stop(crate::sync::after(timeout));
     }
 
     /// Waits, without blocking a thread, until a [`stop`](Supervisor::stop) or

@@ -35,9 +35,9 @@ impl Inner {
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "atasker: cannot start the queue-wait watchdog");
             }
-        } else if st
-            .next
-            .is_none_or(|n| n > Instant::now() + self.config.timeout_warning)
+        } else if crate::sync::after(self.config.timeout_warning)
+            // A warning due never needs no scan.
+            .is_some_and(|due| st.next.is_none_or(|n| n > due))
         {
             // The watchdog sleeps past this task's first due time (or until poked), or is
             // scanning and may have missed this task: make it scan again.

@@ -247,7 +247,7 @@ impl<T: Send + 'static> Task<T> {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.wait_deadline(Some(Instant::now() + timeout))
+        self.wait_deadline(crate::sync::after(timeout))
     }
 
     /// Waits for the result until `deadline` (`None`: not in by then).
@@ -367,7 +367,7 @@ where
     T: Send + 'static,
     I: IntoIterator<Item = Task<T>>,
 {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(crate::sync::after);
     let tasks = tasks.into_iter();
     let mut out = Vec::with_capacity(tasks.size_hint().0);
     for mut task in tasks {

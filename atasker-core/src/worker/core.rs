@@ -150,8 +150,11 @@ impl UnixTime {
         self.0.store(ns, Relaxed);
     }
 
-    /// Sets it to the wall-clock time of the monotonic instant `at`.
-    pub(crate) fn set_instant(&self, at: Instant) {
+    /// Sets it to the wall-clock time of the monotonic instant `at` (`None`: never).
+    pub(crate) fn set_at(&self, at: Option<Instant>) {
+        let Some(at) = at else {
+            return self.set(None);
+        };
         let now = (SystemTime::now(), Instant::now());
         // `None` beyond what a `SystemTime` holds.
         let t = match at.checked_duration_since(now.1) {
@@ -241,7 +244,12 @@ impl Core {
         let r = run.clone();
         let join = handle.spawn(async move {
             let _guard = LoopGuard(&core, r);
-            fut.await;
+            // The loop is library code around the user's: should it panic, the worker
+            // stops with the panic counted and said, never silently.
+            if let Err(e) = crate::task::CatchUnwind::new(fut).await {
+                core.errors.fetch_add(1, Relaxed);
+                tracing::error!(worker = %core.name, error = %e, "atasker: the worker's loop panicked; the worker stopped");
+            }
         });
         *lock(&run.abort) = Some(join.abort_handle());
         *ctl = Some(run);
@@ -419,7 +427,7 @@ impl Core {
     pub(crate) async fn pause(&self, run: &Run, d: Option<Duration>) -> bool {
         match d {
             Some(d) if !d.is_zero() => {
-                self.wait(run, Some(Instant::now() + d), false).await != Wake::Stop
+                self.wait(run, crate::sync::after(d), false).await != Wake::Stop
             }
             _ => !run.stopping(),
         }

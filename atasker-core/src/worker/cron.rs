@@ -19,7 +19,7 @@ use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// How long the loop sleeps at most before it reads the wall clock again.
 const RECHECK: Duration = Duration::from_secs(60);
@@ -198,7 +198,7 @@ pub(crate) async fn drive(
             Ok(Step::Wait(until)) => {
                 core.next_run_at.set(Some(until.into()));
                 let nap = (until - now).to_std().unwrap_or_default().min(RECHECK);
-                match core.wait(run, Some(Instant::now() + nap), true).await {
+                match core.wait(run, crate::sync::after(nap), true).await {
                     Wake::Stop => return,
                     // Runs now; the schedule stays as it is.
                     Wake::Trigger => {
@@ -228,7 +228,7 @@ pub(crate) async fn drive(
                     message,
                 };
                 if !core.record(run, Err(error), Duration::ZERO)
-                    || core.wait(run, Some(Instant::now() + RECHECK), false).await == Wake::Stop
+                    || core.wait(run, crate::sync::after(RECHECK), false).await == Wake::Stop
                 {
                     return;
                 }

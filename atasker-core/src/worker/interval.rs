@@ -381,10 +381,12 @@ async fn drive(
             tokio::task::yield_now().await;
         },
         Schedule::Interval(every) => {
-            let mut next = Instant::now();
+            // `None`: a tick beyond what an `Instant` holds, which never comes (only a
+            // trigger runs the worker again).
+            let mut next = Some(Instant::now());
             loop {
-                core.next_run_at.set_instant(next);
-                let is_tick = match core.wait(run, Some(next), true).await {
+                core.next_run_at.set_at(next);
+                let is_tick = match core.wait(run, next, true).await {
                     Wake::Stop => return,
                     Wake::Time => true,
                     Wake::Trigger => false,
@@ -396,17 +398,19 @@ async fn drive(
                 // A trigger during the run is dropped: triggers run the executor only if idle.
                 core.trigger.clear();
                 if is_tick {
-                    next = catch_up(core, next + every, every);
+                    next = next
+                        .and_then(|n| n.checked_add(every))
+                        .map(|tick| catch_up(core, tick, every));
                 }
             }
         }
         // Built as a cron worker (see `build_exec`).
         Schedule::Cron { .. } => {}
         Schedule::Delay(pause) => {
-            let mut next = Instant::now();
+            let mut next = Some(Instant::now());
             loop {
-                core.next_run_at.set_instant(next);
-                if core.wait(run, Some(next), true).await == Wake::Stop {
+                core.next_run_at.set_at(next);
+                if core.wait(run, next, true).await == Wake::Stop {
                     return;
                 }
                 core.next_run_at.set(None);
@@ -414,7 +418,7 @@ async fn drive(
                     return;
                 }
                 core.trigger.clear();
-                next = Instant::now() + pause;
+                next = crate::sync::after(pause);
             }
         }
     }

@@ -107,10 +107,7 @@ impl Chain {
         let tag = self.tag.fetch_add(2, SeqCst).wrapping_add(2) & !1;
         self.tag.store(tag, SeqCst);
         self.core.state.set(WorkerState::Waiting);
-        match due {
-            Some(due) => self.core.next_run_at.set_instant(due),
-            None => self.core.next_run_at.set(None),
-        }
+        self.core.next_run_at.set_at(due);
         self.state.store(WAITING, SeqCst);
         // A stop signalled while the last run ran found the chain running: end it here.
         if self.run.stopping() {

@@ -31,9 +31,13 @@ async fn main() {
     }
     let sums: Vec<Task<u64>> = (1..=4).map(|n| checksum(n * 1000)).collect();
 
+    // Ctrl-C in a terminal, SIGTERM from a service manager (systemd, Docker, Kubernetes).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("Ctrl-C: shutting down"),
-        _ = tokio::time::sleep(Duration::from_secs(2)) => println!("no Ctrl-C within 2 s: shutting down anyway"),
+        _ = term.recv() => println!("SIGTERM: shutting down"),
+        _ = tokio::time::sleep(Duration::from_secs(2)) => println!("no signal within 2 s: shutting down anyway"),
     }
     println!("{} lines still waiting in the queue", store.queued());
 

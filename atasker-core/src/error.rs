@@ -137,4 +137,13 @@ pub enum ClusterError {
     /// The supervisor is stopped, or its runtime could not start.
     #[error("the supervisor cannot serve: {0}")]
     Unavailable(String),
+    /// Redis refuses this client: the credentials in the cluster URL, the Redis user's
+    /// permissions (ACL), protected mode, or a missing command. The text names the kind and
+    /// holds Redis's words, never a credential. Retrying does not help; fix the configuration.
+    #[error("{0}")]
+    Refused(String),
+    /// The first heartbeat could not be written within the node timeout (at least 5 s):
+    /// Redis is down or out of reach. The text says where and why.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
 }

@@ -27,6 +27,14 @@ pub enum PoolKind {
 /// How many pool kinds there are (the length of per-pool tables).
 pub(crate) const POOLS: usize = 4;
 
+/// Every pool kind, in index order.
+pub(crate) const ALL_POOLS: [PoolKind; POOLS] = [
+    PoolKind::Threads,
+    PoolKind::Processes,
+    PoolKind::Coroutines,
+    PoolKind::Remote,
+];
+
 impl PoolKind {
     /// Its name in logs and metrics labels.
     pub(crate) const fn as_str(self) -> &'static str {

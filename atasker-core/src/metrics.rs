@@ -3,10 +3,12 @@
 //!
 //! Each event records through the facade's macros as it happens — no handle is cached when a
 //! supervisor is built — so a recorder installed later (after the global supervisor exists)
-//! still sees every later event. Labels are bounded: pool, priority, outcome, and the task's
-//! and worker's names (both come from code); never an id.
+//! still sees every later event. Labels are bounded: the supervisor's name, pool, priority,
+//! outcome, and the task's and worker's names (all come from code); never an id. Every
+//! series carries `supervisor`, so that two supervisors in one process never write the same
+//! gauge.
 //!
-//! | name | kind | labels |
+//! | name | kind | labels (besides `supervisor`) |
 //! |---|---|---|
 //! | `atasker_tasks_submitted_total` | counter | `pool`, `priority`, `task` |
 //! | `atasker_tasks_total` | counter | `pool`, `priority`, `outcome`, `task` |
@@ -25,7 +27,7 @@
 mod imp {
     use crate::kind::PoolKind;
     use crate::priority::Priority;
-    use metrics::{counter, with_recorder, Key, Label, Level, Metadata};
+    use metrics::{with_recorder, Key, Label, Level, Metadata};
     use std::sync::OnceLock;
     use std::time::Duration;
 
@@ -45,110 +47,6 @@ mod imp {
 
     const OUTCOMES: [&str; 4] = ["completed", "failed", "timed_out", "cancelled"];
 
-    fn task_keys<'a>(
-        keys: &'a NameKeys,
-        pool: PoolKind,
-        p: Priority,
-        task: &'static str,
-    ) -> &'a TaskKeys {
-        keys[pool.index()][p.index()].get_or_init(|| {
-            let labels = |more: &[(&'static str, &'static str)]| {
-                let mut labels = vec![
-                    Label::from_static_parts("pool", pool.as_str()),
-                    Label::from_static_parts("priority", p.as_str()),
-                ];
-                labels.extend(more.iter().map(|&(k, v)| Label::from_static_parts(k, v)));
-                labels.push(Label::from_static_parts("task", task));
-                labels
-            };
-            TaskKeys {
-                submitted: Key::from_parts("atasker_tasks_submitted_total", labels(&[])),
-                ended: OUTCOMES
-                    .map(|o| Key::from_parts("atasker_tasks_total", labels(&[("outcome", o)]))),
-                duration: Key::from_parts("atasker_task_duration_seconds", labels(&[])),
-            }
-        })
-    }
-
-    pub(crate) fn task_submitted(keys: &NameKeys, pool: PoolKind, p: Priority, task: &'static str) {
-        let key = &task_keys(keys, pool, p, task).submitted;
-        with_recorder(|r| r.register_counter(key, &META)).increment(1);
-    }
-
-    pub(crate) fn task_started(pool: PoolKind, p: Priority, waited: Duration) {
-        let key = &keys().queue_wait[pool.index()][p.index()];
-        with_recorder(|r| r.register_histogram(key, &META)).record(waited.as_secs_f64());
-    }
-
-    pub(crate) fn task_finished(
-        keys: &NameKeys,
-        pool: PoolKind,
-        p: Priority,
-        task: &'static str,
-        outcome: &'static str,
-        ran: Option<Duration>,
-    ) {
-        let k = task_keys(keys, pool, p, task);
-        let i = OUTCOMES.iter().position(|&o| o == outcome).unwrap_or(1);
-        with_recorder(|r| r.register_counter(&k.ended[i], &META)).increment(1);
-        if let Some(ran) = ran {
-            with_recorder(|r| r.register_histogram(&k.duration, &META)).record(ran.as_secs_f64());
-        }
-    }
-
-    pub(crate) fn load(pool: PoolKind, p: Priority, running: u64, queued: u64) {
-        let k = keys();
-        let (i, j) = (pool.index(), p.index());
-        with_recorder(|r| r.register_gauge(&k.running[i][j], &META)).set(running as f64);
-        with_recorder(|r| r.register_gauge(&k.queued[i][j], &META)).set(queued as f64);
-    }
-
-    /// What the metrics of every pool and priority are registered with (keys, not handles:
-    /// each event still goes to the recorder installed then).
-    static META: Metadata<'static> =
-        Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
-
-    /// Keys labelled by pool and priority, made once (no allocation per event).
-    struct Keys {
-        queue_wait: [[Key; 4]; crate::kind::POOLS],
-        running: [[Key; 4]; crate::kind::POOLS],
-        queued: [[Key; 4]; crate::kind::POOLS],
-    }
-
-    fn keys() -> &'static Keys {
-        static KEYS: OnceLock<Keys> = OnceLock::new();
-        KEYS.get_or_init(|| {
-            let table = |name: &'static str| {
-                [
-                    PoolKind::Threads,
-                    PoolKind::Processes,
-                    PoolKind::Coroutines,
-                    PoolKind::Remote,
-                ]
-                .map(|pool| {
-                    [
-                        Priority::Low,
-                        Priority::Normal,
-                        Priority::High,
-                        Priority::Critical,
-                    ]
-                    .map(|p| {
-                        let labels = vec![
-                            Label::from_static_parts("pool", pool.as_str()),
-                            Label::from_static_parts("priority", p.as_str()),
-                        ];
-                        Key::from_parts(name, labels)
-                    })
-                })
-            };
-            Keys {
-                queue_wait: table("atasker_queue_wait_seconds"),
-                running: table("atasker_tasks_running"),
-                queued: table("atasker_tasks_queued"),
-            }
-        })
-    }
-
     /// The keys of one worker, made on its first run (no allocation per run).
     pub(crate) type WorkerKeys = OnceLock<WorkerKeysOf>;
 
@@ -159,30 +57,171 @@ mod imp {
         duration: Key,
     }
 
-    pub(crate) fn worker_run(keys: &WorkerKeys, worker: &str, failed: bool, took: Duration) {
-        let k = keys.get_or_init(|| {
-            let labels = |more: Option<&'static str>| {
-                let mut labels = vec![Label::new("worker", worker.to_owned())];
-                labels.extend(more.map(|o| Label::from_static_parts("outcome", o)));
-                labels
-            };
-            WorkerKeysOf {
-                ok: Key::from_parts("atasker_worker_runs_total", labels(Some("ok"))),
-                error: Key::from_parts("atasker_worker_runs_total", labels(Some("error"))),
-                duration: Key::from_parts("atasker_worker_run_duration_seconds", labels(None)),
+    /// What the metrics of every pool and priority are registered with (keys, not handles:
+    /// each event still goes to the recorder installed then).
+    static META: Metadata<'static> =
+        Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+    /// Keys labelled by pool and priority, made once per supervisor (no allocation per
+    /// event).
+    struct Keys {
+        queue_wait: [[Key; 4]; crate::kind::POOLS],
+        running: [[Key; 4]; crate::kind::POOLS],
+        queued: [[Key; 4]; crate::kind::POOLS],
+        processes_started: Key,
+        processes_replaced: Key,
+    }
+
+    /// One supervisor's metrics: every key it makes carries `supervisor = <its name>`.
+    pub(crate) struct Scope {
+        supervisor: String,
+        keys: OnceLock<Keys>,
+    }
+
+    impl Scope {
+        /// The metrics of the supervisor named `supervisor`.
+        pub(crate) fn new(supervisor: &str) -> Self {
+            Scope {
+                supervisor: supervisor.to_owned(),
+                keys: OnceLock::new(),
             }
-        });
-        let runs = if failed { &k.error } else { &k.ok };
-        with_recorder(|r| r.register_counter(runs, &META)).increment(1);
-        with_recorder(|r| r.register_histogram(&k.duration, &META)).record(took.as_secs_f64());
-    }
+        }
 
-    pub(crate) fn process_started() {
-        counter!("atasker_worker_processes_started_total").increment(1);
-    }
+        /// `supervisor` and then `labels`.
+        fn labels(&self, labels: impl IntoIterator<Item = Label>) -> Vec<Label> {
+            let mut all = vec![Label::new("supervisor", self.supervisor.clone())];
+            all.extend(labels);
+            all
+        }
 
-    pub(crate) fn process_replaced() {
-        counter!("atasker_worker_processes_replaced_total").increment(1);
+        fn keys(&self) -> &Keys {
+            self.keys.get_or_init(|| {
+                let table = |name: &'static str| {
+                    crate::kind::ALL_POOLS.map(|pool| {
+                        Priority::ALL.map(|p| {
+                            let labels = self.labels([
+                                Label::from_static_parts("pool", pool.as_str()),
+                                Label::from_static_parts("priority", p.as_str()),
+                            ]);
+                            Key::from_parts(name, labels)
+                        })
+                    })
+                };
+                Keys {
+                    queue_wait: table("atasker_queue_wait_seconds"),
+                    running: table("atasker_tasks_running"),
+                    queued: table("atasker_tasks_queued"),
+                    processes_started: Key::from_parts(
+                        "atasker_worker_processes_started_total",
+                        self.labels([]),
+                    ),
+                    processes_replaced: Key::from_parts(
+                        "atasker_worker_processes_replaced_total",
+                        self.labels([]),
+                    ),
+                }
+            })
+        }
+
+        fn task_keys<'a>(
+            &self,
+            keys: &'a NameKeys,
+            pool: PoolKind,
+            p: Priority,
+            task: &'static str,
+        ) -> &'a TaskKeys {
+            keys[pool.index()][p.index()].get_or_init(|| {
+                let labels = |more: &[(&'static str, &'static str)]| {
+                    let mut labels = self.labels([
+                        Label::from_static_parts("pool", pool.as_str()),
+                        Label::from_static_parts("priority", p.as_str()),
+                    ]);
+                    labels.extend(more.iter().map(|&(k, v)| Label::from_static_parts(k, v)));
+                    labels.push(Label::from_static_parts("task", task));
+                    labels
+                };
+                TaskKeys {
+                    submitted: Key::from_parts("atasker_tasks_submitted_total", labels(&[])),
+                    ended: OUTCOMES
+                        .map(|o| Key::from_parts("atasker_tasks_total", labels(&[("outcome", o)]))),
+                    duration: Key::from_parts("atasker_task_duration_seconds", labels(&[])),
+                }
+            })
+        }
+
+        pub(crate) fn task_submitted(
+            &self,
+            keys: &NameKeys,
+            pool: PoolKind,
+            p: Priority,
+            task: &'static str,
+        ) {
+            let key = &self.task_keys(keys, pool, p, task).submitted;
+            with_recorder(|r| r.register_counter(key, &META)).increment(1);
+        }
+
+        pub(crate) fn task_started(&self, pool: PoolKind, p: Priority, waited: Duration) {
+            let key = &self.keys().queue_wait[pool.index()][p.index()];
+            with_recorder(|r| r.register_histogram(key, &META)).record(waited.as_secs_f64());
+        }
+
+        pub(crate) fn task_finished(
+            &self,
+            keys: &NameKeys,
+            (pool, p): (PoolKind, Priority),
+            task: &'static str,
+            outcome: &'static str,
+            ran: Option<Duration>,
+        ) {
+            let k = self.task_keys(keys, pool, p, task);
+            let i = OUTCOMES.iter().position(|&o| o == outcome).unwrap_or(1);
+            with_recorder(|r| r.register_counter(&k.ended[i], &META)).increment(1);
+            if let Some(ran) = ran {
+                with_recorder(|r| r.register_histogram(&k.duration, &META))
+                    .record(ran.as_secs_f64());
+            }
+        }
+
+        pub(crate) fn load(&self, pool: PoolKind, p: Priority, running: u64, queued: u64) {
+            let k = self.keys();
+            let (i, j) = (pool.index(), p.index());
+            with_recorder(|r| r.register_gauge(&k.running[i][j], &META)).set(running as f64);
+            with_recorder(|r| r.register_gauge(&k.queued[i][j], &META)).set(queued as f64);
+        }
+
+        pub(crate) fn worker_run(
+            &self,
+            keys: &WorkerKeys,
+            worker: &str,
+            failed: bool,
+            took: Duration,
+        ) {
+            let k = keys.get_or_init(|| {
+                let labels = |more: Option<&'static str>| {
+                    let worker = Label::new("worker", worker.to_owned());
+                    let outcome = more.map(|o| Label::from_static_parts("outcome", o));
+                    self.labels(std::iter::once(worker).chain(outcome))
+                };
+                WorkerKeysOf {
+                    ok: Key::from_parts("atasker_worker_runs_total", labels(Some("ok"))),
+                    error: Key::from_parts("atasker_worker_runs_total", labels(Some("error"))),
+                    duration: Key::from_parts("atasker_worker_run_duration_seconds", labels(None)),
+                }
+            });
+            let runs = if failed { &k.error } else { &k.ok };
+            with_recorder(|r| r.register_counter(runs, &META)).increment(1);
+            with_recorder(|r| r.register_histogram(&k.duration, &META)).record(took.as_secs_f64());
+        }
+
+        pub(crate) fn process_started(&self) {
+            let key = &self.keys().processes_started;
+            with_recorder(|r| r.register_counter(key, &META)).increment(1);
+        }
+
+        pub(crate) fn process_replaced(&self) {
+            let key = &self.keys().processes_replaced;
+            with_recorder(|r| r.register_counter(key, &META)).increment(1);
+        }
     }
 }
 
@@ -196,25 +235,32 @@ mod imp {
 
     /// Nothing to keep without the feature.
     pub(crate) type NameKeys = ();
-
-    pub(crate) fn task_submitted(_: &NameKeys, _: PoolKind, _: Priority, _: &'static str) {}
-    pub(crate) fn task_started(_: PoolKind, _: Priority, _: Duration) {}
-    pub(crate) fn task_finished(
-        _: &NameKeys,
-        _: PoolKind,
-        _: Priority,
-        _: &'static str,
-        _: &'static str,
-        _: Option<Duration>,
-    ) {
-    }
-    pub(crate) fn load(_: PoolKind, _: Priority, _: u64, _: u64) {}
     /// Nothing to keep without the feature.
     pub(crate) type WorkerKeys = ();
 
-    pub(crate) fn worker_run(_: &WorkerKeys, _: &str, _: bool, _: Duration) {}
-    pub(crate) fn process_started() {}
-    pub(crate) fn process_replaced() {}
+    /// Nothing to keep without the feature.
+    pub(crate) struct Scope;
+
+    impl Scope {
+        pub(crate) fn new(_: &str) -> Self {
+            Scope
+        }
+        pub(crate) fn task_submitted(&self, _: &NameKeys, _: PoolKind, _: Priority, _: &str) {}
+        pub(crate) fn task_started(&self, _: PoolKind, _: Priority, _: Duration) {}
+        pub(crate) fn task_finished(
+            &self,
+            _: &NameKeys,
+            _: (PoolKind, Priority),
+            _: &str,
+            _: &str,
+            _: Option<Duration>,
+        ) {
+        }
+        pub(crate) fn load(&self, _: PoolKind, _: Priority, _: u64, _: u64) {}
+        pub(crate) fn worker_run(&self, _: &WorkerKeys, _: &str, _: bool, _: Duration) {}
+        pub(crate) fn process_started(&self) {}
+        pub(crate) fn process_replaced(&self) {}
+    }
 }
 
 pub(crate) use imp::*;

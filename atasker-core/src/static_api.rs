@@ -79,8 +79,10 @@ pub fn set_child_program(path: Option<&std::path::Path>) {
     message = "`#[background_task(static)]` sends `{Self}` to another process, so `{Self}` must \
                implement `serde::Serialize` and `serde::Deserialize`",
     label = "`{Self}` cannot cross to another process",
-    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`; for a type from \
-            another crate, look for its `serde` feature"
+    note = "if `{Self}` is a type of your own, add `#[derive(serde::Serialize, serde::Deserialize)]` \
+            to it; for a type from another crate, look for its `serde` feature; a type with no serde \
+            support (an `io::Error` or an `io::Result`, say) must be turned into one that has \
+            it first, e.g. `.map_err(|e| e.to_string())`"
 )]
 pub trait StaticValue: Serialize + DeserializeOwned {}
 
@@ -174,8 +176,10 @@ impl<A, R> StaticFn<A, R> {
     message = "`#[background_worker(static)]` sends `{Self}` to another process, so `{Self}` \
                must implement `serde::Serialize` and `serde::Deserialize`",
     label = "`{Self}` cannot cross to another process",
-    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`; for a type from \
-            another crate, look for its `serde` feature"
+    note = "if `{Self}` is a type of your own, add `#[derive(serde::Serialize, serde::Deserialize)]` \
+            to it; for a type from another crate, look for its `serde` feature; a type with no serde \
+            support (an `io::Error` or an `io::Result`, say) must be turned into one that has \
+            it first, e.g. `.map_err(|e| e.to_string())`"
 )]
 pub trait StaticItem: Serialize + DeserializeOwned {}
 

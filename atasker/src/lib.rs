@@ -251,7 +251,9 @@
 //! `cron = "EXPR"` runs a worker at wall-clock times: 6 fields with seconds first, 5 fields
 //! with minute resolution, or a shorthand such as `@hourly`
 //! ([croner](https://docs.rs/croner)'s syntax); in UTC unless `tz = "Area/City"` or
-//! `tz = "local"`. A bad expression or an unknown zone is a compile error at the string.
+//! `tz = "local"`. A bad expression, one that can never fire (`"0 0 0 30 2 *"`: February has
+//! no 30th) or an unknown zone is a compile error at the string
+//! ([`WorkerBuilder::cron`] returns a [`BuildError`] for them).
 //!
 //! ```
 //! use atasker::prelude::*;
@@ -263,12 +265,7 @@
 //! fn nightly() {}
 //!
 //! rollup.start();
-//! let next = loop {
-//!     if let Some(t) = rollup.stats().next_run_at {
-//!         break t;
-//!     }
-//!     std::thread::yield_now();
-//! };
+//! let next = rollup.stats().next_run_at.unwrap(); // known when `start()` returns
 //! let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
 //! assert!(wait <= std::time::Duration::from_secs(300));
 //! rollup.stop();
@@ -276,14 +273,33 @@
 //!
 //! A cron worker runs only at its ticks (not at `start()`), never overlaps and never bursts:
 //! after an overrun or a stall (a suspended machine too) it runs once and counts the ticks it
-//! skipped in [`WorkerStats::missed`]. The wall clock is read again at least once a minute; a
-//! clock stepped back repeats no tick. Daylight saving: a job at a fixed hour runs once (a time
-//! in a spring-forward gap just after it, a time in a fall-back overlap at its first pass); a
-//! job whose hour is a wildcard or a step follows real time. Without macros:
-//! [`WorkerBuilder::cron`] and [`WorkerBuilder::time_zone`]. `fleet` runs each tick on
-//! exactly one node of the supervisor's cluster (a lease in Redis keyed by the worker's name
-//! and the tick's scheduled UTC time; see [`WorkerBuilder::fleet`]), and every tick locally
-//! without a cluster.
+//! skipped in [`WorkerStats::missed`]. Its next tick is in [`WorkerStats::next_run_at`] by the
+//! time `start()` returns; [`WorkerStats::runs`] counts executor runs only. A clock stepped
+//! back repeats no tick. Daylight saving: a job at a fixed hour runs once (a time in a
+//! spring-forward gap just after it, a time in a fall-back overlap at its first pass); a job
+//! whose hour is a wildcard or a step follows real time. Without macros:
+//! [`WorkerBuilder::cron`] and [`WorkerBuilder::time_zone`].
+//!
+//! - **Day of month and day of week.** When both are restricted, a day matches if *either*
+//!   does (croner's rule, as in Vixie cron): `"0 0 0 1 * MON"` runs on every 1st and on every
+//!   Monday. A `+` before the day of week asks for *both*: `"0 0 0 1 * +MON"` runs on a 1st
+//!   that is a Monday.
+//! - **Time zones.** `tz = "Area/City"` is looked up in the IANA database compiled into
+//!   [chrono-tz](https://docs.rs/chrono-tz), not in the machine's: chrono-tz 0.10.4, which
+//!   this release is built and tested with, carries tzdb 2025b (the application's
+//!   `Cargo.lock` decides; `cargo update -p chrono-tz` brings a newer database).
+//!   `tz = "local"` is the machine's zone (`TZ`, else `/etc/localtime`) with the system's own
+//!   tz database, so it follows the system's tzdata updates.
+//! - **Clocks.** Cron follows the wall clock, read again at least once a minute, so a stepped
+//!   clock or a resumed machine is noticed within a minute. Interval and delay workers run on
+//!   the monotonic clock: a stepped wall clock does not move them, and a suspended machine
+//!   delays them by as long as it slept.
+//! - **Fleet.** `fleet` runs each tick on exactly one node of the supervisor's cluster (a lease
+//!   in Redis keyed by the worker's name and the tick's scheduled UTC time), and every tick
+//!   locally without a cluster. A tick runs at most once in the fleet whatever the hosts'
+//!   clocks say: Redis also keeps the last tick the fleet fired, and no tick at or before it
+//!   runs again. So a host whose clock runs ahead fires early (by its skew) and, while it does,
+//!   the others run none; keep the clocks in sync. See [`WorkerBuilder::fleet`].
 //!
 //! # Graceful shutdown
 //!
@@ -399,11 +415,17 @@
 //! [`stop`](Supervisor::stop) lets them finish; [`stop_timeout`](Supervisor::stop_timeout)
 //! kills them at its deadline (their tasks get `Cancelled`). Children still die with their
 //! parent (`PR_SET_PDEATHSIG`): a parent that Ctrl-C kills takes them, and their tasks, with
-//! it. To stop gracefully on Ctrl-C, catch the signal in the parent and stop the supervisor:
+//! it. To stop gracefully, catch the signals in the parent — Ctrl-C (SIGINT) in a terminal,
+//! SIGTERM from a service manager (systemd, Docker, Kubernetes) — and stop the supervisor:
 //!
 //! ```ignore
 //! // needs tokio's `signal` feature in your Cargo.toml (or use the `ctrlc` crate)
-//! tokio::signal::ctrl_c().await?;
+//! use tokio::signal::unix::{signal, SignalKind};
+//! let mut term = signal(SignalKind::terminate())?;
+//! tokio::select! {
+//!     _ = tokio::signal::ctrl_c() => {}
+//!     _ = term.recv() => {}
+//! }
 //! atasker::Supervisor::global().stop_timeout(std::time::Duration::from_secs(30));
 //! ```
 //!

@@ -1,6 +1,7 @@
 //! `fleet` cron workers: with a cluster, each tick runs on exactly one member of the fleet —
 //! also when one member's clock runs 700 ms ahead (the lease is keyed by the tick's scheduled
-//! time, not by anyone's clock), and again after a member is killed.
+//! time, not by anyone's clock), and again after a member is killed; with one member's clock
+//! 65 s ahead (beyond a lease's TTL), no tick runs twice (the fleet's high-water mark).
 //! Members are helper processes (this test binary, running `fleet_member` only).
 
 #[macro_use]
@@ -62,10 +63,13 @@ impl Drop for Members {
     }
 }
 
-/// Runs per tick second (and which pids ran it), read from the log.
+/// Runs per tick second (and which pids ran it), read from the log: its complete lines (a
+/// member may be writing the last one).
 fn ticks(log: &str) -> BTreeMap<u64, Vec<u32>> {
     let mut out: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    for line in complete.lines() {
         let mut parts = line.split(' ');
         let (Some(t), Some(pid)) = (parts.next(), parts.next()) else {
             continue;
@@ -134,6 +138,59 @@ fn each_tick_runs_once_in_the_fleet() {
         (after..after + 5).collect::<Vec<_>>(),
         "a tick was skipped"
     );
+    drop(members);
+    let _ = std::fs::remove_file(&log);
+}
+
+/// gocron#841: a member whose clock runs further ahead than a lease lives (its TTL is at
+/// least 60 s) fires each tick early; when the others' clocks reach that tick, its lease is
+/// gone, and only the fleet's high-water mark (the last tick it fired) keeps them from
+/// running it again.
+#[test]
+fn a_clock_ahead_by_more_than_a_lease_lives_runs_no_tick_twice() {
+    let redis = RedisServer::start();
+    let log = std::env::temp_dir().join(format!("atasker-fleet-ahead-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let log = log.to_string_lossy().into_owned();
+    let url = redis.url();
+    let member = |skew: &str| {
+        spawn_self_as(
+            &[(MEMBER, url.as_str()), (LOG, log.as_str()), (SKEW_MS, skew)],
+            "fleet_member",
+        )
+    };
+    let members = Members(vec![member("65000"), member("0"), member("0")]);
+    let pids: Vec<u32> = members.0.iter().map(Child::id).collect();
+    let ahead = pids[0];
+    let first_early = || {
+        let all = ticks(&log);
+        all.into_iter()
+            .find(|(_, ran)| ran.contains(&ahead))
+            .map(|(t, _)| t)
+    };
+    eventually(
+        Duration::from_secs(30),
+        "a first tick on the clock ahead",
+        || first_early().is_some(),
+    );
+    let first = first_early().unwrap();
+    // The first tick ran about 65 s before the right clocks reach it; 15 s more of ticks
+    // whose leases have expired by the time the right clocks reach them.
+    let until = first + 15;
+    eventually(
+        Duration::from_secs(150),
+        "the right clocks pass the early ticks",
+        || now_secs() > until + 1,
+    );
+    let all = ticks(&log);
+    for (t, ran) in &all {
+        assert_eq!(ran.len(), 1, "tick {t} ran {ran:?} (members {pids:?})");
+    }
+    // The fleet went on firing: one run a second (early, on the clock ahead).
+    let last = *all.keys().next_back().unwrap();
+    assert!(last >= until + 60, "ticks {first}..={last}");
+    let gaps: Vec<_> = (first..=last).filter(|t| !all.contains_key(t)).collect();
+    assert!(gaps.len() <= 3, "ticks not run: {gaps:?}");
     drop(members);
     let _ = std::fs::remove_file(&log);
 }

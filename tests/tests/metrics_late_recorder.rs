@@ -36,6 +36,7 @@ fn a_recorder_installed_after_the_global_supervisor_sees_everything() {
             &m,
             "atasker_tasks_total",
             &[
+                ("supervisor", "default"),
                 ("outcome", "completed"),
                 ("pool", pool),
                 ("priority", "normal"),
@@ -53,7 +54,11 @@ fn a_recorder_installed_after_the_global_supervisor_sees_everything() {
     assert!(value(
         &m,
         "atasker_tasks_running",
-        &[("pool", "threads"), ("priority", "normal")]
+        &[
+            ("supervisor", "default"),
+            ("pool", "threads"),
+            ("priority", "normal")
+        ]
     )
     .is_some());
 }

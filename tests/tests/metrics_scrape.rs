@@ -62,6 +62,7 @@ fn a_scrape_matches_stats() {
             &m,
             "atasker_tasks_total",
             &[
+                ("supervisor", "scraped"),
                 ("outcome", outcome),
                 ("pool", pool),
                 ("priority", priority),
@@ -83,6 +84,7 @@ fn a_scrape_matches_stats() {
         &m,
         "atasker_tasks_submitted_total",
         &[
+            ("supervisor", "scraped"),
             ("pool", "threads"),
             ("priority", "normal"),
             ("task", "m::ok"),
@@ -94,6 +96,7 @@ fn a_scrape_matches_stats() {
         &m,
         "atasker_task_duration_seconds_count",
         &[
+            ("supervisor", "scraped"),
             ("pool", "threads"),
             ("priority", "normal"),
             ("task", "m::ok"),
@@ -104,6 +107,7 @@ fn a_scrape_matches_stats() {
         &m,
         "atasker_task_duration_seconds_bucket",
         &[
+            ("supervisor", "scraped"),
             ("le", "+Inf"),
             ("pool", "threads"),
             ("priority", "normal"),
@@ -114,7 +118,11 @@ fn a_scrape_matches_stats() {
     assert!(value(
         &m,
         "atasker_queue_wait_seconds_count",
-        &[("pool", "threads"), ("priority", "normal")]
+        &[
+            ("supervisor", "scraped"),
+            ("pool", "threads"),
+            ("priority", "normal")
+        ]
     )
     .is_some());
     // Gauges: nothing runs or waits now, as `stats()` says.
@@ -123,7 +131,11 @@ fn a_scrape_matches_stats() {
         value(
             &m,
             "atasker_tasks_running",
-            &[("pool", "threads"), ("priority", "normal")]
+            &[
+                ("supervisor", "scraped"),
+                ("pool", "threads"),
+                ("priority", "normal")
+            ]
         ),
         Some(0.0)
     );
@@ -131,7 +143,11 @@ fn a_scrape_matches_stats() {
         value(
             &m,
             "atasker_tasks_queued",
-            &[("pool", "threads"), ("priority", "normal")]
+            &[
+                ("supervisor", "scraped"),
+                ("pool", "threads"),
+                ("priority", "normal")
+            ]
         ),
         Some(0.0)
     );
@@ -141,7 +157,11 @@ fn a_scrape_matches_stats() {
         value(
             &m,
             "atasker_worker_runs_total",
-            &[("outcome", "error"), ("worker", "m::pump")]
+            &[
+                ("supervisor", "scraped"),
+                ("outcome", "error"),
+                ("worker", "m::pump")
+            ]
         ),
         Some(pump.errors as f64)
     );
@@ -149,13 +169,21 @@ fn a_scrape_matches_stats() {
         value(
             &m,
             "atasker_worker_run_duration_seconds_count",
-            &[("worker", "m::pump")]
+            &[("supervisor", "scraped"), ("worker", "m::pump")]
         )
         .unwrap()
             >= 3.0
     );
     // Processes.
-    assert!(value(&m, "atasker_worker_processes_started_total", &[]).unwrap() >= 1.0);
+    assert!(
+        value(
+            &m,
+            "atasker_worker_processes_started_total",
+            &[("supervisor", "default")]
+        )
+        .unwrap()
+            >= 1.0
+    );
     // Labels are bounded: no task id anywhere.
     assert!(m.keys().all(|(_, labels)| !labels.contains_key("id")));
     sup.stop();

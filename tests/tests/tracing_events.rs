@@ -250,3 +250,57 @@ fn tasks_workers_and_waits_tell_their_story() {
     stuck.wait().unwrap();
     sup.stop();
 }
+
+/// A backlog logs its queue-wait warnings per pool and priority, about a line a second (the
+/// first task's, then how many more), not a line a task; the hook still sees every task.
+#[test]
+fn a_backlog_logs_a_line_a_second_not_a_line_a_task() {
+    recorder();
+    let hooked = Arc::new(AtomicU64::new(0));
+    let h = hooked.clone();
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder()
+            .name("backlog")
+            .thread_pool(1)
+            .reserve_normal(0)
+            .reserve_high(0)
+            .timeout_warning(Duration::from_millis(20))
+            .on_timeout_warning(move |_| {
+                h.fetch_add(1, SeqCst);
+            })
+            .build()
+            .unwrap(),
+    ));
+    let gate = Gate::new();
+    let g = gate.clone();
+    let blocker = sup.task().name("backlog::blocker").spawn(move || g.wait());
+    // 400 tasks queued over about 400 ms: each crosses the threshold at its own moment.
+    let tasks: Vec<_> = (0..400)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(1));
+            sup.task().name("backlog::item").spawn(|| ())
+        })
+        .collect();
+    wait_until("every task warned through the hook", || {
+        hooked.load(SeqCst) == 400
+    });
+    let lines = events(|r| {
+        r.level == Level::WARN
+            && (r.message == "atasker: task still queued"
+                || r.message == "atasker: more tasks still queued")
+            && r.field("pool") == Some("threads")
+            && r.field("priority") == Some("normal")
+            && (r.field("task") == Some("backlog::item") || r.field("more").is_some())
+    });
+    assert!(
+        (1..=6).contains(&lines.len()),
+        "{} lines for 400 tasks over about 0.4 s",
+        lines.len()
+    );
+    gate.open();
+    blocker.wait().unwrap();
+    for t in tasks {
+        t.wait().unwrap();
+    }
+    sup.stop();
+}

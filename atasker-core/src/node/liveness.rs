@@ -2,11 +2,17 @@
 //! thread, the reclaim loop, and the recovery of entries delivered over a lost connection.
 
 use super::{Node, TAKE_BLOCK};
+use crate::error::ClusterError;
 use crate::remote::broker::{self, Broker, Taken};
-use crate::remote::fingerprint;
+use crate::remote::link::CallError;
+use crate::remote::{fingerprint, wire, Settings};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The largest entry a node asks for whole after a look at its own entries lost its
+/// connection: 256 KiB.
+const WHOLE: usize = 256 << 10;
 
 /// Deletes consumer ARGV[2] of group ARGV[1] from each queue (KEYS) where it holds nothing
 /// (a consumer's deletion drops what it holds: that is left for a reclaim).
@@ -21,19 +27,37 @@ return 1
 impl Node {
     /// Starts the entries this node holds but never saw (their delivery's answer was lost
     /// with a connection): delivered longer ago than a read's whole deadline, and not
-    /// running here.
+    /// running here. After a look that lost its connection, entries over [`WHOLE`] bytes
+    /// come without their arguments: Redis closed the connection rather than send them (its
+    /// `client-output-buffer-limit`), and they fail instead of running.
     async fn recover_own(self: &Arc<Self>) {
         let idle = self.settings.call_deadline() + TAKE_BLOCK + Duration::from_secs(1);
-        let Ok(found) = self.broker.own_idle(&self.name, idle).await else {
-            return;
+        let most = if self.own_lost.load(SeqCst) {
+            WHOLE
+        } else {
+            usize::MAX
         };
-        let lost: Vec<Taken> = {
+        let found = match self.broker.own_idle(&self.name, idle, most).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.own_lost
+                    .store(matches!(e, CallError::Connection(_)), SeqCst);
+                return;
+            }
+        };
+        self.own_lost.store(false, SeqCst);
+        let (too_big, lost): (Vec<Taken>, Vec<Taken>) = {
             let held = crate::sync::lock(&self.held);
             found
                 .into_iter()
                 .filter(|t| !held.contains(&t.id))
-                .collect()
+                .partition(|t| t.fields.contains_key("z"))
         };
+        for t in too_big {
+            let size = wire::text(&t.fields, "z").unwrap_or_default();
+            let why = format!("the task's entry is {size} bytes, more than Redis sends this node (its client-output-buffer-limit): raise that limit, or lower cluster_max_payload");
+            self.reject(&t, why);
+        }
         if !lost.is_empty() {
             tracing::warn!(count = lost.len(), node = %self.name, "atasker: tasks delivered to this node over a lost connection; running them now");
             self.start_all(lost, true);
@@ -59,7 +83,7 @@ impl Node {
                 match self.broker.reclaim(self.settings.max_deliveries).await {
                     Ok(r) if r.requeued + r.failed > 0 => {
                         self.reclaimed.fetch_add(r.requeued, SeqCst);
-                        tracing::warn!(requeued = r.requeued, failed = r.failed, "atasker: tasks of silent nodes queued again (or failed after max_deliveries)");
+                        tracing::warn!(node = %self.name, requeued = r.requeued, failed = r.failed, "atasker: tasks of silent nodes queued again (or failed after max_deliveries)");
                     }
                     Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "atasker: reclaim failed; retrying"),
@@ -77,50 +101,45 @@ impl Node {
     }
 
     /// The heartbeat thread: sets `ns:hb:<node>` with the node timeout as TTL every third
-    /// of it (on a connection of its own), and leaves the group when the node stops.
+    /// of it (on a connection of its own), and leaves the group when the node stops. A lost
+    /// Redis, its return and a refusal are each said once.
     pub(super) fn heartbeat_loop(self: Arc<Self>) {
-        let ttl = self.settings.node_timeout;
-        let key = format!("{}:hb:{}", self.settings.namespace, self.name);
-        let t = self.settings.call_deadline();
-        let connect = || -> redis::RedisResult<redis::Connection> {
-            let c = self.settings.client.get_connection_with_timeout(t)?;
-            c.set_read_timeout(Some(t))?;
-            c.set_write_timeout(Some(t))?;
-            Ok(c)
-        };
+        let key = heartbeat_key(&self.settings, &self.name);
         let mut conn: Option<redis::Connection> = None;
+        // While beats fail: whether Redis refuses them (else it is out of reach).
+        let mut failing: Option<bool> = None;
         loop {
             let stop = *crate::sync::lock(&self.idle.0);
-            if conn.is_none() {
-                conn = connect().ok();
-            }
-            if let Some(c) = conn.as_mut() {
-                if stop {
+            if stop {
+                if let Some(c) = conn.as_mut().or(connect(&self.settings).ok().as_mut()) {
                     self.leave(c, &key);
-                    return;
                 }
-                let set: redis::RedisResult<()> = redis::cmd("SET")
-                    .arg(&key)
-                    .arg(fingerprint())
-                    .arg("PX")
-                    .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
-                    .query(c);
-                match set {
-                    Ok(()) => {
-                        let ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(0);
-                        self.beat_ms.store(ms.max(1), SeqCst);
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "atasker: heartbeat failed; reconnecting");
-                        conn = None;
-                    }
-                }
-            } else if stop {
                 return;
             }
+            match beat(&self.settings, &key, &mut conn) {
+                Ok(()) => {
+                    let ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(0);
+                    self.beat_ms.store(ms.max(1), SeqCst);
+                    if failing.take().is_some() {
+                        tracing::info!(node = %self.name, "atasker: the node's heartbeat is in Redis again");
+                    }
+                }
+                Err(e) => {
+                    // Said once per outage (and again if it turns into a refusal).
+                    let refused = matches!(e, CallError::Config(_));
+                    if failing != Some(refused) {
+                        if refused {
+                            tracing::error!(node = %self.name, error = %e, "atasker: Redis refuses the node's heartbeat; other nodes will take its tasks");
+                        } else {
+                            tracing::warn!(node = %self.name, error = %e, "atasker: the node lost Redis; its heartbeat retries");
+                        }
+                        failing = Some(refused);
+                    }
+                }
+            }
             // The next beat after a third of the TTL; soon after a failure.
-            let wait = if conn.is_some() {
-                ttl / 3
+            let wait = if failing.is_none() {
+                self.settings.node_timeout / 3
             } else {
                 Duration::from_millis(100)
             };
@@ -145,4 +164,96 @@ impl Node {
             tracing::debug!(error = %e, "atasker: the node could not leave its group (a reclaim will)");
         }
     }
+}
+
+/// The heartbeat key of node `name`.
+fn heartbeat_key(settings: &Settings, name: &str) -> String {
+    format!("{}:hb:{name}", settings.namespace)
+}
+
+/// A connection of the heartbeat's own, with the call deadline on every read and write.
+fn connect(settings: &Settings) -> Result<redis::Connection, CallError> {
+    let t = settings.call_deadline();
+    let open = || -> redis::RedisResult<redis::Connection> {
+        let c = settings.client.get_connection_with_timeout(t)?;
+        c.set_read_timeout(Some(t))?;
+        c.set_write_timeout(Some(t))?;
+        Ok(c)
+    };
+    open().map_err(CallError::of)
+}
+
+/// One heartbeat on `conn` (made first if there is none; dropped after a failure).
+fn beat(
+    settings: &Settings,
+    key: &str,
+    conn: &mut Option<redis::Connection>,
+) -> Result<(), CallError> {
+    if conn.is_none() {
+        *conn = Some(connect(settings)?);
+    }
+    let Some(c) = conn.as_mut() else {
+        return Ok(());
+    };
+    let ttl = u64::try_from(settings.node_timeout.as_millis()).unwrap_or(u64::MAX);
+    let set: redis::RedisResult<()> = redis::cmd("SET")
+        .arg(key)
+        .arg(fingerprint())
+        .arg("PX")
+        .arg(ttl)
+        .query(c);
+    set.map_err(|e| {
+        *conn = None;
+        CallError::of(e)
+    })
+}
+
+/// Before a node says it serves: checks the server's version and writes the first
+/// heartbeat of node `name`, retrying what may pass (Redis starting, a lost connection)
+/// for the node timeout (at least 5 s). A refusal (credentials, permissions) is an error
+/// at once, by its name.
+pub(super) fn first_beat(settings: &Settings, name: &str) -> Result<(), ClusterError> {
+    let until = crate::sync::after(settings.node_timeout.max(Duration::from_secs(5)));
+    let key = heartbeat_key(settings, name);
+    let mut conn = None;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let tried = connect(settings).and_then(|mut c| {
+            let version = server_version(&mut c)?;
+            conn = Some(c);
+            beat(settings, &key, &mut conn).map(|()| version)
+        });
+        match tried {
+            Ok(Some(v)) if major(&v).is_some_and(|m| m < 7) => {
+                return Err(ClusterError::ServerTooOld(v));
+            }
+            Ok(_) => return Ok(()),
+            Err(CallError::Config(why)) => return Err(ClusterError::Refused(why)),
+            Err(e) if until.is_some_and(|u| Instant::now() >= u) => {
+                let why = format!("Redis at {}: {e}", settings.shown);
+                return Err(ClusterError::Unreachable(why));
+            }
+            Err(_) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// The major number of version `v` (`7` of `7.2.4`).
+fn major(v: &str) -> Option<u32> {
+    v.split('.').next()?.parse().ok()
+}
+
+/// The server's version (`None` if `INFO` does not say it).
+fn server_version(c: &mut redis::Connection) -> Result<Option<String>, CallError> {
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(c)
+        .map_err(CallError::of)?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .map(|v| v.trim().to_owned()))
 }

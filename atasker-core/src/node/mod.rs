@@ -23,7 +23,7 @@ use crate::priority::Priority;
 use crate::process_pool::registry::{entries, StaticEntry};
 use crate::remote::broker::{Broker, RedisBroker, Taken};
 use crate::remote::link::{Backoff, CallError};
-use crate::remote::{fingerprint, process_name, wire, Settings};
+use crate::remote::{fingerprint, process_name, wire, within_payload, Settings};
 use crate::stats::{NodeStats, Stats};
 use crate::supervisor::{spawn_raw, Client, Inner, Spec, Supervisor};
 use std::collections::HashMap;
@@ -68,6 +68,8 @@ pub(crate) struct Node {
     heartbeat: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Ids of the entries this node runs (taken, not yet answered).
     held: Mutex<std::collections::HashSet<String>>,
+    /// The last look at this node's own entries lost its connection (see `recover_own`).
+    own_lost: std::sync::atomic::AtomicBool,
     /// Set at the stop: readers drop a read in progress.
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -75,20 +77,24 @@ pub(crate) struct Node {
 impl Supervisor {
     /// Makes this process a node of the supervisor's cluster: it takes remote tasks of its
     /// own build from Redis and runs them in its process pool, under the same ladder (what
-    /// it can start now, highest priority first; CRITICAL at once). Returns at once; the
-    /// node serves until the supervisor stops, and a [`stop`](Supervisor::stop) lets the
-    /// tasks it runs finish and be answered first.
+    /// it can start now, highest priority first; CRITICAL at once). Returns once the
+    /// node's first heartbeat is in Redis; the node serves until the supervisor stops, and
+    /// a [`stop`](Supervisor::stop) lets the tasks it runs finish and be answered first.
     ///
-    /// `build()` does not connect: this call tries once (for at most 2 s) to check the
-    /// server's version; an unreachable server is not an error (the node connects when it
-    /// can, and again after every failure, for ever).
+    /// `build()` does not connect: this call does. It checks the server's version and
+    /// writes the first heartbeat, retrying a server that is down or starting for the node
+    /// timeout (at least 5 s). After that the node rides out lost connections by itself
+    /// (it connects again after every failure, for ever).
     ///
     /// # Errors
     ///
     /// [`ClusterError::NotConfigured`] without [`SupervisorBuilder::cluster`];
     /// [`ClusterError::AlreadyServing`] on a second call; [`ClusterError::ServerTooOld`]
     /// for a Redis older than 7.0; [`ClusterError::Unavailable`] once the supervisor is
-    /// stopped.
+    /// stopped; [`ClusterError::Refused`] at once when Redis refuses the credentials or
+    /// the permissions the node needs; [`ClusterError::Unreachable`] when the first
+    /// heartbeat cannot be written within the node timeout (at least 5 s). It returns
+    /// `Ok` only once the node's first heartbeat is in Redis.
     ///
     /// ```
     /// let sup = atasker::Supervisor::builder().build().unwrap();
@@ -99,6 +105,8 @@ impl Supervisor {
     /// [`ClusterError::AlreadyServing`]: crate::ClusterError::AlreadyServing
     /// [`ClusterError::ServerTooOld`]: crate::ClusterError::ServerTooOld
     /// [`ClusterError::Unavailable`]: crate::ClusterError::Unavailable
+    /// [`ClusterError::Refused`]: crate::ClusterError::Refused
+    /// [`ClusterError::Unreachable`]: crate::ClusterError::Unreachable
     /// [`SupervisorBuilder::cluster`]: crate::SupervisorBuilder::cluster
     pub fn serve_cluster(&self) -> Result<(), ClusterError> {
         let inner = &self.inner;
@@ -113,19 +121,12 @@ impl Supervisor {
         if inner.has_node() {
             return Err(ClusterError::AlreadyServing);
         }
-        if let Some(version) = server_version(settings) {
-            let major = version
-                .split('.')
-                .next()
-                .and_then(|m| m.parse::<u32>().ok());
-            if major.is_some_and(|m| m < 7) {
-                return Err(ClusterError::ServerTooOld(version));
-            }
-        }
+        let name = process_name();
+        liveness::first_beat(settings, &name)?;
         let handle = inner
             .handle()
             .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
-        let node = Node::new(inner, settings.clone());
+        let node = Node::new(inner, settings.clone(), name);
         if !inner.set_node(node.clone()) {
             return Err(ClusterError::AlreadyServing);
         }
@@ -134,20 +135,8 @@ impl Supervisor {
     }
 }
 
-/// The server's version, if it answers within 2 s.
-fn server_version(settings: &Settings) -> Option<String> {
-    let t = Duration::from_secs(2);
-    let mut c = settings.client.get_connection_with_timeout(t).ok()?;
-    c.set_read_timeout(Some(t)).ok()?;
-    c.set_write_timeout(Some(t)).ok()?;
-    let info: String = redis::cmd("INFO").arg("server").query(&mut c).ok()?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .map(|v| v.trim().to_owned())
-}
-
 impl Node {
-    fn new(inner: &Arc<Inner>, settings: Arc<Settings>) -> Arc<Node> {
+    fn new(inner: &Arc<Inner>, settings: Arc<Settings>, name: String) -> Arc<Node> {
         let broker = Arc::new(RedisBroker::new(&settings));
         let registry = entries()
             .iter()
@@ -157,7 +146,7 @@ impl Node {
         Arc::new(Node {
             sup: Arc::downgrade(inner),
             broker,
-            name: process_name(),
+            name,
             registry,
             limits: inner.process_limits(),
             settings,
@@ -173,6 +162,7 @@ impl Node {
             reclaimed: AtomicU64::new(0),
             heartbeat: Mutex::new(None),
             held: Mutex::new(std::collections::HashSet::new()),
+            own_lost: std::sync::atomic::AtomicBool::new(false),
             stop: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -191,8 +181,15 @@ impl Node {
             }
         }
         self.readers.fetch_add(2, SeqCst);
-        handle.spawn(self.clone().take_loop(true));
-        handle.spawn(self.clone().take_loop(false));
+        let me = self.clone();
+        handle.spawn(async move {
+            // The queues of a first start are made before the readers read them.
+            if let Err(e) = me.broker.ensure_groups().await {
+                tracing::debug!(error = %e, "atasker: the task queues are not made yet; the readers will");
+            }
+            tokio::spawn(me.clone().take_loop(true));
+            me.take_loop(false).await;
+        });
         handle.spawn(self.clone().reclaim_loop());
     }
 
@@ -201,7 +198,8 @@ impl Node {
             name: self.name.clone(),
             served: self.served.load(SeqCst),
             redelivered: self.redelivered.load(SeqCst),
-            running: self.running() as u64,
+            running: self.busy.load(SeqCst) as u64,
+            answering: self.running().saturating_sub(self.busy.load(SeqCst)) as u64,
             rejected: self.rejected.load(SeqCst),
             reclaimed: self.reclaimed.load(SeqCst),
             reconnects: self.broker.reconnects(),
@@ -243,6 +241,8 @@ impl Node {
 
     async fn take_loop(self: Arc<Self>, critical: bool) {
         let mut backoff = Backoff::new();
+        // Whether a read found the queues: only then is a missing one data lost.
+        let mut had_queues = false;
         while !self.stopping() {
             if !self.alive() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -274,10 +274,13 @@ impl Node {
             match taken {
                 Ok((entries, notify)) => {
                     backoff.reset();
+                    had_queues = true;
                     self.start_all(entries, notify);
                 }
                 Err(e) if e.is_nogroup() => {
-                    tracing::warn!("atasker: the task queues are gone from Redis (its data was lost?); making them again");
+                    if std::mem::take(&mut had_queues) {
+                        tracing::warn!(node = %self.name, "atasker: the task queues are gone from Redis (its data was lost?); making them again");
+                    }
                     if self.broker.ensure_groups().await.is_err() {
                         backoff.wait().await;
                     }
@@ -379,14 +382,17 @@ impl Node {
             // the next task runs.
             me.busy.fetch_sub(1, SeqCst);
             me.freed.notify_one();
-            me.answer(priority, &id, address, result).await;
-            me.served.fetch_add(1, SeqCst);
+            let limit = me.settings.max_payload;
+            let result = result.and_then(|b| within_payload("the result is", b, limit));
+            if me.answer(priority, &id, address, result).await {
+                me.served.fetch_add(1, SeqCst);
+            }
             me.ended(&id);
         });
     }
 
     /// Answers entry `t`, which this node cannot run, with the error `why` (and acknowledges it).
-    fn reject(self: &Arc<Self>, t: &Taken, why: String) {
+    pub(super) fn reject(self: &Arc<Self>, t: &Taken, why: String) {
         let address = wire::reply_address(&t.fields);
         tracing::error!(entry = %t.id, node = %self.name, error = %why, "atasker: a task entry this node cannot run; acknowledged");
         self.rejected.fetch_add(1, SeqCst);
@@ -414,14 +420,15 @@ impl Node {
         self.freed.notify_one();
     }
 
-    /// Answers and acknowledges entry `id`, retrying until Redis takes it.
+    /// Answers and acknowledges entry `id`, retrying until Redis takes it; `false`: given
+    /// up after Redis refused it for about a minute.
     async fn answer(
         &self,
         priority: Priority,
         id: &str,
         address: Option<(String, String)>,
         result: Result<Vec<u8>, TaskError>,
-    ) {
+    ) -> bool {
         let mut reply = wire::reply(result);
         let reply_to = address.map(|(r, tid)| {
             reply.push(("t", tid.into_bytes()));
@@ -435,14 +442,14 @@ impl Node {
                 .finish(priority, id, reply_to.as_deref(), &reply)
                 .await
             {
-                Ok(()) => return,
+                Ok(()) => return true,
                 // Out of memory, say: worth a minute of retries; then the entry stays held
                 // (answered by nobody) rather than the slot being lost for good.
-                Err(CallError::Server(e)) => {
+                Err(e @ (CallError::Server(_) | CallError::Config(_))) => {
                     refusals += 1;
                     if refusals >= MAX_REFUSALS {
-                        tracing::error!(entry = id, error = %e, "atasker: Redis keeps refusing a task's answer; given up");
-                        return;
+                        tracing::error!(entry = id, node = %self.name, error = %e, "atasker: Redis keeps refusing a task's answer; given up");
+                        return false;
                     }
                     tracing::warn!(entry = id, error = %e, "atasker: Redis refused a task's answer; retrying");
                 }

@@ -6,8 +6,10 @@
 //! `getenv`. In a node it:
 //!
 //! 1. reads and removes `ATASKER_NODE`, `ATASKER_NODE_PROCESSES` (default: cores),
-//!    `ATASKER_NODE_NAMESPACE` (default `atasker`) and `ATASKER_NODE_TIMEOUT` (seconds,
-//!    default 30), so that the tasks' own child processes are normal processes;
+//!    `ATASKER_NODE_NAMESPACE` (default `atasker`), `ATASKER_NODE_TIMEOUT` (seconds,
+//!    default 30), `ATASKER_NODE_MAX_PAYLOAD` (bytes, default 16 MiB) and `ATASKER_NODE_LOG`
+//!    (the level of the events it logs to stderr: `error`, `warn`, `info` — the default —,
+//!    `debug`, `trace`), so that the tasks' own child processes are normal processes;
 //! 2. blocks SIGTERM and SIGINT before any thread starts (every thread inherits the mask);
 //! 3. builds a supervisor named `node` with that process pool and cluster, and serves;
 //! 4. waits for SIGTERM or SIGINT with `sigwait`, then stops the supervisor: no new task is
@@ -35,17 +37,25 @@ mod imp {
         let Some(url) = std::env::var_os(NODE).filter(|u| !u.is_empty()) else {
             return;
         };
+        // std's `main` set-up, which ignores SIGPIPE, never runs here: a closed stderr (a
+        // log collector gone) must not kill the node (see `say`).
+        // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
         let code = run(url.to_string_lossy().into_owned());
         std::process::exit(code);
     }
 
-    #[allow(clippy::print_stderr)]
+    /// Writes one line to stderr; a closed stderr is no error (the node goes on).
+    fn say(line: std::fmt::Arguments<'_>) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+
     fn fail(what: impl std::fmt::Display) -> i32 {
-        eprintln!("atasker node: {what}");
+        say(format_args!("atasker node: {what}"));
         2
     }
 
-    #[allow(clippy::print_stderr)]
     fn run(url: String) -> i32 {
         // Before main and before any thread of ours: nothing reads the environment
         // concurrently.
@@ -55,6 +65,7 @@ mod imp {
             v
         };
         std::env::remove_var(NODE);
+        log_to_stderr(take("ATASKER_NODE_LOG").as_deref());
         let b = match from_env(&url, take) {
             Ok(b) => b,
             Err(e) => return fail(e),
@@ -71,14 +82,30 @@ mod imp {
             .map(|s| s.shown.clone())
             .unwrap_or_default();
         let name = sup.stats().node.map(|n| n.name).unwrap_or_default();
-        eprintln!("atasker node {name}: serving {shown}");
+        say(format_args!("atasker node {name}: serving {shown}"));
         let mut sig: c_int = 0;
         // SAFETY: `set` is a valid signal set; `sig` receives the signal number.
         while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
-        eprintln!("atasker node {name}: signal {sig}, finishing the running tasks");
+        say(format_args!(
+            "atasker node {name}: signal {sig}, finishing the running tasks"
+        ));
         sup.stop();
-        eprintln!("atasker node {name}: stopped");
+        say(format_args!("atasker node {name}: stopped"));
         0
+    }
+
+    /// Logs atasker's events at `level` (`ATASKER_NODE_LOG`: error, warn, info — the
+    /// default —, debug or trace) to stderr, one line each; a closed stderr is no error.
+    fn log_to_stderr(level: Option<&str>) {
+        let level = level
+            .and_then(|l| l.parse::<tracing::Level>().ok())
+            .unwrap_or(tracing::Level::INFO);
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_ansi(false)
+            .log_internal_errors(false)
+            .try_init();
     }
 
     /// The node's supervisor as the environment asks (`take` reads and removes a variable),
@@ -90,16 +117,10 @@ mod imp {
         let processes = take("ATASKER_NODE_PROCESSES");
         let namespace = take("ATASKER_NODE_NAMESPACE");
         let timeout = take("ATASKER_NODE_TIMEOUT");
+        let max_payload = take("ATASKER_NODE_MAX_PAYLOAD");
         let mut b = Supervisor::builder().name("node").cluster(url);
-        if let Some(n) = processes {
-            match n.parse::<usize>() {
-                Ok(n) if n > 0 => b = b.process_pool(n),
-                _ => {
-                    return Err(format!(
-                        "ATASKER_NODE_PROCESSES={n} is not a count of 1 or more"
-                    ))
-                }
-            }
+        if let Some(n) = count("ATASKER_NODE_PROCESSES", processes)? {
+            b = b.process_pool(n);
         }
         if let Some(ns) = namespace {
             if ns.is_empty() || ns.contains(|c: char| c.is_whitespace() || c == ':') {
@@ -120,7 +141,20 @@ mod imp {
                 }
             }
         }
+        if let Some(n) = count("ATASKER_NODE_MAX_PAYLOAD", max_payload)? {
+            b = b.cluster_max_payload(n);
+        }
         Ok(b)
+    }
+
+    /// The count of 1 or more the variable `name` holds (`None`: not set), or the line that
+    /// says it is not one.
+    fn count(name: &str, value: Option<String>) -> Result<Option<usize>, String> {
+        match value.map(|v| (v.parse::<usize>(), v)) {
+            None => Ok(None),
+            Some((Ok(n), _)) if n > 0 => Ok(Some(n)),
+            Some((_, v)) => Err(format!("{name}={v} is not a count of 1 or more")),
+        }
     }
 
     /// Blocks SIGTERM and SIGINT in this thread (and the threads it starts), to be waited

@@ -169,6 +169,37 @@ impl<J: super::PoolJob> Ladder<J> {
         None
     }
 
+    /// Puts back queued jobs taken ahead that no child started, at the head of their
+    /// queues (they were taken from there: older than every job queued behind them), oldest
+    /// first. One counts as reported if it was, or if the head of its queue was.
+    pub(crate) fn requeue(&mut self, mut jobs: Vec<Ahead<J>>) {
+        jobs.sort_by_key(|a| a.at);
+        for a in jobs.into_iter().rev() {
+            // Never CRITICAL (it is never queued); kept anyway, as HIGH.
+            let i = a.job.header().priority.index().min(self.queues.len() - 1);
+            for (marks, reported) in [
+                (&mut self.warned[i], a.warned),
+                (&mut self.critical[i], a.critical),
+            ] {
+                if reported || *marks > 0 {
+                    *marks += 1;
+                }
+            }
+            self.queues[i].push_front(Queued {
+                job: a.job,
+                at: a.at,
+            });
+        }
+    }
+
+    /// The lowest priority that would start at once (a slot it may use is free); `None`:
+    /// only CRITICAL would.
+    pub(crate) fn room(&self) -> Option<Priority> {
+        [Priority::Low, Priority::Normal, Priority::High]
+            .into_iter()
+            .find(|&p| self.busy < self.limits.cap(p))
+    }
+
     /// Takes the queued job of task `h` out of its queue and starts it without a slot (it
     /// runs on a thread that already holds one: a pool thread waiting for it). `None` if it
     /// is not queued here.

@@ -54,12 +54,16 @@ pub(crate) trait Runner: Send + Sync + Sized + 'static {
     /// A thread ends: releases what it keeps (`close_by`: when it must be gone).
     fn leave(&self, _local: Self::Local, _close_by: Instant) {}
 
+    /// A thread is about to idle (nothing ready): the runner may put queued jobs it took
+    /// ahead back into the ladder ([`Queue::requeue`]), which this thread then takes first.
+    fn idle(&self, _queue: &Queue<'_, Self>) {}
+
     /// Threads still run at a stop's hard deadline: make them end (the process pool kills
     /// its children).
     fn hard_stop(&self) {}
 }
 
-pub(crate) struct Queue<'a, K: Runner>(&'a Shared<K>);
+pub(crate) struct Queue<'a, K: Runner>(&'a Arc<Shared<K>>);
 
 impl<K: Runner> Queue<'_, K> {
     /// Takes up to `max` queued jobs that would start next on the slot of the job that
@@ -79,6 +83,22 @@ impl<K: Runner> Queue<'_, K> {
     /// Whether some job waits in the ladder (lock-free hint; may be stale).
     pub(crate) fn queued_hint(&self) -> bool {
         self.0.queued_hint.load(SeqCst) > 0
+    }
+
+    /// The lowest priority that would start at once (see [`Ladder::room`]).
+    pub(crate) fn room(&self) -> Option<crate::priority::Priority> {
+        self.0.lock().ladder.room()
+    }
+
+    /// Puts jobs taken ahead and not started back at the head of their queues (see
+    /// [`Ladder::requeue`]), and starts those a free slot allows.
+    pub(crate) fn requeue(&self, jobs: Vec<Ahead<K::Job>>) {
+        let mut st = self.0.lock();
+        st.ladder.requeue(jobs);
+        while let Some(job) = st.ladder.next() {
+            self.0.dispatch(&mut st, job, 0);
+        }
+        self.0.hint_queued(&st);
     }
 }
 
@@ -156,6 +176,11 @@ impl<K: Runner> Pool<K> {
 
     pub(crate) fn runner(&self) -> &K {
         &self.shared.runner
+    }
+
+    /// The pool's queue, as its threads see it.
+    pub(crate) fn queue(&self) -> Queue<'_, K> {
+        Queue(&self.shared)
     }
 
     /// Offers a job to the ladder. `true` if it had to queue. After a stop it is cancelled.
@@ -472,14 +497,21 @@ impl<K: Runner> Shared<K> {
         self.answer(st, call);
     }
 
-    /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready.
-    fn linger<'a>(&'a self, st: MutexGuard<'a, State<K::Job>>) -> MutexGuard<'a, State<K::Job>> {
+    /// Watches for up to 30 µs, yielding the core meanwhile, until a job is ready; if none
+    /// is, lets the runner put jobs back for this thread ([`Runner::idle`]).
+    fn linger<'a>(
+        self: &'a Arc<Self>,
+        st: MutexGuard<'a, State<K::Job>>,
+    ) -> MutexGuard<'a, State<K::Job>> {
         let mut st = st;
         st.crew.spinning(true);
         drop(st);
         let until = Instant::now() + Duration::from_micros(30);
         while self.ready_hint.load(SeqCst) == 0 && Instant::now() < until {
             std::thread::yield_now();
+        }
+        if self.ready_hint.load(SeqCst) == 0 {
+            self.runner.idle(&Queue(self));
         }
         st = self.lock();
         st.crew.spinning(false);

@@ -11,10 +11,16 @@
 //! `child_main.rs`); when a reply comes, the next job in the window takes the slot of the one
 //! answered. So at most one task per child runs, the
 //! others stay *queued* (in the statistics, for the watchdog's queue-wait hooks, for a stop
-//! deadline) until the child reaches them, and their deadlines count from then. A
-//! higher-priority task queued later may wait behind the jobs of a window taken before it
-//! came, never behind one taken after it. Jobs are taken when the driver wakes (a reply), so
-//! the tasks queued while a long task runs are taken, in ladder order, when it ends.
+//! deadline) until the child reaches them, and their deadlines count from then. Jobs are
+//! taken when the driver wakes (a reply), so the tasks queued while a long task runs are
+//! taken, in ladder order, when it ends.
+//!
+//! A job of a window that the child has not started goes back to the ladder
+//! (`reclaim.rs`) when another driver is about to idle (after its linger, see
+//! `pool/mod.rs`) and nothing waits in the ladder for its slot, or when a task of a higher
+//! priority queues: its request is withdrawn (the child answers it `Skipped`, and the reader
+//! matches that reply to the request number kept in [`Lane`]), so it runs once, elsewhere
+//! or later, in ladder order.
 //!
 //! The window's state lives in a [`Lane`], where a cancel, a deadline, a stop deadline and
 //! the watchdog find it. A job written ahead is settled in shared memory (see `claims.rs`): a
@@ -37,25 +43,27 @@
 //! - `writer.rs`: writing the window's requests, in one `write`;
 //! - `reader.rs`: reading replies and finishing their jobs;
 //! - `lost.rs`: what the driver does when its child is lost;
+//! - `reclaim.rs`: taking back jobs sent ahead that no child started;
 //! - `child.rs`: starting, reaping and closing the driver's child.
 
 mod child;
 mod lane;
 mod lost;
 mod reader;
+mod reclaim;
 mod writer;
 
-pub(crate) use lane::Lane;
+pub(crate) use lane::{Hints, Lane};
 
 use super::process::{self, Child};
 use super::{Job, Processes, WINDOW};
 use crate::pool::ladder::Ahead;
 use crate::pool::Queue;
+use crate::priority::Priority;
 use crate::task::RUNNING;
 use lane::{span, Entry};
 use lost::Lost;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What one driver thread owns.
 pub(crate) struct Driver {
@@ -63,11 +71,13 @@ pub(crate) struct Driver {
     lane: Arc<Lane>,
     /// Whether the lane is in the pool's list.
     listed: bool,
+    /// The pool's hints (its own until listed).
+    hints: Arc<Hints>,
     /// The number of the next request written to the child.
     next_seq: u64,
-    /// Entries written and not answered.
+    /// Requests written and not answered (withdrawn ones too).
     in_flight: usize,
-    /// Entries in the lane.
+    /// Requests the lane holds: its entries, and those withdrawn and not answered.
     held: usize,
     /// Bytes written ahead and not answered.
     ahead_bytes: usize,
@@ -88,6 +98,7 @@ impl Default for Driver {
             child: None,
             lane: Arc::default(),
             listed: false,
+            hints: Arc::default(),
             next_seq: 0,
             in_flight: 0,
             held: 0,
@@ -105,19 +116,11 @@ impl Processes {
     /// Runs one admitted job on the driver's child (starting one if needed), with queued
     /// jobs taken ahead while the child is busy; returns once none is left.
     pub(super) fn run_job(&self, d: &mut Driver, job: Job, queue: &Queue<'_, Self>) {
-        if !d.listed {
-            self.tracked().lanes.push(d.lane.clone());
-            d.listed = true;
-        }
+        self.enlist(d);
         if job.header().state() != RUNNING {
             return; // cancelled while it waited for a driver
         }
-        let head = Entry::new(Ahead {
-            job,
-            at: Instant::now(),
-            warned: false,
-            critical: false,
-        });
+        let head = Entry::head(job, &d.hints);
         {
             let _span = span(head.header()).entered();
             head.header().log_start();
@@ -131,10 +134,13 @@ impl Processes {
                     return;
                 }
             }
-            if !d.retire && d.held < WINDOW && queue.queued_hint() {
-                queue.ahead(WINDOW - d.held, &mut d.taken);
+            let top = self.take_ahead(d, queue);
+            let written = self.write(d);
+            if let Some(top) = top {
+                // A driver that looked at the windows before these landed may idle.
+                self.sent_ahead(top, queue);
             }
-            if let Err(e) = self.write(d) {
+            if let Err(e) = written {
                 tracing::debug!(error = %e, "atasker: a worker process was gone when written to");
                 self.lost(d, Lost::Gone);
                 continue;
@@ -159,5 +165,25 @@ impl Processes {
                 d.retire = false;
             }
         }
+    }
+
+    /// The driver is handed a job: its lane is in the pool's list, and it no longer idles.
+    fn enlist(&self, d: &mut Driver) {
+        if !d.listed {
+            self.tracked().lanes.push(d.lane.clone());
+            d.listed = true;
+            d.hints = self.hints.clone();
+        }
+        self.unmark_idle();
+    }
+
+    /// While the child is busy and jobs queue, takes some of them ahead (see above);
+    /// returns the highest priority taken.
+    fn take_ahead(&self, d: &mut Driver, queue: &Queue<'_, Self>) -> Option<Priority> {
+        if d.retire || d.held >= WINDOW || !queue.queued_hint() {
+            return None;
+        }
+        queue.ahead(WINDOW - d.held, &mut d.taken);
+        d.taken.iter().map(|a| a.job.header().priority).max()
     }
 }

@@ -13,10 +13,12 @@
 //!   task and writes its request; while every slot is busy and tasks queue, it also sends
 //!   queued ones ahead, a window of at most [`WINDOW`] per child (what the ladder would start
 //!   next on the slot as each one before ends), batched in one write. At most one task per
-//!   child runs; those sent ahead count as queued until the child reaches them, and a
-//!   higher-priority task queued later waits only behind those sent before it came. A cancel
-//!   of a task sent ahead withdraws it through memory shared with the child (`claims.rs`), or
-//!   kills the child if it has just taken it. Children start lazily (one per busy slot) and
+//!   child runs; those sent ahead count as queued until the child reaches them. Those not
+//!   started are withdrawn through memory shared with the child (`claims.rs`) and go back to
+//!   the ladder when another child frees, or when a task of a higher priority queues, so
+//!   that none waits behind a slow task and the ladder's order holds (`driver/reclaim.rs`).
+//!   A cancel of a task sent ahead withdraws it the same way, or kills the child if it has
+//!   just taken it. Children start lazily (one per busy slot) and
 //!   are kept; those started above the HIGH cap by CRITICAL tasks exit after an idle
 //!   keep-alive.
 //! - **Faults.** A panic comes back as a reply and the child serves on. A child that dies
@@ -84,9 +86,12 @@ struct Tracked {
 
 /// The process pool's kind: each thread (a driver) owns one child and hands it one job,
 /// and queued jobs ahead of it while every child is busy (see `driver.rs`).
-#[derive(Default)]
 pub(crate) struct Processes {
     tracked: Mutex<Tracked>,
+    /// The supervisor's metrics (children started and replaced).
+    metrics: crate::metrics::Scope,
+    /// What the drivers count for one another (see `driver/reclaim.rs`).
+    hints: Arc<driver::Hints>,
 }
 
 impl Processes {
@@ -113,6 +118,10 @@ impl Runner for Processes {
         self.close(&mut d, close_by);
     }
 
+    fn idle(&self, queue: &Queue<'_, Self>) {
+        self.reclaim_for_idle(queue);
+    }
+
     fn hard_stop(&self) {
         for &pid in &self.tracked().children {
             process::kill(pid);
@@ -130,15 +139,31 @@ impl ProcessPool {
     /// as the HIGH cap are kept however long they idle, those started above it by CRITICAL
     /// tasks end after the keep-alive.
     pub(crate) fn new(name: &str, limits: Limits) -> Self {
+        let metrics = crate::metrics::Scope::new(name);
         let name = format!("atasker-{name}-proc");
         ProcessPool {
-            pool: Pool::new(name, limits, limits.top(), Processes::default()),
+            pool: Pool::new(
+                name,
+                limits,
+                limits.top(),
+                Processes {
+                    tracked: Mutex::default(),
+                    metrics,
+                    hints: Arc::default(),
+                },
+            ),
         }
     }
 
-    /// Offers a job to the ladder. `true` if it had to queue.
+    /// Offers a job to the ladder. `true` if it had to queue: then jobs of a lower priority
+    /// sent ahead to a busy child and not started are taken back, so that it starts first.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.pool.submit(job)
+        let p = job.header().priority;
+        let queued = self.pool.submit(job);
+        if queued {
+            self.pool.runner().reclaim_below(p, &self.pool.queue());
+        }
+        queued
     }
 
     /// Task `id` was cancelled or timed out: if a child holds it, it must not run on. A

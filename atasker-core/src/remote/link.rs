@@ -9,7 +9,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError, RedisResult};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -28,13 +28,19 @@ pub(crate) struct Link {
     /// A connection was made before (the next one is a reconnection).
     connected_once: AtomicBool,
     pub(crate) reconnects: AtomicU64,
+    /// The last refusal said, and when (so that it is said once, not on every retry).
+    refused: std::sync::Mutex<Option<(String, Instant)>>,
 }
 
-/// Why a call failed: Redis answered with an error (the connection is fine), or the
-/// connection failed (it is made again on the next call).
+/// Why a call failed: Redis answered with an error (the connection is fine), Redis refuses
+/// this client (a configuration error: waiting does not help, so it is said at once), or
+/// the connection failed or points at the wrong server (it is made again on the next call).
 #[derive(Debug)]
 pub(crate) enum CallError {
     Server(RedisError),
+    /// The text names the kind (credentials, permissions, protected mode, a missing
+    /// command) and never holds a credential.
+    Config(String),
     Connection(String),
 }
 
@@ -42,6 +48,7 @@ impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Server(e) => write!(f, "{e}"),
+            CallError::Config(e) => write!(f, "{e}"),
             CallError::Connection(e) => write!(f, "connection lost: {e}"),
         }
     }
@@ -53,6 +60,57 @@ impl CallError {
         matches!(self, CallError::Server(e)
             if e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP"))
     }
+
+    /// The error `e` of a call or a connection attempt, in its kind.
+    pub(crate) fn of(e: RedisError) -> CallError {
+        if let Some(why) = refusal(&e) {
+            CallError::Config(why)
+        } else if is_transient(&e) {
+            CallError::Connection(e.to_string())
+        } else {
+            CallError::Server(e)
+        }
+    }
+}
+
+/// What Redis's refusal `e` means, if it is one: an error of the configuration (the URL's
+/// user or password, the user's ACL, protected mode, a renamed or missing command), which
+/// no reconnect or retry mends. The text names the kind; Redis's own words follow (they
+/// never hold the password).
+pub(crate) fn refusal(e: &RedisError) -> Option<String> {
+    let text = e.to_string();
+    let kind = match e.code() {
+        Some("NOAUTH") => "authentication required: the cluster URL has no password",
+        Some("WRONGPASS") => "authentication failed: wrong user or password in the cluster URL",
+        Some("NOPERM") => "permission denied: the cluster's Redis user lacks a permission (see its ACL)",
+        Some("DENIED") => "Redis is in protected mode: set a password or bind it for this network",
+        _ if e.kind() == redis::ErrorKind::AuthenticationFailed => {
+            "authentication failed: wrong user or password in the cluster URL"
+        }
+        _ if text.contains("unauthenticated") => {
+            "authentication required: the cluster URL has no password"
+        }
+        _ if text.contains("unknown command") => {
+            "a command the cluster needs is missing or renamed on this Redis (7.0 or later is needed)"
+        }
+        _ => return None,
+    };
+    Some(format!("Redis refuses this client ({kind}): {text}"))
+}
+
+/// Errors after which the connection cannot be trusted, or points at a server that cannot
+/// serve (a replica after a failover, one still loading or busy): it is dropped and made
+/// again, which resolves the host name again and so follows a DNS failover.
+fn is_transient(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.code(),
+            Some("READONLY" | "MASTERDOWN" | "LOADING" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN")
+        )
 }
 
 impl Link {
@@ -64,15 +122,17 @@ impl Link {
             conn: tokio::sync::Mutex::new(None),
             connected_once: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
+            refused: std::sync::Mutex::new(None),
         }
     }
 
-    /// A connection, made (again) if there is none; waits with backoff for as long as it
-    /// takes (callers that must not wait so long put a deadline around their call).
-    async fn connection(&self) -> MultiplexedConnection {
+    /// A connection, made (again) if there is none; waits with backoff across transient
+    /// failures for as long as it takes (callers that must not wait so long put a deadline
+    /// around their call). A refusal ([`CallError::Config`]) returns at once.
+    async fn connection(&self) -> Result<MultiplexedConnection, CallError> {
         let mut conn = self.conn.lock().await;
         if let Some(c) = &*conn {
-            return c.clone();
+            return Ok(c.clone());
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -94,17 +154,40 @@ impl Link {
                         tracing::info!(redis = %self.shown, "atasker: reconnected to Redis");
                     }
                     *conn = Some(c.clone());
-                    return c;
+                    return Ok(c);
                 }
-                Ok(Err(e)) => e.to_string(),
+                Ok(Err(e)) => match CallError::of(e) {
+                    CallError::Config(why) => return Err(self.refuse(why)),
+                    other => other.to_string(),
+                },
                 Err(_) => "no answer to the connection attempt".to_owned(),
             };
-            if failures.is_multiple_of(30) {
+            failures += 1;
+            if failures % 30 == 1 {
                 tracing::warn!(redis = %self.shown, error = %error, failures, "atasker: cannot connect to Redis; retrying with backoff");
             }
-            failures += 1;
             backoff.wait().await;
         }
+    }
+
+    /// Says a refusal (at once the first time, and again when it changes or a minute
+    /// later), and returns it as a [`CallError::Config`].
+    fn refuse(&self, why: String) -> CallError {
+        let mut last = crate::sync::lock(&self.refused);
+        let again = last
+            .as_ref()
+            .is_none_or(|(w, at)| *w != why || at.elapsed() >= Duration::from_secs(60));
+        if again {
+            tracing::error!(redis = %self.shown, error = %why, "atasker: Redis refuses the cluster's connection; fix the configuration");
+            *last = Some((why.clone(), Instant::now()));
+        }
+        CallError::Config(why)
+    }
+
+    /// Drops the connection (the next call makes a new one): for a caller that found, in
+    /// what a call returned, that the server cannot serve it.
+    pub(crate) async fn invalidate(&self) {
+        self.drop_connection().await;
     }
 
     /// Drops the connection `c` came from (the next call makes a new one).
@@ -113,14 +196,16 @@ impl Link {
     }
 
     /// One call: `f` with a connection, under the deadline (plus `extra`, a blocking read's
-    /// `BLOCK`). A connection error or a passed deadline drops the connection.
+    /// `BLOCK`). A connection error, a wrong server, a refusal or a passed deadline drops
+    /// the connection.
     pub(crate) async fn call<T, F, Fut>(&self, extra: Duration, f: F) -> Result<T, CallError>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let conn = self.connection().await;
-        self.finish(tokio::time::timeout(self.deadline + extra, f(conn)).await)
+        let conn = self.connection().await?;
+        let deadline = self.deadline.saturating_add(extra);
+        self.finish(tokio::time::timeout(deadline, f(conn)).await)
             .await
     }
 
@@ -128,29 +213,23 @@ impl Link {
         &self,
         r: Result<RedisResult<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
-        match r {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if is_connection_error(&e) => {
+        let e = match r {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => CallError::of(e),
+            Err(_) => CallError::Connection("Redis did not answer in time".into()),
+        };
+        match e {
+            CallError::Server(e) => Err(CallError::Server(e)),
+            CallError::Config(why) => {
                 self.drop_connection().await;
-                Err(CallError::Connection(e.to_string()))
+                Err(self.refuse(why))
             }
-            Ok(Err(e)) => Err(CallError::Server(e)),
-            Err(_) => {
+            e @ CallError::Connection(_) => {
                 self.drop_connection().await;
-                Err(CallError::Connection("Redis did not answer in time".into()))
+                Err(e)
             }
         }
     }
-}
-
-/// Errors after which the connection cannot be trusted.
-fn is_connection_error(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_unrecoverable_error()
-        || matches!(e.code(), Some("LOADING" | "MASTERDOWN" | "BUSY"))
 }
 
 /// A pause that grows from 50 ms to 2 s, for loops that retry a call.

@@ -35,6 +35,25 @@ pub(crate) const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(30);
 /// is never given up on, and is held as this (a century) so that every `PX` Redis is sent
 /// stays in its range.
 pub(crate) const MAX_NODE_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// The default payload limit: 16 MiB.
+pub(crate) const DEFAULT_MAX_PAYLOAD: usize = 16 << 20;
+/// `bytes` (an encoded argument tuple or result, `what`), or the error that it is larger than
+/// the cluster's payload limit `limit` (`cluster_max_payload`).
+pub(crate) fn within_payload(
+    what: &str,
+    bytes: Vec<u8>,
+    limit: usize,
+) -> Result<Vec<u8>, TaskError> {
+    if bytes.len() > limit {
+        return Err(TaskError::Codec(format!(
+            "{what} {} bytes, over the cluster's payload limit of {limit} bytes \
+             (SupervisorBuilder::cluster_max_payload)",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// The default delivery limit.
 pub(crate) const DEFAULT_MAX_DELIVERIES: u32 = 3;
 
@@ -46,6 +65,8 @@ pub(crate) struct Settings {
     pub(crate) namespace: String,
     pub(crate) node_timeout: Duration,
     pub(crate) max_deliveries: u32,
+    /// The largest argument or result, in bytes, a remote task may carry through Redis.
+    pub(crate) max_payload: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -58,6 +79,13 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
+    /// How long a reply stream lives after its last use: 10 × the node timeout. A live
+    /// producer refreshes it every node timeout; one that stops deletes its stream; one
+    /// whose process died leaves it to expire.
+    pub(crate) fn reply_ttl(&self) -> Duration {
+        self.node_timeout.saturating_mul(10)
+    }
+
     pub(crate) fn new(
         url: &str,
         namespace: &str,
@@ -98,6 +126,7 @@ impl Settings {
             namespace: namespace.to_owned(),
             node_timeout,
             max_deliveries,
+            max_payload: DEFAULT_MAX_PAYLOAD,
         })
     }
 
@@ -238,36 +267,59 @@ impl Remote {
         }
     }
 
-    /// Takes the lease of `worker`'s tick at `tick_ms` (ms since the Unix epoch, UTC) for
-    /// `ttl`; `true` if this process got it. One attempt within the call deadline.
+    /// Takes `worker`'s tick at `tick_ms` (ms since the Unix epoch, UTC) for a `fleet` cron
+    /// worker: its lease for `ttl` and the fleet's high-water mark, in one script
+    /// ([`FLEET_TICK`]); `true` if this process runs the tick. One attempt within the call
+    /// deadline.
     pub(crate) async fn lease(
         &self,
         worker: &str,
         tick_ms: i64,
         ttl: Duration,
     ) -> Result<bool, link::CallError> {
+        static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
         let s = &self.settings;
         let link = self.leases.get_or_init(|| s.link());
-        let key = format!("{}:lease:{worker}:{tick_ms}", s.namespace);
+        let lease = format!("{}:lease:{worker}:{tick_ms}", s.namespace);
+        let mark = format!("{}:lease:{worker}:last", s.namespace);
         let holder = process_name_once();
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (ttl, mark_ttl) = (ms(ttl), ms(MARK_TTL));
         let call = link.call(Duration::ZERO, |mut c| async move {
-            redis::cmd("SET")
-                .arg(key)
+            SCRIPT
+                .get_or_init(|| redis::Script::new(FLEET_TICK))
+                .key(lease)
+                .key(mark)
+                .arg(tick_ms)
                 .arg(holder)
-                .arg("NX")
-                .arg("PX")
-                .arg(ms)
-                .query_async::<Option<String>>(&mut c)
+                .arg(ttl)
+                .arg(mark_ttl)
+                .invoke_async::<i64>(&mut c)
                 .await
         });
         // The link reconnects for ever: a tick waits for its lease only this long.
         match tokio::time::timeout(s.call_deadline() * 2, call).await {
-            Ok(set) => Ok(set?.is_some()),
+            Ok(taken) => Ok(taken? == 1),
             Err(_) => Err(link::CallError::Connection("Redis unreachable".into())),
         }
     }
 }
+
+/// How long a `fleet` worker's high-water mark outlives the last tick the fleet fired.
+const MARK_TTL: Duration = Duration::from_secs(30 * 86_400);
+
+/// Takes a `fleet` worker's tick. KEYS[1]: the tick's lease; KEYS[2]: the worker's
+/// high-water mark, the last tick the fleet fired. ARGV[1]: the tick (ms since the Unix
+/// epoch); ARGV[2]: the holder; ARGV[3]: the lease's TTL (ms); ARGV[4]: the mark's TTL (ms).
+/// A tick at or before the mark never runs again, whatever the hosts' clocks say (a lease
+/// alone expires, so a host whose clock is further behind would take it again). 1: run it.
+const FLEET_TICK: &str = r"
+local last = tonumber(redis.call('GET', KEYS[2]))
+if last and tonumber(ARGV[1]) <= last then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
+return 1
+";
 
 /// This process's name, made once.
 fn process_name_once() -> &'static str {

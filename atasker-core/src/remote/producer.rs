@@ -8,10 +8,12 @@
 //! *reader* (`XREAD BLOCK` on the reply stream from the last id seen, so that nothing sent
 //! while the connection was down is missed).
 
+mod leftovers;
+mod reader;
+
 pub(crate) use super::broker::Outgoing;
-use super::broker::{Broker, RedisBroker, REPLY_TTL};
+use super::broker::{Broker, RedisBroker};
 use super::link::{Backoff, CallError};
-use super::wire::{self, Answer};
 use super::{cluster_error, Remote, Settings};
 use crate::error::TaskError;
 use crate::kind::PoolKind;
@@ -89,6 +91,10 @@ pub(crate) struct Producer {
     table: Mutex<HashMap<u64, Waiting>>,
     outbox: mpsc::UnboundedSender<Command>,
     closed: AtomicBool,
+    /// The reply stream was deleted (see [`Producer::delete_replies`]).
+    deleted: AtomicBool,
+    /// For the reply stream's deletion at the stop (a plain connection of its own).
+    client: redis::Client,
 }
 
 impl Producer {
@@ -101,7 +107,10 @@ impl Producer {
             table: Mutex::new(HashMap::new()),
             outbox,
             closed: AtomicBool::new(false),
+            deleted: AtomicBool::new(false),
+            client: settings.client.clone(),
         });
+        leftovers::register(&producer);
         let broker = producer.broker.clone();
         handle.spawn(async move {
             if let Some(w) = broker.settings_warning().await {
@@ -109,7 +118,7 @@ impl Producer {
             }
         });
         handle.spawn(send_loop(Arc::downgrade(&producer), rx));
-        handle.spawn(read_loop(Arc::downgrade(&producer)));
+        handle.spawn(reader::read_loop(Arc::downgrade(&producer)));
         handle.spawn(audit_loop(Arc::downgrade(&producer), settings.node_timeout));
         producer
     }
@@ -118,18 +127,43 @@ impl Producer {
         crate::sync::lock(&self.table)
     }
 
-    /// Fails every waiting task with `Cancelled` (a stop deadline) and ends the loops.
+    /// Fails every waiting task with `Cancelled` (a stop deadline), ends the loops and
+    /// deletes the reply stream.
     pub(crate) fn cancel_all(&self) {
         self.closed.store(true, SeqCst);
         let all: Vec<_> = self.table().drain().map(|(_, w)| w.job).collect();
         for job in all {
             job.finish(Err(TaskError::Cancelled));
         }
+        self.delete_replies();
     }
 
-    /// Ends the loops once nothing waits (a stop without a deadline).
+    /// Ends the loops (a stop, once nothing waits) and deletes the reply stream.
     pub(crate) fn close(&self) {
         self.closed.store(true, SeqCst);
+        if self.table().is_empty() {
+            self.delete_replies();
+        }
+    }
+
+    /// Deletes this producer's reply stream (once): nothing is left in a shared Redis by a
+    /// process that stopped. One try on a connection of its own, within a second.
+    pub(crate) fn delete_replies(&self) {
+        if self.deleted.swap(true, SeqCst) {
+            return;
+        }
+        let t = Duration::from_secs(1);
+        let deleted = self
+            .client
+            .get_connection_with_timeout(t)
+            .and_then(|mut c| {
+                c.set_read_timeout(Some(t))?;
+                c.set_write_timeout(Some(t))?;
+                redis::cmd("DEL").arg(&self.reply_to).query::<()>(&mut c)
+            });
+        if let Err(e) = deleted {
+            tracing::debug!(error = %e, "atasker: the reply stream was not deleted; it expires");
+        }
     }
 
     /// A cancel of the queued task `tid`: forgets it, and removes its entry unless a node
@@ -298,28 +332,7 @@ impl Producer {
             }
             match self.broker.submit(&self.reply_to, batch).await {
                 Ok(ids) => {
-                    let mut late_cancels = Vec::new();
-                    let mut refused = Vec::new();
-                    {
-                        let mut table = self.table();
-                        for (t, id) in batch.iter().zip(ids) {
-                            match (id, table.get_mut(&t.tid)) {
-                                (Ok(id), Some(w)) => w.entry = Some(id),
-                                (Ok(id), None) => late_cancels.push((t.priority, id)),
-                                (Err(e), _) => refused.push((t.tid, e)),
-                            }
-                        }
-                    }
-                    for (tid, e) in refused {
-                        tracing::error!(error = %e, "atasker: Redis refused a remote task");
-                        self.resolve(
-                            tid,
-                            Err(cluster_error(format!("Redis refused the task: {e}"))),
-                        );
-                    }
-                    for (priority, id) in late_cancels {
-                        self.cancel_entry(priority, &id).await;
-                    }
+                    self.sent(batch, ids).await;
                     batch.clear();
                     return;
                 }
@@ -329,6 +342,13 @@ impl Producer {
                     tracing::error!(error = %e, "atasker: remote tasks refused");
                     for t in batch.drain(..) {
                         self.resolve(t.tid, Err(cluster_error(&e)));
+                    }
+                    return;
+                }
+                Err(CallError::Config(why)) => {
+                    // Said at once: no retry mends a refusal.
+                    for t in batch.drain(..) {
+                        self.resolve(t.tid, Err(cluster_error(&why)));
                     }
                     return;
                 }
@@ -343,6 +363,33 @@ impl Producer {
         }
     }
 
+    /// `batch` went out and Redis answered each entry with `ids`: records each entry id,
+    /// removes those of tasks cancelled meanwhile, and fails the tasks Redis refused.
+    async fn sent(&self, batch: &[Outgoing], ids: Vec<Result<String, String>>) {
+        let mut late_cancels = Vec::new();
+        let mut refused = Vec::new();
+        {
+            let mut table = self.table();
+            for (t, id) in batch.iter().zip(ids) {
+                match (id, table.get_mut(&t.tid)) {
+                    (Ok(id), Some(w)) => w.entry = Some(id),
+                    (Ok(id), None) => late_cancels.push((t.priority, id)),
+                    (Err(e), _) => refused.push((t.tid, e)),
+                }
+            }
+        }
+        for (tid, e) in refused {
+            tracing::error!(error = %e, "atasker: Redis refused a remote task");
+            self.resolve(
+                tid,
+                Err(cluster_error(format!("Redis refused the task: {e}"))),
+            );
+        }
+        for (priority, id) in late_cancels {
+            self.cancel_entry(priority, &id).await;
+        }
+    }
+
     async fn cancel_entry(&self, priority: Priority, id: &str) {
         let mut backoff = Backoff::new();
         for _ in 0..10 {
@@ -351,7 +398,7 @@ impl Producer {
                     tracing::debug!(entry = id, removed, "atasker: remote task cancelled");
                     return;
                 }
-                Err(CallError::Server(e)) => {
+                Err(e @ (CallError::Server(_) | CallError::Config(_))) => {
                     tracing::error!(error = %e, "atasker: cannot remove a cancelled remote task");
                     return;
                 }
@@ -372,6 +419,10 @@ async fn audit_loop(producer: Weak<Producer>, every: Duration) {
         let Some(p) = producer.upgrade() else { return };
         if p.closed.load(SeqCst) && p.table().is_empty() {
             return;
+        }
+        // A live producer keeps its reply stream alive (its TTL is 10 node timeouts).
+        if let Err(e) = p.broker.touch_replies(&p.reply_to).await {
+            tracing::debug!(error = %e, "atasker: the reply stream's TTL was not refreshed");
         }
         let old: Vec<(u64, Priority, String)> = p
             .table()
@@ -413,65 +464,6 @@ async fn audit_loop(producer: Weak<Producer>, every: Duration) {
                          replica that lagged, a restart without AOF, or a deletion)",
                     )),
                 );
-            }
-        }
-    }
-}
-
-/// Reads answers from the reply stream until the producer is gone or closed and idle.
-async fn read_loop(producer: Weak<Producer>) {
-    let mut last = "0-0".to_owned();
-    let mut backoff = Backoff::new();
-    let mut trimmed = Instant::now();
-    let mut unseen_trim = 0usize;
-    loop {
-        let Some(p) = producer.upgrade() else { return };
-        if p.closed.load(SeqCst) && p.table().is_empty() {
-            return;
-        }
-        match p.broker.replies(&p.reply_to, &last, READ_BLOCK).await {
-            Ok(entries) => {
-                backoff.reset();
-                unseen_trim += entries.len();
-                for (id, fields) in entries {
-                    last = id;
-                    match wire::answer(fields) {
-                        Some(Answer::Started(tids)) => {
-                            let table = p.table();
-                            for tid in tids {
-                                if let Some(w) = table.get(&tid) {
-                                    w.job.control().header().try_start(Some(w.queued_at));
-                                }
-                            }
-                        }
-                        Some(Answer::Moved(tid, id)) => {
-                            if let Some(w) = p.table().get_mut(&tid) {
-                                w.entry = Some(id);
-                                w.suspect = false;
-                            }
-                        }
-                        Some(Answer::Done(tid, result)) => p.resolve(tid, result),
-                        None => {
-                            tracing::error!(entry = %last, "atasker: a reply entry that is not atasker's; ignored")
-                        }
-                    }
-                }
-                let due = unseen_trim >= 4096 || trimmed.elapsed() > Duration::from_secs(5);
-                if unseen_trim > 0
-                    && due
-                    && p.broker
-                        .trim_replies(&p.reply_to, &last, REPLY_TTL)
-                        .await
-                        .is_ok()
-                {
-                    unseen_trim = 0;
-                    trimmed = Instant::now();
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "atasker: reading remote answers failed; retrying");
-                drop(p);
-                backoff.wait().await;
             }
         }
     }

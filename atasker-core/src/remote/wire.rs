@@ -26,7 +26,7 @@ fn bytes(v: &Value) -> Option<&[u8]> {
     }
 }
 
-fn text(fields: &HashMap<String, Value>, f: &str) -> Option<String> {
+pub(crate) fn text(fields: &HashMap<String, Value>, f: &str) -> Option<String> {
     bytes(fields.get(f)?).and_then(|b| std::str::from_utf8(b).ok().map(str::to_owned))
 }
 

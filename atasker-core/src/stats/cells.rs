@@ -118,6 +118,8 @@ fn stripe_index() -> usize {
 }
 
 pub(crate) struct StatsCells {
+    /// The supervisor's metrics (labelled with its name).
+    pub(crate) metrics: crate::metrics::Scope,
     pools: [[Counters; 4]; POOLS],
     /// Per task name; a task looks its name up once, when it is made.
     names: RwLock<Names>,
@@ -126,10 +128,12 @@ pub(crate) struct StatsCells {
     id: u64,
 }
 
-impl Default for StatsCells {
-    fn default() -> Self {
+impl StatsCells {
+    /// The counters of the supervisor named `supervisor`.
+    pub(crate) fn new(supervisor: &str) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         StatsCells {
+            metrics: crate::metrics::Scope::new(supervisor),
             pools: Default::default(),
             names: Default::default(),
             id: NEXT.fetch_add(1, Relaxed),
@@ -246,7 +250,7 @@ impl StatsCells {
     pub(crate) fn export_load(&self, pool: PoolKind, p: Priority) {
         if crate::metrics::ENABLED {
             let (running, queued) = self.at(pool, p).load();
-            crate::metrics::load(pool, p, running, queued);
+            self.metrics.load(pool, p, running, queued);
         }
     }
 

@@ -69,12 +69,7 @@ impl PoolStats {
     /// assert_eq!(sup.stats().threads.priority(Priority::High).completed, 1);
     /// ```
     pub fn priority(&self, p: Priority) -> &PriorityStats {
-        match p {
-            Priority::Low => &self.low,
-            Priority::Normal => &self.normal,
-            Priority::High => &self.high,
-            Priority::Critical => &self.critical,
-        }
+        [&self.low, &self.normal, &self.high, &self.critical][p.index()]
     }
 
     /// The counts of every priority added up (`max_wait` is the longest).
@@ -230,12 +225,12 @@ impl Stats {
     /// assert_eq!(sup.stats().pool(PoolKind::Coroutines).normal.completed, 1);
     /// ```
     pub fn pool(&self, pool: PoolKind) -> &PoolStats {
-        match pool {
-            PoolKind::Threads => &self.threads,
-            PoolKind::Processes => &self.processes,
-            PoolKind::Coroutines => &self.coroutines,
-            PoolKind::Remote => &self.remote,
-        }
+        [
+            &self.threads,
+            &self.processes,
+            &self.coroutines,
+            &self.remote,
+        ][pool.index()]
     }
 }
 
@@ -328,12 +323,15 @@ pub struct WorkerStats {
 pub struct NodeStats {
     /// The node's consumer name in Redis (`host:pid:random`, unique per process and run).
     pub name: String,
-    /// Tasks this node took and answered (whatever their outcome).
+    /// Tasks this node took and answered, their answers taken by Redis (whatever their
+    /// outcome). An answer given up on (Redis refused it for about a minute) is not counted.
     pub served: u64,
     /// Of those, tasks that had been delivered before to a node that stopped or went silent.
     pub redelivered: u64,
-    /// Tasks running on this node now.
+    /// Tasks running on this node now (in its process pool).
     pub running: u64,
+    /// Tasks that finished here and whose answers Redis has not taken yet.
+    pub answering: u64,
     /// Entries this node acknowledged without running them (missing fields, an unknown
     /// task name); each was answered with an error where the submitter could be named.
     pub rejected: u64,

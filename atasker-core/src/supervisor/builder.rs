@@ -27,6 +27,29 @@ pub(crate) struct Config {
     pub(crate) cluster_namespace: String,
     pub(crate) node_timeout: Duration,
     pub(crate) max_deliveries: u32,
+    pub(crate) max_payload: usize,
+}
+
+impl Config {
+    /// The cluster side these settings ask for (`None` without a cluster URL).
+    fn remote(&self) -> Result<Option<crate::remote::Remote>, BuildError> {
+        let Some(url) = &self.cluster else {
+            return Ok(None);
+        };
+        let mut settings = crate::remote::Settings::new(
+            url,
+            &self.cluster_namespace,
+            self.node_timeout,
+            self.max_deliveries,
+        )?;
+        if self.max_payload == 0 {
+            return Err(BuildError::InvalidConfig(
+                "cluster_max_payload must be at least 1 byte",
+            ));
+        }
+        settings.max_payload = self.max_payload;
+        Ok(Some(crate::remote::Remote::new(settings)))
+    }
 }
 
 impl Default for Config {
@@ -50,6 +73,7 @@ impl Default for Config {
             cluster_namespace: crate::remote::DEFAULT_NAMESPACE.into(),
             node_timeout: crate::remote::DEFAULT_NODE_TIMEOUT,
             max_deliveries: crate::remote::DEFAULT_MAX_DELIVERIES,
+            max_payload: crate::remote::DEFAULT_MAX_PAYLOAD,
         }
     }
 }
@@ -354,15 +378,7 @@ impl SupervisorBuilder {
     /// ```
     pub fn build(self) -> Result<Supervisor, BuildError> {
         let c = self.config;
-        let remote = match &c.cluster {
-            Some(url) => Some(crate::remote::Remote::new(crate::remote::Settings::new(
-                url,
-                &c.cluster_namespace,
-                c.node_timeout,
-                c.max_deliveries,
-            )?)),
-            None => None,
-        };
+        let remote = c.remote()?;
         if c.thread_pool == 0 {
             return Err(BuildError::InvalidConfig("thread_pool must be at least 1"));
         }
@@ -393,7 +409,7 @@ impl SupervisorBuilder {
         );
         Ok(Supervisor {
             inner: Arc::new(Inner {
-                stats: StatsCells::default(),
+                stats: StatsCells::new(&c.name),
                 threads,
                 processes,
                 remote,
@@ -479,6 +495,22 @@ impl SupervisorBuilder {
     /// ```
     pub fn max_deliveries(mut self, n: u32) -> Self {
         self.config.max_deliveries = n;
+        self
+    }
+
+    /// The largest argument tuple or result, in encoded bytes, a remote task may carry
+    /// through Redis. A larger argument fails its task at submission and a larger result
+    /// fails it on the node, both with [`TaskError::Codec`](crate::TaskError::Codec) naming
+    /// the size and the limit. Default: 16 MiB; at least 1. Keep it under the Redis server's
+    /// `client-output-buffer-limit normal` hard limit (unlimited by default), or an answer
+    /// Redis will not send fails its task with [`TaskError::Cluster`](crate::TaskError::Cluster).
+    ///
+    /// ```
+    /// let b = atasker::Supervisor::builder().cluster("redis://h/0");
+    /// assert!(b.cluster_max_payload(1 << 20).build().is_ok());
+    /// ```
+    pub fn cluster_max_payload(mut self, bytes: usize) -> Self {
+        self.config.max_payload = bytes;
         self
     }
 

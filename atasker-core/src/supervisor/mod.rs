@@ -197,6 +197,11 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// The supervisor's metrics (labelled with its name).
+    pub(crate) fn metrics(&self) -> &crate::metrics::Scope {
+        &self.stats.metrics
+    }
+
     /// The runtime handle for coroutines and timers, built on first use.
     pub(crate) fn handle(&self) -> Result<&tokio::runtime::Handle, TaskError> {
         let h = self.rt_handle.get_or_init(|| {
@@ -330,7 +335,7 @@ impl Inner {
         self.stats.finished(pool, p, end.was_running, outcome);
         end.by_name.finished(outcome, ran);
         let keys = &end.by_name.metrics;
-        crate::metrics::task_finished(keys, pool, p, end.name, outcome.as_str(), ran);
+        (self.stats.metrics).task_finished(keys, (pool, p), end.name, outcome.as_str(), ran);
         self.stats.export_load(pool, p);
     }
 }
@@ -340,7 +345,7 @@ impl Owner for Inner {
     fn started(&self, h: &Header, waited: Duration) {
         self.stats.started(h.pool, h.priority, waited);
         h.by_name.started(waited);
-        crate::metrics::task_started(h.pool, h.priority, waited);
+        self.stats.metrics.task_started(h.pool, h.priority, waited);
         self.stats.export_load(h.pool, h.priority);
     }
 

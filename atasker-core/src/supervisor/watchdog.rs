@@ -50,13 +50,14 @@ impl Inner {
 /// The watchdog thread: scans for overdue queued tasks, reports them, and sleeps until the
 /// next one could be overdue (or a task is queued).
 pub(crate) fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
+    let mut said = Said::default();
     loop {
         let Some(inner) = weak.upgrade() else { return };
         // Scanning: a task queued from now on pokes (see `poke_watchdog`), and the scan is
         // repeated before the watchdog sleeps.
         lock(&wd.state).next = None;
         let found = scan(&inner);
-        report(&inner.config, &found);
+        report(&inner.config, &found, &mut said);
         // Hold no strong reference while asleep, so that a dropped supervisor ends this thread.
         drop(inner);
         let mut st = lock(&wd.state);
@@ -104,8 +105,62 @@ fn scan(inner: &Inner) -> Overdue {
     found
 }
 
-/// Logs the overdue tasks `found` and calls the supervisor's hooks for them.
-fn report(c: &Config, found: &Overdue) {
+/// How often one pool and priority's queue-wait events are logged at most: a backlog logs a
+/// line a second (the first task's, then how many more), not a line a task.
+const SAY_EVERY: Duration = Duration::from_secs(1);
+
+/// What the watchdog said of each level (warning, critical), pool and priority: when, and
+/// how many overdue tasks it has not said since.
+#[derive(Default)]
+struct Said([[[Group; 4]; crate::kind::POOLS]; 2]);
+
+/// When one level, pool and priority was last said, and how many tasks since.
+type Group = (Option<Instant>, u64);
+
+impl Said {
+    /// Logs `tasks` (overdue at `level`, 0: warning, 1: critical), at most a line a second
+    /// per pool and priority; the tasks held back are counted in the next line.
+    fn say(&mut self, level: usize, tasks: &[TaskInfo]) {
+        let now = Instant::now();
+        for pool in crate::kind::ALL_POOLS {
+            for p in Priority::ALL {
+                let mine = tasks.iter().filter(|t| t.pool == pool && t.priority == p);
+                let (last, held) = &mut self.0[level][pool.index()][p.index()];
+                let due = last.is_none_or(|l| now.duration_since(l) >= SAY_EVERY);
+                let mut mine = mine.peekable();
+                if !due || (mine.peek().is_none() && *held == 0) {
+                    *held += mine.count() as u64;
+                    continue;
+                }
+                if let Some(t) = mine.next() {
+                    say_one(level, t);
+                }
+                let more = *held + mine.count() as u64;
+                if more > 0 {
+                    if level == 0 {
+                        tracing::warn!(pool = %pool, priority = %p, more, "atasker: more tasks still queued");
+                    } else {
+                        tracing::error!(pool = %pool, priority = %p, more, "atasker: more tasks still queued, critical");
+                    }
+                }
+                *last = Some(now);
+                *held = 0;
+            }
+        }
+    }
+}
+
+/// The event of one task overdue at `level` (0: warning, 1: critical).
+fn say_one(level: usize, t: &TaskInfo) {
+    if level == 0 {
+        tracing::warn!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
+    } else {
+        tracing::error!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
+    }
+}
+
+/// Logs the overdue tasks `found` (see [`Said`]) and calls the supervisor's hooks for each.
+fn report(c: &Config, found: &Overdue, said: &mut Said) {
     // The hooks are user code: a panic in one is contained, and the watchdog goes on.
     let call = |hook: &Option<Hook>, t: &TaskInfo| {
         if let Some(hook) = hook {
@@ -114,12 +169,12 @@ fn report(c: &Config, found: &Overdue) {
             }
         }
     };
+    said.say(0, &found.warnings);
     for t in &found.warnings {
-        tracing::warn!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
         call(&c.on_warning, t);
     }
+    said.say(1, &found.criticals);
     for t in &found.criticals {
-        tracing::error!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
         call(&c.on_critical, t);
     }
 }

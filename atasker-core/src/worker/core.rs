@@ -351,7 +351,7 @@ impl Core {
             Relaxed,
         );
         self.runs.fetch_add(1, Relaxed);
-        crate::metrics::worker_run(&self.metrics, &self.name, result.is_err(), took);
+        (self.sup.inner.metrics()).worker_run(&self.metrics, &self.name, result.is_err(), took);
         let secs = took.as_secs_f64();
         match result {
             Ok(go_on) => {

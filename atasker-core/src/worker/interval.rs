@@ -4,7 +4,7 @@ use super::cron::{self, Clock, CronPlan, Zone};
 use super::schedule::{catch_up, Schedule};
 use super::{
     async_exec, blocking_exec, builder_methods, debug_as_core, handle_methods, Common, Core, Exec,
-    Run, Wake, WorkerKind, WorkerOutput,
+    Run, Starter, Wake, WorkerKind, WorkerOutput,
 };
 use crate::error::BuildError;
 use std::fmt;
@@ -159,18 +159,36 @@ impl WorkerBuilder {
     /// resolution (`"*/5 * * * *"`), or a shorthand (`"@hourly"`, `"@daily"`, …), as
     /// [croner](https://docs.rs/croner) parses them. Replaces `interval` and `delay`.
     ///
+    /// Day of month and day of week: when both are restricted, a day matches if *either*
+    /// does (croner's rule, as in Vixie cron: `"0 0 0 1 * MON"` runs on every 1st and every
+    /// Monday); a `+` before the day of week asks for *both* (`"0 0 0 1 * +MON"`: a 1st that
+    /// is a Monday).
+    ///
     /// A cron worker runs only at its ticks (not at `start()`); runs never overlap and never
     /// burst: after an overrun or a stall (a suspended machine too) it runs once for the ticks
     /// it missed, counts them in [`WorkerStats::missed`](crate::WorkerStats::missed), then
-    /// keeps to the schedule. The wall clock is read again at least once a minute, and a tick
-    /// never runs at or before the last one run (a clock stepped back waits). Daylight saving:
-    /// a job at a fixed hour runs once (a time in a spring-forward gap just after it, a time
-    /// in a fall-back overlap at its first pass); a job whose hour is a wildcard or a step
-    /// follows real time. `trigger()` runs it now without shifting the schedule.
+    /// keeps to the schedule. Its next tick is in
+    /// [`WorkerStats::next_run_at`](crate::WorkerStats::next_run_at) by the time `start()`
+    /// returns. A tick never runs at or before the last one run (a clock stepped back waits).
+    /// Daylight saving: a job at a fixed hour runs once (a time in a spring-forward gap just
+    /// after it, a time in a fall-back overlap at its first pass); a job whose hour is a
+    /// wildcard or a step follows real time. `trigger()` runs it now without shifting the
+    /// schedule.
+    ///
+    /// Clocks: a cron worker follows the wall clock, read again at least once a minute, so a
+    /// stepped clock or a resumed machine is noticed within a minute. Interval and delay
+    /// workers run on the monotonic clock instead: a stepped wall clock does not move them,
+    /// and a suspended machine delays them by as long as it slept.
+    ///
+    /// A schedule that cannot be evaluated at run time (it ran out of ticks: a year field
+    /// gone by; the cron library failed) runs nothing: it is reported like an executor error
+    /// (in `errors`, to `on_error`), once, not counted in `runs`, and tried again every minute.
     ///
     /// # Errors
     ///
-    /// [`BuildError::Cron`](crate::BuildError::Cron) if `expr` does not parse.
+    /// [`BuildError::Cron`](crate::BuildError::Cron) if `expr` does not parse, or can never
+    /// fire (`"0 0 0 30 2 *"`: February has no 30th; a `+` weekday its day never falls on;
+    /// a year gone by).
     ///
     /// ```
     /// let w = atasker::Worker::builder()
@@ -179,19 +197,28 @@ impl WorkerBuilder {
     ///     .build(|| ());
     /// assert_eq!(w.stats().kind, atasker::WorkerKind::Cron);
     /// assert!(atasker::Worker::builder().cron("61 * * * *").is_err());
+    /// let never = atasker::Worker::builder().cron("0 0 0 30 2 *").unwrap_err();
+    /// assert!(never.to_string().contains("never fires"));
     /// # Ok::<(), atasker::BuildError>(())
     /// ```
     ///
     /// [`time_zone`]: WorkerBuilder::time_zone
     pub fn cron(mut self, expr: &str) -> Result<Self, BuildError> {
-        CronPlan::parse(expr, Zone::Utc).map_err(BuildError::Cron)?;
+        CronPlan::parse_firing(expr, Zone::Utc, chrono::Utc::now()).map_err(BuildError::Cron)?;
         self.cron = Some(expr.to_owned());
         Ok(self)
     }
 
     /// The time zone of a [`cron`](WorkerBuilder::cron) schedule: an IANA name
-    /// (`"Europe/Berlin"`, from the tz database that [chrono-tz](https://docs.rs/chrono-tz)
-    /// carries) or `"local"` (the machine's zone). Default: UTC.
+    /// (`"Europe/Berlin"`) or `"local"` (the machine's zone). Default: UTC.
+    ///
+    /// Which tz database: an IANA name is looked up in the database compiled into
+    /// [chrono-tz](https://docs.rs/chrono-tz), not in the machine's `/usr/share/zoneinfo`
+    /// (chrono-tz 0.10.4, which this release is built and tested with, carries tzdb 2025b;
+    /// the application's `Cargo.lock` decides, and `cargo update -p chrono-tz` brings a newer
+    /// database). `"local"` is the machine's zone as [chrono](https://docs.rs/chrono) reads it
+    /// (`TZ`, else `/etc/localtime`) with the system's own tz database, so it follows the
+    /// system's tzdata updates.
     ///
     /// # Errors
     ///
@@ -215,10 +242,19 @@ impl WorkerBuilder {
     /// exactly one node of the fleet: the first node to take the tick's lease in Redis (a
     /// key named by the worker's name and the tick's scheduled UTC time, with a TTL of twice
     /// the schedule's period, at least a minute and at most a day), so that nodes whose
-    /// clocks differ by seconds still agree. The others skip the tick. Without a cluster the
-    /// worker runs every tick locally. Ignored by workers without [`cron`]. A tick whose
-    /// lease cannot be asked for (Redis unreachable within the call deadline) is skipped
-    /// with an error event, never run twice.
+    /// clocks differ still agree. The others skip the tick. Without a cluster the worker runs
+    /// every tick locally. Ignored by workers without [`cron`]. A tick whose lease cannot be
+    /// asked for (Redis unreachable within the call deadline) is skipped with an error event,
+    /// never run twice.
+    ///
+    /// Clock skew: a tick runs at most once in the fleet whatever the hosts' clocks say. Beside
+    /// the leases, Redis keeps the fleet's high-water mark for the worker (the last tick it
+    /// fired: `<ns>:lease:<name>:last`, kept for 30 days after that tick), compared and
+    /// advanced in the same step that takes a lease: no tick at or before it runs again, also
+    /// after its lease has expired. So a host whose clock runs ahead fires each tick early (by
+    /// its skew), and while it does, the hosts with right clocks run none (their ticks are
+    /// behind the mark); should it leave, they resume once their clocks pass the last tick it
+    /// fired. Keep the hosts' clocks in sync (NTP).
     ///
     /// ```
     /// let sweep = atasker::Worker::builder()
@@ -303,7 +339,7 @@ impl WorkerBuilder {
             && self.delay_before.is_none_or(|d| d.is_zero());
         if timed {
             let body: super::timed::Body = Arc::new(move || f().into_outcome());
-            let starter = super::timed::starter(body, self.schedule);
+            let starter = due_at_start(super::timed::starter(body, self.schedule));
             return Worker {
                 core: Core::new(WorkerKind::Interval, self.common, starter),
             };
@@ -343,8 +379,10 @@ impl WorkerBuilder {
             let clock = self.clock.unwrap_or_else(|| Arc::new(SystemTime::now));
             let fleet = self.fleet;
             let starter = Box::new(move |core: Arc<Core>, run: Run| {
-                let (exec, plan, clock) = (exec.clone(), plan.clone(), clock.clone());
-                Box::pin(async move { cron::drive(&core, &run, &exec, plan, clock, fleet).await })
+                // The first tick, known before `start()` returns.
+                let ticker = cron::first_tick(&core, plan.clone(), &clock);
+                let (exec, clock) = (exec.clone(), clock.clone());
+                Box::pin(async move { cron::drive(&core, &run, &exec, ticker, clock, fleet).await })
                     as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
             });
             return Worker {
@@ -355,15 +393,28 @@ impl WorkerBuilder {
             Schedule::Loop => WorkerKind::Loop,
             _ => WorkerKind::Interval,
         };
-        let starter = Box::new(move |core: Arc<Core>, run: Run| {
+        let starter: Starter = Box::new(move |core: Arc<Core>, run: Run| {
             let exec = exec.clone();
             Box::pin(async move { drive(&core, &run, &exec, schedule, before).await })
                 as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
         });
+        let starter = match schedule {
+            Schedule::Loop => starter,
+            _ => due_at_start(starter),
+        };
         Worker {
             core: Core::new(kind, self.common, starter),
         }
     }
+}
+
+/// `starter`, with `next_run_at` set before `start()` returns: an interval or delay worker's
+/// first run is due at once.
+fn due_at_start(starter: Starter) -> Starter {
+    Box::new(move |core: Arc<Core>, run: Run| {
+        core.next_run_at.set(Some(SystemTime::now()));
+        starter(core, run)
+    })
 }
 
 async fn drive(

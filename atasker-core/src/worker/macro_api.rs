@@ -50,14 +50,19 @@ impl WorkerOptions {
         };
         match self.schedule {
             // Validated when the macro expanded.
+            // Not `cron()`: its "never fires" check reads the clock, and a schedule that ran
+            // out since the build (a year field that passed) must be the worker's error at
+            // run time, not a panic where its handle is made.
             Schedule::Cron { expr, tz, fleet } => {
-                let b = builder
-                    .cron(expr)
-                    .and_then(|b| match tz {
-                        Some(tz) => b.time_zone(tz),
-                        None => Ok(b),
-                    })
-                    .unwrap_or_else(|e| panic!("worker `{}`: {e}", self.name));
+                let b = WorkerBuilder {
+                    cron: Some(expr.to_owned()),
+                    ..builder
+                };
+                let b = match tz {
+                    Some(tz) => b.time_zone(tz),
+                    None => Ok(b),
+                }
+                .unwrap_or_else(|e| panic!("worker `{}`: {e}", self.name));
                 if fleet {
                     b.fleet()
                 } else {
@@ -89,6 +94,25 @@ impl WorkerOptions {
 /// The state of an `impl`-block worker, locked for one async run.
 pub type StateGuard<S> = tokio::sync::OwnedMutexGuard<S>;
 
+/// A loop/interval/delay worker running `f` on the thread pool.
+pub fn worker<F, R>(opts: WorkerOptions, f: F) -> Worker
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: WorkerOutput,
+{
+    opts.worker_builder().build(f)
+}
+
+/// A loop/interval/delay worker running `f` as a coroutine.
+pub fn worker_async<F, Fut>(opts: WorkerOptions, f: F) -> Worker
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: WorkerOutput,
+{
+    opts.worker_builder().build_async(f)
+}
+
 /// A queue worker running `f` on the thread pool.
 pub fn queue_worker<T, F, R>(opts: WorkerOptions, f: F) -> QueueWorker<T>
 where
@@ -108,6 +132,25 @@ where
     Fut::Output: WorkerOutput,
 {
     opts.queue_builder().build_async(f)
+}
+
+/// An event worker running `f` on the thread pool.
+pub fn event_worker<F, R>(opts: WorkerOptions, f: F) -> EventWorker
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: WorkerOutput,
+{
+    opts.event_builder().build(f)
+}
+
+/// An event worker running `f` as a coroutine.
+pub fn event_worker_async<F, Fut>(opts: WorkerOptions, f: F) -> EventWorker
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: WorkerOutput,
+{
+    opts.event_builder().build_async(f)
 }
 
 /// The state of an `impl` worker whose `run` is an `async fn`, and that `run`: each run
@@ -143,74 +186,49 @@ fn locked<S, R>(state: &Mutex<S>, run: impl FnOnce(&mut S) -> R) -> R {
     run(&mut crate::sync::lock(state))
 }
 
-/// Defines the four constructors of a worker handle without an item, all made with the
-/// builder `opts.$builder()`: `$plain` runs `f` on the thread pool, `$plain_async` as a
-/// coroutine; `$state` calls `run(&mut state)` on the thread pool, `$state_async` awaits
-/// `run(guard)` where the guard derefs to the state.
-macro_rules! constructors {
-    ($what:literal, $handle:ty, $builder:ident,
-     $plain:ident, $plain_async:ident, $state:ident, $state_async:ident) => {
-        #[doc = concat!($what, " running `f` on the thread pool.")]
-        pub fn $plain<F, R>(opts: WorkerOptions, f: F) -> $handle
-        where
-            F: Fn() -> R + Send + Sync + 'static,
-            R: WorkerOutput,
-        {
-            opts.$builder().build(f)
-        }
-
-        #[doc = concat!($what, " running `f` as a coroutine.")]
-        pub fn $plain_async<F, Fut>(opts: WorkerOptions, f: F) -> $handle
-        where
-            F: Fn() -> Fut + Send + Sync + 'static,
-            Fut: Future + Send + 'static,
-            Fut::Output: WorkerOutput,
-        {
-            opts.$builder().build_async(f)
-        }
-
-        #[doc = concat!($what, " calling `run(&mut state)` on the thread pool.")]
-        pub fn $state<S, R>(opts: WorkerOptions, state: S, run: fn(&mut S) -> R) -> $handle
-        where
-            S: Send + 'static,
-            R: WorkerOutput,
-        {
-            let state = shared(state);
-            $plain(opts, move || locked(&state, run))
-        }
-
-        #[doc = concat!($what, " awaiting `run(guard)` where the guard derefs to the state.")]
-        pub fn $state_async<S, F, Fut>(opts: WorkerOptions, state: S, run: F) -> $handle
-        where
-            S: Send + 'static,
-            F: Fn(StateGuard<S>) -> Fut + Send + Sync + 'static,
-            Fut: Future + Send + 'static,
-            Fut::Output: WorkerOutput,
-        {
-            let state = AsyncState::new(state, run);
-            $plain_async(opts, move || state.call(|run, guard| run(guard)))
-        }
-    };
+/// A loop/interval/delay worker calling `run(&mut state)` on the thread pool.
+pub fn state_worker<S, R>(opts: WorkerOptions, state: S, run: fn(&mut S) -> R) -> Worker
+where
+    S: Send + 'static,
+    R: WorkerOutput,
+{
+    let state = shared(state);
+    worker(opts, move || locked(&state, run))
 }
 
-constructors!(
-    "A loop/interval/delay worker",
-    Worker,
-    worker_builder,
-    worker,
-    worker_async,
-    state_worker,
-    state_worker_async
-);
-constructors!(
-    "An event worker",
-    EventWorker,
-    event_builder,
-    event_worker,
-    event_worker_async,
-    state_event_worker,
-    state_event_worker_async
-);
+/// A loop/interval/delay worker awaiting `run(guard)` where the guard derefs to the state.
+pub fn state_worker_async<S, F, Fut>(opts: WorkerOptions, state: S, run: F) -> Worker
+where
+    S: Send + 'static,
+    F: Fn(StateGuard<S>) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: WorkerOutput,
+{
+    let state = AsyncState::new(state, run);
+    worker_async(opts, move || state.call(|run, guard| run(guard)))
+}
+
+/// An event worker calling `run(&mut state)` on the thread pool.
+pub fn state_event_worker<S, R>(opts: WorkerOptions, state: S, run: fn(&mut S) -> R) -> EventWorker
+where
+    S: Send + 'static,
+    R: WorkerOutput,
+{
+    let state = shared(state);
+    event_worker(opts, move || locked(&state, run))
+}
+
+/// An event worker awaiting `run(guard)`.
+pub fn state_event_worker_async<S, F, Fut>(opts: WorkerOptions, state: S, run: F) -> EventWorker
+where
+    S: Send + 'static,
+    F: Fn(StateGuard<S>) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: WorkerOutput,
+{
+    let state = AsyncState::new(state, run);
+    event_worker_async(opts, move || state.call(|run, guard| run(guard)))
+}
 
 /// A queue worker calling `run(&mut state, item)` on the thread pool.
 pub fn state_queue_worker<S, T, R>(

@@ -76,35 +76,51 @@ pub(super) fn str_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<LitStr>
 
 /// Checks a `cron = "…"` value: a string literal that the cron library
 /// parses exactly as the core will (seconds optional, so 6 fields with seconds
-/// first or 5 with minute resolution, or a shorthand such as `@hourly`). A bad
-/// expression is an error at the literal.
+/// first or 5 with minute resolution, or a shorthand such as `@hourly`), and
+/// that fires at all (it has a tick after now, as `WorkerBuilder::cron` checks).
+/// A bad expression is an error at the literal.
 pub(super) fn cron_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<LitStr> {
     let lit = str_value(expr, spec, cx)?;
     let pattern = lit.value();
-    let parsed = std::panic::catch_unwind(|| {
-        croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Optional)
-            .build()
-            .parse(&pattern)
-            .map(drop)
-            .map_err(|error| error.to_string())
-    });
-    let reason = match parsed {
-        Ok(Ok(())) => return Some(lit),
-        Ok(Err(reason)) => reason,
-        Err(_) => "the cron library panicked on it".to_owned(),
-    };
-    cx.error_spanned(
-        &lit,
-        format!(
-            "{} cannot parse the cron expression `{pattern}`: {}; write 6 fields (second \
-             minute hour day-of-month month day-of-week), 5 (minute resolution) or a \
-             shorthand such as `@hourly`",
-            cx.attr(),
-            reason.trim_end_matches('.'),
+    let message = match std::panic::catch_unwind(|| check_cron(&pattern)) {
+        Ok(None) => return Some(lit),
+        Ok(Some(message)) => message,
+        Err(_) => format!(
+            " cannot parse the cron expression `{pattern}`: the cron library panicked on it"
         ),
-    );
+    };
+    cx.error_spanned(&lit, format!("{}{message}", cx.attr()));
     None
+}
+
+/// What is wrong with the cron expression `pattern`, and what to write, as the
+/// rest of a sentence that begins with the macro's name (`None`: nothing).
+fn check_cron(pattern: &str) -> Option<String> {
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(pattern);
+    let cron = match parsed {
+        Ok(cron) => cron,
+        Err(error) => {
+            return Some(format!(
+                " cannot parse the cron expression `{pattern}`: {}; write 6 fields (second \
+                 minute hour day-of-month month day-of-week), 5 (minute resolution) or a \
+                 shorthand such as `@hourly`",
+                error.to_string().trim_end_matches('.'),
+            ))
+        }
+    };
+    match cron.find_next_occurrence(&chrono::Utc::now(), false) {
+        Ok(_) => None,
+        Err(_) => Some(format!(
+            ": the cron expression `{pattern}` never fires: no time from now \
+             on matches all its fields (a day its months do not have, such as February \
+             30th; a `+` weekday its day never falls on; a year gone by); write a day \
+             every chosen month has (`L` is a month's last day), or drop the `+` to run \
+             on the day of month or the weekday"
+        )),
+    }
 }
 
 /// Checks a `tz = "…"` value: a string literal naming an IANA time zone

@@ -186,9 +186,30 @@ impl RedisServer {
         }
     }
 
-    /// A new connection to the server over TCP.
+    /// A new connection to the server over TCP (authenticated when the server was started
+    /// with `--requirepass`).
     pub fn conn(&self) -> Conn {
-        Conn::tcp(self.port).unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url()))
+        let mut c = Conn::tcp(self.port)
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url()));
+        if let Some(pw) = self.password() {
+            c.call(&["AUTH", pw.as_str()])
+                .unwrap_or_else(|e| panic!("AUTH failed on {}: {e}", self.url()));
+        }
+        c
+    }
+
+    /// The `--requirepass` the server was started with.
+    fn password(&self) -> Option<String> {
+        let i = self.extra.iter().position(|a| a == "--requirepass")?;
+        self.extra.get(i + 1).cloned()
+    }
+
+    /// The keys matching `pattern` (`KEYS`).
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        match self.call(&["KEYS", pattern]) {
+            Reply::Array(items) => items.iter().map(ToString::to_string).collect(),
+            other => panic!("KEYS {pattern}: {other}"),
+        }
     }
 
     /// Runs one command on a new connection and returns the reply; panics on an I/O error.
@@ -254,13 +275,23 @@ impl RedisServer {
 
     /// Whether the server answers `PING` on both listeners and has finished loading.
     fn ready(&self) -> bool {
+        let pw = self.password();
+        let auth = |conn: io::Result<Conn>| {
+            conn.and_then(|mut c| {
+                if let Some(pw) = &pw {
+                    c.call(&["AUTH", pw.as_str()])?;
+                }
+                Ok(c)
+            })
+        };
         let ping = |conn: io::Result<Conn>| {
-            conn.and_then(|mut c| c.call(&["PING"]))
+            auth(conn)
+                .and_then(|mut c| c.call(&["PING"]))
                 .is_ok_and(|r| r == Reply::Status("PONG".into()))
         };
         ping(Conn::unix(&self.socket_path()))
             && ping(Conn::tcp(self.port))
-            && Conn::tcp(self.port)
+            && auth(Conn::tcp(self.port))
                 .and_then(|mut c| c.call(&["INFO", "persistence"]))
                 .is_ok_and(|r| r.to_string().contains("loading:0"))
     }
@@ -550,7 +581,8 @@ pub struct Proxy {
 
 /// State shared by the proxy handle, its acceptor and the forwarding threads.
 struct Shared {
-    target: u16,
+    /// The server's port; [`Proxy::set_target`] moves it (a failover that moves a name).
+    target: std::sync::atomic::AtomicU16,
     mode: Mutex<Mode>,
     /// Signalled when the mode changes, a link dies, or the proxy stops.
     changed: Condvar,
@@ -574,7 +606,7 @@ impl Proxy {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
-            target: target_port,
+            target: std::sync::atomic::AtomicU16::new(target_port),
             mode: Mutex::new(Mode::Pass),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -602,6 +634,12 @@ impl Proxy {
     /// `redis://127.0.0.1:PROXYPORT/0`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Points new connections at `127.0.0.1:port`; open ones stay where they are (as a DNS
+    /// name moved to a new primary: old connections still reach the old server).
+    pub fn set_target(&self, port: u16) {
+        self.shared.target.store(port, Ordering::SeqCst);
     }
 
     /// Switches the mode for open and future connections.
@@ -636,7 +674,7 @@ impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proxy")
             .field("port", &self.port)
-            .field("target", &self.shared.target)
+            .field("target", &self.shared.target.load(Ordering::SeqCst))
             .field("mode", &self.mode())
             .finish()
     }
@@ -692,7 +730,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             }
         };
         let _ = client.set_nonblocking(false);
-        let target = ([127, 0, 0, 1], shared.target).into();
+        let target = ([127, 0, 0, 1], shared.target.load(Ordering::SeqCst)).into();
         let server = match TcpStream::connect_timeout(&target, Duration::from_secs(1)) {
             Ok(server) => server,
             Err(_) => {

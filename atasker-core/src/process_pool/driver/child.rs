@@ -34,7 +34,7 @@ impl Processes {
             match Child::start(child_main::hello()) {
                 Ok(c) => {
                     tracing::debug!(pid = c.pid, "atasker: worker process started");
-                    crate::metrics::process_started();
+                    self.metrics.process_started();
                     self.tracked().children.insert(c.pid);
                     d.lane.lock().child = Some(Current {
                         pid: c.pid,
@@ -64,7 +64,12 @@ impl Processes {
         let Some(child) = d.child.take() else {
             return (Exit::default(), false);
         };
-        let doomed = (d.lane.lock().child.take()).is_some_and(|c| c.doomed.load(SeqCst));
+        let doomed = {
+            let mut st = d.lane.lock();
+            // Withdrawn requests it never took: their jobs are elsewhere, and it answers none.
+            st.withdrawn.clear();
+            (st.child.take()).is_some_and(|c| c.doomed.load(SeqCst))
+        };
         let pid = child.pid;
         self.tracked().children.remove(&pid);
         let killed = kill || doomed;
@@ -75,13 +80,14 @@ impl Processes {
         };
         tracing::debug!(pid, exit = %exit, killed, "atasker: worker process reaped");
         // The next job starts a fresh one.
-        crate::metrics::process_replaced();
+        self.metrics.process_replaced();
         (exit, doomed)
     }
 
     /// The driver ends: its child is closed (exits 0 on end of file), and killed if still
     /// alive at `close_by`; its lane leaves the pool's list.
     pub(crate) fn close(&self, d: &mut Driver, close_by: Instant) {
+        self.unmark_idle();
         if let Some(child) = d.child.take() {
             d.lane.lock().child = None;
             self.tracked().children.remove(&child.pid);

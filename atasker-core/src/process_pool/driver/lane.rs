@@ -3,12 +3,13 @@
 //! deadline, the watchdog).
 
 use crate::pool::ladder::{Ahead, Overdue};
+use crate::priority::Priority;
 use crate::process_pool::claims::Claims;
 use crate::process_pool::process::{self, Pid};
 use crate::process_pool::Job;
 use crate::task::{Control, DeadlineGuard, Header, TaskId, QUEUED};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -29,12 +30,57 @@ pub(super) struct Entry {
     critical: bool,
     /// Its deadline timer, armed when it starts (`Some(None)`: no timer could be armed).
     deadline: Option<Option<DeadlineGuard>>,
+    /// Counts it in its pool's [`Hints`] while it is queued (taken ahead, not started).
+    waiting: Option<Waiting>,
+}
+
+/// What a pool's drivers count for one another without a lock (sequentially consistent:
+/// see `reclaim.rs`).
+#[derive(Default)]
+pub(crate) struct Hints {
+    /// Jobs taken ahead into windows and not started, by priority: whether a withdrawal
+    /// ([`Lane::withdraw`]) may find some.
+    ahead: [AtomicUsize; 3],
+    /// Drivers idling, by the lowest priority their free slot may start.
+    pub(super) idle: [AtomicUsize; 3],
+}
+
+impl Hints {
+    /// Whether some window may hold a job not started of a priority `pick` accepts.
+    pub(super) fn waiting(&self, pick: impl Fn(Priority) -> bool) -> bool {
+        [Priority::Low, Priority::Normal, Priority::High]
+            .into_iter()
+            .any(|p| pick(p) && self.ahead[p.index()].load(SeqCst) > 0)
+    }
+}
+
+/// Counts one job in its pool's [`Hints::ahead`] until dropped.
+struct Waiting(Arc<Hints>, usize);
+
+impl Waiting {
+    /// Counts a job of priority `p` (CRITICAL jobs are never taken ahead: not counted).
+    fn new(hints: &Arc<Hints>, p: Priority) -> Option<Self> {
+        let i = p.index();
+        hints.ahead.get(i)?.fetch_add(1, SeqCst);
+        Some(Waiting(hints.clone(), i))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.ahead[self.1].fetch_sub(1, SeqCst);
+    }
 }
 
 impl Entry {
-    /// The entry of a job taken from the ladder.
-    pub(super) fn new(a: Ahead<Job>) -> Self {
+    /// The entry of a job taken from the ladder, counted in `hints` while it is queued.
+    pub(super) fn new(a: Ahead<Job>, hints: &Arc<Hints>) -> Self {
+        let h = a.job.header();
+        let waiting = (h.state() == QUEUED)
+            .then(|| Waiting::new(hints, h.priority))
+            .flatten();
         Entry {
+            waiting,
             job: a.job,
             seq: None,
             ahead: 0,
@@ -44,6 +90,20 @@ impl Entry {
             critical: a.critical,
             deadline: None,
         }
+    }
+
+    /// The entry of an admitted job: it holds a slot (started).
+    pub(super) fn head(job: Job, hints: &Arc<Hints>) -> Self {
+        let at = Instant::now();
+        Entry::new(
+            Ahead {
+                job,
+                at,
+                warned: false,
+                critical: false,
+            },
+            hints,
+        )
     }
 
     /// Its task's header.
@@ -58,12 +118,23 @@ impl Entry {
         if !h.try_start(Some(self.at)) {
             return false;
         }
+        self.waiting = None;
         let _span = span(h).entered();
         h.log_start();
         if arm {
             self.arm();
         }
         true
+    }
+
+    /// The job back as the ladder gave it (its queue time and reported marks kept).
+    fn into_ahead(self) -> Ahead<Job> {
+        Ahead {
+            job: self.job,
+            at: self.at,
+            warned: self.warned,
+            critical: self.critical,
+        }
     }
 
     /// Arms the deadline of the started job, once.
@@ -99,6 +170,10 @@ pub(super) struct LaneState {
     /// In order: the jobs written to the child (the first runs, or is about to), then those
     /// not written yet.
     pub(super) entries: VecDeque<Entry>,
+    /// Requests written to the child and withdrawn before it took them (their jobs went
+    /// back to the ladder), by request number, with their size: the child still answers
+    /// each (`Skipped`), in order with the others.
+    pub(super) withdrawn: BTreeMap<u64, usize>,
 }
 
 /// One driver's window, shared with whoever must find a task a child holds.
@@ -128,6 +203,50 @@ impl Lane {
             }
         }
         true
+    }
+
+    /// Takes jobs of the window the child has not started, of a priority `pick` accepts,
+    /// out for the ladder, oldest first: `share(n)` of the `n` there are. One written to
+    /// the child is withdrawn through its claim (the child answers it `Skipped`); one the
+    /// child took meanwhile stays.
+    pub(super) fn withdraw(
+        &self,
+        pick: impl Fn(Priority) -> bool,
+        share: impl FnOnce(usize) -> usize,
+        out: &mut Vec<Ahead<Job>>,
+    ) {
+        let mut st = self.lock();
+        let LaneState {
+            child,
+            entries,
+            withdrawn,
+        } = &mut *st;
+        // A request written to a child being reaped cannot be withdrawn: its fate is read.
+        let claims = child.as_ref().map(|c| &c.claims);
+        let free = |e: &Entry| {
+            e.header().state() == QUEUED
+                && pick(e.header().priority)
+                && (e.seq.is_none() || claims.is_some())
+        };
+        let mut left = share(entries.iter().filter(|e| free(e)).count());
+        let mut i = 0;
+        while left > 0 && i < entries.len() {
+            let e = &entries[i];
+            if !free(e) {
+                i += 1;
+                continue;
+            }
+            if let (Some(seq), Some(c)) = (e.seq, claims) {
+                if !c.cancel(seq) {
+                    i += 1; // the child took it
+                    continue;
+                }
+                withdrawn.insert(seq, e.ahead);
+            }
+            let e = entries.remove(i).expect("index in range");
+            out.push(e.into_ahead());
+            left -= 1;
+        }
     }
 
     /// The tasks this lane holds.

@@ -20,33 +20,32 @@ impl Processes {
                 Ok(false) | Err(FrameError::Io(_)) => return Err(Lost::Gone),
                 Err(e) => return Err(Lost::Broken(e.to_string())),
             }
-            let entry = {
-                let mut st = d.lane.lock();
-                match st.entries.front() {
-                    Some(e) if e.seq.is_some() => st.entries.pop_front(),
-                    _ => None,
-                }
-            };
-            let Some(entry) = entry else {
+            let Some(answered) = answered(d) else {
                 return Err(Lost::Broken("a reply to no request".to_owned()));
             };
             d.in_flight -= 1;
-            d.held -= 1;
-            d.ahead_bytes -= entry.ahead;
             d.tries = 0;
-            self.answer(d, entry);
+            match answered {
+                Answered::Job(entry) => {
+                    d.ahead_bytes -= entry.ahead;
+                    self.answer(d, entry);
+                }
+                Answered::Withdrawn(len) => {
+                    d.ahead_bytes -= len;
+                    if !matches!(protocol::parse_reply(&d.replies), Ok(Reply::Skipped)) {
+                        // It ran although withdrawn: the child is suspect.
+                        tracing::error!("atasker: a worker process ran a withdrawn request");
+                        d.retire = true;
+                    }
+                }
+            }
             if !d.child.as_ref().is_some_and(Child::reply_ready) {
                 break;
             }
         }
         protocol::trim(&mut d.replies);
         if d.in_flight > 0 {
-            let mut st = d.lane.lock();
-            if let Some(e) = st.entries.front_mut() {
-                if e.header().state() == QUEUED {
-                    e.start(true);
-                }
-            }
+            start_reached(d);
         }
         Ok(())
     }
@@ -79,6 +78,48 @@ impl Processes {
                 e.job.fail(bad(&err));
                 d.retire = true;
             }
+        }
+    }
+}
+
+/// What a reply answers.
+enum Answered {
+    /// The job of the lane's first entry.
+    Job(Entry),
+    /// A request withdrawn from the child (its job went back to the ladder), of this size.
+    Withdrawn(usize),
+}
+
+/// Takes out of the lane what the reply that came answers: the request written first and
+/// not answered yet (the child answers in order). `None`: no request is unanswered.
+fn answered(d: &mut Driver) -> Option<Answered> {
+    let mut st = d.lane.lock();
+    let first = st.entries.front().and_then(|e| e.seq);
+    let withdrawn = st
+        .withdrawn
+        .first_key_value()
+        .map(|(&seq, &len)| (seq, len));
+    let answered = match (first, withdrawn) {
+        (first, Some((seq, len))) if first.is_none_or(|f| seq < f) => {
+            st.withdrawn.remove(&seq);
+            Answered::Withdrawn(len)
+        }
+        (Some(_), _) => Answered::Job(st.entries.pop_front()?),
+        _ => return None,
+    };
+    d.held = st.entries.len() + st.withdrawn.len();
+    Some(answered)
+}
+
+/// The job the child has reached starts: the first written, once every request before it
+/// is answered.
+fn start_reached(d: &Driver) {
+    let mut st = d.lane.lock();
+    let withdrawn = st.withdrawn.keys().next().copied();
+    if let Some(e) = st.entries.front_mut() {
+        let reached = e.seq.is_some_and(|s| withdrawn.is_none_or(|w| w > s));
+        if reached && e.header().state() == QUEUED {
+            e.start(true);
         }
     }
 }

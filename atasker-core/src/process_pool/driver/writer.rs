@@ -37,13 +37,16 @@ fn frame_window(d: &mut Driver, room: usize) -> Vec<(Entry, String)> {
     let LaneState {
         child: current,
         entries,
+        withdrawn,
     } = &mut *st;
-    entries.extend(d.taken.drain(..).map(Entry::new));
+    entries.extend(d.taken.drain(..).map(|a| Entry::new(a, &d.hints)));
     let claims = &current
         .as_ref()
         .expect("the lane names the driver's child")
         .claims;
-    let mut i = d.in_flight;
+    // Those written and not answered come first (withdrawn ones are not in the lane: the
+    // child runs none of them, so with no other written it is idle).
+    let mut i = entries.iter().take_while(|e| e.seq.is_some()).count();
     while i < entries.len() && !d.retire {
         let idle = i == 0;
         let e = &mut entries[i];
@@ -76,7 +79,7 @@ fn frame_window(d: &mut Driver, room: usize) -> Vec<(Entry, String)> {
         d.in_flight += 1;
         i += 1;
     }
-    d.held = entries.len();
+    d.held = entries.len() + withdrawn.len();
     refused
 }
 

@@ -43,6 +43,9 @@ pub(crate) const PRIORITIES: [Priority; 4] = [
 /// An entry's fields as they came.
 pub(crate) type Fields = std::collections::HashMap<String, Value>;
 
+/// A reply seen without its value: its entry id, the task id it answers, its size in bytes.
+pub(crate) type Peeked = (String, String, usize);
+
 /// One task for the queue.
 pub(crate) struct Outgoing {
     pub(crate) tid: u64,
@@ -83,14 +86,25 @@ pub(crate) trait Broker: Send + Sync + 'static {
     /// Removes a queued task that no node has taken; `true` if it was removed.
     fn cancel<'a>(&'a self, priority: Priority, id: &'a str)
         -> BoxFut<'a, Result<bool, CallError>>;
-    /// Replies after `after` in the stream `reply_to`, waiting up to `block` for one.
+    /// Up to `count` replies after `after` in the stream `reply_to`, waiting up to `block`
+    /// for one.
     #[allow(clippy::type_complexity)]
     fn replies<'a>(
         &'a self,
         reply_to: &'a str,
         after: &'a str,
+        count: usize,
         block: Duration,
     ) -> BoxFut<'a, Result<Vec<(String, std::collections::HashMap<String, Value>)>, CallError>>;
+    /// The reply after `after` in `reply_to` without its value: its entry id, the task id
+    /// it answers and its size in bytes (for a reply Redis cannot send whole).
+    fn peek_reply<'a>(
+        &'a self,
+        reply_to: &'a str,
+        after: &'a str,
+    ) -> BoxFut<'a, Result<Option<Peeked>, CallError>>;
+    /// Keeps the reply stream `reply_to` alive for the reply TTL (if it exists).
+    fn touch_replies<'a>(&'a self, reply_to: &'a str) -> BoxFut<'a, Result<(), CallError>>;
     /// Drops replies up to and including `upto`, and keeps the reply stream alive for `ttl`.
     fn trim_replies<'a>(
         &'a self,
@@ -132,16 +146,15 @@ pub(crate) trait Broker: Send + Sync + 'static {
         reply: &'a [(&'static str, Vec<u8>)],
     ) -> BoxFut<'a, Result<(), CallError>>;
     /// The entries `node` holds that were delivered at least `idle` ago (a delivery whose
-    /// answer was lost with a connection: the node never saw it).
+    /// answer was lost with a connection: the node never saw it). One whose fields exceed
+    /// `most` bytes comes without its arguments, with its size in field `z`.
     fn own_idle<'a>(
         &'a self,
         node: &'a str,
         idle: Duration,
+        most: usize,
     ) -> BoxFut<'a, Result<Vec<Taken>, CallError>>;
     /// Puts the entries held by nodes without a heartbeat back in their queue (or fails
     /// them after `max_deliveries`), and forgets those nodes.
     fn reclaim(&self, max_deliveries: u32) -> BoxFut<'_, Result<Reclaimed, CallError>>;
 }
-
-/// How long reply streams live after their last use (a producer that went away).
-pub(crate) const REPLY_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -115,17 +115,46 @@ return out
 
 /// The entries a consumer (ARGV[2]) holds in each queue (KEYS) that were delivered at
 /// least ARGV[3] ms ago, with their fields: `{{queue index, id, fields}, …}`. ARGV[1]: the
-/// group.
+/// group. An entry whose field values exceed ARGV[4] bytes in all comes without its
+/// arguments (`a`) and with `z`, its size: Redis may not be able to send it whole.
 pub(super) const OWN_IDLE: &str = r"
 local out = {}
+local most = tonumber(ARGV[4])
 for i, q in ipairs(KEYS) do
   local ok, held = pcall(redis.call, 'XPENDING', q, ARGV[1], 'IDLE', ARGV[3], '-', '+', 256, ARGV[2])
   if ok then
     for _, e in ipairs(held) do
       local r = redis.call('XRANGE', q, e[1], e[1])
-      if #r > 0 then out[#out + 1] = {i, r[1][1], r[1][2]} end
+      if #r > 0 then
+        local f = r[1][2]
+        local size = 0
+        for j = 2, #f, 2 do size = size + #f[j] end
+        if size > most then
+          local small = {}
+          for j = 1, #f, 2 do
+            if f[j] ~= 'a' then small[#small + 1] = f[j]; small[#small + 1] = f[j + 1] end
+          end
+          small[#small + 1] = 'z'; small[#small + 1] = tostring(size)
+          f = small
+        end
+        out[#out + 1] = {i, r[1][1], f}
+      end
     end
   end
 end
 return out
+";
+
+/// The reply after ARGV[1] in the reply stream KEYS[1], without its value: `{id, task id,
+/// size of its fields in bytes}`, or nothing. For a reply Redis cannot send whole.
+pub(super) const PEEK_REPLY: &str = r"
+local r = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', 1)
+if #r == 0 then return false end
+local f = r[1][2]
+local t, size = '', 0
+for j = 1, #f, 2 do
+  size = size + #f[j + 1]
+  if f[j] == 't' then t = f[j + 1] end
+end
+return {r[1][1], t, size}
 ";

@@ -1,9 +1,9 @@
 //! [`RedisBroker`]: the [`Broker`] on Redis Streams (the keys are in the parent's table).
 
-use super::scripts::{CANCEL, FINISH, OWN_IDLE, RECLAIM, TAKE};
-use super::{BoxFut, Broker, Fields, Outgoing, Reclaimed, Taken, GROUP, PRIORITIES, REPLY_TTL};
+use super::scripts::{CANCEL, FINISH, OWN_IDLE, PEEK_REPLY, RECLAIM, TAKE};
+use super::{BoxFut, Broker, Fields, Outgoing, Peeked, Reclaimed, Taken, GROUP, PRIORITIES};
 use crate::priority::Priority;
-use crate::remote::link::{CallError, Link};
+use crate::remote::link::{refusal, CallError, Link};
 use redis::streams::StreamReadReply;
 use redis::ScriptInvocation;
 use redis::Value;
@@ -20,10 +20,13 @@ pub(crate) struct RedisBroker {
     pub(crate) critical: Link,
     namespace: String,
     fingerprint: String,
+    /// How long a reply stream lives after its last use (see `Settings::reply_ttl`).
+    pub(crate) reply_ttl: Duration,
     cancel: redis::Script,
     finish: redis::Script,
     reclaim: redis::Script,
     own_idle: redis::Script,
+    peek_reply: redis::Script,
     take_now: redis::Script,
 }
 
@@ -36,10 +39,12 @@ impl RedisBroker {
             critical: settings.link(),
             namespace: settings.namespace.clone(),
             fingerprint: crate::remote::fingerprint().to_owned(),
+            reply_ttl: settings.reply_ttl(),
             cancel: redis::Script::new(CANCEL),
             finish: redis::Script::new(FINISH),
             reclaim: redis::Script::new(RECLAIM),
             own_idle: redis::Script::new(OWN_IDLE),
+            peek_reply: redis::Script::new(PEEK_REPLY),
             take_now: redis::Script::new(TAKE),
         }
     }
@@ -154,9 +159,19 @@ impl Broker for RedisBroker {
                     pipe.query_async(&mut c).await
                 })
                 .await?;
+            // A server that cannot take writes (a replica after a failover): every command
+            // failed and none went in; the connection is made again and the batch resent.
+            if let Some(Err(e)) = replies.first() {
+                if replies.iter().all(Result::is_err) {
+                    if let CallError::Connection(why) = CallError::of(e.clone()) {
+                        self.cmd.invalidate().await;
+                        return Err(CallError::Connection(why));
+                    }
+                }
+            }
             Ok(replies
                 .into_iter()
-                .map(|r| r.map_err(|e| e.to_string()))
+                .map(|r| r.map_err(|e| refusal(&e).unwrap_or_else(|| e.to_string())))
                 .collect())
         })
     }
@@ -187,6 +202,7 @@ impl Broker for RedisBroker {
         &'a self,
         reply_to: &'a str,
         after: &'a str,
+        count: usize,
         block: Duration,
     ) -> BoxFut<'a, Result<Vec<(String, std::collections::HashMap<String, Value>)>, CallError>>
     {
@@ -196,7 +212,7 @@ impl Broker for RedisBroker {
                 .call(block, |mut c| async move {
                     redis::cmd("XREAD")
                         .arg("COUNT")
-                        .arg(4096)
+                        .arg(count)
                         .arg("BLOCK")
                         .arg(ms(block))
                         .arg("STREAMS")
@@ -212,6 +228,38 @@ impl Broker for RedisBroker {
                 .flat_map(|k| k.ids)
                 .map(|e| (e.id, e.map))
                 .collect())
+        })
+    }
+
+    fn peek_reply<'a>(
+        &'a self,
+        reply_to: &'a str,
+        after: &'a str,
+    ) -> BoxFut<'a, Result<Option<Peeked>, CallError>> {
+        Box::pin(async move {
+            self.cmd
+                .call(Duration::ZERO, |mut c| async move {
+                    self.peek_reply
+                        .key(reply_to)
+                        .arg(after)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await
+        })
+    }
+
+    fn touch_replies<'a>(&'a self, reply_to: &'a str) -> BoxFut<'a, Result<(), CallError>> {
+        Box::pin(async move {
+            self.cmd
+                .call(Duration::ZERO, |mut c| async move {
+                    redis::cmd("PEXPIRE")
+                        .arg(reply_to)
+                        .arg(ms(self.reply_ttl))
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await
         })
     }
 
@@ -391,7 +439,7 @@ impl Broker for RedisBroker {
                     if let Some(r) = reply_to {
                         inv.key(r);
                     }
-                    inv.arg(GROUP).arg(id).arg(ms(REPLY_TTL));
+                    inv.arg(GROUP).arg(id).arg(ms(self.reply_ttl));
                     for (f, v) in reply {
                         inv.arg(*f).arg(&v[..]);
                     }
@@ -431,6 +479,7 @@ impl Broker for RedisBroker {
         &'a self,
         node: &'a str,
         idle: Duration,
+        most: usize,
     ) -> BoxFut<'a, Result<Vec<Taken>, CallError>> {
         Box::pin(async move {
             let found: Vec<(usize, String, Fields)> = self
@@ -440,6 +489,7 @@ impl Broker for RedisBroker {
                         .arg(GROUP)
                         .arg(node)
                         .arg(ms(idle))
+                        .arg(most)
                         .invoke_async(&mut c)
                         .await
                 })
@@ -457,7 +507,7 @@ impl Broker for RedisBroker {
                         .arg(GROUP)
                         .arg(self.heartbeat_prefix())
                         .arg(max_deliveries)
-                        .arg(ms(REPLY_TTL))
+                        .arg(ms(self.reply_ttl))
                         .invoke_async(&mut c)
                         .await
                 })

@@ -263,7 +263,7 @@ impl Inner {
         }
         self.stats.submitted(pool, spec.priority, running);
         let by_name = self.stats.name(spec.name);
-        crate::metrics::task_submitted(&by_name.metrics, pool, spec.priority, spec.name);
+        (self.stats.metrics).task_submitted(&by_name.metrics, pool, spec.priority, spec.name);
         Ok(by_name)
     }
 

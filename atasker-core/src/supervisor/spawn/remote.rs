@@ -4,7 +4,7 @@
 use super::{spawn_static, Spec};
 use crate::kind::PoolKind;
 use crate::process_pool::registry::StaticEntry;
-use crate::remote::{encode_args, job, Outgoing};
+use crate::remote::{encode_args, job, within_payload, Outgoing};
 use crate::task::{Control, Task, QUEUED};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,8 +23,10 @@ where
         Ok(cell) => cell,
         Err(refused) => return refused,
     };
-    let prepared =
-        encode_args(args).and_then(|bytes| Ok((remote.producer(|| inner.handle())?, bytes)));
+    let limit = remote.settings.max_payload;
+    let prepared = encode_args(args)
+        .and_then(|bytes| within_payload("the arguments are", bytes, limit))
+        .and_then(|bytes| Ok((remote.producer(|| inner.handle())?, bytes)));
     let (producer, bytes) = match prepared {
         Ok(ready) => ready,
         Err(e) => {

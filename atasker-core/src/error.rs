@@ -142,7 +142,8 @@ pub enum ClusterError {
     /// holds Redis's words, never a credential. Retrying does not help; fix the configuration.
     #[error("{0}")]
     Refused(String),
-    /// The first heartbeat could not be written within the node timeout (at least 5 s):
+    /// The first heartbeat could not be written within the node timeout (held between 5 s
+    /// and 30 s):
     /// Redis is down or out of reach. The text says where and why.
     #[error("cannot reach {0}")]
     Unreachable(String),

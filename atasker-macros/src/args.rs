@@ -112,6 +112,7 @@ pub(crate) enum TaskKey {
     Priority,
     Supervisor,
     Timeout,
+    Delay,
 }
 
 impl Key for TaskKey {
@@ -121,6 +122,7 @@ impl Key for TaskKey {
         Self::Priority,
         Self::Supervisor,
         Self::Timeout,
+        Self::Delay,
     ];
 
     fn spec(self) -> Spec {
@@ -130,6 +132,7 @@ impl Key for TaskKey {
             Self::Priority => PRIORITY,
             Self::Supervisor => SUPERVISOR,
             Self::Timeout => spec("timeout", Form::Duration, "timeout = 5"),
+            Self::Delay => spec("delay", Form::Duration, "delay = 5"),
         }
     }
 }
@@ -239,6 +242,8 @@ pub(crate) struct TaskArgs {
     pub(crate) supervisor: Option<Given<Expr>>,
     /// `timeout = SECS | EXPR`.
     pub(crate) timeout: Option<Given<DurationValue>>,
+    /// `delay = SECS | EXPR`.
+    pub(crate) delay: Option<Given<DurationValue>>,
 }
 
 impl Options for TaskArgs {
@@ -251,6 +256,7 @@ impl Options for TaskArgs {
             TaskKey::Priority => option.value(&mut self.priority, priority_value),
             TaskKey::Supervisor => option.value(&mut self.supervisor, any_expr),
             TaskKey::Timeout => option.value(&mut self.timeout, duration_value),
+            TaskKey::Delay => option.value(&mut self.delay, duration_value),
         }
     }
 }

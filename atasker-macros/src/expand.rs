@@ -9,7 +9,7 @@
 //! fn resize(path: String) -> ::atasker::Task<u64> {
 //!     fn __atasker_body(path: String) -> u64 { body }
 //!     ::atasker::__private::spawn_blocking(
-//!         ::atasker::__private::TaskOptions { name, priority, timeout, supervisor },
+//!         ::atasker::__private::TaskOptions { name, priority, timeout, delay, supervisor },
 //!         move || __atasker_body(path),
 //!     )
 //! }
@@ -71,7 +71,7 @@
 //!         }
 //!         static __ATASKER_ENTRY: ::atasker::__private::StaticEntry = …; // registered
 //!         let __atasker_options = ::atasker::__private::WorkerOptions { … };
-//!         let __atasker_task_options = ::atasker::__private::TaskOptions { name, priority, timeout: None, supervisor };
+//!         let __atasker_task_options = ::atasker::__private::TaskOptions { name, priority, timeout: None, delay: None, supervisor };
 //!         let __atasker_static = ::atasker::__private::static_worker::<Job, ()>();
 //!         ::atasker::__private::queue_worker_async(__atasker_options, move |item| {
 //!             __atasker_static.run(__atasker_task_options, &__ATASKER_ENTRY, item)

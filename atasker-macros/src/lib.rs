@@ -40,7 +40,10 @@ mod tests;
 /// - `supervisor = EXPR`: a `&'static Supervisor` (default
 ///   `Supervisor::global()`);
 /// - `timeout = SECS | EXPR`: an int or float literal is seconds, any other
-///   expression a `Duration`.
+///   expression a `Duration`;
+/// - `delay = SECS | EXPR` (the same forms): each call is queued that much later,
+///   holding no pool slot meanwhile (a remote task's delay waits in the calling
+///   process, not in Redis: it is lost if that process exits first).
 ///
 /// ```ignore
 /// use atasker::prelude::*;

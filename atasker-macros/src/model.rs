@@ -59,6 +59,8 @@ pub(crate) struct TaskOptions {
     pub(crate) supervisor: Option<Expr>,
     /// `timeout = SECS | EXPR`.
     pub(crate) timeout: Option<DurationValue>,
+    /// `delay = SECS | EXPR`.
+    pub(crate) delay: Option<DurationValue>,
 }
 
 impl From<&TaskArgs> for TaskOptions {
@@ -69,6 +71,7 @@ impl From<&TaskArgs> for TaskOptions {
             priority: valid(&args.priority),
             supervisor: valid(&args.supervisor),
             timeout: valid(&args.timeout),
+            delay: valid(&args.delay),
         }
     }
 }

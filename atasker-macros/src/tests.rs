@@ -181,6 +181,14 @@ fn timeout_expr() {
 }
 
 #[test]
+fn task_delay_seconds_and_expression() {
+    insta::assert_snapshot!(crunch(quote!(
+        delay = 0.5,
+        timeout = Duration::from_secs(1)
+    )));
+}
+
+#[test]
 fn all_options() {
     insta::assert_snapshot!(task(
         quote!(
@@ -645,7 +653,7 @@ fn signature_rules() {
 #[test]
 fn option_errors() {
     let valid = "valid options: `static`, `remote`, `priority = EXPR`, `supervisor = EXPR`, \
-                 `timeout = SECS | EXPR`";
+                 `timeout = SECS | EXPR`, `delay = SECS | EXPR`";
     let cases = [
         (quote!(prio = 1), format!("`#[background_task]` has no option `prio`; {valid}")),
         (quote!(a::b), format!("`#[background_task]` has no option `a::b`; {valid}")),
@@ -674,7 +682,7 @@ fn option_errors() {
 #[test]
 fn remote_errors() {
     let valid = "valid options: `static`, `remote`, `priority = EXPR`, `supervisor = EXPR`, \
-                 `timeout = SECS | EXPR`";
+                 `timeout = SECS | EXPR`, `delay = SECS | EXPR`";
     let needs_static = "`#[background_task(remote)]` runs the task on another host, so it must \
                         be `static` (owned serde arguments and result): write \
                         `#[background_task(static, remote)]`";

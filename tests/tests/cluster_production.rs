@@ -183,11 +183,9 @@ fn a_zero_setup_node_without_the_password_exits_2_with_one_line() {
         .read_to_string(&mut err)
         .unwrap();
     assert_eq!(status.code(), Some(2), "{err}");
-    let lines: Vec<_> = err
-        .lines()
-        .filter(|l| l.starts_with("atasker node"))
-        .collect();
+    let lines: Vec<_> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("atasker node"), "{err}");
     assert!(lines[0].contains("authentication required"), "{err}");
     assert!(!err.contains("serving"), "{err}");
     assert_eq!(redis.keys("atasker:hb:*"), Vec::<String>::new());

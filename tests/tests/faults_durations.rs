@@ -12,6 +12,34 @@ use std::time::Duration;
 
 const FOREVER: Duration = Duration::MAX;
 
+/// The supervisor of `nap`: one worker process, a warning at 50 ms, never critical; its
+/// warning hook counts in `WARNED`.
+fn windows() -> &'static Supervisor {
+    static SUP: std::sync::OnceLock<&'static Supervisor> = std::sync::OnceLock::new();
+    SUP.get_or_init(|| {
+        Box::leak(Box::new(
+            Supervisor::builder()
+                .name("forever-windows")
+                .process_pool(1)
+                .timeout_warning(Duration::from_millis(50))
+                .timeout_critical(FOREVER)
+                .on_timeout_warning(|_| {
+                    WARNED.fetch_add(1, SeqCst);
+                })
+                .build()
+                .unwrap(),
+        ))
+    })
+}
+
+static WARNED: AtomicUsize = AtomicUsize::new(0);
+
+#[atasker::background_task(static, supervisor = windows())]
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
 fn sup(name: &str) -> Supervisor {
     Supervisor::builder()
         .name(name)
@@ -186,4 +214,21 @@ fn forever_queue_wait_thresholds_never_warn() {
     queued.wait().unwrap();
     assert_eq!(hits.load(SeqCst), 0);
     s.stop();
+}
+
+#[test]
+fn a_forever_critical_threshold_keeps_the_watchdog_alive_over_process_windows() {
+    // One runs, the others wait in its child's window: the watchdog looks at them there.
+    let first: Vec<_> = (0..4).map(|_| nap(300)).collect();
+    wait_until("a warning", || WARNED.load(SeqCst) >= 1);
+    for t in first {
+        assert_eq!(t.wait(), Ok(300));
+    }
+    // The watchdog is still alive: a later backlog is warned too.
+    let before = WARNED.load(SeqCst);
+    let later: Vec<_> = (0..3).map(|_| nap(200)).collect();
+    wait_until("a later warning", || WARNED.load(SeqCst) > before);
+    for t in later {
+        assert_eq!(t.wait(), Ok(200));
+    }
 }

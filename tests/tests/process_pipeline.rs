@@ -244,6 +244,7 @@ fn a_deadline_counts_from_the_start_not_from_the_send() {
     let (held, t) = held_with("deadline-window", |sup| {
         let opts = atasker::__private::TaskOptions {
             timeout: Some(Duration::from_millis(800)),
+            delay: None,
             ..on(sup, Priority::Low)
         };
         sleepy(opts, 10)

@@ -213,6 +213,7 @@ fn the_global_supervisor_runs_static_tasks() {
         name: "global",
         priority: Priority::Normal,
         timeout: None,
+        delay: None,
         supervisor: None,
     };
     assert_eq!(double(opts, 5).wait(), Ok(10));

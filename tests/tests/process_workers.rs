@@ -33,6 +33,7 @@ fn task_options(opts: &WorkerOptions) -> TaskOptions {
         name: opts.name,
         priority: opts.priority,
         timeout: None,
+        delay: None,
         supervisor: opts.supervisor,
     }
 }

@@ -40,8 +40,10 @@ impl Node {
         let found = match self.broker.own_idle(&self.name, idle, most).await {
             Ok(found) => found,
             Err(e) => {
-                self.own_lost
-                    .store(matches!(e, CallError::Connection(_)), SeqCst);
+                // Only while the heartbeat reaches Redis: a lost connection in an outage
+                // says nothing about the entries.
+                let lost = matches!(e, CallError::Connection(_)) && self.alive();
+                self.own_lost.store(lost, SeqCst);
                 return;
             }
         };
@@ -111,7 +113,10 @@ impl Node {
         loop {
             let stop = *crate::sync::lock(&self.idle.0);
             if stop {
-                if let Some(c) = conn.as_mut().or(connect(&self.settings).ok().as_mut()) {
+                if conn.is_none() {
+                    conn = connect(&self.settings).ok();
+                }
+                if let Some(c) = conn.as_mut() {
                     self.leave(c, &key);
                 }
                 return;
@@ -210,24 +215,27 @@ fn beat(
 
 /// Before a node says it serves: checks the server's version and writes the first
 /// heartbeat of node `name`, retrying what may pass (Redis starting, a lost connection)
-/// for the node timeout (at least 5 s). A refusal (credentials, permissions) is an error
+/// for the node timeout (at least 5 s, at most 30 s). A refusal (credentials, permissions) is an error
 /// at once, by its name.
 pub(super) fn first_beat(settings: &Settings, name: &str) -> Result<(), ClusterError> {
-    let until = crate::sync::after(settings.node_timeout.max(Duration::from_secs(5)));
+    let patience = settings
+        .node_timeout
+        .clamp(Duration::from_secs(5), Duration::from_secs(30));
+    let until = crate::sync::after(patience);
     let key = heartbeat_key(settings, name);
     let mut conn = None;
     let mut pause = Duration::from_millis(50);
     loop {
         let tried = connect(settings).and_then(|mut c| {
             let version = server_version(&mut c)?;
+            if let Some(v) = version.filter(|v| major(v).is_some_and(|m| m < 7)) {
+                return Ok(Err(ClusterError::ServerTooOld(v)));
+            }
             conn = Some(c);
-            beat(settings, &key, &mut conn).map(|()| version)
+            beat(settings, &key, &mut conn).map(Ok)
         });
         match tried {
-            Ok(Some(v)) if major(&v).is_some_and(|m| m < 7) => {
-                return Err(ClusterError::ServerTooOld(v));
-            }
-            Ok(_) => return Ok(()),
+            Ok(result) => return result,
             Err(CallError::Config(why)) => return Err(ClusterError::Refused(why)),
             Err(e) if until.is_some_and(|u| Instant::now() >= u) => {
                 let why = format!("Redis at {}: {e}", settings.shown);

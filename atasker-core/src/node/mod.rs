@@ -83,7 +83,7 @@ impl Supervisor {
     ///
     /// `build()` does not connect: this call does. It checks the server's version and
     /// writes the first heartbeat, retrying a server that is down or starting for the node
-    /// timeout (at least 5 s). After that the node rides out lost connections by itself
+    /// timeout (held between 5 s and 30 s). After that the node rides out lost connections by itself
     /// (it connects again after every failure, for ever).
     ///
     /// # Errors
@@ -93,7 +93,7 @@ impl Supervisor {
     /// for a Redis older than 7.0; [`ClusterError::Unavailable`] once the supervisor is
     /// stopped; [`ClusterError::Refused`] at once when Redis refuses the credentials or
     /// the permissions the node needs; [`ClusterError::Unreachable`] when the first
-    /// heartbeat cannot be written within the node timeout (at least 5 s). It returns
+    /// heartbeat cannot be written within the node timeout (held between 5 s and 30 s). It returns
     /// `Ok` only once the node's first heartbeat is in Redis.
     ///
     /// ```

@@ -78,8 +78,11 @@ impl CallError {
 /// no reconnect or retry mends. The text names the kind; Redis's own words follow (they
 /// never hold the password).
 pub(crate) fn refusal(e: &RedisError) -> Option<String> {
-    let text = e.to_string();
-    let kind = match e.code() {
+    // Redis's words without the command's arguments, which "unknown command … with args
+    // beginning with" quotes (a `HELLO … AUTH user password`, say).
+    let full = e.to_string();
+    let text = full.split(" with args").next().unwrap_or_default();
+    let kind = match code(e).as_deref() {
         Some("NOAUTH") => "authentication required: the cluster URL has no password",
         Some("WRONGPASS") => "authentication failed: wrong user or password in the cluster URL",
         Some("NOPERM") => "permission denied: the cluster's Redis user lacks a permission (see its ACL)",
@@ -98,6 +101,39 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
     Some(format!("Redis refuses this client ({kind}): {text}"))
 }
 
+/// The error code of `e`, also where the `redis` crate knows it under no kind (`NOAUTH`,
+/// `WRONGPASS`, `DENIED`, `BUSY` in a pipeline's errors): the first code of ours in its text.
+fn code(e: &RedisError) -> Option<String> {
+    const KNOWN: [&str; 10] = [
+        "NOAUTH",
+        "WRONGPASS",
+        "NOPERM",
+        "DENIED",
+        "READONLY",
+        "MASTERDOWN",
+        "LOADING",
+        "BUSY",
+        "TRYAGAIN",
+        "CLUSTERDOWN",
+    ];
+    if let Some(c) = e.code().filter(|c| *c != "ERR") {
+        return Some(c.to_owned());
+    }
+    let text = e.to_string();
+    let found = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| KNOWN.contains(w));
+    found
+        .map(str::to_owned)
+        .or_else(|| e.code().map(str::to_owned))
+}
+
+/// Whether refusal `why` leaves the connection unusable (not authenticated, refused at
+/// accept): then it is made again; a missing permission or command leaves it healthy.
+fn drops_connection(why: &str) -> bool {
+    why.contains("authentication") || why.contains("protected mode")
+}
+
 /// Errors after which the connection cannot be trusted, or points at a server that cannot
 /// serve (a replica after a failover, one still loading or busy): it is dropped and made
 /// again, which resolves the host name again and so follows a DNS failover.
@@ -108,7 +144,7 @@ fn is_transient(e: &RedisError) -> bool {
         || e.is_connection_refusal()
         || e.is_unrecoverable_error()
         || matches!(
-            e.code(),
+            code(e).as_deref(),
             Some("READONLY" | "MASTERDOWN" | "LOADING" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN")
         )
 }
@@ -184,6 +220,21 @@ impl Link {
         CallError::Config(why)
     }
 
+    /// `f` with a connection, under the deadline, for an optional look (a setting Redis may
+    /// not let this user read): a refusal is returned as the server's error, not said.
+    pub(crate) async fn probe<T, F, Fut>(&self, f: F) -> Result<T, CallError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(self.deadline, f(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if refusal(&e).is_some() => Err(CallError::Server(e)),
+            r => self.finish(r).await,
+        }
+    }
+
     /// Drops the connection (the next call makes a new one): for a caller that found, in
     /// what a call returned, that the server cannot serve it.
     pub(crate) async fn invalidate(&self) {
@@ -221,7 +272,9 @@ impl Link {
         match e {
             CallError::Server(e) => Err(CallError::Server(e)),
             CallError::Config(why) => {
-                self.drop_connection().await;
+                if drops_connection(&why) {
+                    self.drop_connection().await;
+                }
                 Err(self.refuse(why))
             }
             e @ CallError::Connection(_) => {

@@ -97,7 +97,15 @@ impl Settings {
         if url.starts_with("rediss://") && !cfg!(feature = "cluster-tls") {
             return invalid("`rediss://` needs atasker's `cluster-tls` feature".into());
         }
-        let client = match redis::Client::open(url) {
+        // Without `CLIENT SETINFO` at connect (sent with its replies ignored): a refusal at
+        // accept (`-DENIED`, protected mode) is then the reply to the first real command,
+        // which says it by name, instead of a reset connection retried for ever.
+        let client = redis::Client::open(url).and_then(|c| {
+            let info = c.get_connection_info().clone();
+            let settings = info.redis_settings().clone().set_skip_set_lib_name();
+            redis::Client::open(info.set_redis_settings(settings))
+        });
+        let client = match client {
             Ok(c) => c,
             // The crate's text may quote the URL: say only what kind of error it was.
             Err(e) => return invalid(format!("{} (expected redis://[user:password@]host[:port][/db], rediss://… or redis+unix:///path)", e.category())),

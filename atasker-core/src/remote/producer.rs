@@ -149,6 +149,12 @@ impl Producer {
     /// Deletes this producer's reply stream (once): nothing is left in a shared Redis by a
     /// process that stopped. One try on a connection of its own, within a second.
     pub(crate) fn delete_replies(&self) {
+        self.delete_replies_said(true);
+    }
+
+    /// [`delete_replies`](Self::delete_replies); `say`: a failure is logged (never from the
+    /// exit hook, where thread-locals — a subscriber's buffers — may be gone).
+    pub(crate) fn delete_replies_said(&self, say: bool) {
         if self.deleted.swap(true, SeqCst) {
             return;
         }
@@ -161,7 +167,7 @@ impl Producer {
                 c.set_write_timeout(Some(t))?;
                 redis::cmd("DEL").arg(&self.reply_to).query::<()>(&mut c)
             });
-        if let Err(e) = deleted {
+        if let (Err(e), true) = (deleted, say) {
             tracing::debug!(error = %e, "atasker: the reply stream was not deleted; it expires");
         }
     }

@@ -58,13 +58,16 @@ pub(crate) fn watchdog(weak: Weak<Inner>, wd: Arc<Watchdog>) {
         lock(&wd.state).next = None;
         let found = scan(&inner);
         report(&inner.config, &found, &mut said);
+        // Tasks held back by `said` are said when their second is up, even if nothing else
+        // falls due.
+        let next = [found.next, said.next()].into_iter().flatten().min();
         // Hold no strong reference while asleep, so that a dropped supervisor ends this thread.
         drop(inner);
         let mut st = lock(&wd.state);
         if st.closed {
             return;
         }
-        st.next = found.next;
+        st.next = next;
         if std::mem::take(&mut st.poked) {
             // A task queued during the scan: scan again before sleeping.
             continue;
@@ -118,9 +121,17 @@ struct Said([[[Group; 4]; crate::kind::POOLS]; 2]);
 type Group = (Option<Instant>, u64);
 
 impl Said {
+    /// When the first group with tasks held back may be said.
+    fn next(&self) -> Option<Instant> {
+        (self.0.iter().flatten().flatten())
+            .filter(|(_, held)| *held > 0)
+            .filter_map(|(last, _)| last.map(|l| l + SAY_EVERY))
+            .min()
+    }
+
     /// Logs `tasks` (overdue at `level`, 0: warning, 1: critical), at most a line a second
     /// per pool and priority; the tasks held back are counted in the next line.
-    fn say(&mut self, level: usize, tasks: &[TaskInfo]) {
+    fn say(&mut self, supervisor: &str, level: usize, tasks: &[TaskInfo]) {
         let now = Instant::now();
         for pool in crate::kind::ALL_POOLS {
             for p in Priority::ALL {
@@ -133,14 +144,14 @@ impl Said {
                     continue;
                 }
                 if let Some(t) = mine.next() {
-                    say_one(level, t);
+                    say_one(supervisor, level, t);
                 }
                 let more = *held + mine.count() as u64;
                 if more > 0 {
                     if level == 0 {
-                        tracing::warn!(pool = %pool, priority = %p, more, "atasker: more tasks still queued");
+                        tracing::warn!(supervisor, pool = %pool, priority = %p, more, "atasker: more tasks still queued");
                     } else {
-                        tracing::error!(pool = %pool, priority = %p, more, "atasker: more tasks still queued, critical");
+                        tracing::error!(supervisor, pool = %pool, priority = %p, more, "atasker: more tasks still queued, critical");
                     }
                 }
                 *last = Some(now);
@@ -151,11 +162,11 @@ impl Said {
 }
 
 /// The event of one task overdue at `level` (0: warning, 1: critical).
-fn say_one(level: usize, t: &TaskInfo) {
+fn say_one(supervisor: &str, level: usize, t: &TaskInfo) {
     if level == 0 {
-        tracing::warn!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
+        tracing::warn!(supervisor, task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued");
     } else {
-        tracing::error!(task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
+        tracing::error!(supervisor, task = t.name, id = t.id.as_u64(), priority = %t.priority, pool = %t.pool, waited = t.waited.as_secs_f64(), "atasker: task still queued, critical");
     }
 }
 
@@ -169,11 +180,11 @@ fn report(c: &Config, found: &Overdue, said: &mut Said) {
             }
         }
     };
-    said.say(0, &found.warnings);
+    said.say(&c.name, 0, &found.warnings);
     for t in &found.warnings {
         call(&c.on_warning, t);
     }
-    said.say(1, &found.criticals);
+    said.say(&c.name, 1, &found.criticals);
     for t in &found.criticals {
         call(&c.on_critical, t);
     }

@@ -141,12 +141,14 @@ fn options(task: &Task) -> TokenStream {
     let name = task.func.sig.ident.unraw().to_string();
     let priority = priority(task.options.priority.as_ref());
     let timeout = optional(task.options.timeout.as_ref().map(duration));
+    let delay = optional(task.options.delay.as_ref().map(duration));
     let supervisor = optional(task.options.supervisor.as_ref());
     quote! {
         ::atasker::__private::TaskOptions {
             name: ::core::concat!(::core::module_path!(), "::", #name),
             priority: #priority,
             timeout: #timeout,
+            delay: #delay,
             supervisor: #supervisor,
         }
     }

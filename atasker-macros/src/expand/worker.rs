@@ -76,6 +76,7 @@ fn static_init(func: &ItemFn, constructor: &Ident, options: TokenStream) -> Toke
             name: __atasker_options.name,
             priority: __atasker_options.priority,
             timeout: ::core::option::Option::None,
+            delay: ::core::option::Option::None,
             supervisor: __atasker_options.supervisor,
         };
         let __atasker_static = #check;

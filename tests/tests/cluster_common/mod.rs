@@ -902,6 +902,7 @@ pub fn on(
         name: "remote",
         priority,
         timeout,
+        delay: None,
         supervisor: Some(sup),
     }
 }

@@ -83,6 +83,7 @@ pub fn on(sup: &'static Supervisor, priority: Priority) -> TaskOptions {
         name: "test",
         priority,
         timeout: None,
+        delay: None,
         supervisor: Some(sup),
     }
 }
@@ -91,6 +92,7 @@ pub fn on(sup: &'static Supervisor, priority: Priority) -> TaskOptions {
 pub fn with_timeout(sup: &'static Supervisor, timeout: Duration) -> TaskOptions {
     TaskOptions {
         timeout: Some(timeout),
+        delay: None,
         ..on(sup, Priority::Normal)
     }
 }

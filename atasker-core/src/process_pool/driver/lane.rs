@@ -273,7 +273,10 @@ impl Lane {
                 if *flag {
                     continue;
                 }
-                let due = e.at + limit;
+                // A threshold beyond what an `Instant` holds is never reached.
+                let Some(due) = e.at.checked_add(limit) else {
+                    continue;
+                };
                 if due <= now {
                     *flag = true;
                     list.push(h.info(now - e.at));

@@ -26,6 +26,6 @@ pub(super) fn register(p: &Arc<Producer>) {
 extern "C" fn at_exit() {
     let all: Vec<_> = std::mem::take(&mut *crate::sync::lock(&PRODUCERS));
     for p in all.iter().filter_map(Weak::upgrade) {
-        p.delete_replies();
+        p.delete_replies_said(false);
     }
 }

@@ -16,15 +16,18 @@ use std::time::{Duration, Instant};
 const UNSENDABLE: usize = 64 << 10;
 
 impl Producer {
-    /// Reads of the reply after `last` keep losing their connection: if it is larger than
-    /// [`UNSENDABLE`], Redis closes the connection rather than send it, so its task fails
-    /// with `TaskError::Cluster` saying so and the reader goes past it (`true`). Later
-    /// answers are read as before.
-    async fn skip_unsendable(&self, last: &mut String) -> bool {
+    /// Reads of the reply after `last` keep losing their connection: a look at it without
+    /// its value. When it is larger than [`UNSENDABLE`] and a read lost its connection
+    /// between two such looks (Redis answered the looks, so it is up), Redis closes the
+    /// connection rather than send it: its task fails with `TaskError::Cluster` saying so
+    /// and the reader goes past it (`true`). Later answers are read as before.
+    async fn skip_unsendable(&self, last: &mut String, peeked: &mut Option<String>) -> bool {
         let Ok(Some((id, tid, size))) = self.broker.peek_reply(&self.reply_to, last).await else {
+            *peeked = None;
             return false;
         };
-        if size < UNSENDABLE {
+        if size < UNSENDABLE || peeked.as_deref() != Some(id.as_str()) {
+            *peeked = (size >= UNSENDABLE).then_some(id);
             return false;
         }
         tracing::error!(entry = %id, size, "atasker: Redis closes the connection rather than send a remote task's answer (its client-output-buffer-limit); the task fails");
@@ -38,6 +41,7 @@ impl Producer {
                 ))),
             );
         }
+        *peeked = None;
         *last = id;
         true
     }
@@ -51,8 +55,10 @@ pub(super) async fn read_loop(producer: Weak<Producer>) {
         unseen: 0,
         at: Instant::now(),
     };
-    // Reads in a row at `last` that lost their connection.
+    // Reads in a row at `last` that lost their connection, and the large reply a look found
+    // there (see `skip_unsendable`).
     let mut lost_reads = 0u32;
+    let mut peeked: Option<String> = None;
     loop {
         let Some(p) = producer.upgrade() else { return };
         if p.closed.load(SeqCst) && p.table().is_empty() {
@@ -61,7 +67,7 @@ pub(super) async fn read_loop(producer: Weak<Producer>) {
         // After a read that lost its connection, one reply at a time; after two, a look
         // at the next reply without its value (see `skip_unsendable`).
         let count = if lost_reads == 0 { 4096 } else { 1 };
-        if lost_reads >= 2 && p.skip_unsendable(&mut last).await {
+        if lost_reads >= 2 && p.skip_unsendable(&mut last, &mut peeked).await {
             lost_reads = 0;
             continue;
         }
@@ -73,6 +79,7 @@ pub(super) async fn read_loop(producer: Weak<Producer>) {
             Ok(entries) => {
                 backoff.reset();
                 lost_reads = 0;
+                peeked = None;
                 trim.unseen += entries.len();
                 for (id, fields) in entries {
                     last = id;

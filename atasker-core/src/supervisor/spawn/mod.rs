@@ -78,6 +78,8 @@ pub struct TaskOptions {
     pub priority: Priority,
     /// The deadline, counted from the start.
     pub timeout: Option<Duration>,
+    /// How long after the call the task is queued (holding no slot meanwhile).
+    pub delay: Option<Duration>,
     /// The supervisor; `None`: the global one.
     pub supervisor: Option<&'static Supervisor>,
 }
@@ -89,6 +91,7 @@ impl TaskOptions {
             name: self.name,
             priority: self.priority,
             timeout: self.timeout,
+            delay: self.delay,
             ..Spec::new(self.supervisor.unwrap_or_else(Supervisor::global))
         }
     }

@@ -41,7 +41,15 @@ where
         args: bytes,
         timeout: spec.timeout,
     };
-    producer.submit(job(cell.clone()), entry);
-    inner.poke_watchdog();
+    let job = job(cell.clone());
+    let hand_over = move |inner: &std::sync::Arc<crate::supervisor::Inner>| {
+        producer.submit(job, entry);
+        inner.poke_watchdog();
+    };
+    // A delay waits in this process (not yet in Redis): a producer that exits first loses it.
+    match spec.delay {
+        None => hand_over(inner),
+        Some(d) => inner.after_delay(cell.clone(), d, hand_over),
+    }
     Task::from_cell(cell)
 }

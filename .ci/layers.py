@@ -26,12 +26,13 @@ CRATES = {
     "atasker-core/src": [
         ["lib", "__private", "static_api"],  # the faces
         ["node"],  # a cluster node (serve_cluster, zero set-up)
-        ["worker"],  # workers: Client of the supervisor
+        ["worker", "collection"],  # workers (Client of the supervisor); collections
         ["supervisor"],  # every way in to an executor (spawn/), stop, watchdog
         ["remote"],  # the cluster's producer side: broker, link, wire
         ["process_pool"],  # children, their protocol, the registry of static fns
         ["thread_pool"],  # the pool kind whose threads run closures
         ["pool"],  # the pool skeleton: ladder, crew, timers
+        ["locker"],  # Locker: a named lock (names only task's panic containment, sync)
         ["task"],  # Task<T>, its cell and the Schedule trait
         ["stats"],  # counters and snapshots
         ["metrics"],  # the `metrics` facade calls

@@ -26,6 +26,7 @@
 //! worker/       core.rs (start/stop/counters; a supervisor Client), exec.rs (where a run
 //!               happens), schedule.rs, interval.rs, timed.rs (pool-timer chains), cron.rs,
 //!               queue.rs, event.rs, macro_api.rs (what the macro calls)
+//! collection.rs FunctionCollection (in turn), TaskCollection (as tasks of a supervisor)
 //! supervisor/   the owner of everything: builder.rs (settings), spawn/ (every way in:
 //!               mod.rs: Spec → admit → cell → job → delay → pool; thread.rs, coroutine.rs,
 //!               process.rs, remote.rs), client.rs (Client), shutdown.rs (stop, what a stop
@@ -40,6 +41,7 @@
 //! pool/         the one pool skeleton and its Runner trait (mod.rs), the admission ladder
 //!               (ladder.rs), thread bookkeeping (crew.rs), timers (timers.rs), boxed
 //!               jobs (job.rs)
+//! locker.rs     Locker: a named lock whose timeout reports a likely deadlock
 //! task/         Task<T> (mod.rs), its cell and the Owner trait (cell.rs), tokio-joined
 //!               plain coroutines (joined.rs), panic containment (unwind.rs)
 //! stats/        live counters (cells.rs) and serializable snapshots (snapshot.rs)
@@ -61,10 +63,12 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod collection;
 mod context;
 mod error;
 mod init;
 mod kind;
+mod locker;
 mod metrics;
 mod node;
 mod pool;
@@ -82,8 +86,10 @@ mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+pub use collection::{CollectionResults, FunctionCollection, TaskCollection};
 pub use error::{BuildError, ClusterError, TaskError};
 pub use kind::PoolKind;
+pub use locker::{LockGuard, LockInfo, LockTimeout, Locker};
 pub use priority::Priority;
 pub use stats::{NodeStats, PoolStats, PriorityStats, Stats, TaskStats};
 pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};

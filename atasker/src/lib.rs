@@ -546,6 +546,48 @@
 //! `examples/metrics.rs` does exactly that and serves `/metrics` on 127.0.0.1
 //! (`cargo run --example metrics --features metrics`).
 //!
+//! # Collections and the Locker
+//!
+//! A [`FunctionCollection`] runs named functions one after another on the caller's thread,
+//! highest priority first; a [`TaskCollection`] runs them all at once, each a thread task at
+//! its priority (on the global supervisor, or [`TaskCollection::supervisor`]'s), and
+//! [`execute`](TaskCollection::execute) waits for all. Both return every result by name and
+//! whether all are `Ok`; a function that fails or panics never stops the others, and its
+//! panic (or a task that did not complete) comes back as `E::from(TaskError)`:
+//!
+//! ```
+//! use atasker::{Priority, TaskCollection, TaskError};
+//!
+//! let mut startup = TaskCollection::new();
+//! startup
+//!     .add("config", Priority::Critical, || Ok::<&str, TaskError>("loaded"))
+//!     .add("cache", Priority::Low, || panic!("cold"));
+//! let (results, all_ok) = startup.execute();
+//! assert_eq!(results["config"], Ok("loaded"));
+//! assert!(matches!(results["cache"], Err(TaskError::Panicked { .. })));
+//! assert!(!all_ok);
+//! ```
+//!
+//! A [`Locker`] is a named lock with a timeout (5 s by default; [`Duration::MAX`]: for
+//! ever). A lock not acquired in time is a likely deadlock: [`Locker::lock`] calls the
+//! critical hook with a [`LockInfo`] (the lock, the thread that holds it, since when) and
+//! returns `Err(`[`LockTimeout`]`)`. It has `const` settings, so it can be a `static`:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! static PLC: atasker::Locker = atasker::Locker::new("plc")
+//!     .timeout(Duration::from_secs(2))
+//!     .on_critical(|info| eprintln!("{} stuck behind {:?}", info.name, info.holder_name));
+//!
+//! let guard = PLC.lock()?; // a guard, or after 2 s the hook and an `Err`
+//! drop(guard); // free again
+//! assert_eq!(PLC.run(|| 6 * 7)?, 42);
+//! # Ok::<(), atasker::LockTimeout>(())
+//! ```
+//!
+//! [`Duration::MAX`]: std::time::Duration::MAX
+//!
 //! # What the macros generate
 //!
 //! Each annotated item expands to a few readable lines that call `::atasker::__private`: the
@@ -560,6 +602,9 @@ pub use atasker_core::{
     Stats, Supervisor, SupervisorBuilder, Task, TaskBuilder, TaskError, TaskId, TaskInfo,
     TaskStats, Worker, WorkerBuilder, WorkerError, WorkerKind, WorkerOutput, WorkerState,
     WorkerStats,
+};
+pub use atasker_core::{
+    CollectionResults, FunctionCollection, LockGuard, LockInfo, LockTimeout, Locker, TaskCollection,
 };
 pub use atasker_macros::{background_task, background_worker};
 

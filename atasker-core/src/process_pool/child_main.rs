@@ -478,6 +478,7 @@ mod tests {
             name: "late_ran",
             priority: Priority::Normal,
             timeout: None,
+            delay: None,
             supervisor: Some(sup),
         };
         assert_eq!(late_ran(opts).wait(), Ok(true));

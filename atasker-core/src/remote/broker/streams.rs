@@ -415,6 +415,12 @@ impl Broker for RedisBroker {
                     .arg(tids)
                     .arg("k")
                     .arg("s")
+                    .ignore()
+                    // A notice after its producer deleted the stream makes a new one: it
+                    // expires like any reply stream.
+                    .cmd("PEXPIRE")
+                    .arg(reply_to)
+                    .arg(ms(self.reply_ttl))
                     .ignore();
             }
             self.cmd

@@ -101,6 +101,37 @@ pub struct FunctionCollection<T, E> {
     entries: Entries<BoxedFn<T, E>>,
 }
 
+/// `remove`, `len` and `is_empty` of a collection type `$ty` (whose functions are in
+/// `self.entries`).
+macro_rules! entries_methods {
+    ($ty:ident) => {
+        #[doc = concat!(
+                    "Removes the function named `name`: `false` if there is none.\n\n```\n",
+                    "use atasker::{Priority, ", stringify!($ty), ", TaskError};\n",
+                    "let mut c = ", stringify!($ty), "::new();\n",
+                    "c.add(\"x\", Priority::Low, || Ok::<(), TaskError>(()));\n",
+                    "assert!(c.remove(\"x\"));\nassert!(!c.remove(\"x\"));\n```"
+                )]
+        pub fn remove(&mut self, name: &str) -> bool {
+            self.entries.remove(name)
+        }
+
+        #[doc = concat!(
+                    "How many functions the collection holds.\n\n```\n",
+                    "let c = atasker::", stringify!($ty), "::<(), atasker::TaskError>::new();\n",
+                    "assert_eq!(c.len(), 0);\n```"
+                )]
+        pub fn len(&self) -> usize {
+            self.entries.0.len()
+        }
+
+        /// Whether the collection holds no function (`len() == 0`).
+        pub fn is_empty(&self) -> bool {
+            self.entries.0.is_empty()
+        }
+    };
+}
+
 impl<T, E: From<TaskError>> FunctionCollection<T, E> {
     /// An empty collection.
     ///
@@ -135,40 +166,7 @@ impl<T, E: From<TaskError>> FunctionCollection<T, E> {
         self
     }
 
-    /// Removes the function named `name`: `false` if there is none.
-    ///
-    /// ```
-    /// use atasker::{FunctionCollection, Priority, TaskError};
-    /// let mut c = FunctionCollection::new();
-    /// c.add("x", Priority::Low, || Ok::<(), TaskError>(()));
-    /// assert!(c.remove("x"));
-    /// assert!(!c.remove("x"));
-    /// ```
-    pub fn remove(&mut self, name: &str) -> bool {
-        self.entries.remove(name)
-    }
-
-    /// How many functions the collection holds.
-    ///
-    /// ```
-    /// use atasker::{FunctionCollection, Priority, TaskError};
-    /// let mut c = FunctionCollection::new();
-    /// c.add("a", Priority::Low, || Ok::<(), TaskError>(()));
-    /// assert_eq!(c.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.entries.0.len()
-    }
-
-    /// Whether the collection holds no function.
-    ///
-    /// ```
-    /// let c = atasker::FunctionCollection::<(), atasker::TaskError>::new();
-    /// assert!(c.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.entries.0.is_empty()
-    }
+    entries_methods!(FunctionCollection);
 
     /// Runs every function once, one after another on this thread, highest priority first,
     /// and returns their results by name and whether all are `Ok` (`true` when empty). A
@@ -289,37 +287,7 @@ where
         self
     }
 
-    /// Removes the function named `name`: `false` if there is none.
-    ///
-    /// ```
-    /// use atasker::{Priority, TaskCollection, TaskError};
-    /// let mut c = TaskCollection::new();
-    /// c.add("x", Priority::Low, || Ok::<(), TaskError>(()));
-    /// assert!(c.remove("x") && c.is_empty());
-    /// ```
-    pub fn remove(&mut self, name: &str) -> bool {
-        self.entries.remove(name)
-    }
-
-    /// How many functions the collection holds.
-    ///
-    /// ```
-    /// let c = atasker::TaskCollection::<(), atasker::TaskError>::new();
-    /// assert_eq!(c.len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.entries.0.len()
-    }
-
-    /// Whether the collection holds no function.
-    ///
-    /// ```
-    /// let c = atasker::TaskCollection::<(), atasker::TaskError>::new();
-    /// assert!(c.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.entries.0.is_empty()
-    }
+    entries_methods!(TaskCollection);
 
     /// Starts every function as a task (highest priority first), waits for all of them,
     /// and returns their results by name and whether all are `Ok` (`true` when empty).

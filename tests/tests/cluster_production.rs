@@ -388,3 +388,32 @@ fn a_node_says_a_lost_redis_and_its_return_once_and_no_false_alarm() {
     sigterm(&child);
     assert!(wait_exit(&mut child, SOON).is_some_and(|s| s.success()));
 }
+
+#[test]
+fn a_node_started_with_its_std_fds_closed_gives_them_to_dev_null() {
+    use std::os::unix::process::CommandExt;
+    let redis = RedisServer::start();
+    let mut cmd = self_command("zero_setup_node_never_runs_main");
+    cmd.env("ATASKER_NODE", redis.url())
+        .env("ATASKER_NODE_TIMEOUT", "3");
+    // SAFETY: close(2) of the standard fds in the child before exec; nothing else runs.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = Reaped(spawn(&mut cmd));
+    eventually(SOON, "the node's heartbeat", || heartbeats(&redis) == 1);
+    // None of the node's own files or sockets took a standard fd (its log lines would go
+    // there): each is /dev/null.
+    for fd in 0..3 {
+        let target = std::fs::read_link(format!("/proc/{}/fd/{fd}", child.id())).unwrap();
+        assert_eq!(target, std::path::Path::new("/dev/null"), "fd {fd}");
+    }
+    sigterm(&child);
+    let status = wait_exit(&mut child, SOON).expect("the node exits");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -37,12 +37,28 @@ mod imp {
         let Some(url) = std::env::var_os(NODE).filter(|u| !u.is_empty()) else {
             return;
         };
-        // std's `main` set-up, which ignores SIGPIPE, never runs here: a closed stderr (a
-        // log collector gone) must not kill the node (see `say`).
+        // std's `main` set-up, which ignores SIGPIPE and reopens closed standard fds on
+        // /dev/null, never runs here: a closed stderr (a log collector gone) must not kill
+        // the node (see `say`), nor may a socket of ours take fd 2 and get its log lines.
         // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        reopen_closed_std_fds();
         let code = run(url.to_string_lossy().into_owned());
         std::process::exit(code);
+    }
+
+    /// Opens `/dev/null` on each of fds 0, 1 and 2 that is closed, as std's `main` set-up
+    /// does, so that no file or socket the node opens later is given one of them.
+    fn reopen_closed_std_fds() {
+        for fd in 0..3 {
+            // SAFETY: F_GETFD on a small fd number only reads its flags.
+            let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1;
+            if closed {
+                // SAFETY: a plain open(2) of a constant path; it takes the lowest free fd,
+                // which is `fd` (the lower ones are open).
+                unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            }
+        }
     }
 
     /// Writes one line to stderr; a closed stderr is no error (the node goes on).

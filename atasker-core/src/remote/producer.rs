@@ -386,10 +386,13 @@ impl Producer {
         }
         for (tid, e) in refused {
             tracing::error!(error = %e, "atasker: Redis refused a remote task");
-            self.resolve(
-                tid,
-                Err(cluster_error(format!("Redis refused the task: {e}"))),
-            );
+            // A refusal already says who refused what.
+            let why = if e.starts_with("Redis refuses") {
+                e
+            } else {
+                format!("Redis refused the task: {e}")
+            };
+            self.resolve(tid, Err(cluster_error(why)));
         }
         for (priority, id) in late_cancels {
             self.cancel_entry(priority, &id).await;

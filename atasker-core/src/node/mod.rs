@@ -376,6 +376,7 @@ impl Node {
         let me = self.clone();
         let (priority, id) = (t.priority, t.id);
         let address = Some((task.reply_to, task.tid));
+        let reply_ttl = task.reply_ttl;
         tokio::spawn(async move {
             let result = run.await;
             // The slot is free as soon as the pool's task ended: the answer goes out while
@@ -384,7 +385,7 @@ impl Node {
             me.freed.notify_one();
             let limit = me.settings.max_payload;
             let result = result.and_then(|b| within_payload("the result is", b, limit));
-            if me.answer(priority, &id, address, result).await {
+            if me.answer(priority, &id, address, result, reply_ttl).await {
                 me.served.fetch_add(1, SeqCst);
             }
             me.ended(&id);
@@ -399,7 +400,7 @@ impl Node {
         let me = self.clone();
         let (priority, id) = (t.priority, t.id.clone());
         tokio::spawn(async move {
-            me.answer(priority, &id, address, Err(TaskError::Cluster(why)))
+            me.answer(priority, &id, address, Err(TaskError::Cluster(why)), None)
                 .await;
             me.ended(&id);
         });
@@ -421,13 +422,15 @@ impl Node {
     }
 
     /// Answers and acknowledges entry `id`, retrying until Redis takes it; `false`: given
-    /// up after Redis refused it for about a minute.
+    /// up after Redis refused it for about a minute. The answer renews the reply stream's
+    /// TTL: `reply_ttl`, its producer's (`None`: this node's).
     async fn answer(
         &self,
         priority: Priority,
         id: &str,
         address: Option<(String, String)>,
         result: Result<Vec<u8>, TaskError>,
+        reply_ttl: Option<Duration>,
     ) -> bool {
         let mut reply = wire::reply(result);
         let reply_to = address.map(|(r, tid)| {
@@ -439,7 +442,7 @@ impl Node {
         loop {
             match self
                 .broker
-                .finish(priority, id, reply_to.as_deref(), &reply)
+                .finish(priority, id, reply_to.as_deref(), &reply, reply_ttl)
                 .await
             {
                 Ok(()) => return true,

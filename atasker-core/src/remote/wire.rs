@@ -14,6 +14,8 @@ pub(crate) struct Incoming {
     pub(crate) name: String,
     pub(crate) args: Vec<u8>,
     pub(crate) timeout: Option<Duration>,
+    /// How long its producer keeps its reply stream (`rt`), which the answer renews.
+    pub(crate) reply_ttl: Option<Duration>,
     /// Deliveries of this entry that ended without an answer (a node stopped).
     pub(crate) deliveries: u32,
 }
@@ -60,6 +62,7 @@ pub(crate) fn incoming(fields: &HashMap<String, Value>) -> Result<Incoming, Stri
         name,
         args,
         timeout: number("to")?.map(Duration::from_millis),
+        reply_ttl: number("rt")?.map(Duration::from_millis),
         deliveries: u32::try_from(number("d")?.unwrap_or(0)).unwrap_or(u32::MAX),
     })
 }

@@ -10,7 +10,8 @@
 //! | `ns:hb:<node>` | string, `PX` = node timeout | a node's heartbeat |
 //!
 //! A task entry holds `t` (the task's id in its producer), `n` (the static function's name),
-//! `r` (the reply stream), `a` (the arguments, bincode), optionally `to` (the timeout in ms)
+//! `r` (the reply stream), `a` (the arguments, bincode), `rt` (how long, in ms, the producer
+//! keeps its reply stream: each answer renews that TTL), optionally `to` (the timeout in ms)
 //! and `d` (how many deliveries ended without an answer). A reply entry holds `t` and `k`:
 //! `s` (started; `t` is then a comma-separated list), `m` (moved: queued again as entry `i`
 //! after its node went silent), `o` (a value in `v`) or `e` (an error: `c` its kind, `m` its
@@ -144,6 +145,7 @@ pub(crate) trait Broker: Send + Sync + 'static {
         id: &'a str,
         reply_to: Option<&'a str>,
         reply: &'a [(&'static str, Vec<u8>)],
+        reply_ttl: Option<Duration>,
     ) -> BoxFut<'a, Result<(), CallError>>;
     /// The entries `node` holds that were delivered at least `idle` ago (a delivery whose
     /// answer was lost with a connection: the node never saw it). One whose fields exceed

@@ -149,7 +149,9 @@ impl Broker for RedisBroker {
                     .arg("r")
                     .arg(reply_to)
                     .arg("a")
-                    .arg(&t.args[..]);
+                    .arg(&t.args[..])
+                    .arg("rt")
+                    .arg(ms(self.reply_ttl));
                 if let Some(to) = t.timeout {
                     cmd.arg("to").arg(ms(to));
                 }
@@ -437,16 +439,18 @@ impl Broker for RedisBroker {
         id: &'a str,
         reply_to: Option<&'a str>,
         reply: &'a [(&'static str, Vec<u8>)],
+        reply_ttl: Option<Duration>,
     ) -> BoxFut<'a, Result<(), CallError>> {
         Box::pin(async move {
             let key = self.queue(priority);
+            let ttl = ms(reply_ttl.unwrap_or(self.reply_ttl));
             self.cmd
                 .call(Duration::ZERO, |mut c| async move {
                     let mut inv = self.finish.key(key);
                     if let Some(r) = reply_to {
                         inv.key(r);
                     }
-                    inv.arg(GROUP).arg(id).arg(ms(self.reply_ttl));
+                    inv.arg(GROUP).arg(id).arg(ttl);
                     for (f, v) in reply {
                         inv.arg(*f).arg(&v[..]);
                     }

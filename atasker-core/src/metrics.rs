@@ -72,6 +72,38 @@ mod imp {
         processes_replaced: Key,
     }
 
+    /// The names of the live supervisors, with how many carry each.
+    static NAMES: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+    /// A supervisor's hold on its name in the metrics (see [`claim_name`]); let go on drop.
+    pub(crate) struct NameClaim(String);
+
+    /// Claims `supervisor` for a supervisor's series. A second live supervisor of the same
+    /// name is warned about: its series would be the first one's.
+    pub(crate) fn claim_name(supervisor: &str) -> NameClaim {
+        let mut names = crate::sync::lock(&NAMES);
+        match names.iter_mut().find(|(n, _)| n == supervisor) {
+            Some((_, count)) => {
+                *count += 1;
+                tracing::warn!(supervisor, "atasker: two live supervisors are named `{supervisor}`: they write the same metrics series; give each its own name");
+            }
+            None => names.push((supervisor.to_owned(), 1)),
+        }
+        NameClaim(supervisor.to_owned())
+    }
+
+    impl Drop for NameClaim {
+        fn drop(&mut self) {
+            let mut names = crate::sync::lock(&NAMES);
+            if let Some(i) = names.iter().position(|(n, _)| *n == self.0) {
+                names[i].1 -= 1;
+                if names[i].1 == 0 {
+                    names.swap_remove(i);
+                }
+            }
+        }
+    }
+
     /// One supervisor's metrics: every key it makes carries `supervisor = <its name>`.
     pub(crate) struct Scope {
         supervisor: String,
@@ -240,6 +272,14 @@ mod imp {
 
     /// Nothing to keep without the feature.
     pub(crate) struct Scope;
+
+    /// Nothing to hold without the feature.
+    pub(crate) struct NameClaim;
+
+    /// Nothing to claim without the feature (no series to share).
+    pub(crate) fn claim_name(_: &str) -> NameClaim {
+        NameClaim
+    }
 
     impl Scope {
         pub(crate) fn new(_: &str) -> Self {

@@ -120,6 +120,8 @@ fn stripe_index() -> usize {
 pub(crate) struct StatsCells {
     /// The supervisor's metrics (labelled with its name).
     pub(crate) metrics: crate::metrics::Scope,
+    /// Its name's claim in the metrics (a second live supervisor of that name is warned).
+    _name: crate::metrics::NameClaim,
     pools: [[Counters; 4]; POOLS],
     /// Per task name; a task looks its name up once, when it is made.
     names: RwLock<Names>,
@@ -134,6 +136,7 @@ impl StatsCells {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         StatsCells {
             metrics: crate::metrics::Scope::new(supervisor),
+            _name: crate::metrics::claim_name(supervisor),
             pools: Default::default(),
             names: Default::default(),
             id: NEXT.fetch_add(1, Relaxed),

@@ -47,7 +47,10 @@ fn fleet_member() {
                 .create(true)
                 .open(&log)
                 .unwrap();
-            writeln!(f, "{second} {}", std::process::id()).unwrap();
+            // One write(2) per line: O_APPEND keeps it whole among the members' lines
+            // (`writeln!` on a `File` may split it into several writes).
+            let line = format!("{second} {}\n", std::process::id());
+            f.write_all(line.as_bytes()).unwrap();
         });
     w.start();
     std::thread::sleep(Duration::from_secs(120));

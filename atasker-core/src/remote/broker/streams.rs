@@ -419,10 +419,12 @@ impl Broker for RedisBroker {
                     .arg("s")
                     .ignore()
                     // A notice after its producer deleted the stream makes a new one: it
-                    // expires like any reply stream.
+                    // expires like any reply stream. `NX`: a TTL already there is the
+                    // producer's (set by an answer, perhaps before this notice), and stays.
                     .cmd("PEXPIRE")
                     .arg(reply_to)
                     .arg(ms(self.reply_ttl))
+                    .arg("NX")
                     .ignore();
             }
             self.cmd

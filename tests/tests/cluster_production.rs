@@ -69,6 +69,20 @@ impl std::ops::DerefMut for Reaped {
     }
 }
 
+/// A zero set-up node of `redis` (node timeout 3 s), to be given more settings.
+fn node_command(redis: &RedisServer) -> std::process::Command {
+    let mut cmd = self_command("zero_setup_node_never_runs_main");
+    cmd.env("ATASKER_NODE", redis.url())
+        .env("ATASKER_NODE_TIMEOUT", "3");
+    cmd
+}
+
+/// Sends SIGTERM to `node` and checks that it stops gracefully: exit 0 within `SOON`.
+fn stops_with_0(node: &mut std::process::Child) {
+    sigterm(node);
+    assert!(wait_exit(node, SOON).is_some_and(|s| s.success()));
+}
+
 /// A producer on `url` (each test has its own).
 fn producer_on(url: &str) -> &'static Supervisor {
     producer(url, Duration::from_secs(3))
@@ -116,8 +130,7 @@ fn a_failover_that_moves_the_name_is_followed() {
         assert_eq!(result(t), Ok(i as u64 + 1), "task {i} after the failover");
     }
     assert!(started.elapsed() < SOON * 3);
-    sigterm(&node);
-    assert!(wait_exit(&mut node, SOON).is_some_and(|s| s.success()));
+    stops_with_0(&mut node);
 }
 
 // ---- Kind 3: a configuration error is said at once ------------------------------------------
@@ -162,17 +175,14 @@ fn a_missing_or_wrong_password_fails_submissions_at_once_by_name() {
     let sup = producer_on(&url);
     let mut node = Reaped(node(&url, 1, 3.0, &[]));
     assert_eq!(result(inc(on(sup, Priority::Normal, None), 41)), Ok(42));
-    sigterm(&node);
-    assert!(wait_exit(&mut node, SOON).is_some_and(|s| s.success()));
+    stops_with_0(&mut node);
 }
 
 #[test]
 fn a_zero_setup_node_without_the_password_exits_2_with_one_line() {
     let redis = RedisServer::start_with(&["--requirepass", SECRET]);
-    let mut cmd = self_command("zero_setup_node_never_runs_main");
-    cmd.env("ATASKER_NODE", redis.url())
-        .env("ATASKER_NODE_TIMEOUT", "3")
-        .stderr(Stdio::piped());
+    let mut cmd = node_command(&redis);
+    cmd.stderr(Stdio::piped());
     let mut child = Reaped(spawn(&mut cmd));
     let status = wait_exit(&mut child, SOON).expect("the node exits");
     let mut err = String::new();
@@ -254,8 +264,7 @@ fn payloads_over_the_limit_fail_with_their_size_and_the_limit() {
         result(size_of(on(sup, Priority::Normal, None), vec![1; 100])),
         Ok(100)
     );
-    sigterm(&node);
-    assert!(wait_exit(&mut node, SOON).is_some_and(|s| s.success()));
+    stops_with_0(&mut node);
 }
 
 #[test]
@@ -284,8 +293,7 @@ fn what_redis_will_not_send_fails_that_task_alone() {
     };
     assert!(text.contains("client-output-buffer-limit"), "{text}");
     assert_eq!(result(inc(on(sup, Priority::Normal, None), 9)), Ok(10));
-    sigterm(&node);
-    assert!(wait_exit(&mut node, SOON).is_some_and(|s| s.success()));
+    stops_with_0(&mut node);
 }
 
 // ---- Kind 5: leftovers --------------------------------------------------------------------------
@@ -339,8 +347,7 @@ fn producers_leave_no_reply_streams_behind() {
         Vec::<String>::new(),
         "a stopped producer's stream"
     );
-    sigterm(&node);
-    assert!(wait_exit(&mut node, SOON).is_some_and(|s| s.success()));
+    stops_with_0(&mut node);
 }
 
 // ---- Kind 8: SIGPIPE ----------------------------------------------------------------------------
@@ -348,11 +355,8 @@ fn producers_leave_no_reply_streams_behind() {
 #[test]
 fn a_node_whose_stderr_is_closed_still_stops_gracefully() {
     let redis = RedisServer::start();
-    let mut cmd = self_command("zero_setup_node_never_runs_main");
-    cmd.env("ATASKER_NODE", redis.url())
-        .env("ATASKER_NODE_TIMEOUT", "3")
-        .env("ATASKER_NODE_LOG", "debug")
-        .stderr(Stdio::piped());
+    let mut cmd = node_command(&redis);
+    cmd.env("ATASKER_NODE_LOG", "debug").stderr(Stdio::piped());
     let mut child = Reaped(spawn(&mut cmd));
     // The log collector goes away.
     drop(child.stderr.take());
@@ -368,10 +372,8 @@ fn a_node_whose_stderr_is_closed_still_stops_gracefully() {
 fn a_node_says_a_lost_redis_and_its_return_once_and_no_false_alarm() {
     let mut redis = RedisServer::start();
     let log = redis.dir().join("node.log");
-    let mut cmd = self_command("zero_setup_node_never_runs_main");
-    cmd.env("ATASKER_NODE", redis.url())
-        .env("ATASKER_NODE_TIMEOUT", "3")
-        .stderr(std::fs::File::create(&log).unwrap());
+    let mut cmd = node_command(&redis);
+    cmd.stderr(std::fs::File::create(&log).unwrap());
     let mut child = Reaped(spawn(&mut cmd));
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     eventually(SOON, "serving", || read().contains("serving"));
@@ -386,17 +388,14 @@ fn a_node_says_a_lost_redis_and_its_return_once_and_no_false_alarm() {
     });
     let text = read();
     assert_eq!(text.matches("lost Redis").count(), 1, "{text}");
-    sigterm(&child);
-    assert!(wait_exit(&mut child, SOON).is_some_and(|s| s.success()));
+    stops_with_0(&mut child);
 }
 
 #[test]
 fn a_node_started_with_its_std_fds_closed_gives_them_to_dev_null() {
     use std::os::unix::process::CommandExt;
     let redis = RedisServer::start();
-    let mut cmd = self_command("zero_setup_node_never_runs_main");
-    cmd.env("ATASKER_NODE", redis.url())
-        .env("ATASKER_NODE_TIMEOUT", "3");
+    let mut cmd = node_command(&redis);
     // SAFETY: close(2) of the standard fds in the child before exec; nothing else runs.
     unsafe {
         cmd.pre_exec(|| {

@@ -84,6 +84,22 @@ fn ticks(log: &str) -> BTreeMap<u64, Vec<u32>> {
     out
 }
 
+/// A log path of this test process, removed if it was there.
+fn fresh_log(name: &str) -> String {
+    let log = std::env::temp_dir().join(format!("{name}-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    log.to_string_lossy().into_owned()
+}
+
+/// A fleet member of `redis` logging its runs to `log`, its clock `skew` ms ahead.
+fn member_of(redis: &RedisServer, log: &str, skew: &str) -> Child {
+    let url = redis.url();
+    spawn_self_as(
+        &[(MEMBER, url.as_str()), (LOG, log), (SKEW_MS, skew)],
+        "fleet_member",
+    )
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -94,16 +110,8 @@ fn now_secs() -> u64 {
 #[test]
 fn each_tick_runs_once_in_the_fleet() {
     let redis = RedisServer::start();
-    let log = std::env::temp_dir().join(format!("atasker-fleet-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&log);
-    let log = log.to_string_lossy().into_owned();
-    let url = redis.url();
-    let member = |skew: &str| {
-        spawn_self_as(
-            &[(MEMBER, url.as_str()), (LOG, log.as_str()), (SKEW_MS, skew)],
-            "fleet_member",
-        )
-    };
+    let log = fresh_log("atasker-fleet");
+    let member = |skew: &str| member_of(&redis, &log, skew);
     let mut members = Members(vec![member("0"), member("700")]);
     let pids: Vec<u32> = members.0.iter().map(Child::id).collect();
 
@@ -152,16 +160,8 @@ fn each_tick_runs_once_in_the_fleet() {
 #[test]
 fn a_clock_ahead_by_more_than_a_lease_lives_runs_no_tick_twice() {
     let redis = RedisServer::start();
-    let log = std::env::temp_dir().join(format!("atasker-fleet-ahead-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&log);
-    let log = log.to_string_lossy().into_owned();
-    let url = redis.url();
-    let member = |skew: &str| {
-        spawn_self_as(
-            &[(MEMBER, url.as_str()), (LOG, log.as_str()), (SKEW_MS, skew)],
-            "fleet_member",
-        )
-    };
+    let log = fresh_log("atasker-fleet-ahead");
+    let member = |skew: &str| member_of(&redis, &log, skew);
     let members = Members(vec![member("65000"), member("0"), member("0")]);
     let pids: Vec<u32> = members.0.iter().map(Child::id).collect();
     let ahead = pids[0];

@@ -224,11 +224,16 @@ fn a_forever_critical_threshold_keeps_the_watchdog_alive_over_process_windows() 
     for t in first {
         assert_eq!(t.wait(), Ok(300));
     }
-    // The watchdog is still alive: a later backlog is warned too.
-    let before = WARNED.load(SeqCst);
-    let later: Vec<_> = (0..3).map(|_| nap(200)).collect();
-    wait_until("a later warning", || WARNED.load(SeqCst) > before);
-    for t in later {
-        assert_eq!(t.wait(), Ok(200));
+    // The watchdog is still alive: every later backlog is warned too, also one whose
+    // jobs the child's driver takes ahead while the watchdog looks (a race: many rounds).
+    for round in 0..60 {
+        let before = WARNED.load(SeqCst);
+        let later: Vec<_> = (0..3).map(|_| nap(70)).collect();
+        wait_until(&format!("a warning in round {round}"), || {
+            WARNED.load(SeqCst) > before
+        });
+        for t in later {
+            assert_eq!(t.wait(), Ok(70));
+        }
     }
 }

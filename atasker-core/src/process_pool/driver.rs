@@ -183,7 +183,13 @@ impl Processes {
         if d.retire || d.held >= WINDOW || !queue.queued_hint() {
             return None;
         }
+        // Taken from the ladder and put in the lane under the lane's lock: the watchdog, which
+        // looks at the ladder and then at the lanes, sees each job in one of them.
+        let mut lane = d.lane.lock();
         queue.ahead(WINDOW - d.held, &mut d.taken);
-        d.taken.iter().map(|a| a.job.header().priority).max()
+        let top = d.taken.iter().map(|a| a.job.header().priority).max();
+        let hints = &d.hints;
+        (lane.entries).extend(d.taken.drain(..).map(|a| Entry::new(a, hints)));
+        top
     }
 }

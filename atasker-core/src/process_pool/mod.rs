@@ -200,9 +200,8 @@ impl ProcessPool {
     /// Finds queued tasks, in the ladder or sent ahead to a child, that have waited past
     /// `warn` or `crit` and were not reported yet.
     pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
-        self.pool.overdue(now, warn, crit, out);
-        for lane in self.pool.runner().lanes() {
-            lane.overdue(now, warn, crit, out);
-        }
+        let lanes = self.pool.runner().lanes();
+        let ladder = |out: &mut Overdue| self.pool.overdue(now, warn, crit, out);
+        driver::Lane::overdue(&lanes, ladder, (now, warn, crit), out);
     }
 }

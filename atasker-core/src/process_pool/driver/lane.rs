@@ -206,15 +206,17 @@ impl Lane {
     }
 
     /// Takes jobs of the window the child has not started, of a priority `pick` accepts,
-    /// out for the ladder, oldest first: `share(n)` of the `n` there are. One written to
-    /// the child is withdrawn through its claim (the child answers it `Skipped`); one the
-    /// child took meanwhile stays.
+    /// back to the ladder (`requeue`, called under the lane's lock: see [`Lane::overdue`]),
+    /// oldest first: `share(n)` of the `n` there are. One written to the child is withdrawn
+    /// through its claim (the child answers it `Skipped`); one the child took meanwhile
+    /// stays. Returns how many it took.
     pub(super) fn withdraw(
         &self,
         pick: impl Fn(Priority) -> bool,
         share: impl FnOnce(usize) -> usize,
-        out: &mut Vec<Ahead<Job>>,
-    ) {
+        requeue: impl FnOnce(Vec<Ahead<Job>>),
+    ) -> usize {
+        let mut out = Vec::new();
         let mut st = self.lock();
         let LaneState {
             child,
@@ -247,6 +249,11 @@ impl Lane {
             out.push(e.into_ahead());
             left -= 1;
         }
+        let n = out.len();
+        if n > 0 {
+            requeue(out);
+        }
+        n
     }
 
     /// The tasks this lane holds.
@@ -258,10 +265,28 @@ impl Lane {
             .collect()
     }
 
+    /// Queued tasks of the windows `lanes` and of the ladder that have waited past `warn` or
+    /// `crit`, not yet reported: `ladder` looks at the ladder while every lane is locked. A
+    /// job moves between the ladder and a lane only under that lane's lock (see
+    /// `take_ahead` and [`Lane::withdraw`]), so each is seen in one of them.
+    pub(crate) fn overdue(
+        lanes: &[Arc<Lane>],
+        ladder: impl FnOnce(&mut Overdue),
+        (now, warn, crit): (Instant, Duration, Duration),
+        out: &mut Overdue,
+    ) {
+        let mut held: Vec<_> = lanes.iter().map(|l| l.lock()).collect();
+        ladder(out);
+        for st in &mut held {
+            st.overdue(now, warn, crit, out);
+        }
+    }
+}
+
+impl LaneState {
     /// Queued tasks of the window that have waited past `warn` or `crit`, not yet reported.
-    pub(crate) fn overdue(&self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
-        let mut st = self.lock();
-        for e in &mut st.entries {
+    fn overdue(&mut self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
+        for e in &mut self.entries {
             let h = e.job.header();
             if h.state() != QUEUED {
                 continue;

@@ -9,10 +9,9 @@
 //! other.
 
 use super::lane::Hints;
-use crate::pool::ladder::Ahead;
 use crate::pool::Queue;
 use crate::priority::Priority;
-use crate::process_pool::{Job, Processes, WINDOW};
+use crate::process_pool::{Processes, WINDOW};
 use std::cell::Cell;
 use std::sync::atomic::Ordering::SeqCst;
 
@@ -76,11 +75,9 @@ impl Processes {
         if !self.hints.waiting(|q| q < p) {
             return;
         }
-        let mut back = Vec::new();
         for lane in self.lanes() {
-            lane.withdraw(|q| q < p, |n| n, &mut back);
+            lane.withdraw(|q| q < p, |n| n, |back| queue.requeue(back));
         }
-        requeue(queue, back);
     }
 
     /// The calling driver is handed a job, or ends: it no longer idles.
@@ -93,22 +90,14 @@ impl Processes {
     /// starts the first on a free driver, which takes the others ahead; the rest stay where
     /// they were.
     fn take_back(&self, lowest: Priority, queue: &Queue<'_, Self>) {
-        let mut back = Vec::new();
+        let mut taken = 0;
         for lane in self.lanes() {
-            let room = WINDOW - back.len().min(WINDOW);
+            let room = WINDOW - taken.min(WINDOW);
             if room == 0 {
                 break;
             }
             let share = |n: usize| n.div_ceil(2).min(room);
-            lane.withdraw(|p| p >= lowest, share, &mut back);
+            taken += lane.withdraw(|p| p >= lowest, share, |back| queue.requeue(back));
         }
-        requeue(queue, back);
-    }
-}
-
-/// Hands the jobs taken back to the ladder.
-fn requeue(queue: &Queue<'_, Processes>, back: Vec<Ahead<Job>>) {
-    if !back.is_empty() {
-        queue.requeue(back);
     }
 }

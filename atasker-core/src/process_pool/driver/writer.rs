@@ -11,7 +11,8 @@ impl Processes {
     /// Writes, in one `write`, every job of the lane not yet written that may go now: the
     /// first unconditionally if the child is idle, the others while they fit in
     /// [`Child::ahead_bytes`](crate::process_pool::process::Child::ahead_bytes). Jobs taken
-    /// ahead join the lane first; jobs cancelled before they were written are dropped.
+    /// ahead are in the lane already (see `take_ahead`); jobs cancelled before they were
+    /// written are dropped.
     pub(super) fn write(&self, d: &mut Driver) -> std::io::Result<()> {
         let Some(room) = d.child.as_ref().map(|c| c.ahead_bytes) else {
             return Ok(());
@@ -39,7 +40,6 @@ fn frame_window(d: &mut Driver, room: usize) -> Vec<(Entry, String)> {
         entries,
         withdrawn,
     } = &mut *st;
-    entries.extend(d.taken.drain(..).map(|a| Entry::new(a, &d.hints)));
     let claims = &current
         .as_ref()
         .expect("the lane names the driver's child")

@@ -19,4 +19,7 @@ pub use crate::static_api::{
     static_fn, static_worker, StaticArgs, StaticFn, StaticItem, StaticRun, StaticTuple,
     StaticValue, StaticWorker,
 };
-pub use crate::supervisor::spawn::{duration, seconds, spawn_async, spawn_blocking, TaskOptions};
+pub use crate::supervisor::spawn::{
+    duration, limit, retries, retryable, seconds, spawn_async, spawn_async_retried, spawn_blocking,
+    spawn_blocking_retried, RetriedArg, Retry, TaskOptions,
+};

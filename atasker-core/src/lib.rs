@@ -92,7 +92,7 @@ pub use kind::PoolKind;
 pub use locker::{LockGuard, LockInfo, LockTimeout, Locker};
 pub use priority::Priority;
 pub use stats::{NodeStats, PoolStats, PriorityStats, Stats, TaskStats};
-pub use supervisor::{Supervisor, SupervisorBuilder, TaskBuilder};
+pub use supervisor::{NoRetry, Retryable, Supervisor, SupervisorBuilder, TaskBuilder, WithRetry};
 pub use task::{wait_completed, Task, TaskId, TaskInfo};
 pub use worker::{
     EventWorker, EventWorkerBuilder, QueueWorker, QueueWorkerBuilder, Worker, WorkerBuilder,

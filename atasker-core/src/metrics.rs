@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | `atasker_tasks_submitted_total` | counter | `pool`, `priority`, `task` |
 //! | `atasker_tasks_total` | counter | `pool`, `priority`, `outcome`, `task` |
+//! | `atasker_tasks_retried_total` | counter | `pool`, `priority`, `task` |
 //! | `atasker_task_duration_seconds` | histogram | `pool`, `priority`, `task` |
 //! | `atasker_queue_wait_seconds` | histogram | `pool`, `priority` |
 //! | `atasker_tasks_running` | gauge | `pool`, `priority` |
@@ -42,6 +43,7 @@ mod imp {
         submitted: Key,
         /// Per outcome, in [`OUTCOMES`]' order.
         ended: [Key; 4],
+        retried: Key,
         duration: Key,
     }
 
@@ -176,19 +178,23 @@ mod imp {
                     submitted: Key::from_parts("atasker_tasks_submitted_total", labels(&[])),
                     ended: OUTCOMES
                         .map(|o| Key::from_parts("atasker_tasks_total", labels(&[("outcome", o)]))),
+                    retried: Key::from_parts("atasker_tasks_retried_total", labels(&[])),
                     duration: Key::from_parts("atasker_task_duration_seconds", labels(&[])),
                 }
             })
         }
 
-        pub(crate) fn task_submitted(
+        /// Counts a task of `task`'s name as submitted, or (`retried`) one of its runs as
+        /// followed by another.
+        pub(crate) fn task_counted(
             &self,
             keys: &NameKeys,
-            pool: PoolKind,
-            p: Priority,
+            (pool, p): (PoolKind, Priority),
             task: &'static str,
+            retried: bool,
         ) {
-            let key = &self.task_keys(keys, pool, p, task).submitted;
+            let k = self.task_keys(keys, pool, p, task);
+            let key = if retried { &k.retried } else { &k.submitted };
             with_recorder(|r| r.register_counter(key, &META)).increment(1);
         }
 
@@ -285,7 +291,8 @@ mod imp {
         pub(crate) fn new(_: &str) -> Self {
             Scope
         }
-        pub(crate) fn task_submitted(&self, _: &NameKeys, _: PoolKind, _: Priority, _: &str) {}
+        pub(crate) fn task_counted(&self, _: &NameKeys, _: (PoolKind, Priority), _: &str, _: bool) {
+        }
         pub(crate) fn task_started(&self, _: PoolKind, _: Priority, _: Duration) {}
         pub(crate) fn task_finished(
             &self,

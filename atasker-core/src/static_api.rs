@@ -3,6 +3,8 @@
 //! executor, in the parent (spawn, remote spawn, a worker's run) and in the child (decode,
 //! call, encode). Not a public API.
 
+use crate::error::TaskError;
+use crate::kind::PoolKind;
 use crate::process_pool::registry::{call_static, StaticEntry};
 use crate::supervisor::spawn::{self, Spec, TaskOptions};
 use crate::task::Task;
@@ -129,6 +131,8 @@ pub struct StaticFn<A, R> {
     spawn: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
     spawn_remote: fn(TaskOptions, &'static StaticEntry, A) -> Task<R>,
     call: StaticCall<A, R>,
+    encode: fn(&A, &mut Vec<u8>) -> Result<(), String>,
+    decode: fn(&[u8]) -> Result<R, String>,
 }
 
 /// The child's side of a static fn: decodes `A`, calls the fn, encodes its result.
@@ -151,6 +155,8 @@ where
         spawn: spawn_static::<A, R>,
         spawn_remote: spawn_remote::<A, R>,
         call: call::<A, R>,
+        encode: crate::process_pool::protocol::encode::<A>,
+        decode: crate::process_pool::protocol::decode::<R>,
     }
 }
 
@@ -158,6 +164,34 @@ impl<A, R> StaticFn<A, R> {
     /// [`spawn_static`].
     pub fn spawn(&self, opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R> {
         (self.spawn)(opts, entry, args)
+    }
+
+    /// [`spawn_static`], again after a failed run: `#[background_task(static, retries = N)]`
+    /// (the arguments are encoded once, each run gets the same bytes).
+    /// `is_failure` comes from [`retryable`](crate::__private::retryable).
+    pub fn spawn_retried(
+        &self,
+        opts: TaskOptions,
+        entry: &'static StaticEntry,
+        args: A,
+        is_failure: fn(&R) -> bool,
+    ) -> Task<R>
+    where
+        R: Send + 'static,
+    {
+        let spec = opts.spec();
+        let mut bytes = Vec::new();
+        // `Serialize` is user code: a panic in it is this call's error.
+        match crate::task::run_catching(|| (self.encode)(&args, &mut bytes)) {
+            Ok(Ok(())) => {
+                spawn::spawn_static_retried(spec, entry, bytes, (self.decode, is_failure))
+            }
+            Ok(Err(e)) => refused(
+                spec,
+                TaskError::Codec(format!("the arguments did not cross: {e}")),
+            ),
+            Err(e) => refused(spec, e),
+        }
     }
 
     /// [`spawn_remote`]: `#[background_task(static, remote)]`.
@@ -169,6 +203,12 @@ impl<A, R> StaticFn<A, R> {
     pub fn call(&self, input: &[u8], out: &mut Vec<u8>, f: fn(A) -> R) -> Result<(), String> {
         (self.call)(input, out, f)
     }
+}
+
+/// A static task that fails before it is sent (its arguments did not encode).
+fn refused<R: Send + 'static>(spec: Spec<'_>, e: TaskError) -> Task<R> {
+    let inner = spec.sup.inner.clone();
+    Task::failed(inner, spec.name, spec.priority, PoolKind::Processes, e)
 }
 
 /// The queue item of a `#[background_worker(static)]` fn.

@@ -113,6 +113,10 @@ pub(crate) enum TaskKey {
     Supervisor,
     Timeout,
     Delay,
+    Retries,
+    Backoff,
+    BackoffMax,
+    Limit,
 }
 
 impl Key for TaskKey {
@@ -123,6 +127,10 @@ impl Key for TaskKey {
         Self::Supervisor,
         Self::Timeout,
         Self::Delay,
+        Self::Retries,
+        Self::Backoff,
+        Self::BackoffMax,
+        Self::Limit,
     ];
 
     fn spec(self) -> Spec {
@@ -133,6 +141,10 @@ impl Key for TaskKey {
             Self::Supervisor => SUPERVISOR,
             Self::Timeout => spec("timeout", Form::Duration, "timeout = 5"),
             Self::Delay => spec("delay", Form::Duration, "delay = 5"),
+            Self::Retries => spec("retries", Form::Count, "retries = 3"),
+            Self::Backoff => spec("backoff", Form::Duration, "backoff = 0.5"),
+            Self::BackoffMax => spec("backoff_max", Form::Duration, "backoff_max = 60"),
+            Self::Limit => spec("limit", Form::Count, "limit = 1"),
         }
     }
 }
@@ -244,6 +256,14 @@ pub(crate) struct TaskArgs {
     pub(crate) timeout: Option<Given<DurationValue>>,
     /// `delay = SECS | EXPR`.
     pub(crate) delay: Option<Given<DurationValue>>,
+    /// `retries = N | EXPR`.
+    pub(crate) retries: Option<Given<CountValue>>,
+    /// `backoff = SECS | EXPR` (which needs `retries`).
+    pub(crate) backoff: Option<Given<DurationValue>>,
+    /// `backoff_max = SECS | EXPR` (which needs `retries`).
+    pub(crate) backoff_max: Option<Given<DurationValue>>,
+    /// `limit = N | EXPR`.
+    pub(crate) limit: Option<Given<CountValue>>,
 }
 
 impl Options for TaskArgs {
@@ -257,6 +277,10 @@ impl Options for TaskArgs {
             TaskKey::Supervisor => option.value(&mut self.supervisor, any_expr),
             TaskKey::Timeout => option.value(&mut self.timeout, duration_value),
             TaskKey::Delay => option.value(&mut self.delay, duration_value),
+            TaskKey::Retries => option.value(&mut self.retries, count_value),
+            TaskKey::Backoff => option.value(&mut self.backoff, duration_value),
+            TaskKey::BackoffMax => option.value(&mut self.backoff_max, duration_value),
+            TaskKey::Limit => option.value(&mut self.limit, count_value),
         }
     }
 }

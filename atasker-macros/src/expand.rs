@@ -113,7 +113,7 @@ use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::{Expr, FnArg, Pat, PatIdent, ReturnType, Token, Type};
 
-use crate::args::{self, DurationValue, TaskArgs, WorkerArgs};
+use crate::args::{self, CountValue, DurationValue, TaskArgs, WorkerArgs};
 use crate::ctxt::Ctxt;
 use crate::item::{self, WorkerItem};
 use crate::model::{Executor, FnKind, Task, Worker};
@@ -276,6 +276,18 @@ fn optional(value: Option<impl ToTokens>) -> TokenStream {
     match value {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),
+    }
+}
+
+/// A `N | EXPR` value: the literal, or the expression as written.
+fn count(value: &CountValue) -> TokenStream {
+    match value {
+        CountValue::Literal { n, span } => {
+            let mut n = Literal::u64_unsuffixed(*n);
+            n.set_span(*span);
+            n.to_token_stream()
+        }
+        CountValue::Expr(expr) => quote!(#expr),
     }
 }
 

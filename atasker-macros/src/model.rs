@@ -61,6 +61,14 @@ pub(crate) struct TaskOptions {
     pub(crate) timeout: Option<DurationValue>,
     /// `delay = SECS | EXPR`.
     pub(crate) delay: Option<DurationValue>,
+    /// `retries = N | EXPR`.
+    pub(crate) retries: Option<CountValue>,
+    /// `backoff = SECS | EXPR`.
+    pub(crate) backoff: Option<DurationValue>,
+    /// `backoff_max = SECS | EXPR`.
+    pub(crate) backoff_max: Option<DurationValue>,
+    /// `limit = N | EXPR`.
+    pub(crate) limit: Option<CountValue>,
 }
 
 impl From<&TaskArgs> for TaskOptions {
@@ -72,6 +80,10 @@ impl From<&TaskArgs> for TaskOptions {
             supervisor: valid(&args.supervisor),
             timeout: valid(&args.timeout),
             delay: valid(&args.delay),
+            retries: valid(&args.retries),
+            backoff: valid(&args.backoff),
+            backoff_max: valid(&args.backoff_max),
+            limit: valid(&args.limit),
         }
     }
 }

@@ -189,6 +189,38 @@ fn task_delay_seconds_and_expression() {
 }
 
 #[test]
+fn task_retries_and_limit() {
+    insta::assert_snapshot!(task(
+        quote!(retries = 3, backoff = 0.5, limit = 2),
+        quote!(
+            fn fetch(url: String, tries: u8) -> Result<String, String> {
+                get(&url, tries)
+            }
+        ),
+    ));
+}
+
+#[test]
+fn async_and_static_task_retries() {
+    insta::assert_snapshot!(task(
+        quote!(retries = n(), backoff_max = Duration::from_secs(5)),
+        quote!(
+            async fn fetch(url: String) -> Result<String, String> {
+                get(&url).await
+            }
+        ),
+    ));
+    insta::assert_snapshot!(task(
+        quote!(static, retries = 2, limit = LIMIT),
+        quote!(
+            fn render(job: Job) -> Result<Vec<u8>, String> {
+                draw(job)
+            }
+        ),
+    ));
+}
+
+#[test]
 fn all_options() {
     insta::assert_snapshot!(task(
         quote!(
@@ -653,7 +685,8 @@ fn signature_rules() {
 #[test]
 fn option_errors() {
     let valid = "valid options: `static`, `remote`, `priority = EXPR`, `supervisor = EXPR`, \
-                 `timeout = SECS | EXPR`, `delay = SECS | EXPR`";
+                 `timeout = SECS | EXPR`, `delay = SECS | EXPR`, `retries = N`, \
+                 `backoff = SECS | EXPR`, `backoff_max = SECS | EXPR`, `limit = N`";
     let cases = [
         (quote!(prio = 1), format!("`#[background_task]` has no option `prio`; {valid}")),
         (quote!(a::b), format!("`#[background_task]` has no option `a::b`; {valid}")),
@@ -675,6 +708,14 @@ fn option_errors() {
         (quote!(timeout = 5ms), "`#[background_task]` reads `timeout` as seconds and does not know the suffix `ms`; write a plain number of seconds such as `timeout = 0.5`, or a `Duration` such as `timeout = Duration::from_millis(500)`".to_owned()),
         (quote!(timeout = 1e300), "`#[background_task]` cannot hold this many seconds in `timeout`; write a smaller number".to_owned()),
         (quote!(timeout = 18446744073709551615), "`#[background_task]` cannot hold this many seconds in `timeout`; write a smaller number".to_owned()),
+        (quote!(retries), "`#[background_task]` needs a value for `retries`; write `retries = 3`".to_owned()),
+        (quote!(retries = 0), "`#[background_task]` expects `retries` to be a whole number of at least 1, not 0; write for example `retries = 100`".to_owned()),
+        (quote!(retries = 1.5), "`#[background_task]` expects `retries` to be a whole number of at least 1; write for example `retries = 100`".to_owned()),
+        (quote!(limit = 0), "`#[background_task]` expects `limit` to be a whole number of at least 1, not 0; write for example `limit = 100`".to_owned()),
+        (quote!(limit = "one"), "`#[background_task]` expects `limit` to be a whole number of at least 1; write for example `limit = 100`".to_owned()),
+        (quote!(backoff = 1), "`#[background_task]`: `backoff` sets the wait between retries, so it needs `retries`; add `retries = 3` (for example) or remove `backoff`".to_owned()),
+        (quote!(backoff_max = 60), "`#[background_task]`: `backoff_max` sets the wait between retries, so it needs `retries`; add `retries = 3` (for example) or remove `backoff_max`".to_owned()),
+        (quote!(retries = 2, backoff = "1s"), "`#[background_task]` expects `backoff` to be a number of seconds or a `Duration`, not a string; write `backoff = 5` or `backoff = Duration::from_millis(500)`".to_owned()),
     ];
     assert_errors_on_plain_fn(error, cases);
 }
@@ -682,7 +723,8 @@ fn option_errors() {
 #[test]
 fn remote_errors() {
     let valid = "valid options: `static`, `remote`, `priority = EXPR`, `supervisor = EXPR`, \
-                 `timeout = SECS | EXPR`, `delay = SECS | EXPR`";
+                 `timeout = SECS | EXPR`, `delay = SECS | EXPR`, `retries = N`, \
+                 `backoff = SECS | EXPR`, `backoff_max = SECS | EXPR`, `limit = N`";
     let needs_static = "`#[background_task(remote)]` runs the task on another host, so it must \
                         be `static` (owned serde arguments and result): write \
                         `#[background_task(static, remote)]`";
@@ -701,6 +743,8 @@ fn remote_errors() {
         (quote!(remote, static), quote!(fn f(x: &str) {}), format!("{remote} cannot take a reference: arguments and results are sent to another process; use an owned type such as `String`")),
         (quote!(static, remote), quote!(fn f<T>(x: T) {}), format!("{remote} cannot be used on a generic fn: a process task needs concrete types; remove the generic parameters and name the types")),
         (quote!(static, remote), quote!(fn f(&self) {}), format!("{remote} cannot be used on a method: tasks are free functions; remove `self` and take what you need as an ordinary argument")),
+        (quote!(static, remote, retries = 3), quote!(fn f() -> Result<(), String> { Ok(()) }), format!("{remote}: `retries` is for tasks of this host; a remote task's `retries` would have to live in Redis, which atasker does not do yet; remove `retries` or `remote`")),
+        (quote!(static, remote, limit = 1), quote!(fn f() {}), format!("{remote}: `limit` is for tasks of this host; a remote task's `limit` would have to live in Redis, which atasker does not do yet; remove `limit` or `remote`")),
     ];
     assert_errors(error, cases);
 }

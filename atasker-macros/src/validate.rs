@@ -29,6 +29,7 @@ use crate::model::{FnKind, Task};
 pub(crate) fn task(args: &TaskArgs, task: &Task, cx: &mut Ctxt) {
     let sig = &task.func.sig;
     check_remote_is_static(args, sig, cx);
+    check_retry_options(args, cx);
     let remote = task.options.remote.is_some();
     let attr = match task.kind {
         FnKind::Static if remote => cx.attr_with("static, remote"),
@@ -71,6 +72,43 @@ fn check_remote_is_static(args: &TaskArgs, sig: &Signature, cx: &mut Ctxt) {
             cx.attr_with("remote"),
         ),
     );
+}
+
+/// `backoff` and `backoff_max` shape the waits between retries: they need
+/// `retries`. A remote task's retries and limits live in Redis, which this
+/// release does not do yet: `retries` and `limit` are for local tasks.
+fn check_retry_options(args: &TaskArgs, cx: &mut Ctxt) {
+    if args.retries.is_none() {
+        for (given, key) in [
+            (&args.backoff, "backoff"),
+            (&args.backoff_max, "backoff_max"),
+        ] {
+            if let Some(given) = given {
+                let message = format!(
+                    "{}: `{key}` sets the wait between retries, so it needs `retries`; add \
+                     `retries = 3` (for example) or remove `{key}`",
+                    cx.attr(),
+                );
+                cx.error(given.key, message);
+            }
+        }
+    }
+    if args.remote.is_none() {
+        return;
+    }
+    for (given, key) in [
+        (args.retries.as_ref().map(|g| g.key), "retries"),
+        (args.limit.as_ref().map(|g| g.key), "limit"),
+    ] {
+        if let Some(span) = given {
+            let message = format!(
+                "{}: `{key}` is for tasks of this host; a remote task's `{key}` would have to \
+                 live in Redis, which atasker does not do yet; remove `{key}` or `remote`",
+                cx.attr_with("static, remote"),
+            );
+            cx.error(span, message);
+        }
+    }
 }
 
 /// Removes every `#[other]` attribute (matched by the last segment of its

@@ -524,6 +524,7 @@
 //! |---|---|---|
 //! | `atasker_tasks_submitted_total` | counter | `pool`, `priority`, `task` |
 //! | `atasker_tasks_total` | counter | `pool`, `priority`, `outcome`, `task` |
+//! | `atasker_tasks_retried_total` | counter | `pool`, `priority`, `task` |
 //! | `atasker_task_duration_seconds` | histogram | `pool`, `priority`, `task` |
 //! | `atasker_queue_wait_seconds` | histogram | `pool`, `priority` |
 //! | `atasker_tasks_running`, `atasker_tasks_queued` | gauge | `pool`, `priority` |
@@ -604,7 +605,8 @@ pub use atasker_core::{
     WorkerStats,
 };
 pub use atasker_core::{
-    CollectionResults, FunctionCollection, LockGuard, LockInfo, LockTimeout, Locker, TaskCollection,
+    CollectionResults, FunctionCollection, LockGuard, LockInfo, LockTimeout, Locker, NoRetry,
+    Retryable, TaskCollection, WithRetry,
 };
 pub use atasker_macros::{background_task, background_worker};
 

@@ -52,6 +52,18 @@ fn a_scrape_matches_stats() {
     assert!(w.start());
     wait_until("three runs", || w.stats().runs >= 3);
     w.stop();
+    // A task run three times: three runs, two retries.
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = runs.clone();
+    let retried = (sup.task().name("m::flaky").retries(2))
+        .backoff(Duration::from_millis(1))
+        .spawn(
+            move || match seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 | 1 => Err("busy"),
+                n => Ok(n),
+            },
+        );
+    assert_eq!(retried.wait(), Ok(Ok(2)));
     // A static task in the global supervisor's process pool.
     assert_eq!(square(7).wait(), Ok(49));
 
@@ -91,6 +103,18 @@ fn a_scrape_matches_stats() {
         ],
     );
     assert_eq!(submitted, Some(5.0));
+    let retries = value(
+        &m,
+        "atasker_tasks_retried_total",
+        &[
+            ("supervisor", "scraped"),
+            ("pool", "threads"),
+            ("priority", "normal"),
+            ("task", "m::flaky"),
+        ],
+    );
+    assert_eq!(retries, Some(stats.tasks["m::flaky"].retried as f64));
+    assert_eq!(retries, Some(2.0));
     // Durations are histograms (with buckets), counted once per task that ran.
     let runs = value(
         &m,

@@ -319,3 +319,29 @@ fn a_static_queue_worker_processes_every_item() {
         assert!(errors.iter().any(|e| e.contains(&text)), "{errors:?}");
     }
 }
+
+// ---- retries ----
+
+/// Counts its runs in the file `path` (children share no memory with the test): fails
+/// (an `Err`, then a panic) until its third run.
+#[background_task(static, retries = 4, backoff = 0.01, supervisor = plant())]
+fn flaky_in_a_child(path: String) -> Result<u32, String> {
+    let n = std::fs::read_to_string(&path).map_or(0, |s| s.trim().parse().unwrap_or(0)) + 1;
+    std::fs::write(&path, n.to_string()).map_err(|e| e.to_string())?;
+    match n {
+        1 => Err("first run fails".into()),
+        2 => panic!("second run panics"),
+        n => Ok(n),
+    }
+}
+
+#[test]
+fn a_static_task_with_retries_runs_again_in_a_child_until_it_succeeds() {
+    let path = std::env::temp_dir().join(format!("atasker-retry-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let path = path.to_string_lossy().into_owned();
+    assert_eq!(flaky_in_a_child(path.clone()).wait(), Ok(Ok(3)));
+    let _ = std::fs::remove_file(&path);
+    let name = "process_macro::flaky_in_a_child";
+    assert_eq!(plant().stats().tasks[name].retried, 2);
+}

@@ -215,6 +215,8 @@ fn the_global_supervisor_runs_static_tasks() {
         timeout: None,
         delay: None,
         supervisor: None,
+        limit: None,
+        retry: None,
     };
     assert_eq!(double(opts, 5).wait(), Ok(10));
 }

@@ -35,6 +35,8 @@ fn task_options(opts: &WorkerOptions) -> TaskOptions {
         timeout: None,
         delay: None,
         supervisor: opts.supervisor,
+        limit: None,
+        retry: None,
     }
 }
 

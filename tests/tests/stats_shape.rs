@@ -84,6 +84,7 @@ fn the_stats_json_has_a_stable_shape() {
         "completed",
         "failed",
         "cancelled",
+        "retried",
         "max_wait",
     ]);
     for pool in ["threads", "processes", "coroutines", "remote"] {
@@ -110,6 +111,7 @@ fn the_stats_json_has_a_stable_shape() {
         "failed",
         "timed_out",
         "cancelled",
+        "retried",
         "mean_duration",
         "max_duration",
         "mean_wait",

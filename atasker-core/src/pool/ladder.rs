@@ -6,9 +6,19 @@
 //! the FIFO queue of its priority; when a slot frees, queues are served highest first. The
 //! ladder keeps one invariant after every call: a queue is non-empty only while its priority's
 //! cap is reached, so a lower priority can never start before a higher one that waits.
+//!
+//! Per-name limits (`limit = N`, counted in [`PerName`]) bend that invariant one way: a job
+//! whose name runs its limit is *blocked*: it stays queued in its place, holding no slot,
+//! while the next eligible job (highest priority first, FIFO within one) starts; once its
+//! name has room (a run of that name ends and its slot is released), it starts first. So
+//! a queue is non-empty while its priority's cap is not reached only if every job in it is
+//! blocked. Jobs without a limit pay one `Option` test for this; the scan past blocked jobs
+//! runs only in a queue that holds limited jobs, and resumes where it stopped (`skip`)
+//! until a count drops.
 
+use super::limits::{Claim, PerName};
 use crate::priority::Priority;
-use crate::task::{Header, TaskInfo};
+use crate::task::{Header, TaskInfo, QUEUED};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -56,11 +66,20 @@ impl Limits {
 
 pub(crate) struct Ladder<J> {
     limits: Limits,
-    queues: [VecDeque<Queued<J>>; 3],
+    /// One FIFO queue per priority, by [`Priority::index`]: CRITICAL's holds only jobs
+    /// blocked by their names' limits (it is admitted at once otherwise).
+    queues: [VecDeque<Queued<J>>; 4],
     busy: usize,
     /// How many entries at the head of each queue fired the warning / the critical hook.
-    warned: [usize; 3],
-    critical: [usize; 3],
+    warned: [usize; 4],
+    critical: [usize; 4],
+    /// The running count of every limited name.
+    names: PerName,
+    /// How many jobs with a limit each queue holds (0: it is served without a scan).
+    limited: [usize; 4],
+    /// How many entries at the head of each queue are known blocked by their names'
+    /// limits (where the last scan stopped): valid until a count drops, which resets it.
+    skip: [usize; 4],
 }
 
 /// What the watchdog found in one scan.
@@ -78,8 +97,11 @@ impl<J: super::PoolJob> Ladder<J> {
             limits,
             queues: Default::default(),
             busy: 0,
-            warned: [0; 3],
-            critical: [0; 3],
+            warned: [0; 4],
+            critical: [0; 4],
+            names: PerName::default(),
+            limited: [0; 4],
+            skip: [0; 4],
         }
     }
 
@@ -87,50 +109,89 @@ impl<J: super::PoolJob> Ladder<J> {
         self.busy
     }
 
+    /// Every queued job, blocked ones included.
     pub(crate) fn queued(&self) -> usize {
         self.queues.iter().map(VecDeque::len).sum()
     }
 
-    /// Offers a job. `Some(job)`: admitted, it holds a slot and is running; `None`: queued, or
-    /// dropped because it was cancelled meanwhile.
+    /// The queued jobs that wait for a slot: those of every priority whose cap is reached
+    /// (the others are blocked by their names' limits only, see the module's doc). Without
+    /// limits, every queued job.
+    pub(crate) fn waiting(&self) -> usize {
+        [Priority::High, Priority::Normal, Priority::Low]
+            .into_iter()
+            .filter(|&p| self.busy >= self.limits.cap(p))
+            .map(|p| self.queues[p.index()].len())
+            .sum()
+    }
+
+    /// Offers a job. `Some(job)`: admitted, it holds a slot and is running; `None`: queued
+    /// (every slot its priority may use is busy, or its name runs its limit), or dropped
+    /// because it was cancelled meanwhile.
     pub(crate) fn submit(&mut self, job: J) -> Option<J> {
-        let p = job.header().priority;
-        if self.busy < self.limits.cap(p) {
-            if job.header().try_start(None) {
+        let h = job.header();
+        let p = h.priority;
+        if self.busy < self.limits.cap(p) && self.names.has_room(h) {
+            if h.try_start(None) {
                 self.busy += 1;
+                self.names.started(h);
                 return Some(job);
             }
             return None;
         }
-        self.queues[p.index()].push_back(Queued {
+        let q = Queued {
             job,
             at: Instant::now(),
-        });
+        };
+        self.push(p.index(), q, false);
         None
     }
 
-    /// Frees one slot.
-    pub(crate) fn release(&mut self) {
+    /// Frees the slot of a run that ended; `claim` is what its job left (see [`Claim`]): its
+    /// name's count drops.
+    pub(crate) fn release(&mut self, claim: Claim) {
         debug_assert!(self.busy > 0);
         self.busy -= 1;
+        if self.names.ended(claim) {
+            self.skip = [0; 4];
+        }
     }
 
-    /// The next queued job that may start now, highest priority first; it holds a slot.
+    /// Looks again at the runs taken inline (see [`PerName::prune`]). `true` if a count
+    /// dropped: blocked jobs may start now, and the caller should ask [`next`](Ladder::next)
+    /// before it offers a new job, so that they start first. Nothing to do (and `false`)
+    /// while no inline run of a limited task is counted.
+    pub(crate) fn refresh(&mut self) -> bool {
+        let dropped = self.names.prune();
+        if dropped {
+            self.skip = [0; 4];
+        }
+        dropped
+    }
+
+    /// The next queued job that may start now, highest priority first (FIFO within one,
+    /// past the jobs blocked by their names' limits); it holds a slot.
     pub(crate) fn next(&mut self) -> Option<J> {
-        for p in [Priority::High, Priority::Normal, Priority::Low] {
+        self.refresh();
+        for p in [
+            Priority::Critical,
+            Priority::High,
+            Priority::Normal,
+            Priority::Low,
+        ] {
             let i = p.index();
             while self.busy < self.limits.cap(p) {
-                let Some(q) = self.queues[i].pop_front() else {
+                let Some(q) = self.first_eligible(i).and_then(|k| self.remove_at(i, k)) else {
                     break;
                 };
-                self.warned[i] = self.warned[i].saturating_sub(1);
-                self.critical[i] = self.critical[i].saturating_sub(1);
-                if q.job.header().try_start(Some(q.at)) {
+                let h = q.job.header();
+                if h.try_start(Some(q.at)) {
                     self.busy += 1;
+                    self.names.started(h);
                     return Some(q.job);
                 }
             }
-            if !self.queues[i].is_empty() {
+            if self.busy >= self.limits.cap(p) {
                 // This priority waits, so every lower one (with a smaller cap) waits too.
                 return None;
             }
@@ -138,21 +199,80 @@ impl<J: super::PoolJob> Ladder<J> {
         None
     }
 
+    /// Where the first job of queue `i` that may start is: one not blocked by its name's
+    /// limit, or a cancelled one (for the caller to drop). `None`: the queue is empty, or
+    /// every job in it is blocked. Scans only a queue that holds limited jobs, from where
+    /// the last scan stopped.
+    fn first_eligible(&mut self, i: usize) -> Option<usize> {
+        let q = &self.queues[i];
+        if self.limited[i] == 0 {
+            return (!q.is_empty()).then_some(0);
+        }
+        let mut k = self.skip[i];
+        while let Some(e) = q.get(k) {
+            let h = e.job.header();
+            if h.state() != QUEUED || self.names.has_room(h) {
+                break;
+            }
+            k += 1;
+        }
+        self.skip[i] = k;
+        (k < q.len()).then_some(k)
+    }
+
+    /// Puts `q` at the back of queue `i`, or with `front` at its head.
+    fn push(&mut self, i: usize, q: Queued<J>, front: bool) {
+        if q.job.header().limit.is_some() {
+            self.limited[i] += 1;
+        }
+        if front {
+            // Whatever the scan knew of the head is off by one now.
+            self.skip[i] = 0;
+            self.queues[i].push_front(q);
+        } else {
+            self.queues[i].push_back(q);
+        }
+    }
+
+    /// Takes entry `k` out of queue `i`, keeping right what counts entries at the queue's
+    /// head (the watchdog's marks, the blocked ones skipped) and its limited jobs.
+    fn remove_at(&mut self, i: usize, k: usize) -> Option<Queued<J>> {
+        let q = self.queues[i].remove(k)?;
+        for mark in [
+            &mut self.warned[i],
+            &mut self.critical[i],
+            &mut self.skip[i],
+        ] {
+            if k < *mark {
+                *mark -= 1;
+            }
+        }
+        if q.job.header().limit.is_some() {
+            self.limited[i] -= 1;
+        }
+        Some(q)
+    }
+
     /// The queued job that [`next`](Ladder::next) would start if one busy slot freed, taken
     /// out of its queue without a slot and still queued: a process driver sends it ahead to
     /// its child, to start on the slot of the task before it once that one ends (see
-    /// `process_pool/driver.rs`). Highest priority first, reserves respected, as `next`.
+    /// `process_pool/driver.rs`). Highest priority first, reserves respected, as `next`. A
+    /// job with a limit is never taken ahead (its name's count is checked when it starts,
+    /// on a slot of its own): at one, whether it is blocked or not, this stops (`None`).
     pub(crate) fn ahead(&mut self) -> Option<Ahead<J>> {
         let busy = self.busy.saturating_sub(1);
         for p in [Priority::High, Priority::Normal, Priority::Low] {
             let i = p.index();
             if busy < self.limits.cap(p) {
-                while let Some(q) = self.queues[i].pop_front() {
+                while let Some(front) = self.queues[i].front() {
+                    let h = front.job.header();
+                    if h.limit.is_some() && h.state() == QUEUED {
+                        return None;
+                    }
                     let warned = self.warned[i] > 0;
                     let critical = self.critical[i] > 0;
-                    self.warned[i] = self.warned[i].saturating_sub(1);
-                    self.critical[i] = self.critical[i].saturating_sub(1);
-                    if q.job.header().state() == crate::task::QUEUED {
+                    let q = self.remove_at(i, 0)?;
+                    if q.job.header().state() == QUEUED {
                         return Some(Ahead {
                             job: q.job,
                             at: q.at,
@@ -175,7 +295,8 @@ impl<J: super::PoolJob> Ladder<J> {
     pub(crate) fn requeue(&mut self, mut jobs: Vec<Ahead<J>>) {
         jobs.sort_by_key(|a| a.at);
         for a in jobs.into_iter().rev() {
-            // Never CRITICAL (it is never queued); kept anyway, as HIGH.
+            // Never CRITICAL (only a job blocked by its limit queues there, and such a job is
+            // never taken ahead); kept anyway.
             let i = a.job.header().priority.index().min(self.queues.len() - 1);
             for (marks, reported) in [
                 (&mut self.warned[i], a.warned),
@@ -185,10 +306,11 @@ impl<J: super::PoolJob> Ladder<J> {
                     *marks += 1;
                 }
             }
-            self.queues[i].push_front(Queued {
+            let q = Queued {
                 job: a.job,
                 at: a.at,
-            });
+            };
+            self.push(i, q, true);
         }
     }
 
@@ -202,30 +324,30 @@ impl<J: super::PoolJob> Ladder<J> {
 
     /// Takes the queued job of task `h` out of its queue and starts it without a slot (it
     /// runs on a thread that already holds one: a pool thread waiting for it). `None` if it
-    /// is not queued here.
+    /// is not queued here. It ignores `h`'s limit (which is what keeps a nested wait from
+    /// deadlocking: the waiter may hold the name's last room), yet counts it: until it is
+    /// seen finished (see [`PerName::prune`]), it keeps other tasks of its name waiting.
     pub(crate) fn take(&mut self, h: &Header) -> Option<J> {
         let i = h.priority.index();
-        if i >= self.queues.len() {
-            return None;
-        }
-        let k = self.queues[i]
+        let k = (self.queues.get(i)?)
             .iter()
             .position(|q| q.job.header().id == h.id)?;
-        let q = self.queues[i].remove(k)?;
-        // The marks count reported entries at the head of the queue.
-        if k < self.warned[i] {
-            self.warned[i] -= 1;
+        let q = self.remove_at(i, k)?;
+        if !q.job.header().try_start(Some(q.at)) {
+            return None;
         }
-        if k < self.critical[i] {
-            self.critical[i] -= 1;
+        if q.job.header().limit.is_some() {
+            self.names.started_inline(&q.job.control());
         }
-        q.job.header().try_start(Some(q.at)).then_some(q.job)
+        Some(q.job)
     }
 
     /// Takes every queued job out (for a stop deadline).
     pub(crate) fn drain(&mut self) -> Vec<J> {
-        self.warned = [0; 3];
-        self.critical = [0; 3];
+        self.warned = [0; 4];
+        self.critical = [0; 4];
+        self.limited = [0; 4];
+        self.skip = [0; 4];
         self.queues
             .iter_mut()
             .flat_map(|q| q.drain(..).map(|q| q.job))
@@ -240,7 +362,7 @@ impl<J: super::PoolJob> Ladder<J> {
         crit: Duration,
         out: &mut Overdue,
     ) {
-        for i in 0..3 {
+        for i in 0..self.queues.len() {
             let q = &self.queues[i];
             for (mark, limit, list) in [
                 (&mut self.warned[i], warn, &mut out.warnings),
@@ -255,7 +377,7 @@ impl<J: super::PoolJob> Ladder<J> {
                         out.next = Some(out.next.map_or(due, |n| n.min(due)));
                         break;
                     }
-                    if e.job.header().state() == crate::task::QUEUED {
+                    if e.job.header().state() == QUEUED {
                         list.push(e.job.header().info(now - e.at));
                     }
                     *mark += 1;
@@ -264,3 +386,7 @@ impl<J: super::PoolJob> Ladder<J> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "ladder_tests.rs"]
+mod tests;

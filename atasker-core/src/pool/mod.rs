@@ -1,10 +1,10 @@
 //! One pool skeleton for the thread pool and the process pool: tasks admitted by the ladder
-//! (`ladder.rs`) wait in a ready queue served by a crew of lazily started threads
-//! (`crew.rs`), woken one at a time, never more started than there are jobs (the shape of
-//! tokio's blocking pool). A pool's runner ([`Runner`]) supplies how one of its threads runs one
-//! job; the thread pool runs the closure, the process pool's threads (drivers) each hand the
-//! job to their child process, and may take more queued jobs to send ahead to it while it
-//! runs ([`Queue::ahead`]).
+//! (`ladder.rs`; per-name limits counted in `limits.rs`) wait in a ready queue served by a
+//! crew of lazily started threads (`crew.rs`), woken one at a time, never more started than
+//! there are jobs (the shape of tokio's blocking pool). A pool's runner ([`Runner`])
+//! supplies how one of its threads runs one job; the thread pool runs the closure, the
+//! process pool's threads (drivers) each hand the job to their child process, and may take
+//! more queued jobs to send ahead to it while it runs ([`Queue::ahead`]).
 //!
 //! A pool also keeps timers ([`Pool::schedule`]): one idle thread sleeps until the first is
 //! due, then fires it itself (a thread-executor worker's next run starts where the pool's
@@ -13,6 +13,7 @@
 pub(crate) mod crew;
 mod job;
 pub(crate) mod ladder;
+mod limits;
 mod timers;
 
 pub(crate) use job::{CellJob, JobTask, PoolJob};
@@ -24,6 +25,7 @@ use crate::error::TaskError;
 use crate::task::{Control, Header};
 use crew::{Call, Crew};
 use ladder::{Ahead, Ladder, Limits, Overdue};
+use limits::Claim;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -80,7 +82,7 @@ impl<K: Runner> Queue<'_, K> {
         self.0.hint_queued(&st);
     }
 
-    /// Whether some job waits in the ladder (lock-free hint; may be stale).
+    /// Whether some job waits in the ladder for a slot (lock-free hint; may be stale).
     pub(crate) fn queued_hint(&self) -> bool {
         self.0.queued_hint.load(SeqCst) > 0
     }
@@ -95,10 +97,7 @@ impl<K: Runner> Queue<'_, K> {
     pub(crate) fn requeue(&self, jobs: Vec<Ahead<K::Job>>) {
         let mut st = self.0.lock();
         st.ladder.requeue(jobs);
-        while let Some(job) = st.ladder.next() {
-            self.0.dispatch(&mut st, job, 0);
-        }
-        self.0.hint_queued(&st);
+        self.0.refill(&mut st, 0);
     }
 }
 
@@ -134,8 +133,9 @@ struct Shared<K: Runner> {
     state: Mutex<State<K::Job>>,
     /// `ready.len()`, readable without the lock (for threads that linger).
     ready_hint: AtomicUsize,
-    /// `ladder.queued()` as of the last change under the lock (for drivers that look for
-    /// jobs to send ahead without taking the lock).
+    /// `ladder.waiting()` (jobs queued for a slot, not those blocked by their names' limits
+    /// only) as of the last change under the lock (for drivers that look for jobs to send
+    /// ahead, and workers that yield to queued tasks, without taking the lock).
     queued_hint: AtomicUsize,
     work: Condvar,
     /// Signalled when a thread ends.
@@ -198,6 +198,10 @@ impl<K: Runner> Pool<K> {
             job.cancel();
             return false;
         }
+        if st.ladder.refresh() {
+            // Runs taken inline ended unseen: the queued jobs of their names start first.
+            self.shared.refill(&mut st, 0);
+        }
         match st.ladder.submit(job) {
             Some(job) => {
                 // A thread firing a timer of this pool takes the job the timer submits.
@@ -250,7 +254,8 @@ impl<K: Runner> Pool<K> {
         }
     }
 
-    /// Whether some task waits for a slot (lock-free; as of the ladder's last change).
+    /// Whether some task waits for a slot (lock-free; as of the ladder's last change). Tasks
+    /// blocked only by their names' limits do not count: a slot freed would not start them.
     pub(crate) fn has_queued(&self) -> bool {
         self.shared.queued_hint.load(SeqCst) > 0
     }
@@ -262,7 +267,8 @@ impl<K: Runner> Pool<K> {
 
     /// Takes the queued task `h` out of the ladder for the calling pool thread to run: it
     /// holds a slot and waits for `h`, so `h` takes no new slot, and every other queued task
-    /// keeps its place. `None` if `h` is not queued here, or the caller is no thread of ours.
+    /// keeps its place. `h`'s limit does not hold it back (see [`Ladder::take`]). `None` if
+    /// `h` is not queued here, or the caller is no thread of ours.
     pub(crate) fn take_queued(&self, h: &Header) -> Option<K::Job> {
         if !self.is_current() {
             return None;
@@ -366,7 +372,7 @@ impl<K: Runner> Shared<K> {
         let name = format!("{}-{n}", self.name);
         if let Err(e) = st.crew.start(K::THREAD, name, move || shared.serve()) {
             if let Some(job) = st.ready.pop_back() {
-                st.ladder.release();
+                st.ladder.release(Claim::of(job.header()));
                 job.fail(TaskError::Unavailable(e));
             }
         }
@@ -417,9 +423,10 @@ impl<K: Runner> Shared<K> {
                 self.ready_hint.store(st.ready.len(), SeqCst);
                 lingered = false;
                 drop(st);
+                let claim = Claim::of(job.header());
                 self.runner.run(&mut local, job, &Queue(&self));
                 st = self.lock();
-                self.release_and_refill(&mut st);
+                self.release_and_refill(&mut st, claim);
                 continue;
             }
             if st.shutdown.is_some() {
@@ -444,19 +451,26 @@ impl<K: Runner> Shared<K> {
         std::mem::forget(replace);
     }
 
-    /// Frees the slot of a finished job and restores the ladder's invariant: starts every
-    /// queued job the freed slot allows.
-    fn release_and_refill(self: &Arc<Self>, st: &mut State<K::Job>) {
-        st.ladder.release();
+    /// Frees the slot of a finished job, whose `claim` counted it for its name's limit, and
+    /// restores the ladder's invariant: starts every queued job the freed slot allows.
+    fn release_and_refill(self: &Arc<Self>, st: &mut State<K::Job>, claim: Claim) {
+        st.ladder.release(claim);
+        self.refill(st, 1);
+    }
+
+    /// Starts every queued job the ladder allows now (`me` as for [`dispatch`]).
+    ///
+    /// [`dispatch`]: Shared::dispatch
+    fn refill(self: &Arc<Self>, st: &mut State<K::Job>, me: usize) {
         while let Some(job) = st.ladder.next() {
-            self.dispatch(st, job, 1);
+            self.dispatch(st, job, me);
         }
         self.hint_queued(st);
     }
 
-    /// Publishes how many jobs the ladder queues (see `queued_hint`).
+    /// Publishes how many jobs wait in the ladder for a slot (see `queued_hint`).
     fn hint_queued(&self, st: &State<K::Job>) {
-        self.queued_hint.store(st.ladder.queued(), SeqCst);
+        self.queued_hint.store(st.ladder.waiting(), SeqCst);
     }
 
     /// Fires the first timer if it is due, without the lock; the job it submits is counted

@@ -480,6 +480,8 @@ mod tests {
             timeout: None,
             delay: None,
             supervisor: Some(sup),
+            limit: None,
+            retry: None,
         };
         assert_eq!(late_ran(opts).wait(), Ok(true));
         sup.stop();

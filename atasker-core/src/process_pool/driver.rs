@@ -114,12 +114,15 @@ impl Default for Driver {
 
 impl Processes {
     /// Runs one admitted job on the driver's child (starting one if needed), with queued
-    /// jobs taken ahead while the child is busy; returns once none is left.
+    /// jobs taken ahead while the child is busy; returns once none is left. A job with a
+    /// limit (`limit = N`) runs alone: its slot, whose release drops its name's count, is
+    /// lent to no job behind it.
     pub(super) fn run_job(&self, d: &mut Driver, job: Job, queue: &Queue<'_, Self>) {
         self.enlist(d);
         if job.header().state() != RUNNING {
             return; // cancelled while it waited for a driver
         }
+        let alone = job.header().limit.is_some();
         let head = Entry::head(job, &d.hints);
         {
             let _span = span(head.header()).entered();
@@ -134,7 +137,7 @@ impl Processes {
                     return;
                 }
             }
-            let top = self.take_ahead(d, queue);
+            let top = (!alone).then(|| self.take_ahead(d, queue)).flatten();
             let written = self.write(d);
             if let Some(top) = top {
                 // A driver that looked at the windows before these landed may idle.

@@ -37,6 +37,8 @@ struct CounterStripe {
     cancelled_queued: AtomicU64,
     /// Cancelled while running.
     cancelled_running: AtomicU64,
+    /// Runs that failed and were followed by another run (a retry).
+    retried: AtomicU64,
     max_wait_ns: AtomicU64,
 }
 
@@ -103,6 +105,7 @@ impl Counters {
             completed,
             failed,
             cancelled: cancelled_queued + cancelled_running,
+            retried: self.sum(|s| &s.retried),
             max_wait: Duration::from_nanos(max_wait_ns),
         }
     }
@@ -296,6 +299,11 @@ impl StatsCells {
         .fetch_add(1, SeqCst);
     }
 
+    /// A run of a task of `pool` and `p` failed and the task will run again.
+    pub(crate) fn retried(&self, pool: PoolKind, p: Priority) {
+        self.at(pool, p).mine().retried.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, pool: PoolKind) -> PoolStats {
         let s = |p: Priority| self.at(pool, p).snapshot();
         PoolStats {
@@ -329,6 +337,7 @@ struct Stripe {
     failed: AtomicU64,
     timed_out: AtomicU64,
     cancelled: AtomicU64,
+    retried: AtomicU64,
     runs: AtomicU64,
     run_ns: AtomicU64,
     max_run_ns: AtomicU64,
@@ -373,6 +382,11 @@ impl NameCells {
         }
     }
 
+    /// A run of a task of this name failed and the task will run again.
+    pub(crate) fn retried(&self) {
+        self.stripe().retried.fetch_add(1, Relaxed);
+    }
+
     fn snapshot(&self) -> TaskStats {
         let sum = |f: fn(&Stripe) -> &AtomicU64| -> u64 {
             self.stripes.iter().map(|s| f(s).load(Relaxed)).sum()
@@ -390,6 +404,7 @@ impl NameCells {
             failed: sum(|s| &s.failed),
             timed_out: sum(|s| &s.timed_out),
             cancelled: sum(|s| &s.cancelled),
+            retried: sum(|s| &s.retried),
             mean_duration: mean(sum(|s| &s.run_ns), sum(|s| &s.runs)),
             max_duration: Duration::from_nanos(max(|s| &s.max_run_ns)),
             mean_wait: mean(sum(|s| &s.wait_ns), sum(|s| &s.waits)),

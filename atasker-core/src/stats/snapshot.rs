@@ -34,6 +34,10 @@ pub struct PriorityStats {
     pub failed: u64,
     /// Tasks cancelled.
     pub cancelled: u64,
+    /// Runs that failed and were followed by another run of the same task (`retries`).
+    /// Each run counts as a task above: a task run three times counts 3 in `submitted`
+    /// (and in the outcomes) and 2 here.
+    pub retried: u64,
     /// The longest time a task waited in the queue; serialized as seconds (`f64`).
     #[serde(serialize_with = "secs")]
     pub max_wait: Duration,
@@ -92,6 +96,7 @@ impl PoolStats {
                 completed: a.completed + b.completed,
                 failed: a.failed + b.failed,
                 cancelled: a.cancelled + b.cancelled,
+                retried: a.retried + b.retried,
                 max_wait: a.max_wait.max(b.max_wait),
             })
     }
@@ -177,6 +182,9 @@ pub struct TaskStats {
     pub timed_out: u64,
     /// Tasks cancelled.
     pub cancelled: u64,
+    /// Runs that failed and were followed by another run (`retries`); each run counts as
+    /// a task in the outcomes above.
+    pub retried: u64,
     /// The mean time from start to end.
     #[serde(serialize_with = "secs")]
     pub mean_duration: Duration,

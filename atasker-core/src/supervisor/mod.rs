@@ -20,8 +20,8 @@ pub use builder::SupervisorBuilder;
 pub(crate) use builder::*;
 pub(crate) use client::Client;
 pub(crate) use shutdown::*;
-pub use spawn::TaskBuilder;
 pub(crate) use spawn::*;
+pub use spawn::{NoRetry, Retryable, TaskBuilder, WithRetry};
 pub(crate) use watchdog::*;
 
 use crate::error::{BuildError, TaskError};

@@ -8,6 +8,7 @@ use crate::kind::{Outcome, PoolKind};
 use crate::error::TaskError;
 use crate::priority::Priority;
 use crate::stats::NameRef;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
@@ -33,6 +34,8 @@ pub(crate) struct Header {
     pub(crate) priority: Priority,
     pub(crate) pool: PoolKind,
     pub(crate) timeout: Option<Duration>,
+    /// At most this many tasks of its name run at once in its pool (`limit = N`).
+    pub(crate) limit: Option<NonZeroU32>,
     state: AtomicU8,
     /// Whether the supervisor's table of live coroutines and delayed tasks holds this task.
     pub(crate) tracked: AtomicBool,
@@ -56,6 +59,7 @@ pub(crate) struct NewTask {
     pub(crate) priority: Priority,
     pub(crate) pool: PoolKind,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) limit: Option<NonZeroU32>,
     pub(crate) by_name: NameRef,
 }
 
@@ -207,6 +211,11 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// another of its own pool): marks `h` as awaited there, and takes it out of the queue
     /// for this thread to run, if it is queued already.
     fn take_queued_here(&self, h: &Header) -> Option<Box<dyn FnOnce() + Send>>;
+    /// Whether a task's end is logged when its result is set (not where the runs behind one
+    /// handle log their own ends: a retried task's).
+    fn logs_end(&self) -> bool {
+        true
+    }
 }
 
 /// Disarms a deadline timer when dropped (the task finished first).
@@ -261,6 +270,7 @@ impl<T: Send + 'static> TaskCell<T> {
                 priority: task.priority,
                 pool: task.pool,
                 timeout: task.timeout,
+                limit: task.limit,
                 state: AtomicU8::new(state),
                 tracked: AtomicBool::new(false),
                 sup: task.sup,
@@ -290,7 +300,9 @@ impl<T: Send + 'static> TaskCell<T> {
             drop_contained(result);
             return false;
         };
-        self.header.log_end(&result, ran);
+        if self.header.sup.logs_end() {
+            self.header.log_end(&result, ran);
+        }
         let mut answer = self.lock();
         if matches!(*answer, Answer::Detached) {
             drop(answer);

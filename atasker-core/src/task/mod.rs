@@ -135,6 +135,15 @@ impl<T: Send + 'static> Task<T> {
         }
     }
 
+    /// What the pools and the supervisor may do with this task, if it has a cell (a plain
+    /// coroutine has none).
+    pub(crate) fn control(&self) -> Option<Arc<dyn Control>> {
+        match &self.repr {
+            Repr::Cell(cell) => Some(cell.clone()),
+            Repr::Joined(_) => None,
+        }
+    }
+
     /// A task that has already failed with `err` (used when the supervisor refuses work).
     pub(crate) fn failed(
         sup: Arc<dyn Owner>,
@@ -149,6 +158,7 @@ impl<T: Send + 'static> Task<T> {
             priority,
             pool,
             timeout: None,
+            limit: None,
             // A refused task counts nowhere.
             by_name: crate::stats::NameRef::uncounted(),
         };

@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::{ItemFn, Token, Type};
 
-use super::{duration, optional, params, priority, result_type, static_entry};
+use super::{count, duration, optional, params, priority, result_type, static_entry};
 use crate::model::{FnKind, Task};
 
 /// A thread-pool (`fn`) or coroutine (`async fn`) task.
@@ -23,7 +23,7 @@ pub(super) fn task_fn(task: &Task) -> TokenStream {
     // The outer function takes the arguments by name; the inner one keeps the
     // user's patterns.
     let params = params(inputs);
-    let args = params.iter().map(|(name, _)| name);
+    let args: Vec<&Ident> = params.iter().map(|(name, _)| name).collect();
 
     // The spawn call carries the span of the function's name, so that rustc's
     // "cannot be sent between threads safely" and "borrowed data escapes"
@@ -33,6 +33,7 @@ pub(super) fn task_fn(task: &Task) -> TokenStream {
     let options = options(task);
     let span = ident.span();
     let spawn = match task.kind {
+        _ if task.options.retries.is_some() => retried_call(task, &params, options),
         FnKind::Async => {
             let future = quote_spanned!(span=> __atasker_body(#(#args),*));
             quote_spanned!(span=> ::atasker::__private::spawn_async(#options, #future))
@@ -53,6 +54,32 @@ pub(super) fn task_fn(task: &Task) -> TokenStream {
             #spawn
         },
     )
+}
+
+/// The spawn call of a thread-pool or coroutine task with `retries`: each run
+/// gets its own copy of the arguments.
+fn retried_call(task: &Task, params: &[(Ident, &Type)], options: TokenStream) -> TokenStream {
+    let sig = &task.func.sig;
+    let span = sig.ident.span();
+    let retried = match task.kind {
+        FnKind::Async => Ident::new("spawn_async_retried", span),
+        _ => Ident::new("spawn_blocking_retried", span),
+    };
+    let check = retryable(sig);
+    // Each copy carries the span of its argument's type, so that a type
+    // without `Clone` is one error there.
+    let copies = params.iter().map(|(name, ty)| {
+        let span = syn::spanned::Spanned::span(ty);
+        quote_spanned!(span=> ::atasker::__private::RetriedArg::again(&#name))
+    });
+    let closure = quote!(move || __atasker_body(#(#copies),*));
+    let call = quote_spanned!(span=>
+        ::atasker::__private::#retried(#options, __atasker_failure, #closure)
+    );
+    quote! {
+        #check
+        #call
+    }
 }
 
 /// A process-pool (`static`) task: the body is registered in the executable's
@@ -85,12 +112,17 @@ pub(super) fn static_task_fn(task: &Task) -> TokenStream {
         quote!(|(#(#names,)*)| __atasker_body(#(#names),*)),
     );
     let options = options(task);
-    let method = if task.options.remote.is_some() {
-        Ident::new("spawn_remote", span)
+    let spawn = if task.options.remote.is_some() {
+        quote_spanned!(span=> #check.spawn_remote(#options, &__ATASKER_ENTRY, (#(#names,)*)))
+    } else if task.options.retries.is_some() {
+        let failure = retryable(sig);
+        let call = quote_spanned!(span=>
+            #check.spawn_retried(#options, &__ATASKER_ENTRY, (#(#names,)*), __atasker_failure)
+        );
+        quote!(#failure #call)
     } else {
-        Ident::new("spawn", span)
+        quote_spanned!(span=> #check.spawn(#options, &__ATASKER_ENTRY, (#(#names,)*)))
     };
-    let spawn = quote_spanned!(span=> #check.#method(#options, &__ATASKER_ENTRY, (#(#names,)*)));
 
     // Validation leaves a static task no generics.
     outer_fn(
@@ -143,6 +175,32 @@ fn options(task: &Task) -> TokenStream {
     let timeout = optional(task.options.timeout.as_ref().map(duration));
     let delay = optional(task.options.delay.as_ref().map(duration));
     let supervisor = optional(task.options.supervisor.as_ref());
+    let limit = match &task.options.limit {
+        Some(n) => {
+            let n = count(n);
+            quote!(::atasker::__private::limit(#n))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let retry = optional(task.options.retries.as_ref().map(|n| {
+        let n = count(n);
+        let backoff = task
+            .options
+            .backoff
+            .as_ref()
+            .map_or_else(|| quote!(::atasker::__private::Retry::BACKOFF), duration);
+        let backoff_max = task.options.backoff_max.as_ref().map_or_else(
+            || quote!(::atasker::__private::Retry::BACKOFF_MAX),
+            duration,
+        );
+        quote! {
+            ::atasker::__private::Retry {
+                retries: ::atasker::__private::retries(#n),
+                backoff: #backoff,
+                backoff_max: #backoff_max,
+            }
+        }
+    }));
     quote! {
         ::atasker::__private::TaskOptions {
             name: ::core::concat!(::core::module_path!(), "::", #name),
@@ -150,6 +208,21 @@ fn options(task: &Task) -> TokenStream {
             timeout: #timeout,
             delay: #delay,
             supervisor: #supervisor,
+            limit: #limit,
+            retry: #retry,
         }
     }
+}
+
+/// `__atasker_failure`, how a run's failure is told; it checks that a task
+/// with `retries` returns a `Result` (an error points at the return type, or
+/// at the function's name when it has none).
+fn retryable(sig: &syn::Signature) -> TokenStream {
+    let (result, span) = match &sig.output {
+        syn::ReturnType::Default => (quote_spanned!(sig.ident.span()=> ()), sig.ident.span()),
+        syn::ReturnType::Type(_, ty) => (quote!(#ty), syn::spanned::Spanned::span(&**ty)),
+    };
+    quote_spanned!(span=>
+        let __atasker_failure = ::atasker::__private::retryable::<#result>();
+    )
 }

@@ -7,8 +7,7 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::{Attribute, ItemFn, ItemImpl, Signature, Type};
 
-use super::{duration, optional, params, priority, result_type, static_entry};
-use crate::args::CountValue;
+use super::{count, duration, optional, params, priority, result_type, static_entry};
 use crate::item::type_to_string;
 use crate::model::{FnKind, Schedule, Worker, WorkerKind};
 
@@ -78,6 +77,8 @@ fn static_init(func: &ItemFn, constructor: &Ident, options: TokenStream) -> Toke
             timeout: ::core::option::Option::None,
             delay: ::core::option::Option::None,
             supervisor: __atasker_options.supervisor,
+            limit: ::core::option::Option::None,
+            retry: ::core::option::Option::None,
         };
         let __atasker_static = #check;
         #call
@@ -265,7 +266,7 @@ fn worker_options(worker: &Worker, default_name: impl FnOnce() -> String) -> Tok
     let on_error = optional(options.on_error.as_ref());
     let schedule = schedule(&worker.kind);
     let delay_before = optional(options.delay_before.as_ref().map(duration));
-    let capacity = optional(options.capacity.as_ref().map(capacity));
+    let capacity = optional(options.capacity.as_ref().map(count));
     quote! {
         ::atasker::__private::WorkerOptions {
             name: #name,
@@ -299,17 +300,5 @@ fn schedule(kind: &WorkerKind) -> TokenStream {
         WorkerKind::Repeat(Schedule::Loop) | WorkerKind::Queue | WorkerKind::Event => {
             quote!(::atasker::__private::Schedule::Loop)
         }
-    }
-}
-
-/// A `N | EXPR` value as a `usize` expression.
-fn capacity(value: &CountValue) -> TokenStream {
-    match value {
-        CountValue::Literal { n, span } => {
-            let mut n = Literal::u64_unsuffixed(*n);
-            n.set_span(*span);
-            n.to_token_stream()
-        }
-        CountValue::Expr(expr) => quote!(#expr),
     }
 }

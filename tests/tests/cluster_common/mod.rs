@@ -904,6 +904,8 @@ pub fn on(
         timeout,
         delay: None,
         supervisor: Some(sup),
+        limit: None,
+        retry: None,
     }
 }
 

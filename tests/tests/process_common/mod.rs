@@ -85,6 +85,8 @@ pub fn on(sup: &'static Supervisor, priority: Priority) -> TaskOptions {
         timeout: None,
         delay: None,
         supervisor: Some(sup),
+        limit: None,
+        retry: None,
     }
 }
 

@@ -1,13 +1,15 @@
 //! Coroutines: `async fn` tasks on the supervisor's tokio runtime (its own or the user's).
 //! Not limited by the ladder; their priority is recorded. A cancel, an abort or a runtime
-//! shutdown reports `Cancelled` from a guard dropped after the future.
+//! shutdown reports `Cancelled` from a guard dropped after the future. A coroutine with a
+//! limit (`limit = N`) waits queued, holding nothing, for a permit of its name (`limit.rs`).
 //!
-//! A plain coroutine (no delay, no deadline, on the supervisor's own runtime) is [`Lean`]:
-//! one tokio task that holds its own accounting and returns its result through tokio's
-//! `JoinHandle`, so that it costs about what `tokio::spawn` costs. The others keep a
-//! [`TaskCell`] (a cancel while delayed, a deadline and a stop on the user's runtime need
-//! its state machine and the supervisor's table).
+//! A plain coroutine (no delay, no deadline, no limit, on the supervisor's own runtime) is
+//! [`Lean`]: one tokio task that holds its own accounting and returns its result through
+//! tokio's `JoinHandle`, so that it costs about what `tokio::spawn` costs. The others keep a
+//! [`TaskCell`] (a cancel while delayed or waiting for its limit, a deadline and a stop on
+//! the user's runtime need its state machine and the supervisor's table).
 
+use super::limit::Gate;
 use crate::context;
 use crate::supervisor::*;
 
@@ -33,10 +35,13 @@ where
     F::Output: Send + 'static,
 {
     let inner = &spec.sup.inner;
-    if spec.delay.is_none() && spec.timeout.is_none() && inner.owns_runtime() {
+    let plain = spec.delay.is_none() && spec.timeout.is_none() && spec.limit.is_none();
+    if plain && inner.owns_runtime() {
         return spawn_lean(spec, fut);
     }
-    let state = if spec.delay.is_some() {
+    let gate = (spec.limit).map(|n| Gate::new(context::key(&**inner), spec.name, n));
+    // Queued while it waits for its delay, or for a permit of its name's limit.
+    let state = if spec.delay.is_some() || gate.is_some() {
         QUEUED
     } else {
         RUNNING
@@ -56,7 +61,7 @@ where
     inner.track(cell.clone());
     let guard = DropGuard(cell.clone());
     let run = Coroutine {
-        fut: with_delay_and_timeout(cell.clone(), spec.delay, fut),
+        fut: with_delay_and_timeout(cell.clone(), spec.delay, gate, fut),
         guard,
         polled: false,
     };
@@ -237,10 +242,13 @@ where
     }
 }
 
-/// `fut` after its delay (then started, unless cancelled meanwhile) and under its deadline.
+/// `fut` after its delay, then (with a `gate`: its name's limit) once it holds a permit of
+/// its name, which it keeps until the run ends; then started, unless cancelled meanwhile;
+/// and under its deadline, counted from that start. Its queue wait is the permit's.
 async fn with_delay_and_timeout<F>(
     task: Arc<TaskCell<F::Output>>,
     delay: Option<std::time::Duration>,
+    gate: Option<Gate>,
     fut: F,
 ) -> Result<F::Output, TaskError>
 where
@@ -249,9 +257,15 @@ where
 {
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
-        if !task.header().try_start(None) {
-            return Err(TaskError::Cancelled);
-        }
+    }
+    let queued_at = Instant::now();
+    let _permit = match &gate {
+        Some(gate) => gate.enter().await,
+        None => None,
+    };
+    let waited = gate.is_some().then_some(queued_at);
+    if (delay.is_some() || gate.is_some()) && !task.header().try_start(waited) {
+        return Err(TaskError::Cancelled);
     }
     match task.header().timeout {
         None => CatchUnwind::new(fut).await,

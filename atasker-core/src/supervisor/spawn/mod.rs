@@ -8,16 +8,23 @@
 //! - `remote.rs`: a static fn on a node of the cluster, through the producer.
 
 mod coroutine;
+mod limit;
 mod process;
 mod remote;
+mod retry;
+mod task_builder;
 mod thread;
 
 pub(crate) use coroutine::release_ended;
-pub(crate) use process::{spawn_raw, spawn_static};
+pub(crate) use process::{spawn_raw, spawn_static, spawn_static_retried};
 pub(crate) use remote::spawn_remote;
+pub(crate) use retry::spawn_retried;
+pub use retry::{Retry, Retryable};
+pub use task_builder::{NoRetry, TaskBuilder, WithRetry};
 pub(crate) use thread::spawn_thread;
 
 use super::*;
+use std::num::NonZeroU32;
 
 impl Supervisor {
     /// A builder for one task with options (priority, delay, timeout, name).
@@ -33,9 +40,7 @@ impl Supervisor {
     /// assert_eq!(t.wait(), Ok("later"));
     /// ```
     pub fn task(&self) -> TaskBuilder<'_> {
-        TaskBuilder {
-            spec: Spec::new(self),
-        }
+        TaskBuilder::new(Spec::new(self))
     }
 }
 
@@ -53,6 +58,12 @@ pub(crate) struct Spec<'a> {
     pub(crate) timeout: Option<Duration>,
     /// A worker's run: admitted while a stop lets the workers finish.
     pub(crate) for_worker: bool,
+    /// At most this many tasks of this name run at once (in this process).
+    pub(crate) limit: Option<NonZeroU32>,
+    /// How a failed run is run again.
+    pub(crate) retry: Option<Retry>,
+    /// A run of a task admitted already (a retry's): never refused.
+    pub(crate) admitted: bool,
 }
 
 impl<'a> Spec<'a> {
@@ -65,6 +76,9 @@ impl<'a> Spec<'a> {
             delay: None,
             timeout: None,
             for_worker: false,
+            limit: None,
+            retry: None,
+            admitted: false,
         }
     }
 }
@@ -82,6 +96,10 @@ pub struct TaskOptions {
     pub delay: Option<Duration>,
     /// The supervisor; `None`: the global one.
     pub supervisor: Option<&'static Supervisor>,
+    /// At most this many runs of this task at once (`limit = N`).
+    pub limit: Option<NonZeroU32>,
+    /// How a failed run is run again (`retries = N`, `backoff`, `backoff_max`).
+    pub retry: Option<Retry>,
 }
 
 impl TaskOptions {
@@ -92,121 +110,10 @@ impl TaskOptions {
             priority: self.priority,
             timeout: self.timeout,
             delay: self.delay,
+            limit: self.limit,
+            retry: self.retry,
             ..Spec::new(self.supervisor.unwrap_or_else(Supervisor::global))
         }
-    }
-}
-
-/// Options for one task, made by [`Supervisor::task`].
-///
-/// ```
-/// use atasker::{Priority, Supervisor};
-/// use std::time::Duration;
-/// let t = Supervisor::global()
-///     .task()
-///     .name("resize")
-///     .priority(Priority::High)
-///     .timeout(Duration::from_secs(5))
-///     .spawn(|| 7);
-/// assert_eq!(t.wait(), Ok(7));
-/// ```
-#[must_use = "a task builder does nothing until `spawn` or `spawn_async` is called"]
-#[derive(Debug)]
-pub struct TaskBuilder<'a> {
-    spec: Spec<'a>,
-}
-
-impl TaskBuilder<'_> {
-    /// The task's name, for logs, spans and hooks. Default: `task`.
-    ///
-    /// ```
-    /// let t = atasker::Supervisor::global().task().name("resize").spawn(|| 1);
-    /// assert!(format!("{t:?}").contains("\"resize\""));
-    /// assert_eq!(t.wait(), Ok(1));
-    /// ```
-    pub fn name(mut self, name: &'static str) -> Self {
-        self.spec.name = name;
-        self
-    }
-
-    /// The task's priority. Default: [`Priority::Normal`].
-    ///
-    /// ```
-    /// use atasker::{Priority, Supervisor};
-    /// let t = Supervisor::global().task().priority(Priority::Critical).spawn(|| 1);
-    /// assert_eq!(t.wait(), Ok(1)); // a CRITICAL task starts at once, even in a full pool
-    /// ```
-    pub fn priority(mut self, p: Priority) -> Self {
-        self.spec.priority = p;
-        self
-    }
-
-    /// Queue the task only after `d`; it holds no slot while it waits.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let asked = Instant::now();
-    /// let t = atasker::Supervisor::global()
-    ///     .task()
-    ///     .delay(Duration::from_millis(20))
-    ///     .spawn(move || asked.elapsed());
-    /// assert!(t.wait().unwrap() >= Duration::from_millis(20));
-    /// ```
-    pub fn delay(mut self, d: Duration) -> Self {
-        self.spec.delay = Some(d);
-        self
-    }
-
-    /// A deadline counted from the moment the task starts: the task fails with
-    /// [`TaskError::TimedOut`]; a coroutine is aborted, a process task's worker process is
-    /// killed and replaced, and a thread task (which cannot be interrupted) is left to finish.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let t = atasker::Supervisor::global()
-    ///     .task()
-    ///     .timeout(Duration::from_millis(10))
-    ///     .spawn_async(async { tokio::time::sleep(Duration::from_secs(60)).await });
-    /// assert_eq!(t.wait(), Err(atasker::TaskError::TimedOut));
-    /// ```
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.spec.timeout = Some(d);
-        self
-    }
-
-    /// Marks the task as a worker's run (admitted while a stop lets the workers finish).
-    pub(crate) fn for_worker(mut self) -> Self {
-        self.spec.for_worker = true;
-        self
-    }
-
-    /// Runs `f` on the thread pool.
-    ///
-    /// ```
-    /// let sup = atasker::Supervisor::builder().thread_pool(2).build().unwrap();
-    /// let t = sup.task().spawn(|| 2 + 2);
-    /// assert_eq!(t.wait(), Ok(4));
-    /// ```
-    pub fn spawn<T, F>(self, f: F) -> Task<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        spawn_thread(self.spec, f)
-    }
-
-    /// Runs `fut` as a coroutine on the supervisor's runtime.
-    ///
-    /// ```
-    /// let t = atasker::Supervisor::global().task().spawn_async(async { 5 });
-    /// assert_eq!(t.wait(), Ok(5));
-    /// ```
-    pub fn spawn_async<F>(self, fut: F) -> Task<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        coroutine::spawn(self.spec, fut)
     }
 }
 
@@ -241,6 +148,7 @@ impl Inner {
             priority: spec.priority,
             pool,
             timeout: spec.timeout,
+            limit: spec.limit,
             by_name,
         };
         Ok(TaskCell::new(task, state))
@@ -255,7 +163,13 @@ impl Inner {
         pool: PoolKind,
         running: bool,
     ) -> Result<NameRef, Task<T>> {
-        if !self.admit(spec.for_worker) {
+        let admitted = if spec.admitted {
+            self.pending.inc();
+            true
+        } else {
+            self.admit(spec.for_worker)
+        };
+        if !admitted {
             return Err(Task::failed(
                 self.clone(),
                 spec.name,
@@ -266,7 +180,8 @@ impl Inner {
         }
         self.stats.submitted(pool, spec.priority, running);
         let by_name = self.stats.name(spec.name);
-        (self.stats.metrics).task_submitted(&by_name.metrics, pool, spec.priority, spec.name);
+        let keys = &by_name.metrics;
+        (self.stats.metrics).task_counted(keys, (pool, spec.priority), spec.name, false);
         Ok(by_name)
     }
 
@@ -344,6 +259,67 @@ where
     F::Output: Send + 'static,
 {
     coroutine::spawn(opts.spec(), fut)
+}
+
+/// Runs `f` on the thread pool, again after a failed run (`retries`: `opts.retry`);
+/// `is_failure` comes from [`retryable`].
+pub fn spawn_blocking_retried<T: Send + 'static>(
+    opts: TaskOptions,
+    is_failure: fn(&T) -> bool,
+    f: impl Fn() -> T + Send + Sync + 'static,
+) -> Task<T> {
+    retry::on_threads(opts.spec(), is_failure, f)
+}
+
+/// Runs the future `f` makes as a coroutine, and a fresh one after a failed run.
+pub fn spawn_async_retried<Fut: Future<Output: Send> + Send + 'static>(
+    opts: TaskOptions,
+    is_failure: fn(&Fut::Output) -> bool,
+    f: impl Fn() -> Fut + Send + Sync + 'static,
+) -> Task<Fut::Output> {
+    retry::as_coroutines(opts.spec(), is_failure, f)
+}
+
+/// `limit = N`: at most `n` runs at once.
+///
+/// # Panics
+///
+/// If `n` is 0 (the macro rejects a literal 0; this is an expression's).
+#[track_caller]
+pub fn limit(n: usize) -> Option<NonZeroU32> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    let Some(n) = NonZeroU32::new(n) else {
+        panic!("atasker: `limit = 0`: a limit must be at least 1");
+    };
+    Some(n)
+}
+
+/// `retries = N`, as the `u32` a [`Retry`] holds (saturating).
+pub fn retries(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// How a failure of a task with `retries` is told: its return type must be
+/// [`Retryable`] (the macro's check, at the return type).
+pub fn retryable<R: Retryable>() -> fn(&R) -> bool {
+    R::is_failure
+}
+
+/// Each run of a task with `retries` gets a copy of its arguments: `again(&arg)`.
+#[diagnostic::on_unimplemented(
+    message = "a task with `retries` runs again with a copy of each argument, so `{Self}` must be `Clone`",
+    label = "each run needs its own `{Self}`",
+    note = "derive or implement `Clone` for it, or pass something that is (an `Arc<{Self}>`)"
+)]
+pub trait RetriedArg: Sized {
+    /// The copy the next run gets.
+    fn again(&self) -> Self;
+}
+
+impl<T: Clone> RetriedArg for T {
+    fn again(&self) -> Self {
+        self.clone()
+    }
 }
 
 /// A timeout given as a number of seconds (validated non-negative by the macro).

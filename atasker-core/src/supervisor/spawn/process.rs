@@ -48,3 +48,47 @@ pub(crate) fn spawn_raw(spec: Spec<'_>, index: u32, args: Vec<u8>) -> Task<Vec<u
             inner.processes.submit(job)
         })
 }
+
+/// Reads a static fn's result from its reply's payload.
+pub(crate) type Decode<R> = fn(&[u8]) -> Result<R, String>;
+
+/// Runs the registered static function `entry` with its arguments encoded once (`args`),
+/// again after a failed run (`retries`); `decode` reads a run's result.
+pub(crate) fn spawn_static_retried<R>(
+    spec: Spec<'_>,
+    entry: &'static StaticEntry,
+    args: Vec<u8>,
+    (decode, is_failure): (Decode<R>, fn(&R) -> bool),
+) -> Task<R>
+where
+    R: Send + 'static,
+{
+    let Some(index) = registry::index_of(entry) else {
+        let e = format!("static task `{}` is not in the registry", entry.name);
+        let inner = &spec.sup.inner;
+        let (name, p) = (spec.name, spec.priority);
+        return Task::failed(
+            inner.clone(),
+            name,
+            p,
+            PoolKind::Processes,
+            TaskError::Unavailable(e),
+        );
+    };
+    let args = Arc::new(args);
+    let run = move |spec: Spec<'_>| spawn_raw(spec, index, args.to_vec());
+    let map = move |r: Result<Vec<u8>, TaskError>| {
+        let bytes = r?;
+        decode(&bytes).map_err(|e| TaskError::Codec(format!("the result did not cross: {e}")))
+    };
+    let pool = PoolKind::Processes;
+    super::spawn_retried(
+        spec,
+        super::retry::Runs {
+            pool,
+            run,
+            map,
+            is_failure,
+        },
+    )
+}

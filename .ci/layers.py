@@ -37,7 +37,7 @@ CRATES = {
         ["stats"],  # counters and snapshots
         ["metrics"],  # the `metrics` facade calls
         ["kind"],  # PoolKind, Outcome
-        ["context", "error", "init", "priority", "sync"],  # the ground types
+        ["backoff", "context", "error", "init", "priority", "sync"],  # the ground types
     ],
     "atasker-macros/src": [
         ["lib"],

@@ -22,24 +22,26 @@
 //! lib.rs · __private.rs · static_api.rs   the faces: the public API, what generated code
 //!               calls (static_api.rs: the typed calls of static fns and static workers)
 //! node/         a cluster node: serve_cluster, readers, answers (mod.rs), heartbeat and
-//!               reclaim (liveness.rs), zero set-up nodes (zero_setup.rs)
+//!               reclaim (liveness.rs), due delayed tasks and remote retries (delayed.rs),
+//!               zero set-up nodes (zero_setup.rs)
 //! worker/       core.rs (start/stop/counters; a supervisor Client), exec.rs (where a run
 //!               happens), schedule.rs, interval.rs, timed.rs (pool-timer chains), cron.rs,
 //!               queue.rs, event.rs, macro_api.rs (what the macro calls)
 //! collection.rs FunctionCollection (in turn), TaskCollection (as tasks of a supervisor)
 //! supervisor/   the owner of everything: builder.rs (settings), spawn/ (every way in:
 //!               mod.rs: Spec → admit → cell → job → delay → pool; thread.rs, coroutine.rs,
-//!               process.rs, remote.rs), client.rs (Client), shutdown.rs (stop, what a stop
+//!               process.rs, remote.rs; retry.rs: retried tasks; task_builder.rs; limit.rs:
+//!               coroutines' limits), client.rs (Client), shutdown.rs (stop, what a stop
 //!               waits for and cancels), watchdog.rs (queue-wait hooks)
 //! remote/       the cluster's producer side on Redis Streams: settings (mod.rs), producer.rs,
 //!               broker/ (the engine's trait in mod.rs, Redis Streams in streams.rs, its Lua
-//!               in scripts.rs), link.rs (connections), wire.rs (entry fields)
+//!               in scripts.rs, durable delays in delayed.rs), link.rs (connections), wire.rs (entry fields)
 //! process_pool/ the pool kind whose threads (drivers, driver.rs) each own a child process:
 //!               registry.rs (static fns by index), job.rs, protocol.rs (frames, bincode),
 //!               process.rs (posix_spawn), claims.rs (shared request words), child_main.rs
 //! thread_pool.rs   the pool kind whose threads run closures
 //! pool/         the one pool skeleton and its Runner trait (mod.rs), the admission ladder
-//!               (ladder.rs), thread bookkeeping (crew.rs), timers (timers.rs), boxed
+//!               (ladder.rs, per-name limits in limits.rs), thread bookkeeping (crew.rs), timers (timers.rs), boxed
 //!               jobs (job.rs)
 //! locker.rs     Locker: a named lock whose timeout reports a likely deadlock
 //! task/         Task<T> (mod.rs), its cell and the Owner trait (cell.rs), tokio-joined
@@ -47,7 +49,8 @@
 //! stats/        live counters (cells.rs) and serializable snapshots (snapshot.rs)
 //! metrics.rs    the `metrics` facade calls (behind the `metrics` feature)
 //! kind.rs       PoolKind, Outcome
-//! context.rs · error.rs · priority.rs · sync.rs   the ground types; init.rs: what runs
+//! context.rs · error.rs · priority.rs · sync.rs · backoff.rs   the ground types (backoff.rs:
+//!               Retry, full jitter); init.rs: what runs
 //!               before `main` (the `.init_array` entries of children and nodes)
 //! ```
 //!
@@ -63,6 +66,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod backoff;
 mod collection;
 mod context;
 mod error;

@@ -194,6 +194,27 @@ impl<A, R> StaticFn<A, R> {
         }
     }
 
+    /// [`spawn_remote`] with retries: `#[background_task(static, remote, retries = N)]`. On
+    /// a cluster the retries wait in Redis and run on whichever node sees them due (a node
+    /// tells an `Err` from the result's first byte); without one, as
+    /// [`spawn_retried`](StaticFn::spawn_retried).
+    pub fn spawn_remote_retried(
+        &self,
+        opts: TaskOptions,
+        entry: &'static StaticEntry,
+        args: A,
+        is_failure: fn(&R) -> bool,
+    ) -> Task<R>
+    where
+        R: Send + 'static,
+    {
+        if spawn::has_cluster(&opts.spec()) {
+            (self.spawn_remote)(opts, entry, args)
+        } else {
+            self.spawn_retried(opts, entry, args, is_failure)
+        }
+    }
+
     /// [`spawn_remote`]: `#[background_task(static, remote)]`.
     pub fn spawn_remote(&self, opts: TaskOptions, entry: &'static StaticEntry, args: A) -> Task<R> {
         (self.spawn_remote)(opts, entry, args)

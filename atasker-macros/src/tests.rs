@@ -201,6 +201,18 @@ fn task_retries_and_limit() {
 }
 
 #[test]
+fn remote_task_retries() {
+    insta::assert_snapshot!(task(
+        quote!(static, remote, retries = 5),
+        quote!(
+            fn render(job: Job) -> Result<Vec<u8>, String> {
+                draw(job)
+            }
+        ),
+    ));
+}
+
+#[test]
 fn async_and_static_task_retries() {
     insta::assert_snapshot!(task(
         quote!(retries = n(), backoff_max = Duration::from_secs(5)),
@@ -743,8 +755,7 @@ fn remote_errors() {
         (quote!(remote, static), quote!(fn f(x: &str) {}), format!("{remote} cannot take a reference: arguments and results are sent to another process; use an owned type such as `String`")),
         (quote!(static, remote), quote!(fn f<T>(x: T) {}), format!("{remote} cannot be used on a generic fn: a process task needs concrete types; remove the generic parameters and name the types")),
         (quote!(static, remote), quote!(fn f(&self) {}), format!("{remote} cannot be used on a method: tasks are free functions; remove `self` and take what you need as an ordinary argument")),
-        (quote!(static, remote, retries = 3), quote!(fn f() -> Result<(), String> { Ok(()) }), format!("{remote}: `retries` is for tasks of this host; a remote task's `retries` would have to live in Redis, which atasker does not do yet; remove `retries` or `remote`")),
-        (quote!(static, remote, limit = 1), quote!(fn f() {}), format!("{remote}: `limit` is for tasks of this host; a remote task's `limit` would have to live in Redis, which atasker does not do yet; remove `limit` or `remote`")),
+        (quote!(static, remote, limit = 1), quote!(fn f() {}), format!("{remote}: `limit` is for tasks of this host; a remote task's limit would be a fleet-wide semaphore in Redis, which atasker does not have yet; remove `limit` or `remote`")),
     ];
     assert_errors(error, cases);
 }

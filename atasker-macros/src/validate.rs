@@ -75,8 +75,8 @@ fn check_remote_is_static(args: &TaskArgs, sig: &Signature, cx: &mut Ctxt) {
 }
 
 /// `backoff` and `backoff_max` shape the waits between retries: they need
-/// `retries`. A remote task's retries and limits live in Redis, which this
-/// release does not do yet: `retries` and `limit` are for local tasks.
+/// `retries`. A remote task's limit would be a fleet-wide semaphore in Redis,
+/// which this release does not have yet: `limit` is for local tasks.
 fn check_retry_options(args: &TaskArgs, cx: &mut Ctxt) {
     if args.retries.is_none() {
         for (given, key) in [
@@ -93,21 +93,14 @@ fn check_retry_options(args: &TaskArgs, cx: &mut Ctxt) {
             }
         }
     }
-    if args.remote.is_none() {
-        return;
-    }
-    for (given, key) in [
-        (args.retries.as_ref().map(|g| g.key), "retries"),
-        (args.limit.as_ref().map(|g| g.key), "limit"),
-    ] {
-        if let Some(span) = given {
-            let message = format!(
-                "{}: `{key}` is for tasks of this host; a remote task's `{key}` would have to \
-                 live in Redis, which atasker does not do yet; remove `{key}` or `remote`",
-                cx.attr_with("static, remote"),
-            );
-            cx.error(span, message);
-        }
+    if let (Some(_), Some(limit)) = (&args.remote, &args.limit) {
+        let message = format!(
+            "{}: `limit` is for tasks of this host; a remote task's limit would be a \
+             fleet-wide semaphore in Redis, which atasker does not have yet; remove `limit` \
+             or `remote`",
+            cx.attr_with("static, remote"),
+        );
+        cx.error(limit.key, message);
     }
 }
 

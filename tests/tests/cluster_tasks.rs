@@ -277,3 +277,179 @@ fn a_task_redis_no_longer_knows_fails_instead_of_waiting_for_ever() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---- durable delays ----
+
+/// Options for a remote task on `sup` queued `delay` from now.
+fn later(sup: &'static Supervisor, delay: Duration) -> atasker::__private::TaskOptions {
+    atasker::__private::TaskOptions {
+        delay: Some(delay),
+        ..on(sup, Priority::Normal, None)
+    }
+}
+
+/// How many tasks wait in the delayed sets of `redis` (every build's).
+fn delayed(redis: &RedisServer) -> usize {
+    (redis.keys("atasker:z:*").iter())
+        .map(|k| redis.cmd(&["ZCARD", k]).parse::<usize>().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_delayed_remote_task_waits_in_redis_then_runs() {
+    let redis = RedisServer::start();
+    let _nodes = Nodes(vec![node(&redis.url(), 1, 3.0, &[])]);
+    let sup = producer(&redis.url(), Duration::from_secs(3));
+    let log = temp_log("delayed");
+    let asked = Instant::now();
+    let t = logged(
+        later(sup, Duration::from_millis(1500)),
+        log.clone(),
+        "late".into(),
+        0,
+    );
+    // It waits in Redis, in its build's delayed set, not in a queue.
+    eventually(SOON, "the task in the delayed set", || delayed(&redis) == 1);
+    assert!(lines(&log).is_empty(), "it ran before its time");
+    assert_eq!(t.wait(), Ok(()));
+    // Due by the server's clock in ms: a little slack for the rounding.
+    assert!(
+        asked.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(lines(&log), ["late"]);
+    assert_eq!(delayed(&redis), 0);
+    assert_eq!(
+        redis.cmd(&["EVAL", "return #redis.call('KEYS', 'atasker:zp:*')", "0"]),
+        "0"
+    );
+}
+
+#[test]
+fn a_delayed_remote_task_cancelled_before_its_time_never_runs() {
+    let redis = RedisServer::start();
+    let _nodes = Nodes(vec![node(&redis.url(), 1, 3.0, &[])]);
+    let sup = producer(&redis.url(), Duration::from_secs(3));
+    let log = temp_log("delayed-cancel");
+    let t = logged(
+        later(sup, Duration::from_secs(2)),
+        log.clone(),
+        "x".into(),
+        0,
+    );
+    eventually(SOON, "the task in the delayed set", || delayed(&redis) == 1);
+    assert!(t.cancel());
+    assert_eq!(t.wait(), Err(TaskError::Cancelled));
+    eventually(SOON, "the delayed entry removed", || delayed(&redis) == 0);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(lines(&log).is_empty(), "a cancelled task ran");
+}
+
+/// The environment variable that makes `helper_delayed_producer` submit (its value: the
+/// Redis URL and the log, separated by a space).
+const DELAYED_PRODUCER: &str = "ATASKER_TEST_DELAYED_PRODUCER";
+
+/// Run as a separate process by the test below: submits 20 tasks delayed by 1 s, waits
+/// until Redis holds them, and exits at once, without a stop (as a crashed CLI would).
+#[test]
+fn helper_delayed_producer() {
+    let Ok(args) = std::env::var(DELAYED_PRODUCER) else {
+        return;
+    };
+    let (url, log) = args.split_once(' ').unwrap();
+    let sup = producer(url, Duration::from_secs(3));
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            logged(
+                later(sup, Duration::from_secs(1)),
+                log.into(),
+                i.to_string(),
+                0,
+            )
+        })
+        .collect();
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/0")
+        .parse()
+        .unwrap();
+    let mut c = Conn::tcp(port).unwrap();
+    eventually(SOON, "the tasks in Redis", || {
+        let keys = c.call(&["KEYS", "atasker:z:*"]).unwrap().to_string();
+        let key = keys.trim_matches(['[', ']']).to_owned();
+        !key.is_empty() && c.call(&["ZCARD", &key]).unwrap().to_string() == "20"
+    });
+    std::mem::forget(tasks);
+    std::process::exit(0);
+}
+
+#[test]
+fn delayed_remote_tasks_run_once_after_their_producer_exited_with_two_nodes_racing() {
+    let redis = RedisServer::start();
+    let log = temp_log("delayed-orphans");
+    let mut p = spawn_self_as(
+        &[(DELAYED_PRODUCER, &format!("{} {log}", redis.url()))],
+        "helper_delayed_producer",
+    );
+    let status = wait_exit(&mut p, SOON * 2).expect("the producer exits");
+    assert!(status.success());
+    // Its tasks wait in Redis; two nodes race to move them when they fall due.
+    assert_eq!(delayed(&redis), 20);
+    let _nodes = Nodes(vec![
+        node(&redis.url(), 2, 3.0, &[]),
+        node(&redis.url(), 2, 3.0, &[]),
+    ]);
+    eventually(SOON * 2, "every task ran", || lines(&log).len() >= 20);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ran = lines(&log);
+    ran.sort_by_key(|l| l.parse::<u32>().unwrap());
+    let want: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    assert_eq!(ran, want, "each ran exactly once");
+    assert_eq!(delayed(&redis), 0);
+}
+
+// ---- remote retries ----
+
+/// The producer of `tagged_node` (set by the one test that calls it).
+static RETRY_SUP: std::sync::OnceLock<&'static Supervisor> = std::sync::OnceLock::new();
+
+fn retry_sup() -> &'static Supervisor {
+    RETRY_SUP.get().expect("set by the test")
+}
+
+/// Fails on a node whose environment says it is broken, answers the node's tag elsewhere
+/// (the node's worker processes inherit its environment).
+#[atasker::background_task(static, remote, retries = 5, backoff = 1.5, backoff_max = 1.5, supervisor = retry_sup())]
+fn tagged_node() -> Result<String, String> {
+    match std::env::var("ATASKER_TEST_NODE_TAG").as_deref() {
+        Ok("broken") => Err("this node is broken".into()),
+        Ok(tag) => Ok(tag.to_owned()),
+        Err(_) => Err("no tag".into()),
+    }
+}
+
+#[test]
+fn a_remote_retry_waits_in_redis_and_runs_on_another_node_after_the_first_is_killed() {
+    let redis = RedisServer::start();
+    assert!(RETRY_SUP
+        .set(producer(&redis.url(), Duration::from_secs(2)))
+        .is_ok());
+    let mut broken = node(&redis.url(), 1, 2.0, &[("ATASKER_TEST_NODE_TAG", "broken")]);
+    let mut t = tagged_node();
+    // The first run fails on the broken node: the retry waits in Redis, not in the node.
+    eventually(SOON, "the retry in the delayed set", || {
+        delayed(&redis) == 1
+    });
+    kill9(&mut broken);
+    let _good = Nodes(vec![node(
+        &redis.url(),
+        1,
+        2.0,
+        &[("ATASKER_TEST_NODE_TAG", "good")],
+    )]);
+    assert_eq!(t.wait_timeout(SOON * 3), Some(Ok(Ok("good".to_owned()))));
+    assert_eq!(delayed(&redis), 0);
+}

@@ -96,7 +96,7 @@ impl Node {
     }
 
     /// Returns when the node stops.
-    async fn freed_stop(&self) {
+    pub(super) async fn freed_stop(&self) {
         while !self.stopping() {
             self.freed.notified().await;
         }

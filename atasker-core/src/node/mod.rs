@@ -11,9 +11,12 @@
 //!   or a saturated runtime cannot starve it) sets `ns:hb:<name>` with the node timeout as
 //!   TTL every third of it. Every node runs `RECLAIM` as often: entries held by nodes whose
 //!   heartbeat expired (judged by Redis's clock) go back to their queue.
+//! - Every node moves the delayed tasks of its build that are due to their queues
+//!   (`delayed.rs`).
 //! - Stop: the readers stop taking, running tasks finish and are answered, the heartbeat is
 //!   deleted and the node leaves the group.
 
+mod delayed;
 mod liveness;
 pub(crate) mod zero_setup;
 
@@ -191,6 +194,7 @@ impl Node {
             me.take_loop(false).await;
         });
         handle.spawn(self.clone().reclaim_loop());
+        handle.spawn(self.clone().promote_loop());
     }
 
     pub(crate) fn stats(&self) -> NodeStats {
@@ -376,13 +380,18 @@ impl Node {
         let me = self.clone();
         let (priority, id) = (t.priority, t.id);
         let address = Some((task.reply_to, task.tid));
-        let reply_ttl = task.reply_ttl;
+        let (reply_ttl, retry) = (task.reply_ttl, task.retry);
         tokio::spawn(async move {
             let result = run.await;
             // The slot is free as soon as the pool's task ended: the answer goes out while
             // the next task runs.
             me.busy.fetch_sub(1, SeqCst);
             me.freed.notify_one();
+            if let Some(d) = delayed::retry_delay(retry, &result) {
+                if me.retry_later(priority, &id, d).await {
+                    return me.ended(&id);
+                }
+            }
             let limit = me.settings.max_payload;
             let result = result.and_then(|b| within_payload("the result is", b, limit));
             if me.answer(priority, &id, address, result, reply_ttl).await {

@@ -286,7 +286,11 @@ impl Producer {
             Waiting {
                 job,
                 priority: entry.priority,
-                queued_at: Instant::now(),
+                // A delayed task counts as queued from its due time.
+                queued_at: entry
+                    .delay
+                    .and_then(|d| Instant::now().checked_add(d))
+                    .unwrap_or_else(Instant::now),
                 entry: None,
                 warned: false,
                 critical: false,

@@ -18,6 +18,8 @@ pub(crate) struct Incoming {
     pub(crate) reply_ttl: Option<Duration>,
     /// Deliveries of this entry that ended without an answer (a node stopped).
     pub(crate) deliveries: u32,
+    /// Its retries (`rn` left, `rb`, `rx`) and how many runs it had (`ra`), if it has any.
+    pub(crate) retry: Option<(crate::backoff::Retry, u32)>,
 }
 
 fn bytes(v: &Value) -> Option<&[u8]> {
@@ -64,7 +66,24 @@ pub(crate) fn incoming(fields: &HashMap<String, Value>) -> Result<Incoming, Stri
         timeout: number("to")?.map(Duration::from_millis),
         reply_ttl: number("rt")?.map(Duration::from_millis),
         deliveries: u32::try_from(number("d")?.unwrap_or(0)).unwrap_or(u32::MAX),
+        retry: retry(&number)?,
     })
+}
+
+/// A task entry's retries: `rn` left (none: no retries), `rb` and `rx` in ms, `ra` runs.
+fn retry(
+    number: &dyn Fn(&str) -> Result<Option<u64>, String>,
+) -> Result<Option<(crate::backoff::Retry, u32)>, String> {
+    let Some(left) = number("rn")? else {
+        return Ok(None);
+    };
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    let policy = crate::backoff::Retry {
+        retries: count(left),
+        backoff: Duration::from_millis(number("rb")?.unwrap_or(1000)),
+        backoff_max: Duration::from_millis(number("rx")?.unwrap_or(600_000)),
+    };
+    Ok(Some((policy, count(number("ra")?.unwrap_or(0)))))
 }
 
 /// The fields of a final reply (`t` is added by the caller).

@@ -112,14 +112,23 @@ pub(super) fn static_task_fn(task: &Task) -> TokenStream {
         quote!(|(#(#names,)*)| __atasker_body(#(#names),*)),
     );
     let options = options(task);
-    let spawn = if task.options.remote.is_some() {
-        quote_spanned!(span=> #check.spawn_remote(#options, &__ATASKER_ENTRY, (#(#names,)*)))
-    } else if task.options.retries.is_some() {
+    let remote = task.options.remote.is_some();
+    let spawn = if task.options.retries.is_some() {
         let failure = retryable(sig);
+        let method = Ident::new(
+            if remote {
+                "spawn_remote_retried"
+            } else {
+                "spawn_retried"
+            },
+            span,
+        );
         let call = quote_spanned!(span=>
-            #check.spawn_retried(#options, &__ATASKER_ENTRY, (#(#names,)*), __atasker_failure)
+            #check.#method(#options, &__ATASKER_ENTRY, (#(#names,)*), __atasker_failure)
         );
         quote!(#failure #call)
+    } else if remote {
+        quote_spanned!(span=> #check.spawn_remote(#options, &__ATASKER_ENTRY, (#(#names,)*)))
     } else {
         quote_spanned!(span=> #check.spawn(#options, &__ATASKER_ENTRY, (#(#names,)*)))
     };

@@ -8,15 +8,19 @@
 //! | `ns:q:<fingerprint>:<priority>` | stream, group `nodes` | queued tasks of one build and priority |
 //! | `ns:r:<producer>` | stream | replies to one submitting process (it alone reads it) |
 //! | `ns:hb:<node>` | string, `PX` = node timeout | a node's heartbeat |
+//! | `ns:z:<fingerprint>` | sorted set | delayed tasks of one build (`<reply stream>\|<task id>`), by due time in ms |
+//! | `ns:zp:<fingerprint>` | hash | the entries of those delayed tasks, packed (msgpack) |
 //!
 //! A task entry holds `t` (the task's id in its producer), `n` (the static function's name),
 //! `r` (the reply stream), `a` (the arguments, bincode), `rt` (how long, in ms, the producer
-//! keeps its reply stream: each answer renews that TTL), optionally `to` (the timeout in ms)
-//! and `d` (how many deliveries ended without an answer). A reply entry holds `t` and `k`:
+//! keeps its reply stream: each answer renews that TTL), optionally `to` (the timeout in ms),
+//! `d` (how many deliveries ended without an answer) and, for a task with retries, `rn`
+//! (retries left), `rb` and `rx` (the backoff's base and cap in ms) and `ra` (runs so far). A reply entry holds `t` and `k`:
 //! `s` (started; `t` is then a comma-separated list), `m` (moved: queued again as entry `i`
 //! after its node went silent), `o` (a value in `v`) or `e` (an error: `c` its kind, `m` its
 //! text). See `wire.rs`.
 
+mod delayed;
 mod scripts;
 mod streams;
 
@@ -29,6 +33,10 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The prefix of a delayed task's id (`z:<member>`), before it is moved to its queue
+/// (see `delayed.rs`).
+pub(crate) const DELAYED: &str = "z:";
 
 /// The consumer group every node reads the task streams with.
 pub(crate) const GROUP: &str = "nodes";
@@ -54,6 +62,10 @@ pub(crate) struct Outgoing {
     pub(crate) name: &'static str,
     pub(crate) args: Vec<u8>,
     pub(crate) timeout: Option<Duration>,
+    /// Queued only this long from now (by the server's clock): it waits in Redis.
+    pub(crate) delay: Option<Duration>,
+    /// A failed run is run again (by whichever node sees it due): the retries wait in Redis.
+    pub(crate) retry: Option<crate::backoff::Retry>,
 }
 
 /// One entry a node took from a queue: its id and its fields as they came.
@@ -159,4 +171,16 @@ pub(crate) trait Broker: Send + Sync + 'static {
     /// Puts the entries held by nodes without a heartbeat back in their queue (or fails
     /// them after `max_deliveries`), and forgets those nodes.
     fn reclaim(&self, max_deliveries: u32) -> BoxFut<'_, Result<Reclaimed, CallError>>;
+    /// Moves up to `most` delayed tasks whose time has come to their queues (each once,
+    /// whichever node asks); returns how many, and how long until the next is due (`None`:
+    /// none waits).
+    fn promote(&self, most: usize) -> BoxFut<'_, Result<(u64, Option<Duration>), CallError>>;
+    /// The run of the taken entry `id` failed and its task runs again after `delay`: the
+    /// entry leaves its queue for the delayed set in one step; `false` if it was gone.
+    fn retry_later<'a>(
+        &'a self,
+        priority: Priority,
+        id: &'a str,
+        delay: Duration,
+    ) -> BoxFut<'a, Result<bool, CallError>>;
 }

@@ -158,3 +158,91 @@ for j = 1, #f, 2 do
 end
 return {r[1][1], t, size}
 ";
+
+/// Puts a task off until ARGV[1] ms from the server's clock: its entry (ARGV[3], the index
+/// of its queue in `PRIORITIES` from 1, then ARGV[4..], its field-value pairs) is kept,
+/// packed, in the hash KEYS[2] under the member ARGV[2] (`<reply stream>|<task id>`), and
+/// the member in the sorted set KEYS[1] with its due time (ms since the epoch) as its
+/// score. Returns the id the producer tracks it by: `z:` and the member.
+pub(super) const DELAY: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[2], ARGV[2], cmsgpack.pack({tonumber(ARGV[3]), unpack(ARGV, 4)}))
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+return 'z:' .. ARGV[2]
+";
+
+/// Moves up to ARGV[1] tasks whose time has come (by the server's clock) from the delayed
+/// set KEYS[1] (and their entries from the hash KEYS[2]) to their queues (KEYS[3..6], in
+/// `PRIORITIES` order), each with a move notice (`k` = `m`, `i` = its new entry id) to its
+/// producer's reply stream. One script: two nodes never move one task twice. Returns
+/// `{moved, ms until the next one is due (-1: none; at most a day)}`.
+pub(super) const PROMOTE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local moved = 0
+for _, m in ipairs(due) do
+  redis.call('ZREM', KEYS[1], m)
+  local blob = redis.call('HGET', KEYS[2], m)
+  redis.call('HDEL', KEYS[2], m)
+  if blob then
+    local e = cmsgpack.unpack(blob)
+    local f = {}
+    for i = 2, #e do f[#f + 1] = e[i] end
+    local id = redis.call('XADD', KEYS[2 + e[1]], '*', unpack(f))
+    local reply, tid, rt = nil, nil, nil
+    for i = 1, #f, 2 do
+      if f[i] == 'r' then reply = f[i + 1] elseif f[i] == 't' then tid = f[i + 1]
+      elseif f[i] == 'rt' then rt = f[i + 1] end
+    end
+    if reply and tid then
+      redis.pcall('XADD', reply, '*', 't', tid, 'k', 'm', 'i', id)
+      if rt then redis.pcall('PEXPIRE', reply, rt, 'NX') end
+    end
+    moved = moved + 1
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = -1
+if #nxt > 0 then wait = math.min(math.max(0, tonumber(nxt[2]) - now), 86400000) end
+return {moved, wait}
+";
+
+/// Removes the delayed task ARGV[1] from the set KEYS[1] and its entry from the hash
+/// KEYS[2]; returns 1 if it was there (not moved to its queue yet).
+pub(super) const CANCEL_DELAYED: &str = r"
+local n = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return n
+";
+
+/// A run of the taken entry ARGV[2] (in queue KEYS[1], group ARGV[1]) failed and its task
+/// runs again: the entry is acknowledged and deleted, and a copy with one retry less
+/// (`rn` - 1), one run more (`ra` + 1) and no deliveries (`d`) waits in the delayed set
+/// KEYS[2] (its entry in the hash KEYS[3]) until ARGV[3] ms from now, for its queue
+/// (ARGV[4], its index in `PRIORITIES` from 1); its producer gets a move notice with the
+/// new id (`z:` and the member). One script: the task is never both queued and delayed,
+/// nor lost. Returns 1, or 0 if the entry was gone.
+pub(super) const RETRY: &str = r"
+local r = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if #r == 0 then return 0 end
+local f = r[1][2]
+local out, reply, tid = {}, nil, nil
+for i = 1, #f, 2 do
+  local k, v = f[i], f[i + 1]
+  if k == 'rn' then v = tostring(math.max(0, tonumber(v) - 1))
+  elseif k == 'ra' then v = tostring(tonumber(v) + 1)
+  elseif k == 'r' then reply = v elseif k == 't' then tid = v end
+  if k ~= 'd' then out[#out + 1] = k; out[#out + 1] = v end
+end
+local member = (reply or '') .. '|' .. (tid or ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[3], member, cmsgpack.pack({tonumber(ARGV[4]), unpack(out)}))
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), member)
+if reply and tid then redis.pcall('XADD', reply, '*', 't', tid, 'k', 'm', 'i', 'z:' .. member) end
+return 1
+";

@@ -1,7 +1,9 @@
 //! [`RedisBroker`]: the [`Broker`] on Redis Streams (the keys are in the parent's table).
 
 use super::scripts::{CANCEL, FINISH, OWN_IDLE, PEEK_REPLY, RECLAIM, TAKE};
-use super::{BoxFut, Broker, Fields, Outgoing, Peeked, Reclaimed, Taken, GROUP, PRIORITIES};
+use super::{
+    BoxFut, Broker, Fields, Outgoing, Peeked, Reclaimed, Taken, DELAYED, GROUP, PRIORITIES,
+};
 use crate::priority::Priority;
 use crate::remote::link::{refusal, CallError, Link};
 use redis::streams::StreamReadReply;
@@ -61,6 +63,11 @@ impl RedisBroker {
             inv.key(self.queue(p));
         }
         inv
+    }
+
+    /// The namespace and the build's fingerprint, which the keys of this build carry.
+    pub(super) fn build(&self) -> (&str, &str) {
+        (&self.namespace, &self.fingerprint)
     }
 
     fn heartbeat_prefix(&self) -> String {
@@ -138,11 +145,11 @@ impl Broker for RedisBroker {
             let mut pipe = redis::pipe();
             pipe.ignore_errors();
             for t in batch {
-                let cmd = pipe
-                    .cmd("XADD")
-                    .arg(self.queue(t.priority))
-                    .arg("*")
-                    .arg("t")
+                let cmd = match t.delay.filter(|d| !d.is_zero()) {
+                    Some(d) => self.delay_in(&mut pipe, reply_to, t, d),
+                    None => pipe.cmd("XADD").arg(self.queue(t.priority)).arg("*"),
+                };
+                cmd.arg("t")
                     .arg(t.tid)
                     .arg("n")
                     .arg(t.name)
@@ -154,6 +161,13 @@ impl Broker for RedisBroker {
                     .arg(ms(self.reply_ttl));
                 if let Some(to) = t.timeout {
                     cmd.arg("to").arg(ms(to));
+                }
+                if let Some(r) = t.retry {
+                    cmd.arg("rn").arg(r.retries).arg("ra").arg(0);
+                    cmd.arg("rb")
+                        .arg(ms(r.backoff))
+                        .arg("rx")
+                        .arg(ms(r.backoff_max));
                 }
             }
             let replies: Vec<redis::RedisResult<String>> = self
@@ -185,6 +199,9 @@ impl Broker for RedisBroker {
         id: &'a str,
     ) -> BoxFut<'a, Result<bool, CallError>> {
         Box::pin(async move {
+            if let Some(member) = id.strip_prefix(DELAYED) {
+                return self.cancel_delayed(member).await;
+            }
             let key = self.queue(priority);
             let removed: i64 = self
                 .cmd
@@ -303,6 +320,10 @@ impl Broker for RedisBroker {
         Box::pin(async move {
             let mut pipe = redis::pipe();
             for (p, id) in entries {
+                if let Some(member) = id.strip_prefix(DELAYED) {
+                    self.exists_delayed(&mut pipe, member);
+                    continue;
+                }
                 pipe.cmd("XRANGE")
                     .arg(self.queue(*p))
                     .arg(id)
@@ -310,13 +331,19 @@ impl Broker for RedisBroker {
                     .arg("COUNT")
                     .arg(1);
             }
-            let found: Vec<Vec<Value>> = self
+            let found: Vec<Value> = self
                 .cmd
                 .call(Duration::ZERO, |mut c| async move {
                     pipe.query_async(&mut c).await
                 })
                 .await?;
-            Ok(found.iter().map(|f| !f.is_empty()).collect())
+            // An `XRANGE` finds an array (empty: gone), a `ZSCORE` a score (nil: gone).
+            let there = |v: &Value| match v {
+                Value::Nil => false,
+                Value::Array(a) => !a.is_empty(),
+                _ => true,
+            };
+            Ok(found.iter().map(there).collect())
         })
     }
 
@@ -509,6 +536,19 @@ impl Broker for RedisBroker {
                 .await?;
             Ok(taken(found))
         })
+    }
+
+    fn promote(&self, most: usize) -> BoxFut<'_, Result<(u64, Option<Duration>), CallError>> {
+        Box::pin(self.promote_due(most))
+    }
+
+    fn retry_later<'a>(
+        &'a self,
+        priority: Priority,
+        id: &'a str,
+        delay: Duration,
+    ) -> BoxFut<'a, Result<bool, CallError>> {
+        Box::pin(self.retry_in(priority, id, delay))
     }
 
     fn reclaim(&self, max_deliveries: u32) -> BoxFut<'_, Result<Reclaimed, CallError>> {

@@ -17,7 +17,7 @@ mod thread;
 
 pub(crate) use coroutine::release_ended;
 pub(crate) use process::{spawn_raw, spawn_static, spawn_static_retried};
-pub(crate) use remote::spawn_remote;
+pub(crate) use remote::{has_cluster, spawn_remote};
 pub(crate) use retry::spawn_retried;
 pub use retry::{Retry, Retryable};
 pub use task_builder::{NoRetry, TaskBuilder, WithRetry};

@@ -9,6 +9,11 @@ use crate::task::{Control, Task, QUEUED};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Whether `spec`'s supervisor has a cluster (its remote tasks go to nodes).
+pub(crate) fn has_cluster(spec: &Spec<'_>) -> bool {
+    spec.sup.inner.remote.is_some()
+}
+
 /// Runs `entry` on a node of `spec`'s cluster, or in the local process pool without one.
 pub(crate) fn spawn_remote<A, R>(spec: Spec<'_>, entry: &'static StaticEntry, args: A) -> Task<R>
 where
@@ -40,16 +45,11 @@ where
         name: entry.name,
         args: bytes,
         timeout: spec.timeout,
+        // The delay waits in Redis (durable: the task runs even if this process exits).
+        delay: spec.delay,
+        retry: spec.retry,
     };
-    let job = job(cell.clone());
-    let hand_over = move |inner: &std::sync::Arc<crate::supervisor::Inner>| {
-        producer.submit(job, entry);
-        inner.poke_watchdog();
-    };
-    // A delay waits in this process (not yet in Redis): a producer that exits first loses it.
-    match spec.delay {
-        None => hand_over(inner),
-        Some(d) => inner.after_delay(cell.clone(), d, hand_over),
-    }
+    producer.submit(job(cell.clone()), entry);
+    inner.poke_watchdog();
     Task::from_cell(cell)
 }

@@ -755,7 +755,6 @@ fn remote_errors() {
         (quote!(remote, static), quote!(fn f(x: &str) {}), format!("{remote} cannot take a reference: arguments and results are sent to another process; use an owned type such as `String`")),
         (quote!(static, remote), quote!(fn f<T>(x: T) {}), format!("{remote} cannot be used on a generic fn: a process task needs concrete types; remove the generic parameters and name the types")),
         (quote!(static, remote), quote!(fn f(&self) {}), format!("{remote} cannot be used on a method: tasks are free functions; remove `self` and take what you need as an ordinary argument")),
-        (quote!(static, remote, limit = 1), quote!(fn f() {}), format!("{remote}: `limit` is for tasks of this host; a remote task's limit would be a fleet-wide semaphore in Redis, which atasker does not have yet; remove `limit` or `remote`")),
     ];
     assert_errors(error, cases);
 }

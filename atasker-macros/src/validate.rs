@@ -75,8 +75,7 @@ fn check_remote_is_static(args: &TaskArgs, sig: &Signature, cx: &mut Ctxt) {
 }
 
 /// `backoff` and `backoff_max` shape the waits between retries: they need
-/// `retries`. A remote task's limit would be a fleet-wide semaphore in Redis,
-/// which this release does not have yet: `limit` is for local tasks.
+/// `retries`.
 fn check_retry_options(args: &TaskArgs, cx: &mut Ctxt) {
     if args.retries.is_none() {
         for (given, key) in [
@@ -92,15 +91,6 @@ fn check_retry_options(args: &TaskArgs, cx: &mut Ctxt) {
                 cx.error(given.key, message);
             }
         }
-    }
-    if let (Some(_), Some(limit)) = (&args.remote, &args.limit) {
-        let message = format!(
-            "{}: `limit` is for tasks of this host; a remote task's limit would be a \
-             fleet-wide semaphore in Redis, which atasker does not have yet; remove `limit` \
-             or `remote`",
-            cx.attr_with("static, remote"),
-        );
-        cx.error(limit.key, message);
     }
 }
 

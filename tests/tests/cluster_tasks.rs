@@ -453,3 +453,94 @@ fn a_remote_retry_waits_in_redis_and_runs_on_another_node_after_the_first_is_kil
     assert_eq!(t.wait_timeout(SOON * 3), Some(Ok(Ok("good".to_owned()))));
     assert_eq!(delayed(&redis), 0);
 }
+
+// ---- fleet-wide limits ----
+
+remote_task! {
+    /// Sleeps `ms`, then appends `<start ms> <end ms>` (wall clock) to `log`.
+    fn spanned(log: String, ms: u64) -> () {
+        use std::io::Write;
+        let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let start = now();
+        std::thread::sleep(Duration::from_millis(ms));
+        let line = format!("{start} {}\n", now());
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    }
+}
+
+remote_task! {
+    /// Sleeps `ms` on the node tagged `A` only; answers the node's tag.
+    fn slow_on_a(ms: u64) -> String {
+        let tag = std::env::var("ATASKER_TEST_NODE_TAG").unwrap_or_default();
+        if tag == "A" {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        tag
+    }
+}
+
+/// Options for a remote task on `sup` with a fleet-wide limit of `n`.
+fn limited(sup: &'static Supervisor, n: u32) -> atasker::__private::TaskOptions {
+    atasker::__private::TaskOptions {
+        limit: std::num::NonZeroU32::new(n),
+        ..on(sup, Priority::Normal, None)
+    }
+}
+
+#[test]
+fn a_fleet_wide_limit_holds_across_two_nodes() {
+    let redis = RedisServer::start();
+    let _nodes = Nodes(vec![
+        node(&redis.url(), 2, 3.0, &[]),
+        node(&redis.url(), 2, 3.0, &[]),
+    ]);
+    let sup = producer(&redis.url(), Duration::from_secs(3));
+    let log = temp_log("fleet-limit");
+    let tasks: Vec<_> = (0..6)
+        .map(|_| spanned(limited(sup, 1), log.clone(), 150))
+        .collect();
+    for mut t in tasks {
+        assert_eq!(t.wait_timeout(SOON * 2), Some(Ok(())));
+    }
+    let mut runs: Vec<(u128, u128)> = lines(&log)
+        .iter()
+        .map(|l| {
+            let (a, b) = l.split_once(' ').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(runs.len(), 6);
+    runs.sort();
+    // One at a time in the whole fleet: each run starts after the one before it ended.
+    for w in runs.windows(2) {
+        assert!(w[1].0 >= w[0].1, "two runs at once: {w:?}");
+    }
+    assert_eq!(
+        redis.keys("atasker:l:*"),
+        Vec::<String>::new(),
+        "a permit left held"
+    );
+}
+
+#[test]
+fn a_killed_node_s_permit_frees_after_the_node_timeout() {
+    let redis = RedisServer::start();
+    let mut a = node(&redis.url(), 1, 2.0, &[("ATASKER_TEST_NODE_TAG", "A")]);
+    let sup = producer(&redis.url(), Duration::from_secs(2));
+    let mut first = slow_on_a(limited(sup, 1), 60_000);
+    eventually(SOON, "node A holds the permit", || {
+        !redis.keys("atasker:l:*").is_empty()
+    });
+    kill9(&mut a);
+    let _b = Nodes(vec![node(
+        &redis.url(),
+        1,
+        2.0,
+        &[("ATASKER_TEST_NODE_TAG", "B")],
+    )]);
+    let mut second = slow_on_a(limited(sup, 1), 60_000);
+    // Once A's heartbeat has expired, its permit is free and its task is B's too.
+    assert_eq!(second.wait_timeout(SOON * 2), Some(Ok("B".to_owned())));
+    assert_eq!(first.wait_timeout(SOON * 2), Some(Ok("B".to_owned())));
+}

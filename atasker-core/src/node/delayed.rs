@@ -9,6 +9,10 @@ use crate::error::TaskError;
 use crate::priority::Priority;
 use crate::remote::broker::Broker;
 use crate::remote::link::{Backoff, CallError};
+use crate::remote::within_payload;
+use crate::supervisor::{spawn_raw, Spec, Supervisor};
+use crate::task::Task;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,15 +69,20 @@ pub(super) fn retry_delay(
 }
 
 impl Node {
-    /// Sends the taken entry `id`, whose run failed, to the delayed set for its next run
-    /// after `delay`, retrying while Redis cannot be reached; `false` if that cannot be
-    /// done (the entry is then answered with this run's outcome).
-    pub(super) async fn retry_later(&self, priority: Priority, id: &str, delay: Duration) -> bool {
+    /// Sends the taken entry `id` to the delayed set for `delay`: its run failed and it
+    /// runs again (`retry`), or its limit had no free permit. Tries again while Redis cannot
+    /// be reached; `false` if it cannot be done (a failed run is then answered as it is).
+    pub(super) async fn retry_later(
+        &self,
+        (priority, id): (Priority, &str),
+        delay: Duration,
+        retry: bool,
+    ) -> bool {
         let mut backoff = Backoff::new();
         loop {
-            match self.broker.retry_later(priority, id, delay).await {
+            match self.broker.retry_later((priority, id), delay, retry).await {
                 Ok(moved) => {
-                    if moved {
+                    if moved && retry {
                         tracing::warn!(entry = id, node = %self.name, delay = delay.as_secs_f64(), "atasker: a remote task's run failed; it runs again (waiting in Redis)");
                     }
                     return moved;
@@ -85,5 +94,84 @@ impl Node {
                 }
             }
         }
+    }
+}
+
+/// What a node keeps of a taken entry while its run goes on, for what follows it.
+pub(super) struct Ran {
+    pub(super) priority: Priority,
+    pub(super) id: String,
+    /// Where the answer goes (reply stream, task id).
+    pub(super) address: Option<(String, String)>,
+    pub(super) reply_ttl: Option<Duration>,
+    pub(super) retry: Option<(Retry, u32)>,
+}
+
+/// How long a task whose fleet-wide limit has no free permit waits in Redis before a node
+/// tries again: 150 to 350 ms (jittered, so that waiting tasks do not all come back at once).
+fn permit_wait() -> Duration {
+    Duration::from_millis(150 + (unit_random() * 200.0) as u64)
+}
+
+impl Node {
+    /// After the run of entry `ran`: a retry (waiting in Redis) if it failed and has one
+    /// left, else its answer.
+    pub(super) async fn after_run(self: Arc<Self>, run: Task<Vec<u8>>, ran: Ran) {
+        let result = run.await;
+        // The slot is free as soon as the pool's task ended: the answer goes out while the
+        // next task runs.
+        self.busy.fetch_sub(1, SeqCst);
+        self.freed.notify_one();
+        if let Some(d) = retry_delay(ran.retry, &result) {
+            if self.retry_later((ran.priority, &ran.id), d, true).await {
+                return self.ended(&ran.id);
+            }
+        }
+        let limit = self.settings.max_payload;
+        let result = result.and_then(|b| within_payload("the result is", b, limit));
+        let (p, id) = (ran.priority, &ran.id);
+        if self.answer(p, id, ran.address, result, ran.reply_ttl).await {
+            self.served.fetch_add(1, SeqCst);
+        }
+        self.ended(id);
+    }
+
+    /// Starts the run of a task with a fleet-wide limit of `n` (static fn `index`, named
+    /// `name`, with `args`) once this node has taken a permit; without one free, the entry
+    /// waits in Redis (see [`permit_wait`]) for whichever node tries next. The permit is
+    /// given back when the run has been answered (or, if this node dies, once its
+    /// heartbeat has expired).
+    pub(super) fn start_limited(
+        self: &Arc<Self>,
+        (index, args, name, n): (u32, Vec<u8>, &'static str, u32),
+        (spec, ran): (Spec<'_>, Ran),
+    ) {
+        let me = self.clone();
+        let sup = Supervisor {
+            inner: spec.sup.inner.clone(),
+        };
+        let (priority, timeout) = (spec.priority, spec.timeout);
+        tokio::spawn(async move {
+            let permit = me.broker.acquire(name, &me.name, n).await;
+            if !matches!(permit, Ok(true)) {
+                me.busy.fetch_sub(1, SeqCst);
+                me.freed.notify_one();
+                me.retry_later((ran.priority, &ran.id), permit_wait(), false)
+                    .await;
+                return me.ended(&ran.id);
+            }
+            let spec = Spec {
+                name,
+                priority,
+                timeout,
+                for_worker: true,
+                ..Spec::new(&sup)
+            };
+            let run = spawn_raw(spec, index, args);
+            me.clone().after_run(run, ran).await;
+            if let Err(e) = me.broker.release(name, &me.name).await {
+                tracing::warn!(error = %e, task = name, "atasker: a permit of a fleet-wide limit was not given back; it frees when this node stops");
+            }
+        });
     }
 }

@@ -26,7 +26,7 @@ use crate::priority::Priority;
 use crate::process_pool::registry::{entries, StaticEntry};
 use crate::remote::broker::{Broker, RedisBroker, Taken};
 use crate::remote::link::{Backoff, CallError};
-use crate::remote::{fingerprint, process_name, wire, within_payload, Settings};
+use crate::remote::{fingerprint, process_name, wire, Settings};
 use crate::stats::{NodeStats, Stats};
 use crate::supervisor::{spawn_raw, Client, Inner, Spec, Supervisor};
 use std::collections::HashMap;
@@ -376,29 +376,19 @@ impl Node {
             for_worker: true,
             ..Spec::new(&sup)
         };
+        let ran = delayed::Ran {
+            priority: t.priority,
+            id: t.id,
+            address: Some((task.reply_to, task.tid)),
+            reply_ttl: task.reply_ttl,
+            retry: task.retry,
+        };
+        if let Some(n) = task.limit {
+            // A fleet-wide limit: the run starts once a permit is taken.
+            return self.start_limited((index, task.args, entry.name, n), (spec, ran));
+        }
         let run = spawn_raw(spec, index, task.args);
-        let me = self.clone();
-        let (priority, id) = (t.priority, t.id);
-        let address = Some((task.reply_to, task.tid));
-        let (reply_ttl, retry) = (task.reply_ttl, task.retry);
-        tokio::spawn(async move {
-            let result = run.await;
-            // The slot is free as soon as the pool's task ended: the answer goes out while
-            // the next task runs.
-            me.busy.fetch_sub(1, SeqCst);
-            me.freed.notify_one();
-            if let Some(d) = delayed::retry_delay(retry, &result) {
-                if me.retry_later(priority, &id, d).await {
-                    return me.ended(&id);
-                }
-            }
-            let limit = me.settings.max_payload;
-            let result = result.and_then(|b| within_payload("the result is", b, limit));
-            if me.answer(priority, &id, address, result, reply_ttl).await {
-                me.served.fetch_add(1, SeqCst);
-            }
-            me.ended(&id);
-        });
+        tokio::spawn(self.clone().after_run(run, ran));
     }
 
     /// Answers entry `t`, which this node cannot run, with the error `why` (and acknowledges it).

@@ -20,6 +20,8 @@ pub(crate) struct Incoming {
     pub(crate) deliveries: u32,
     /// Its retries (`rn` left, `rb`, `rx`) and how many runs it had (`ra`), if it has any.
     pub(crate) retry: Option<(crate::backoff::Retry, u32)>,
+    /// Its fleet-wide limit (`lm`), if it has one.
+    pub(crate) limit: Option<u32>,
 }
 
 fn bytes(v: &Value) -> Option<&[u8]> {
@@ -67,6 +69,7 @@ pub(crate) fn incoming(fields: &HashMap<String, Value>) -> Result<Incoming, Stri
         reply_ttl: number("rt")?.map(Duration::from_millis),
         deliveries: u32::try_from(number("d")?.unwrap_or(0)).unwrap_or(u32::MAX),
         retry: retry(&number)?,
+        limit: number("lm")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }
 

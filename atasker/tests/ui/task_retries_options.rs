@@ -19,9 +19,4 @@ fn d() -> Result<(), String> {
     Ok(())
 }
 
-#[background_task(static, remote, retries = 3, limit = 1)]
-fn e() -> Result<(), String> {
-    Ok(())
-}
-
 fn main() {}

@@ -4,7 +4,7 @@
 //! moves due ones to their queues (`PROMOTE`, one script per batch: each moves once), and
 //! the producer learns the new entry id from a move notice, as after a reclaim.
 
-use super::scripts::{CANCEL_DELAYED, DELAY, PROMOTE, RETRY};
+use super::scripts::{ACQUIRE, CANCEL_DELAYED, DELAY, PROMOTE, RELEASE, RETRY};
 use super::streams::RedisBroker;
 use super::GROUP;
 use super::{Outgoing, PRIORITIES};
@@ -42,13 +42,13 @@ impl RedisBroker {
             .arg(index)
     }
 
-    /// Puts the taken entry `id` (of `priority`'s queue) off by `delay` for another run
-    /// (see `RETRY`); `false` if the entry was gone.
+    /// Puts the taken entry `id` (of `priority`'s queue) off by `delay`, for another run
+    /// (`retry`) or for a permit of its limit (see `RETRY`); `false` if the entry was gone.
     pub(super) async fn retry_in(
         &self,
-        priority: Priority,
-        id: &str,
+        (priority, id): (Priority, &str),
         delay: Duration,
+        retry: bool,
     ) -> Result<bool, CallError> {
         let [set, hash] = self.delayed_keys();
         let index = PRIORITIES.iter().position(|&p| p == priority).unwrap_or(2) + 1;
@@ -58,8 +58,42 @@ impl RedisBroker {
             .arg(self.queue(priority))
             .arg(set)
             .arg(hash);
-        cmd.arg(GROUP).arg(id).arg(millis(delay)).arg(index);
+        cmd.arg(GROUP)
+            .arg(id)
+            .arg(millis(delay))
+            .arg(index)
+            .arg(u8::from(retry));
         Ok(self.eval::<i64>(cmd).await? > 0)
+    }
+
+    /// The hash of the permits of task `name`'s fleet-wide limit.
+    fn permits(&self, name: &str) -> String {
+        let (ns, fp) = self.build();
+        format!("{ns}:l:{fp}:{name}")
+    }
+
+    /// Takes a permit of `name`'s fleet-wide `limit` for `node`; `false`: none is free.
+    pub(super) async fn acquire_in(
+        &self,
+        name: &str,
+        node: &str,
+        limit: u32,
+    ) -> Result<bool, CallError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(ACQUIRE)
+            .arg(1)
+            .arg(self.permits(name))
+            .arg(node)
+            .arg(limit);
+        cmd.arg(self.heartbeat_prefix());
+        Ok(self.eval::<i64>(cmd).await? > 0)
+    }
+
+    /// Gives back a permit of `name`'s limit that `node` holds.
+    pub(super) async fn release_in(&self, name: &str, node: &str) -> Result<(), CallError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RELEASE).arg(1).arg(self.permits(name)).arg(node);
+        self.eval::<i64>(cmd).await.map(drop)
     }
 
     /// Removes the delayed task `member` if no node has moved it yet; `true` if removed.

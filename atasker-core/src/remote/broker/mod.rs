@@ -10,12 +10,14 @@
 //! | `ns:hb:<node>` | string, `PX` = node timeout | a node's heartbeat |
 //! | `ns:z:<fingerprint>` | sorted set | delayed tasks of one build (`<reply stream>\|<task id>`), by due time in ms |
 //! | `ns:zp:<fingerprint>` | hash | the entries of those delayed tasks, packed (msgpack) |
+//! | `ns:l:<fingerprint>:<task>` | hash | permits of a fleet-wide `limit` held, by node |
 //!
 //! A task entry holds `t` (the task's id in its producer), `n` (the static function's name),
 //! `r` (the reply stream), `a` (the arguments, bincode), `rt` (how long, in ms, the producer
 //! keeps its reply stream: each answer renews that TTL), optionally `to` (the timeout in ms),
-//! `d` (how many deliveries ended without an answer) and, for a task with retries, `rn`
-//! (retries left), `rb` and `rx` (the backoff's base and cap in ms) and `ra` (runs so far). A reply entry holds `t` and `k`:
+//! `d` (how many deliveries ended without an answer), `lm` (a fleet-wide limit) and, for a
+//! task with retries, `rn` (retries left), `rb` and `rx` (the backoff's base and cap in ms)
+//! and `ra` (runs so far). A reply entry holds `t` and `k`:
 //! `s` (started; `t` is then a comma-separated list), `m` (moved: queued again as entry `i`
 //! after its node went silent), `o` (a value in `v`) or `e` (an error: `c` its kind, `m` its
 //! text). See `wire.rs`.
@@ -66,6 +68,8 @@ pub(crate) struct Outgoing {
     pub(crate) delay: Option<Duration>,
     /// A failed run is run again (by whichever node sees it due): the retries wait in Redis.
     pub(crate) retry: Option<crate::backoff::Retry>,
+    /// At most this many runs of its name at once in the whole fleet.
+    pub(crate) limit: Option<std::num::NonZeroU32>,
 }
 
 /// One entry a node took from a queue: its id and its fields as they came.
@@ -175,12 +179,23 @@ pub(crate) trait Broker: Send + Sync + 'static {
     /// whichever node asks); returns how many, and how long until the next is due (`None`:
     /// none waits).
     fn promote(&self, most: usize) -> BoxFut<'_, Result<(u64, Option<Duration>), CallError>>;
-    /// The run of the taken entry `id` failed and its task runs again after `delay`: the
-    /// entry leaves its queue for the delayed set in one step; `false` if it was gone.
+    /// The taken entry `(priority, id)` goes back for later, after `delay`: its run failed
+    /// and it runs again (`retry`), or no permit of its limit was free. It leaves its queue
+    /// for the delayed set in one step; `false` if it was gone.
     fn retry_later<'a>(
         &'a self,
-        priority: Priority,
-        id: &'a str,
+        entry: (Priority, &'a str),
         delay: Duration,
+        retry: bool,
     ) -> BoxFut<'a, Result<bool, CallError>>;
+    /// Takes a permit of task `name`'s fleet-wide `limit` for `node` (the permits of nodes
+    /// without a heartbeat are free); `false`: none is free.
+    fn acquire<'a>(
+        &'a self,
+        name: &'a str,
+        node: &'a str,
+        limit: u32,
+    ) -> BoxFut<'a, Result<bool, CallError>>;
+    /// Gives back a permit of `name`'s limit that `node` holds.
+    fn release<'a>(&'a self, name: &'a str, node: &'a str) -> BoxFut<'a, Result<(), CallError>>;
 }

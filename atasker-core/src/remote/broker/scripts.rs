@@ -218,8 +218,9 @@ return n
 ";
 
 /// A run of the taken entry ARGV[2] (in queue KEYS[1], group ARGV[1]) failed and its task
-/// runs again: the entry is acknowledged and deleted, and a copy with one retry less
-/// (`rn` - 1), one run more (`ra` + 1) and no deliveries (`d`) waits in the delayed set
+/// runs again (ARGV[5] = 1), or it found no permit of its fleet-wide limit (ARGV[5] = 0):
+/// the entry is acknowledged and deleted, and a copy (for a retry: with one retry less,
+/// `rn` - 1, and one run more, `ra` + 1) without deliveries (`d`) waits in the delayed set
 /// KEYS[2] (its entry in the hash KEYS[3]) until ARGV[3] ms from now, for its queue
 /// (ARGV[4], its index in `PRIORITIES` from 1); its producer gets a move notice with the
 /// new id (`z:` and the member). One script: the task is never both queued and delayed,
@@ -233,8 +234,8 @@ local f = r[1][2]
 local out, reply, tid = {}, nil, nil
 for i = 1, #f, 2 do
   local k, v = f[i], f[i + 1]
-  if k == 'rn' then v = tostring(math.max(0, tonumber(v) - 1))
-  elseif k == 'ra' then v = tostring(tonumber(v) + 1)
+  if k == 'rn' and ARGV[5] == '1' then v = tostring(math.max(0, tonumber(v) - 1))
+  elseif k == 'ra' and ARGV[5] == '1' then v = tostring(tonumber(v) + 1)
   elseif k == 'r' then reply = v elseif k == 't' then tid = v end
   if k ~= 'd' then out[#out + 1] = k; out[#out + 1] = v end
 end
@@ -244,5 +245,27 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[3], member, cmsgpack.pack({tonumber(ARGV[4]), unpack(out)}))
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), member)
 if reply and tid then redis.pcall('XADD', reply, '*', 't', tid, 'k', 'm', 'i', 'z:' .. member) end
+return 1
+";
+
+/// Takes a permit of a fleet-wide limit (`limit = N` on a remote task) for node ARGV[1]:
+/// the hash KEYS[1] counts the permits each node holds; the fields of nodes without a
+/// heartbeat (key ARGV[3] .. node) are dropped first (a silent node's permits are free).
+/// Returns 1 if fewer than ARGV[2] permits were held (and one is now this node's), else 0.
+pub(super) const ACQUIRE: &str = r"
+local h = redis.call('HGETALL', KEYS[1])
+local held = 0
+for i = 1, #h, 2 do
+  if redis.call('EXISTS', ARGV[3] .. h[i]) == 1 then held = held + tonumber(h[i + 1])
+  else redis.call('HDEL', KEYS[1], h[i]) end
+end
+if held >= tonumber(ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+return 1
+";
+
+/// Gives back a permit node ARGV[1] holds in the hash KEYS[1] (see `ACQUIRE`).
+pub(super) const RELEASE: &str = r"
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 1
 ";

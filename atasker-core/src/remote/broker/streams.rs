@@ -70,7 +70,7 @@ impl RedisBroker {
         (&self.namespace, &self.fingerprint)
     }
 
-    fn heartbeat_prefix(&self) -> String {
+    pub(super) fn heartbeat_prefix(&self) -> String {
         format!("{}:hb:", self.namespace)
     }
 
@@ -161,6 +161,9 @@ impl Broker for RedisBroker {
                     .arg(ms(self.reply_ttl));
                 if let Some(to) = t.timeout {
                     cmd.arg("to").arg(ms(to));
+                }
+                if let Some(n) = t.limit {
+                    cmd.arg("lm").arg(n.get());
                 }
                 if let Some(r) = t.retry {
                     cmd.arg("rn").arg(r.retries).arg("ra").arg(0);
@@ -544,11 +547,24 @@ impl Broker for RedisBroker {
 
     fn retry_later<'a>(
         &'a self,
-        priority: Priority,
-        id: &'a str,
+        entry: (Priority, &'a str),
         delay: Duration,
+        retry: bool,
     ) -> BoxFut<'a, Result<bool, CallError>> {
-        Box::pin(self.retry_in(priority, id, delay))
+        Box::pin(self.retry_in(entry, delay, retry))
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        name: &'a str,
+        node: &'a str,
+        limit: u32,
+    ) -> BoxFut<'a, Result<bool, CallError>> {
+        Box::pin(self.acquire_in(name, node, limit))
+    }
+
+    fn release<'a>(&'a self, name: &'a str, node: &'a str) -> BoxFut<'a, Result<(), CallError>> {
+        Box::pin(self.release_in(name, node))
     }
 
     fn reclaim(&self, max_deliveries: u32) -> BoxFut<'_, Result<Reclaimed, CallError>> {

@@ -48,6 +48,7 @@ where
         // The delay waits in Redis (durable: the task runs even if this process exits).
         delay: spec.delay,
         retry: spec.retry,
+        limit: spec.limit,
     };
     producer.submit(job(cell.clone()), entry);
     inner.poke_watchdog();

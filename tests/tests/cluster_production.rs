@@ -226,6 +226,69 @@ fn an_acl_user_without_a_permission_is_told_by_name() {
     assert!(!text.contains("pw-of-worker"), "{text}");
 }
 
+/// What a cluster needs of Redis, as an ACL rule (README, "Deploying Redis", shows it):
+/// its keys only, no channels, the stream, hash, sorted-set and script commands it calls.
+const LEAST_PRIVILEGE: &str = "on >pw-least ~atasker:* resetchannels -@all +ping +info \
+    +config|get +time +get +set +del +exists +pexpire +pttl +xadd +xread +xreadgroup +xack \
+    +xdel +xrange +xtrim +xgroup|create +xgroup|delconsumer +xinfo|consumers +xpending \
+    +zadd +zrem +zrange +zrangebyscore +zscore +hset +hget +hdel +hgetall +hincrby \
+    +eval +evalsha +script|load";
+
+#[test]
+fn a_node_and_a_producer_work_as_an_acl_user_with_only_what_the_cluster_needs() {
+    let redis = RedisServer::start();
+    let mut rule = vec!["ACL", "SETUSER", "atasker"];
+    rule.extend(LEAST_PRIVILEGE.split_whitespace());
+    assert_eq!(redis.cmd(&rule), "OK");
+    let url = format!("redis://atasker:pw-least@127.0.0.1:{}/0", redis.port());
+    let sup = producer_on(&url);
+    let mut node = Reaped(node(&url, 1, 3.0, &[]));
+    assert_eq!(result(inc(on(sup, Priority::Normal, None), 41)), Ok(42));
+    // A delayed task and a fleet-wide limit go through scripts of their own.
+    let opts = atasker::__private::TaskOptions {
+        delay: Some(Duration::from_millis(300)),
+        limit: std::num::NonZeroU32::new(1),
+        ..on(sup, Priority::Normal, None)
+    };
+    assert_eq!(result(inc(opts, 1)), Ok(2));
+    // A reclaim round (every third of the node timeout) and a graceful stop, too.
+    std::thread::sleep(Duration::from_millis(1500));
+    stops_with_0(&mut node);
+    // Nothing was refused on the way (each refusal is an entry of the server's ACL log).
+    assert_eq!(redis.cmd(&["ACL", "LOG"]), "[]");
+}
+
+#[test]
+fn a_limit_whose_permit_redis_refuses_fails_the_task_by_name() {
+    let redis = RedisServer::start();
+    // The least privilege but `HINCRBY`, which the permits of a fleet-wide limit need.
+    let mut rule = vec!["ACL", "SETUSER", "atasker"];
+    rule.extend(
+        LEAST_PRIVILEGE
+            .split_whitespace()
+            .filter(|&r| r != "+hincrby"),
+    );
+    assert_eq!(redis.cmd(&rule), "OK");
+    let url = format!("redis://atasker:pw-least@127.0.0.1:{}/0", redis.port());
+    let sup = producer_on(&url);
+    let mut node = Reaped(node(&url, 1, 3.0, &[]));
+    let opts = atasker::__private::TaskOptions {
+        limit: std::num::NonZeroU32::new(1),
+        ..on(sup, Priority::Normal, None)
+    };
+    let started = Instant::now();
+    let got = result(inc(opts, 1));
+    let Err(TaskError::Cluster(text)) = got else {
+        panic!("{got:?}");
+    };
+    assert!(
+        text.contains("permit") && text.contains("permission denied"),
+        "{text}"
+    );
+    assert!(started.elapsed() < SOON, "said at once");
+    stops_with_0(&mut node);
+}
+
 // ---- Kind 4: payloads -------------------------------------------------------------------------
 
 #[test]

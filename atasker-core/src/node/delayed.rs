@@ -27,6 +27,8 @@ impl Node {
     /// Until the node stops: moves due delayed tasks, then sleeps until the next is due
     /// (at most [`EVERY`]); at once again while a whole batch was due.
     pub(super) async fn promote_loop(self: Arc<Self>) {
+        // A refusal is said when it first comes (and when it changes), not every look.
+        let mut said = String::new();
         while !self.stopping() {
             let wait = match self.broker.promote(MOST).await {
                 Ok((moved, _)) if moved >= MOST as u64 => Duration::ZERO,
@@ -35,6 +37,14 @@ impl Node {
                         tracing::debug!(node = %self.name, moved, "atasker: delayed tasks queued");
                     }
                     next.map_or(EVERY, |n| n.min(EVERY))
+                }
+                Err(e @ (CallError::Server(_) | CallError::Config(_))) => {
+                    let text = e.to_string();
+                    if text != said {
+                        tracing::error!(error = %text, node = %self.name, "atasker: Redis refuses to move delayed tasks; they wait until it takes them");
+                        said = text;
+                    }
+                    EVERY
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "atasker: delayed tasks not looked at; retrying");
@@ -156,9 +166,16 @@ impl Node {
             if !matches!(permit, Ok(true)) {
                 me.busy.fetch_sub(1, SeqCst);
                 me.freed.notify_one();
-                me.retry_later((ran.priority, &ran.id), permit_wait(), false)
-                    .await;
-                return me.ended(&ran.id);
+                let (p, id) = (ran.priority, &ran.id);
+                if let Err(e @ (CallError::Server(_) | CallError::Config(_))) = permit {
+                    // Refused (a missing permission, say): the task fails, by name.
+                    let why = format!("cannot take a permit of the task's limit: {e}");
+                    let failed = Err(TaskError::Cluster(why));
+                    me.answer(p, id, ran.address, failed, ran.reply_ttl).await;
+                    return me.ended(id);
+                }
+                me.retry_later((p, id), permit_wait(), false).await;
+                return me.ended(id);
             }
             let spec = Spec {
                 name,

@@ -423,7 +423,7 @@ impl Node {
     /// Answers and acknowledges entry `id`, retrying until Redis takes it; `false`: given
     /// up after Redis refused it for about a minute. The answer renews the reply stream's
     /// TTL: `reply_ttl`, its producer's (`None`: this node's).
-    async fn answer(
+    pub(super) async fn answer(
         &self,
         priority: Priority,
         id: &str,

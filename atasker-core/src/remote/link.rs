@@ -93,6 +93,11 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
         _ if text.contains("unauthenticated") => {
             "authentication required: the cluster URL has no password"
         }
+        // A command a script calls that the user's ACL does not allow (Redis says so
+        // without `NOPERM`).
+        _ if text.contains("can't run this command") => {
+            "permission denied: the cluster's Redis user lacks a command one of atasker's scripts calls (see its ACL, and the README's ACL line)"
+        }
         _ if text.contains("unknown command") => {
             "a command the cluster needs is missing or renamed on this Redis (7.0 or later is needed)"
         }

@@ -25,14 +25,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What a task with retries returns: a [`Result`], whose `Err` is run again.
+///
+/// Sealed: only `Result` implements it, because a cluster node tells a remote task's `Err`
+/// from the bytes of its result (bincode writes `Err` as variant 1).
 #[diagnostic::on_unimplemented(
     message = "a task with `retries` must return a `Result`, not `{Self}`",
     label = "an `Err` is what makes a task run again",
     note = "return `Result<T, E>` (a panic, a deadline or a lost worker process is retried too)"
 )]
-pub trait Retryable {
+pub trait Retryable: sealed::Sealed {
     /// Whether this value is a failure to run again (`Err`).
     fn is_failure(&self) -> bool;
+}
+
+mod sealed {
+    /// Keeps [`Retryable`](super::Retryable) to the types it is made for.
+    pub trait Sealed {}
+    impl<T, E> Sealed for Result<T, E> {}
 }
 
 impl<T, E> Retryable for Result<T, E> {

@@ -229,7 +229,7 @@ fn an_acl_user_without_a_permission_is_told_by_name() {
 /// What a cluster needs of Redis, as an ACL rule (README, "Deploying Redis", shows it):
 /// its keys only, no channels, the stream, hash, sorted-set and script commands it calls.
 const LEAST_PRIVILEGE: &str = "on >pw-least ~atasker:* resetchannels -@all +ping +info \
-    +config|get +time +get +set +del +exists +pexpire +pttl +xadd +xread +xreadgroup +xack \
+    +time +get +set +del +exists +pexpire +pttl +xadd +xread +xreadgroup +xack \
     +xdel +xrange +xtrim +xgroup|create +xgroup|delconsumer +xinfo|consumers +xpending \
     +zadd +zrem +zrange +zrangebyscore +zscore +hset +hget +hdel +hgetall +hincrby \
     +eval +evalsha +script|load";

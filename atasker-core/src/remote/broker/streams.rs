@@ -115,18 +115,19 @@ fn ms(d: Duration) -> u64 {
 impl Broker for RedisBroker {
     fn settings_warning(&self) -> BoxFut<'_, Option<String>> {
         Box::pin(async move {
-            // Optional: managed Redis and least-privilege users may not allow CONFIG.
-            let r: Result<Vec<String>, _> = self
-                .cmd
-                .probe(|mut c| async move {
-                    redis::cmd("CONFIG")
-                        .arg("GET")
-                        .arg("maxmemory-policy")
-                        .query_async(&mut c)
-                        .await
-                })
-                .await;
-            match r.ok()?.get(1).map(String::as_str) {
+            // From `INFO memory`, not `CONFIG` (which managed services and least-privilege
+            // users are refused); skipped if even `INFO` is refused.
+            let r: Result<String, _> =
+                self.cmd
+                    .probe(|mut c| async move {
+                        redis::cmd("INFO").arg("memory").query_async(&mut c).await
+                    })
+                    .await;
+            let info = r.ok()?;
+            let policy = (info.lines())
+                .find_map(|l| l.strip_prefix("maxmemory_policy:"))
+                .map(str::trim);
+            match policy {
                 Some("noeviction") | None => None,
                 Some(policy) => Some(format!(
                     "Redis evicts keys (maxmemory-policy is {policy}): queued tasks and \

@@ -57,7 +57,7 @@ pub(crate) struct Spec {
     /// How its value is written.
     form: Form,
     /// An example of a correct use.
-    example: &'static str,
+    pub(crate) example: &'static str,
 }
 
 /// A [`Spec`] on one line.

@@ -261,3 +261,41 @@ fn the_macro_s_retries_run_a_fn_and_an_async_fn_again_with_their_arguments() {
     assert_eq!(tasks["tasks_retry::fetch"].retried, 1);
     assert_eq!(tasks["tasks_retry::fetch_async"].retried, 2);
 }
+
+#[test]
+fn a_retried_coroutine_cancelled_during_its_backoff_or_its_run_resolves_cancelled() {
+    let s = sup("retry-async-cancel", 1);
+    let runs = Arc::new(AtomicU32::new(0));
+    let seen = runs.clone();
+    let mut t = (s.task().retries(3))
+        .backoff(Duration::from_secs(3600))
+        .spawn_async(move || {
+            seen.fetch_add(1, SeqCst);
+            async { Err::<(), _>("no") }
+        });
+    wait_until("a retry waits", || s.stats().coroutines.normal.retried == 1);
+    assert!(t.cancel());
+    assert_eq!(t.wait_timeout(SOON), Some(Err(TaskError::Cancelled)));
+    assert_eq!(runs.load(SeqCst), 1);
+    // Cancelled while a run goes on.
+    let mut t = s.task().retries(3).spawn_async(|| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<(), ()>(())
+    });
+    wait_until("the run started", || {
+        s.stats().coroutines.normal.running == 1
+    });
+    assert!(t.cancel());
+    assert_eq!(t.wait_timeout(SOON), Some(Err(TaskError::Cancelled)));
+}
+
+#[test]
+fn a_stop_deadline_during_a_retried_coroutine_s_backoff_cancels_it() {
+    let s = sup("retry-async-stop", 1);
+    let mut t = (s.task().retries(3))
+        .backoff(Duration::from_secs(3600))
+        .spawn_async(|| async { Err::<(), _>("no") });
+    wait_until("a retry waits", || s.stats().coroutines.normal.retried == 1);
+    s.stop_timeout(Duration::from_millis(200));
+    assert_eq!(t.wait_timeout(SOON), Some(Err(TaskError::Cancelled)));
+}

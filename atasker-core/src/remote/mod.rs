@@ -54,6 +54,14 @@ pub(crate) fn within_payload(
     Ok(bytes)
 }
 
+/// The certificates of a `rediss://` cluster, in PEM: a private CA to verify the server
+/// with (instead of the system roots), and a client certificate with its key.
+#[derive(Clone, Default)]
+pub(crate) struct Tls {
+    pub(crate) ca: Option<Vec<u8>>,
+    pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
 /// The default delivery limit.
 pub(crate) const DEFAULT_MAX_DELIVERIES: u32 = 3;
 
@@ -136,6 +144,51 @@ impl Settings {
             max_deliveries,
             max_payload: DEFAULT_MAX_PAYLOAD,
         })
+    }
+
+    /// The settings with `tls`'s certificates (none: the system roots, no client
+    /// certificate); only for a `rediss://` URL.
+    pub(crate) fn with_tls(self, tls: &Tls) -> Result<Self, BuildError> {
+        if tls.ca.is_none() && tls.client.is_none() {
+            return Ok(self);
+        }
+        if !self.shown.starts_with("rediss://") {
+            return Err(BuildError::InvalidConfig(
+                "cluster_tls_ca and cluster_tls_client need a rediss:// cluster URL",
+            ));
+        }
+        self.tls_client(tls)
+    }
+
+    #[cfg(feature = "cluster-tls")]
+    fn tls_client(mut self, tls: &Tls) -> Result<Self, BuildError> {
+        let certs = redis::TlsCertificates {
+            client_tls: (tls.client.clone()).map(|(client_cert, client_key)| {
+                redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: tls.ca.clone(),
+        };
+        let info = self.client.get_connection_info().clone();
+        self.client = redis::Client::build_with_tls(info, certs).map_err(|e| {
+            BuildError::ClusterUrl(format!(
+                "{}: the TLS certificates are not usable ({}: {})",
+                self.shown,
+                e.category(),
+                e.detail().unwrap_or("not PEM")
+            ))
+        })?;
+        Ok(self)
+    }
+
+    #[cfg(not(feature = "cluster-tls"))]
+    fn tls_client(self, _: &Tls) -> Result<Self, BuildError> {
+        Err(BuildError::ClusterUrl(format!(
+            "{}: `rediss://` needs atasker's `cluster-tls` feature",
+            self.shown
+        )))
     }
 
     /// How long one Redis call may take before its connection is deemed dead: a third of

@@ -34,9 +34,10 @@ pub struct PriorityStats {
     pub failed: u64,
     /// Tasks cancelled.
     pub cancelled: u64,
-    /// Runs that failed and were followed by another run of the same task (`retries`).
-    /// Each run counts as a task above: a task run three times counts 3 in `submitted`
-    /// (and in the outcomes) and 2 here.
+    /// Runs that failed and were set to run again (`retries`), counted when the retry is
+    /// scheduled (a cancel during its backoff does not take it back). Each run counts as a
+    /// task above (a run that returned `Err` as `completed`): a task run three times counts
+    /// 3 in `submitted` and 2 here.
     pub retried: u64,
     /// The longest time a task waited in the queue; serialized as seconds (`f64`).
     #[serde(serialize_with = "secs")]
@@ -182,8 +183,8 @@ pub struct TaskStats {
     pub timed_out: u64,
     /// Tasks cancelled.
     pub cancelled: u64,
-    /// Runs that failed and were followed by another run (`retries`); each run counts as
-    /// a task in the outcomes above.
+    /// Runs that failed and were set to run again (`retries`); each run counts as a task in
+    /// the outcomes above (a run that returned `Err` as `completed`).
     pub retried: u64,
     /// The mean time from start to end.
     #[serde(serialize_with = "secs")]

@@ -28,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) node_timeout: Duration,
     pub(crate) max_deliveries: u32,
     pub(crate) max_payload: usize,
+    /// The certificates of a `rediss://` cluster.
+    pub(crate) tls: crate::remote::Tls,
 }
 
 impl Config {
@@ -41,7 +43,8 @@ impl Config {
             &self.cluster_namespace,
             self.node_timeout,
             self.max_deliveries,
-        )?;
+        )?
+        .with_tls(&self.tls)?;
         if self.max_payload == 0 {
             return Err(BuildError::InvalidConfig(
                 "cluster_max_payload must be at least 1 byte",
@@ -74,6 +77,7 @@ impl Default for Config {
             node_timeout: crate::remote::DEFAULT_NODE_TIMEOUT,
             max_deliveries: crate::remote::DEFAULT_MAX_DELIVERIES,
             max_payload: crate::remote::DEFAULT_MAX_PAYLOAD,
+            tls: crate::remote::Tls::default(),
         }
     }
 }
@@ -511,6 +515,39 @@ impl SupervisorBuilder {
     /// ```
     pub fn cluster_max_payload(mut self, bytes: usize) -> Self {
         self.config.max_payload = bytes;
+        self
+    }
+
+    /// Verifies a `rediss://` cluster's server against this CA (PEM; one or more
+    /// certificates) instead of the system roots. A server whose certificate the CA did not
+    /// sign, or that has expired, is refused at once: submissions fail with
+    /// [`TaskError::Cluster`](crate::TaskError::Cluster) and `serve_cluster` with
+    /// [`ClusterError::Refused`](crate::ClusterError::Refused), each naming the certificate
+    /// problem. A zero set-up node reads it from the file `ATASKER_NODE_TLS_CA`. A PEM that
+    /// does not parse fails `build` ([`BuildError::ClusterUrl`]). Needs the `cluster-tls`
+    /// feature.
+    ///
+    /// ```
+    /// let ca = b"-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n";
+    /// let b = atasker::Supervisor::builder().cluster("redis://h/0").cluster_tls_ca(&ca[..]);
+    /// assert!(b.build().is_err()); // a CA is for `rediss://`
+    /// ```
+    #[cfg(feature = "cluster-tls")]
+    pub fn cluster_tls_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.config.tls.ca = Some(pem.into());
+        self
+    }
+
+    /// A client certificate and its private key (both PEM), for a `rediss://` server that
+    /// asks for one (`tls-auth-clients yes`). A zero set-up node reads them from the files
+    /// `ATASKER_NODE_TLS_CERT` and `ATASKER_NODE_TLS_KEY`. Needs the `cluster-tls` feature.
+    #[cfg(feature = "cluster-tls")]
+    pub fn cluster_tls_client(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.config.tls.client = Some((cert_pem.into(), key_pem.into()));
         self
     }
 

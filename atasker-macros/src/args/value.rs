@@ -243,7 +243,7 @@ fn seconds(
 /// Checks an `N | EXPR` value. A literal must be a whole number of at least 1;
 /// anything else that is not a literal is taken as a `usize` expression.
 pub(super) fn count_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<CountValue> {
-    let key = spec.name;
+    let (key, example) = (spec.name, spec.example);
     let what = format!(
         "{} expects `{key}` to be a whole number of at least 1",
         cx.attr()
@@ -251,15 +251,15 @@ pub(super) fn count_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<Count
     match peel(&expr) {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
-        }) if INT_SUFFIXES.contains(&int.suffix()) => literal_count(int, &what, key, cx),
+        }) if INT_SUFFIXES.contains(&int.suffix()) => literal_count(int, &what, spec, cx),
         Expr::Lit(ExprLit { lit, .. }) => {
-            cx.error_spanned(lit, format!("{what}; write for example `{key} = 100`"));
+            cx.error_spanned(lit, format!("{what}; write for example `{example}`"));
             None
         }
         _ if is_negative_literal(&expr) => {
             cx.error_spanned(
                 &expr,
-                format!("{what}, not a negative number; write for example `{key} = 100`"),
+                format!("{what}, not a negative number; write for example `{example}`"),
             );
             None
         }
@@ -269,7 +269,8 @@ pub(super) fn count_value(expr: Expr, spec: Spec, cx: &mut Ctxt) -> Option<Count
 
 /// Checks a literal `N`: at least 1, and small enough for a `usize`. `what`
 /// begins the message about 0.
-fn literal_count(int: &syn::LitInt, what: &str, key: &str, cx: &mut Ctxt) -> Option<CountValue> {
+fn literal_count(int: &syn::LitInt, what: &str, spec: Spec, cx: &mut Ctxt) -> Option<CountValue> {
+    let (key, example) = (spec.name, spec.example);
     let message = match int.base10_parse::<u64>() {
         Ok(n) if n > 0 && usize::try_from(n).is_ok() => {
             return Some(CountValue::Literal {
@@ -277,7 +278,7 @@ fn literal_count(int: &syn::LitInt, what: &str, key: &str, cx: &mut Ctxt) -> Opt
                 span: int.span(),
             })
         }
-        Ok(0) => format!("{what}, not 0; write for example `{key} = 100`"),
+        Ok(0) => format!("{what}, not 0; write for example `{example}`"),
         _ => format!(
             "{} cannot hold this many items in `{key}`; write a smaller number",
             cx.attr()

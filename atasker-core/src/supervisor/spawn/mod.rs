@@ -280,23 +280,22 @@ pub fn spawn_async_retried<Fut: Future<Output: Send> + Send + 'static>(
     retry::as_coroutines(opts.spec(), is_failure, f)
 }
 
-/// `limit = N`: at most `n` runs at once.
+/// `limit = N`: at most `n` runs at once (a `u32`, as [`TaskBuilder::limit`]'s).
 ///
 /// # Panics
 ///
 /// If `n` is 0 (the macro rejects a literal 0; this is an expression's).
 #[track_caller]
-pub fn limit(n: usize) -> Option<NonZeroU32> {
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
+pub fn limit(n: u32) -> Option<NonZeroU32> {
     let Some(n) = NonZeroU32::new(n) else {
         panic!("atasker: `limit = 0`: a limit must be at least 1");
     };
     Some(n)
 }
 
-/// `retries = N`, as the `u32` a [`Retry`] holds (saturating).
-pub fn retries(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// `retries = N` (a `u32`, as [`TaskBuilder::retries`]'s).
+pub fn retries(n: u32) -> u32 {
+    n
 }
 
 /// How a failure of a task with `retries` is told: its return type must be

@@ -239,6 +239,9 @@ async fn drive<R, X, F, M>(
     let sup = Supervisor {
         inner: owner.inner.clone(),
     };
+    // Dropped unfinished (a cancel aborts the driver, as a stop deadline or the runtime's
+    // end does): the handle resolves `Cancelled`.
+    let _end = FinishOnDrop(outer.clone());
     let mut wait = plan.delay;
     let mut n = 0;
     loop {
@@ -285,6 +288,16 @@ async fn pause(d: Duration) {
     match crate::sync::after(d) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The handle of a retried task, finished `Cancelled` when the driver ends without having
+/// finished it (whatever the handle's pool: a coroutine's cancel waits for this).
+struct FinishOnDrop<R: Send + 'static>(Arc<TaskCell<R>>);
+
+impl<R: Send + 'static> Drop for FinishOnDrop<R> {
+    fn drop(&mut self) {
+        self.0.finish_dropped();
     }
 }
 

@@ -7,7 +7,9 @@
 //!
 //! 1. reads and removes `ATASKER_NODE`, `ATASKER_NODE_PROCESSES` (default: cores),
 //!    `ATASKER_NODE_NAMESPACE` (default `atasker`), `ATASKER_NODE_TIMEOUT` (seconds,
-//!    default 30), `ATASKER_NODE_MAX_PAYLOAD` (bytes, default 16 MiB) and `ATASKER_NODE_LOG`
+//!    default 30), `ATASKER_NODE_MAX_PAYLOAD` (bytes, default 16 MiB), `ATASKER_NODE_TLS_CA`,
+//!    `ATASKER_NODE_TLS_CERT` and `ATASKER_NODE_TLS_KEY` (PEM files, for `rediss://`;
+//!    feature `cluster-tls`) and `ATASKER_NODE_LOG`
 //!    (the level of the events it logs to stderr: `error`, `warn`, `info` — the default —,
 //!    `debug`, `trace`), so that the tasks' own child processes are normal processes;
 //! 2. blocks SIGTERM and SIGINT before any thread starts (every thread inherits the mask);
@@ -160,7 +162,60 @@ mod imp {
         if let Some(n) = count("ATASKER_NODE_MAX_PAYLOAD", max_payload)? {
             b = b.cluster_max_payload(n);
         }
+        tls_from_env(b, take)
+    }
+
+    /// The TLS certificates the files `ATASKER_NODE_TLS_CA`, `ATASKER_NODE_TLS_CERT` and
+    /// `ATASKER_NODE_TLS_KEY` hold (PEM), or the line that says which cannot be read.
+    fn tls_from_env(
+        b: SupervisorBuilder,
+        take: impl Fn(&str) -> Option<String>,
+    ) -> Result<SupervisorBuilder, String> {
+        let read = |name: &str| -> Result<Option<Vec<u8>>, String> {
+            take(name)
+                .map(|path| {
+                    std::fs::read(&path).map_err(|e| format!("{name}={path}: cannot read it: {e}"))
+                })
+                .transpose()
+        };
+        let (ca, cert, key) = (
+            read("ATASKER_NODE_TLS_CA")?,
+            read("ATASKER_NODE_TLS_CERT")?,
+            read("ATASKER_NODE_TLS_KEY")?,
+        );
+        let client = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("ATASKER_NODE_TLS_CERT and ATASKER_NODE_TLS_KEY go together".into()),
+        };
+        if ca.is_none() && client.is_none() {
+            return Ok(b);
+        }
+        with_tls(b, ca, client)
+    }
+
+    #[cfg(feature = "cluster-tls")]
+    fn with_tls(
+        mut b: SupervisorBuilder,
+        ca: Option<Vec<u8>>,
+        client: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<SupervisorBuilder, String> {
+        if let Some(ca) = ca {
+            b = b.cluster_tls_ca(ca);
+        }
+        if let Some((cert, key)) = client {
+            b = b.cluster_tls_client(cert, key);
+        }
         Ok(b)
+    }
+
+    #[cfg(not(feature = "cluster-tls"))]
+    fn with_tls(
+        _: SupervisorBuilder,
+        _: Option<Vec<u8>>,
+        _: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<SupervisorBuilder, String> {
+        Err("ATASKER_NODE_TLS_* need atasker's `cluster-tls` feature".to_owned())
     }
 
     /// The count of 1 or more the variable `name` holds (`None`: not set), or the line that

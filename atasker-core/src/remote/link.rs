@@ -93,6 +93,22 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
         _ if text.contains("unauthenticated") => {
             "authentication required: the cluster URL has no password"
         }
+        // TLS: rustls's words for a certificate it will not trust, or the server's alert.
+        _ if text.contains("invalid peer certificate") && text.contains("expired") => {
+            "TLS: the server's certificate has expired"
+        }
+        _ if text.contains("invalid peer certificate") && text.contains("UnknownIssuer") => {
+            "TLS: the server's certificate is not signed by a CA this client trusts (cluster_tls_ca, else the system roots)"
+        }
+        _ if text.contains("invalid peer certificate") => {
+            "TLS: the server's certificate is not valid for this host"
+        }
+        _ if text.contains("CertificateRequired") => {
+            "TLS: the server asks for a client certificate (cluster_tls_client)"
+        }
+        _ if text.contains("received fatal alert") => {
+            "TLS: the server refused the handshake (its certificate settings and this client's differ)"
+        }
         // A command a script calls that the user's ACL does not allow (Redis says so
         // without `NOPERM`).
         _ if text.contains("can't run this command") => {
@@ -188,6 +204,20 @@ impl Link {
                     .get_multiplexed_async_connection_with_config(&config),
             )
             .await;
+            let attempt = match attempt {
+                // Over TLS 1.3 the server checks the client's certificate after the client
+                // has finished its handshake: its refusal comes with the first reply.
+                Ok(Ok(c)) if self.shown.starts_with("rediss://") => {
+                    let (mut first, ping) = (c.clone(), redis::cmd("PING"));
+                    let ping = ping.query_async::<()>(&mut first);
+                    match tokio::time::timeout(CONNECT_TIMEOUT, ping).await {
+                        Ok(Ok(())) => Ok(Ok(c)),
+                        Ok(Err(e)) => Ok(Err(e)),
+                        Err(elapsed) => Err(elapsed),
+                    }
+                }
+                other => other,
+            };
             let error = match attempt {
                 Ok(Ok(c)) => {
                     if self.connected_once.swap(true, SeqCst) {

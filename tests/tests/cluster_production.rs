@@ -231,7 +231,7 @@ fn an_acl_user_without_a_permission_is_told_by_name() {
 const LEAST_PRIVILEGE: &str = "on >pw-least ~atasker:* resetchannels -@all +ping +info \
     +time +get +set +del +exists +pexpire +pttl +xadd +xread +xreadgroup +xack \
     +xdel +xrange +xtrim +xgroup|create +xgroup|delconsumer +xinfo|consumers +xpending \
-    +zadd +zrem +zrange +zrangebyscore +zscore +hset +hget +hdel +hgetall +hincrby \
+    +zadd +zrem +zrange +zrangebyscore +zscore +hset +hget +hdel +hkeys +hexists \
     +eval +evalsha +script|load";
 
 #[test]
@@ -261,12 +261,12 @@ fn a_node_and_a_producer_work_as_an_acl_user_with_only_what_the_cluster_needs() 
 #[test]
 fn a_limit_whose_permit_redis_refuses_fails_the_task_by_name() {
     let redis = RedisServer::start();
-    // The least privilege but `HINCRBY`, which the permits of a fleet-wide limit need.
+    // The least privilege but `HEXISTS`, which the permits of a fleet-wide limit need.
     let mut rule = vec!["ACL", "SETUSER", "atasker"];
     rule.extend(
         LEAST_PRIVILEGE
             .split_whitespace()
-            .filter(|&r| r != "+hincrby"),
+            .filter(|&r| r != "+hexists"),
     );
     assert_eq!(redis.cmd(&rule), "OK");
     let url = format!("redis://atasker:pw-least@127.0.0.1:{}/0", redis.port());

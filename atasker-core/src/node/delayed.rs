@@ -29,6 +29,7 @@ impl Node {
     pub(super) async fn promote_loop(self: Arc<Self>) {
         // A refusal is said when it first comes (and when it changes), not every look.
         let mut said = String::new();
+        let mut stop = self.stop.subscribe();
         while !self.stopping() {
             let wait = match self.broker.promote(MOST).await {
                 Ok((moved, _)) if moved >= MOST as u64 => Duration::ZERO,
@@ -52,7 +53,8 @@ impl Node {
                 }
             };
             if !wait.is_zero() {
-                let _ = tokio::time::timeout(wait, self.freed_stop()).await;
+                // Woken by a stop only: a freed slot's wake-up is the readers'.
+                let _ = tokio::time::timeout(wait, stop.wait_for(|stopped| *stopped)).await;
             }
         }
     }
@@ -81,13 +83,14 @@ pub(super) fn retry_delay(
 impl Node {
     /// Sends the taken entry `id` to the delayed set for `delay`: its run failed and it
     /// runs again (`retry`), or its limit had no free permit. Tries again while Redis cannot
-    /// be reached; `false` if it cannot be done (a failed run is then answered as it is).
+    /// be reached. `Some(false)`: the entry was gone (a reclaim moved it); `None`: Redis
+    /// refused (a failed run is then answered as it is).
     pub(super) async fn retry_later(
         &self,
         (priority, id): (Priority, &str),
         delay: Duration,
         retry: bool,
-    ) -> bool {
+    ) -> Option<bool> {
         let mut backoff = Backoff::new();
         loop {
             match self.broker.retry_later((priority, id), delay, retry).await {
@@ -95,12 +98,12 @@ impl Node {
                     if moved && retry {
                         tracing::warn!(entry = id, node = %self.name, delay = delay.as_secs_f64(), "atasker: a remote task's run failed; it runs again (waiting in Redis)");
                     }
-                    return moved;
+                    return Some(moved);
                 }
                 Err(CallError::Connection(_)) => backoff.wait().await,
                 Err(e) => {
-                    tracing::error!(entry = id, error = %e, "atasker: cannot put a failed remote task off for its retry; its outcome is final");
-                    return false;
+                    tracing::error!(entry = id, error = %e, "atasker: cannot put a remote task off in Redis; its outcome is final");
+                    return None;
                 }
             }
         }
@@ -133,7 +136,14 @@ impl Node {
         self.busy.fetch_sub(1, SeqCst);
         self.freed.notify_one();
         if let Some(d) = retry_delay(ran.retry, &result) {
-            if self.retry_later((ran.priority, &ran.id), d, true).await {
+            // Put off for its retry, or gone (a reclaim gave it to another node while this
+            // one was silent): either way this run's outcome is not the answer. `None`:
+            // Redis refused, and the failure is the outcome.
+            if self
+                .retry_later((ran.priority, &ran.id), d, true)
+                .await
+                .is_some()
+            {
                 return self.ended(&ran.id);
             }
         }
@@ -162,7 +172,9 @@ impl Node {
         };
         let (priority, timeout) = (spec.priority, spec.timeout);
         tokio::spawn(async move {
-            let permit = me.broker.acquire(name, &me.name, n).await;
+            // One permit per run, named by it: asked again, and given back, idempotently.
+            let token = format!("{}|{}", me.name, ran.id);
+            let permit = me.permit(name, &token, Some(n)).await;
             if !matches!(permit, Ok(true)) {
                 me.busy.fetch_sub(1, SeqCst);
                 me.freed.notify_one();
@@ -174,7 +186,15 @@ impl Node {
                     me.answer(p, id, ran.address, failed, ran.reply_ttl).await;
                     return me.ended(id);
                 }
-                me.retry_later((p, id), permit_wait(), false).await;
+                if me
+                    .retry_later((p, id), permit_wait(), false)
+                    .await
+                    .is_none()
+                {
+                    let why = "Redis refused to put the task off until a permit of its limit frees";
+                    let failed = Err(TaskError::Cluster(why.into()));
+                    me.answer(p, id, ran.address, failed, ran.reply_ttl).await;
+                }
                 return me.ended(id);
             }
             let spec = Spec {
@@ -186,9 +206,26 @@ impl Node {
             };
             let run = spawn_raw(spec, index, args);
             me.clone().after_run(run, ran).await;
-            if let Err(e) = me.broker.release(name, &me.name).await {
+            if let Err(e) = me.permit(name, &token, None).await {
                 tracing::warn!(error = %e, task = name, "atasker: a permit of a fleet-wide limit was not given back; it frees when this node stops");
             }
         });
+    }
+
+    /// Takes (`limit`: `Some`) or gives back (`None`) the permit `token` of task `name`,
+    /// trying again while Redis cannot be reached (both are idempotent, so a reply lost
+    /// with a connection is safe to ask again). `Ok(false)`: no permit was free.
+    async fn permit(&self, name: &str, token: &str, limit: Option<u32>) -> Result<bool, CallError> {
+        let mut backoff = Backoff::new();
+        loop {
+            let done = match limit {
+                Some(n) => self.broker.acquire(name, token, n).await,
+                None => self.broker.release(name, token).await.map(|()| true),
+            };
+            match done {
+                Err(CallError::Connection(_)) => backoff.wait().await,
+                other => return other,
+            }
+        }
     }
 }

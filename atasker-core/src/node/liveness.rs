@@ -72,6 +72,8 @@ impl Node {
     pub(super) async fn reclaim_loop(self: Arc<Self>) {
         let every = self.settings.node_timeout / 3;
         let mut warned = false;
+        // Woken by a stop only: a freed slot's wake-up (`freed`) is the readers'.
+        let mut stop = self.stop.subscribe();
         while !self.stopping() {
             if self.alive() {
                 if !warned {
@@ -91,14 +93,7 @@ impl Node {
                     Err(e) => tracing::debug!(error = %e, "atasker: reclaim failed; retrying"),
                 }
             }
-            let _ = tokio::time::timeout(every, self.freed_stop()).await;
-        }
-    }
-
-    /// Returns when the node stops.
-    pub(super) async fn freed_stop(&self) {
-        while !self.stopping() {
-            self.freed.notified().await;
+            let _ = tokio::time::timeout(every, stop.wait_for(|stopped| *stopped)).await;
         }
     }
 

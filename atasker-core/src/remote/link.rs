@@ -106,8 +106,8 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
         _ if text.contains("CertificateRequired") => {
             "TLS: the server asks for a client certificate (cluster_tls_client)"
         }
-        _ if text.contains("received fatal alert") => {
-            "TLS: the server refused the handshake (its certificate settings and this client's differ)"
+        _ if text.contains("received fatal alert") && text.contains("Certificate") => {
+            "TLS: the server refused this client's certificate (cluster_tls_client)"
         }
         // A command a script calls that the user's ACL does not allow (Redis says so
         // without `NOPERM`).

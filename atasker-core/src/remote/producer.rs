@@ -12,7 +12,7 @@ mod leftovers;
 mod reader;
 
 pub(crate) use super::broker::Outgoing;
-use super::broker::{Broker, RedisBroker};
+use super::broker::{Broker, RedisBroker, DELAYED};
 use super::link::{Backoff, CallError};
 use super::{cluster_error, Remote, Settings};
 use crate::error::TaskError;
@@ -89,6 +89,9 @@ pub(crate) struct Producer {
     broker: Arc<RedisBroker>,
     reply_to: String,
     table: Mutex<HashMap<u64, Waiting>>,
+    /// Tasks cancelled while delayed (their id `z:…`), by priority: if a node moved one to
+    /// its queue meanwhile, its move notice names the entry to remove. Locked after `table`.
+    cancelled_delayed: Mutex<HashMap<u64, Priority>>,
     outbox: mpsc::UnboundedSender<Command>,
     closed: AtomicBool,
     /// The reply stream was deleted (see [`Producer::delete_replies`]).
@@ -105,6 +108,7 @@ impl Producer {
             broker,
             reply_to: format!("{}:r:{}", settings.namespace, super::process_name()),
             table: Mutex::new(HashMap::new()),
+            cancelled_delayed: Mutex::default(),
             outbox,
             closed: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
@@ -175,14 +179,24 @@ impl Producer {
     /// A cancel of the queued task `tid`: forgets it, and removes its entry unless a node
     /// has taken it.
     pub(crate) fn cancel(&self, tid: u64) {
-        let Some(w) = self.table().remove(&tid) else {
+        let mut table = self.table();
+        let Some(w) = table.remove(&tid) else {
             return;
         };
+        if w.entry.as_deref().is_some_and(|id| id.starts_with(DELAYED)) {
+            crate::sync::lock(&self.cancelled_delayed).insert(tid, w.priority);
+        }
+        drop(table);
         if let Some(id) = w.entry {
             let _ = self.outbox.send(Command::Cancel(w.priority, id));
         }
         // Without an id the sender has not sent it yet: it finds the task gone and cancels
         // the entry it made.
+    }
+
+    /// Removes the entry `id` of a task cancelled while it moved from the delayed set.
+    pub(super) fn cancel_moved(&self, priority: Priority, id: String) {
+        let _ = self.outbox.send(Command::Cancel(priority, id));
     }
 
     /// Queue-wait warnings for tasks no node has started.
@@ -382,7 +396,10 @@ impl Producer {
             let mut table = self.table();
             for (t, id) in batch.iter().zip(ids) {
                 match (id, table.get_mut(&t.tid)) {
-                    (Ok(id), Some(w)) => w.entry = Some(id),
+                    // A move notice read first holds the newer id.
+                    (Ok(id), Some(w)) => {
+                        w.entry.get_or_insert(id);
+                    }
                     (Ok(id), None) => late_cancels.push((t.priority, id)),
                     (Err(e), _) => refused.push((t.tid, e)),
                 }
@@ -409,6 +426,13 @@ impl Producer {
             match self.broker.cancel(priority, id).await {
                 Ok(removed) => {
                     tracing::debug!(entry = id, removed, "atasker: remote task cancelled");
+                    if removed {
+                        // Still delayed: no move notice will come for it.
+                        let tid = id.rsplit('|').next().and_then(|t| t.parse::<u64>().ok());
+                        if let Some(tid) = tid.filter(|_| id.starts_with(DELAYED)) {
+                            crate::sync::lock(&self.cancelled_delayed).remove(&tid);
+                        }
+                    }
                     return;
                 }
                 Err(e @ (CallError::Server(_) | CallError::Config(_))) => {

@@ -72,27 +72,27 @@ impl RedisBroker {
         format!("{ns}:l:{fp}:{name}")
     }
 
-    /// Takes a permit of `name`'s fleet-wide `limit` for `node`; `false`: none is free.
+    /// Takes the permit `token` of `name`'s fleet-wide `limit`; `false`: none is free.
     pub(super) async fn acquire_in(
         &self,
         name: &str,
-        node: &str,
+        token: &str,
         limit: u32,
     ) -> Result<bool, CallError> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(ACQUIRE)
             .arg(1)
             .arg(self.permits(name))
-            .arg(node)
+            .arg(token)
             .arg(limit);
         cmd.arg(self.heartbeat_prefix());
         Ok(self.eval::<i64>(cmd).await? > 0)
     }
 
-    /// Gives back a permit of `name`'s limit that `node` holds.
-    pub(super) async fn release_in(&self, name: &str, node: &str) -> Result<(), CallError> {
+    /// Gives back the permit `token` of `name`'s limit.
+    pub(super) async fn release_in(&self, name: &str, token: &str) -> Result<(), CallError> {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(RELEASE).arg(1).arg(self.permits(name)).arg(node);
+        cmd.arg(RELEASE).arg(1).arg(self.permits(name)).arg(token);
         self.eval::<i64>(cmd).await.map(drop)
     }
 

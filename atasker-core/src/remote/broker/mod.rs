@@ -10,7 +10,7 @@
 //! | `ns:hb:<node>` | string, `PX` = node timeout | a node's heartbeat |
 //! | `ns:z:<fingerprint>` | sorted set | delayed tasks of one build (`<reply stream>\|<task id>`), by due time in ms |
 //! | `ns:zp:<fingerprint>` | hash | the entries of those delayed tasks, packed (msgpack) |
-//! | `ns:l:<fingerprint>:<task>` | hash | permits of a fleet-wide `limit` held, by node |
+//! | `ns:l:<fingerprint>:<task>` | hash | permits of a fleet-wide `limit` held, one field per run (`<node>\|<entry id>`) |
 //!
 //! A task entry holds `t` (the task's id in its producer), `n` (the static function's name),
 //! `r` (the reply stream), `a` (the arguments, bincode), `rt` (how long, in ms, the producer
@@ -188,14 +188,15 @@ pub(crate) trait Broker: Send + Sync + 'static {
         delay: Duration,
         retry: bool,
     ) -> BoxFut<'a, Result<bool, CallError>>;
-    /// Takes a permit of task `name`'s fleet-wide `limit` for `node` (the permits of nodes
-    /// without a heartbeat are free); `false`: none is free.
+    /// Takes the permit `token` (`<node>|<entry id>`: one run's) of task `name`'s fleet-wide
+    /// `limit` (the permits of nodes without a heartbeat are free), idempotently; `false`:
+    /// none is free.
     fn acquire<'a>(
         &'a self,
         name: &'a str,
-        node: &'a str,
+        token: &'a str,
         limit: u32,
     ) -> BoxFut<'a, Result<bool, CallError>>;
-    /// Gives back a permit of `name`'s limit that `node` holds.
-    fn release<'a>(&'a self, name: &'a str, node: &'a str) -> BoxFut<'a, Result<(), CallError>>;
+    /// Gives back the permit `token` of `name`'s limit (idempotent).
+    fn release<'a>(&'a self, name: &'a str, token: &'a str) -> BoxFut<'a, Result<(), CallError>>;
 }

@@ -248,24 +248,27 @@ if reply and tid then redis.pcall('XADD', reply, '*', 't', tid, 'k', 'm', 'i', '
 return 1
 ";
 
-/// Takes a permit of a fleet-wide limit (`limit = N` on a remote task) for node ARGV[1]:
-/// the hash KEYS[1] counts the permits each node holds; the fields of nodes without a
-/// heartbeat (key ARGV[3] .. node) are dropped first (a silent node's permits are free).
-/// Returns 1 if fewer than ARGV[2] permits were held (and one is now this node's), else 0.
+/// Takes a permit of a fleet-wide limit (`limit = N` on a remote task) for the run ARGV[1]
+/// (`<node>|<entry id>`): the hash KEYS[1] holds one field per permit held; the fields of
+/// nodes without a heartbeat (key ARGV[3] .. node) are dropped first (a silent node's
+/// permits are free). Idempotent: a run that holds its permit gets it again (a reply lost
+/// with a connection is asked again). Returns 1 if the run holds a permit now, else 0.
 pub(super) const ACQUIRE: &str = r"
-local h = redis.call('HGETALL', KEYS[1])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
+local h = redis.call('HKEYS', KEYS[1])
 local held = 0
-for i = 1, #h, 2 do
-  if redis.call('EXISTS', ARGV[3] .. h[i]) == 1 then held = held + tonumber(h[i + 1])
-  else redis.call('HDEL', KEYS[1], h[i]) end
+for _, f in ipairs(h) do
+  local node = string.match(f, '^(.*)|[^|]*$') or f
+  if redis.call('EXISTS', ARGV[3] .. node) == 1 then held = held + 1
+  else redis.call('HDEL', KEYS[1], f) end
 end
 if held >= tonumber(ARGV[2]) then return 0 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[1], ARGV[1], 1)
 return 1
 ";
 
-/// Gives back a permit node ARGV[1] holds in the hash KEYS[1] (see `ACQUIRE`).
+/// Gives back the permit of the run ARGV[1] in the hash KEYS[1] (see `ACQUIRE`);
+/// idempotent.
 pub(super) const RELEASE: &str = r"
-if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 1
+return redis.call('HDEL', KEYS[1], ARGV[1])
 ";

@@ -558,14 +558,14 @@ impl Broker for RedisBroker {
     fn acquire<'a>(
         &'a self,
         name: &'a str,
-        node: &'a str,
+        token: &'a str,
         limit: u32,
     ) -> BoxFut<'a, Result<bool, CallError>> {
-        Box::pin(self.acquire_in(name, node, limit))
+        Box::pin(self.acquire_in(name, token, limit))
     }
 
-    fn release<'a>(&'a self, name: &'a str, node: &'a str) -> BoxFut<'a, Result<(), CallError>> {
-        Box::pin(self.release_in(name, node))
+    fn release<'a>(&'a self, name: &'a str, token: &'a str) -> BoxFut<'a, Result<(), CallError>> {
+        Box::pin(self.release_in(name, token))
     }
 
     fn reclaim(&self, max_deliveries: u32) -> BoxFut<'_, Result<Reclaimed, CallError>> {

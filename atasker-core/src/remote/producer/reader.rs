@@ -118,9 +118,14 @@ impl Producer {
                 }
             }
             Some(Answer::Moved(tid, entry)) => {
-                if let Some(w) = self.table().get_mut(&tid) {
+                let mut table = self.table();
+                if let Some(w) = table.get_mut(&tid) {
                     w.entry = Some(entry);
                     w.suspect = false;
+                } else if let Some(p) = crate::sync::lock(&self.cancelled_delayed).remove(&tid) {
+                    // Cancelled while a node moved it from the delayed set: it goes now.
+                    drop(table);
+                    self.cancel_moved(p, entry);
                 }
             }
             Some(Answer::Done(tid, result)) => self.resolve(tid, result),

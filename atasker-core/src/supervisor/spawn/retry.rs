@@ -218,7 +218,10 @@ where
         for_worker: spec.for_worker,
         retry: spec.retry.unwrap_or(Retry::new(0)),
     };
-    let driver = handle.spawn(drive(plan, owner, outer.clone(), runs));
+    // Made before the spawn: a driver dropped unpolled (a runtime shutting down) still
+    // resolves the handle.
+    let end = FinishOnDrop(outer.clone());
+    let driver = handle.spawn(drive(plan, owner, end, runs));
     outer.set_abort(driver.abort_handle());
     Task::from_cell(outer)
 }
@@ -228,7 +231,7 @@ where
 async fn drive<R, X, F, M>(
     plan: Plan,
     owner: Arc<Attempts>,
-    outer: Arc<TaskCell<R>>,
+    end: FinishOnDrop<R>,
     runs: Runs<R, F, M>,
 ) where
     R: Send + 'static,
@@ -240,13 +243,16 @@ async fn drive<R, X, F, M>(
         inner: owner.inner.clone(),
     };
     // Dropped unfinished (a cancel aborts the driver, as a stop deadline or the runtime's
-    // end does): the handle resolves `Cancelled`.
-    let _end = FinishOnDrop(outer.clone());
+    // end does), `end` resolves the handle `Cancelled`.
+    let outer = end.0.clone();
     let mut wait = plan.delay;
     let mut n = 0;
     loop {
         if let Some(d) = wait.take() {
             pause(d).await;
+        }
+        if outer.header().state() != QUEUED {
+            return; // cancelled (before its abort handle was set, say)
         }
         let task = (runs.run)(plan.spec(&sup));
         *lock(&owner.current) = task.control();

@@ -93,22 +93,7 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
         _ if text.contains("unauthenticated") => {
             "authentication required: the cluster URL has no password"
         }
-        // TLS: rustls's words for a certificate it will not trust, or the server's alert.
-        _ if text.contains("invalid peer certificate") && text.contains("expired") => {
-            "TLS: the server's certificate has expired"
-        }
-        _ if text.contains("invalid peer certificate") && text.contains("UnknownIssuer") => {
-            "TLS: the server's certificate is not signed by a CA this client trusts (cluster_tls_ca, else the system roots)"
-        }
-        _ if text.contains("invalid peer certificate") => {
-            "TLS: the server's certificate is not valid for this host"
-        }
-        _ if text.contains("CertificateRequired") => {
-            "TLS: the server asks for a client certificate (cluster_tls_client)"
-        }
-        _ if text.contains("received fatal alert") && text.contains("Certificate") => {
-            "TLS: the server refused this client's certificate (cluster_tls_client)"
-        }
+        _ if tls_refusal(text).is_some() => tls_refusal(text).unwrap_or_default(),
         // A command a script calls that the user's ACL does not allow (Redis says so
         // without `NOPERM`).
         _ if text.contains("can't run this command") => {
@@ -121,6 +106,31 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
     };
     Some(format!("Redis refuses this client ({kind}): {text}"))
 }
+
+/// What a TLS failure's text (rustls's words for a certificate it will not trust, or the
+/// server's alert about this client's) means, if it is one: the first entry of
+/// [`TLS_REFUSALS`] whose words all occur in it.
+fn tls_refusal(text: &str) -> Option<&'static str> {
+    TLS_REFUSALS
+        .iter()
+        .find(|(words, _)| words.iter().all(|w| text.contains(w)))
+        .map(|(_, kind)| *kind)
+}
+
+/// The TLS failures that are refusals (waiting does not mend them), most specific first.
+const TLS_REFUSALS: [(&[&str], &str); 5] = [
+    (&["invalid peer certificate", "expired"], "TLS: the server's certificate has expired"),
+    (
+        &["invalid peer certificate", "UnknownIssuer"],
+        "TLS: the server's certificate is not signed by a CA this client trusts (cluster_tls_ca, else the system roots)",
+    ),
+    (&["invalid peer certificate"], "TLS: the server's certificate is not valid for this host"),
+    (&["CertificateRequired"], "TLS: the server asks for a client certificate (cluster_tls_client)"),
+    (
+        &["received fatal alert", "Certificate"],
+        "TLS: the server refused this client's certificate (cluster_tls_client)",
+    ),
+];
 
 /// The error code of `e`, also where the `redis` crate knows it under no kind (`NOAUTH`,
 /// `WRONGPASS`, `DENIED`, `BUSY` in a pipeline's errors): the first code of ours in its text.

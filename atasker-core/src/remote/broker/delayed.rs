@@ -52,17 +52,16 @@ impl RedisBroker {
     ) -> Result<bool, CallError> {
         let [set, hash] = self.delayed_keys();
         let index = PRIORITIES.iter().position(|&p| p == priority).unwrap_or(2) + 1;
+        let (queue, ms) = (self.queue(priority), millis(delay));
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(RETRY)
             .arg(3)
-            .arg(self.queue(priority))
+            .arg(queue)
             .arg(set)
-            .arg(hash);
-        cmd.arg(GROUP)
-            .arg(id)
-            .arg(millis(delay))
-            .arg(index)
-            .arg(u8::from(retry));
+            .arg(hash)
+            .arg(GROUP)
+            .arg(id);
+        cmd.arg(ms).arg(index).arg(u8::from(retry));
         Ok(self.eval::<i64>(cmd).await? > 0)
     }
 
@@ -79,13 +78,14 @@ impl RedisBroker {
         token: &str,
         limit: u32,
     ) -> Result<bool, CallError> {
+        let (key, beats) = (self.permits(name), self.heartbeat_prefix());
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(ACQUIRE)
             .arg(1)
-            .arg(self.permits(name))
+            .arg(key)
             .arg(token)
-            .arg(limit);
-        cmd.arg(self.heartbeat_prefix());
+            .arg(limit)
+            .arg(beats);
         Ok(self.eval::<i64>(cmd).await? > 0)
     }
 

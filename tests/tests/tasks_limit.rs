@@ -420,3 +420,37 @@ fn process_tasks_with_a_limit_run_at_most_that_many_at_once() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn the_queue_wait_warning_fires_for_a_coroutine_held_by_its_limit() {
+    let warned = Arc::new(Mutex::new(Vec::new()));
+    let seen = warned.clone();
+    let sup: &'static Supervisor = Box::leak(Box::new(
+        Supervisor::builder()
+            .name("limit-warn-async")
+            .timeout_warning(Duration::from_millis(50))
+            .on_timeout_warning(move |t| seen.lock().unwrap().push(t.id))
+            .build()
+            .unwrap(),
+    ));
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let held = |gate: tokio::sync::watch::Receiver<bool>| {
+        let mut gate = gate;
+        sup.task().name("plc").limit(1).spawn_async(async move {
+            let _ = gate.wait_for(|o| *o).await;
+        })
+    };
+    let first = held(gate.clone());
+    let second = held(gate.clone());
+    let id = second.id();
+    wait_until("the warning fires for the waiting coroutine", || {
+        warned.lock().unwrap().contains(&id)
+    });
+    assert!(
+        !warned.lock().unwrap().contains(&first.id()),
+        "the first never waited"
+    );
+    open.send(true).unwrap();
+    assert_eq!(first.wait(), Ok(()));
+    assert_eq!(second.wait(), Ok(()));
+}

@@ -97,6 +97,14 @@ fn scan(inner: &Inner) -> Overdue {
         c.timeout_critical,
         &mut found,
     );
+    // Coroutines waiting for a permit of their names' limits.
+    let key = crate::context::key(inner);
+    super::spawn::limit_overdue(
+        key,
+        Instant::now(),
+        (c.timeout_warning, c.timeout_critical),
+        &mut found,
+    );
     if let Some(p) = inner.remote.as_ref().and_then(|r| r.producer.get()) {
         p.overdue(
             Instant::now(),

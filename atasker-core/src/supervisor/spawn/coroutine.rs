@@ -39,7 +39,12 @@ where
     if plain && inner.owns_runtime() {
         return spawn_lean(spec, fut);
     }
-    let gate = (spec.limit).map(|n| Gate::new(context::key(&**inner), spec.name, n));
+    let gate = (spec.limit).map(|n| {
+        (
+            Gate::new(context::key(&**inner), spec.name, n),
+            inner.clone(),
+        )
+    });
     // Queued while it waits for its delay, or for a permit of its name's limit.
     let state = if spec.delay.is_some() || gate.is_some() {
         QUEUED
@@ -248,7 +253,7 @@ where
 async fn with_delay_and_timeout<F>(
     task: Arc<TaskCell<F::Output>>,
     delay: Option<std::time::Duration>,
-    gate: Option<Gate>,
+    gate: Option<(Gate, Arc<Inner>)>,
     fut: F,
 ) -> Result<F::Output, TaskError>
 where
@@ -260,7 +265,12 @@ where
     }
     let queued_at = Instant::now();
     let _permit = match &gate {
-        Some(gate) => gate.enter().await,
+        Some((gate, inner)) => {
+            // Seen by the queue-wait watchdog while it waits.
+            let _waiting = gate.waiting(task.clone());
+            inner.poke_watchdog();
+            gate.enter().await
+        }
         None => None,
     };
     let waited = gate.is_some().then_some(queued_at);

@@ -9,10 +9,13 @@
 //! is gone. Tasks of one name are meant to share one limit (a `#[background_task]` fn has
 //! one); while the semaphore lives, a task with another limit waits under the first one's.
 
+use crate::pool::ladder::Overdue;
 use crate::sync::lock;
+use crate::task::{Control, QUEUED};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Which semaphore: its supervisor (the address of its `Inner`, see `context::key`) and the
@@ -20,13 +23,29 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 type Key = (usize, &'static str);
 
 /// Every semaphore some task holds (waits on, or runs with a permit of).
-static GATES: Mutex<BTreeMap<Key, Arc<Semaphore>>> = Mutex::new(BTreeMap::new());
+static GATES: Mutex<BTreeMap<Key, Arc<Shared>>> = Mutex::new(BTreeMap::new());
+
+/// One name's semaphore, and the tasks waiting for a permit of it (for the queue-wait
+/// watchdog).
+struct Shared {
+    sem: Semaphore,
+    waiting: Mutex<Vec<Waiter>>,
+}
+
+/// A task waiting for a permit: since when, and whether the warning and the critical hook
+/// fired for it.
+struct Waiter {
+    task: Arc<dyn Control>,
+    at: Instant,
+    warned: bool,
+    critical: bool,
+}
 
 /// A task's hold on its name's semaphore, from its spawn until its run ends: it keeps the
 /// semaphore in [`GATES`]; the last hold dropped takes it out.
 pub(super) struct Gate {
     key: Key,
-    sem: Arc<Semaphore>,
+    sem: Arc<Shared>,
 }
 
 impl Gate {
@@ -38,9 +57,12 @@ impl Gate {
         let permits = usize::try_from(limit.get())
             .map_or(Semaphore::MAX_PERMITS, |n| n.min(Semaphore::MAX_PERMITS));
         let mut gates = lock(&GATES);
-        let sem = gates
-            .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(permits)));
+        let sem = gates.entry(key).or_insert_with(|| {
+            Arc::new(Shared {
+                sem: Semaphore::new(permits),
+                waiting: Mutex::default(),
+            })
+        });
         Gate {
             key,
             sem: sem.clone(),
@@ -50,7 +72,69 @@ impl Gate {
     /// Waits for a permit (FIFO); it goes back when dropped. `None` only if the semaphore
     /// were closed, which it never is: then the task runs unlimited.
     pub(super) async fn enter(&self) -> Option<SemaphorePermit<'_>> {
-        self.sem.acquire().await.ok()
+        self.sem.sem.acquire().await.ok()
+    }
+
+    /// `task` waits for a permit from now on (the watchdog sees it), until the mark is
+    /// dropped.
+    pub(super) fn waiting(&self, task: Arc<dyn Control>) -> Waiting<'_> {
+        let id = task.header().id;
+        (lock(&self.sem.waiting)).push(Waiter {
+            task,
+            at: Instant::now(),
+            warned: false,
+            critical: false,
+        });
+        Waiting { gate: self, id }
+    }
+}
+
+/// A task's mark among the waiters of its gate (see [`Gate::waiting`]).
+pub(super) struct Waiting<'g> {
+    gate: &'g Gate,
+    id: crate::task::TaskId,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        (lock(&self.gate.sem.waiting)).retain(|w| w.task.header().id != self.id);
+    }
+}
+
+/// Queued coroutines of the supervisor `sup` (see `context::key`) waiting for a permit of
+/// their names' limits past `warn` or `crit`, not yet reported.
+pub(crate) fn overdue(
+    sup: usize,
+    now: Instant,
+    (warn, crit): (Duration, Duration),
+    out: &mut Overdue,
+) {
+    let gates: Vec<Arc<Shared>> = (lock(&GATES).range((sup, "")..))
+        .take_while(|((s, _), _)| *s == sup)
+        .map(|(_, g)| g.clone())
+        .collect();
+    for g in gates {
+        for w in lock(&g.waiting).iter_mut() {
+            let h = w.task.header();
+            if h.state() != QUEUED {
+                continue;
+            }
+            for (flag, limit, list) in [
+                (&mut w.warned, warn, &mut out.warnings),
+                (&mut w.critical, crit, &mut out.criticals),
+            ] {
+                // A threshold beyond what an `Instant` holds is never reached.
+                let Some(due) = w.at.checked_add(limit).filter(|_| !*flag) else {
+                    continue;
+                };
+                if due <= now {
+                    *flag = true;
+                    list.push(h.info(now - w.at));
+                } else {
+                    out.next = Some(out.next.map_or(due, |n| n.min(due)));
+                }
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod coroutine;
 mod limit;
+pub(crate) use limit::overdue as limit_overdue;
 mod process;
 mod remote;
 mod retry;

@@ -58,7 +58,8 @@ fn append_line(path: &Path, line: &str) {
         .append(true)
         .open(path)
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    writeln!(f, "{line}").unwrap();
+    // One `write(2)`: lines of concurrent writers never tear.
+    f.write_all(format!("{line}\n").as_bytes()).unwrap();
 }
 
 /// The nodes of one test: killed with SIGKILL when the test ends, however it ends.

@@ -81,7 +81,8 @@ remote_task! {
     fn logged(log: String, tag: String, ms: u64) -> () {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
-        writeln!(f, "{tag}").unwrap();
+        // One `write(2)`: lines of concurrent writers never tear.
+        f.write_all(format!("{tag}\n").as_bytes()).unwrap();
         drop(f);
         std::thread::sleep(Duration::from_millis(ms));
     }

@@ -20,6 +20,6 @@ pub use crate::static_api::{
     StaticValue, StaticWorker,
 };
 pub use crate::supervisor::spawn::{
-    duration, limit, retries, retryable, seconds, spawn_async, spawn_async_retried, spawn_blocking,
+    duration, limit, retryable, seconds, spawn_async, spawn_async_retried, spawn_blocking,
     spawn_blocking_retried, RetriedArg, Retry, TaskOptions,
 };

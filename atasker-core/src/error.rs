@@ -59,6 +59,18 @@ pub enum TaskError {
     Cluster(String),
 }
 
+impl TaskError {
+    /// Whether a run that failed with this error is run again when its task has retries
+    /// left (`retries = N`): a panic, a deadline, a lost worker process; never a cancel, a
+    /// stop or a refusal.
+    pub(crate) fn is_retried(&self) -> bool {
+        matches!(
+            self,
+            TaskError::Panicked { .. } | TaskError::TimedOut | TaskError::ProcessExited { .. }
+        )
+    }
+}
+
 /// How a worker process ended: one wording, in logs and in [`TaskError::ProcessExited`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ExitStatus {

@@ -72,10 +72,7 @@ pub(super) fn retry_delay(
         // A task with retries returns a `Result` (the macro checks): bincode writes its
         // variant first, as one byte, and `Err` is 1.
         Ok(bytes) => bytes.first() == Some(&1),
-        Err(e) => matches!(
-            e,
-            TaskError::Panicked { .. } | TaskError::TimedOut | TaskError::ProcessExited { .. }
-        ),
+        Err(e) => e.is_retried(),
     };
     (failed && policy.retries > 0).then(|| policy.delay(runs.saturating_add(1), unit_random()))
 }

@@ -91,6 +91,42 @@ pub(crate) struct Overdue {
     pub(crate) next: Option<Instant>,
 }
 
+impl Overdue {
+    /// Looks at the task `h`, queued since `at` and still queued: reports it once past the
+    /// warning (`warn`) and once past the critical threshold (`crit`), `reported` holding
+    /// whether each was (the warning's, the critical's), or notes when it will be due.
+    pub(crate) fn look(
+        &mut self,
+        h: &Header,
+        at: Instant,
+        reported: [&mut bool; 2],
+        (now, warn, crit): (Instant, Duration, Duration),
+    ) {
+        if h.state() != QUEUED {
+            return;
+        }
+        let [warned, critical] = reported;
+        for (flag, limit, list) in [
+            (warned, warn, &mut self.warnings),
+            (critical, crit, &mut self.criticals),
+        ] {
+            if *flag {
+                continue;
+            }
+            // A threshold beyond what an `Instant` holds is never reached.
+            let Some(due) = at.checked_add(limit) else {
+                continue;
+            };
+            if due <= now {
+                *flag = true;
+                list.push(h.info(now - at));
+            } else {
+                self.next = Some(self.next.map_or(due, |n| n.min(due)));
+            }
+        }
+    }
+}
+
 impl<J: super::PoolJob> Ladder<J> {
     pub(crate) fn new(limits: Limits) -> Self {
         Ladder {

@@ -93,7 +93,7 @@ pub(crate) fn refusal(e: &RedisError) -> Option<String> {
         _ if text.contains("unauthenticated") => {
             "authentication required: the cluster URL has no password"
         }
-        _ if tls_refusal(text).is_some() => tls_refusal(text).unwrap_or_default(),
+        _ if let Some(kind) = tls_refusal(text) => kind,
         // A command a script calls that the user's ACL does not allow (Redis says so
         // without `NOPERM`).
         _ if text.contains("can't run this command") => {

@@ -204,7 +204,7 @@ fn options(task: &Task) -> TokenStream {
         );
         quote! {
             ::atasker::__private::Retry {
-                retries: ::atasker::__private::retries(#n),
+                retries: #n,
                 backoff: #backoff,
                 backoff_max: #backoff_max,
             }

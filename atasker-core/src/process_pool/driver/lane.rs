@@ -287,28 +287,8 @@ impl LaneState {
     /// Queued tasks of the window that have waited past `warn` or `crit`, not yet reported.
     fn overdue(&mut self, now: Instant, warn: Duration, crit: Duration, out: &mut Overdue) {
         for e in &mut self.entries {
-            let h = e.job.header();
-            if h.state() != QUEUED {
-                continue;
-            }
-            for (flag, limit, list) in [
-                (&mut e.warned, warn, &mut out.warnings),
-                (&mut e.critical, crit, &mut out.criticals),
-            ] {
-                if *flag {
-                    continue;
-                }
-                // A threshold beyond what an `Instant` holds is never reached.
-                let Some(due) = e.at.checked_add(limit) else {
-                    continue;
-                };
-                if due <= now {
-                    *flag = true;
-                    list.push(h.info(now - e.at));
-                } else {
-                    out.next = Some(out.next.map_or(due, |n| n.min(due)));
-                }
-            }
+            let reported = [&mut e.warned, &mut e.critical];
+            out.look(e.job.header(), e.at, reported, (now, warn, crit));
         }
     }
 }

@@ -30,11 +30,7 @@ impl RedisBroker {
         delay: Duration,
     ) -> &'p mut redis::Pipeline {
         let [set, hash] = self.delayed_keys();
-        let index = PRIORITIES
-            .iter()
-            .position(|&p| p == t.priority)
-            .unwrap_or(2)
-            + 1;
+        let index = queue_index(t.priority);
         let member = format!("{reply_to}|{}", t.tid);
         (pipe.cmd("EVAL").arg(DELAY).arg(2).arg(set).arg(hash))
             .arg(millis(delay))
@@ -51,7 +47,7 @@ impl RedisBroker {
         retry: bool,
     ) -> Result<bool, CallError> {
         let [set, hash] = self.delayed_keys();
-        let index = PRIORITIES.iter().position(|&p| p == priority).unwrap_or(2) + 1;
+        let index = queue_index(priority);
         let (queue, ms) = (self.queue(priority), millis(delay));
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(RETRY)
@@ -142,6 +138,11 @@ impl RedisBroker {
         let wait = u64::try_from(wait).ok().map(Duration::from_millis);
         Ok((moved, wait))
     }
+}
+
+/// The index of `p`'s queue in `PRIORITIES`, from 1 (as the scripts count their keys).
+fn queue_index(p: Priority) -> usize {
+    PRIORITIES.iter().position(|&q| q == p).unwrap_or(2) + 1
 }
 
 /// `d` in whole milliseconds (saturating).

@@ -287,7 +287,8 @@ where
 
 /// Finishes a coroutine as cancelled when its future is dropped before it finished (a
 /// cancel, an abort, the runtime shutting down); after a normal finish it does nothing.
-pub(crate) struct DropGuard<T: Send + 'static>(Arc<TaskCell<T>>);
+/// A retried task's driver holds one for its handle too (`retry.rs`).
+pub(crate) struct DropGuard<T: Send + 'static>(pub(super) Arc<TaskCell<T>>);
 
 impl<T: Send + 'static> Drop for DropGuard<T> {
     fn drop(&mut self) {

@@ -11,7 +11,7 @@
 
 use crate::pool::ladder::Overdue;
 use crate::sync::lock;
-use crate::task::{Control, QUEUED};
+use crate::task::Control;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -115,25 +115,8 @@ pub(crate) fn overdue(
         .collect();
     for g in gates {
         for w in lock(&g.waiting).iter_mut() {
-            let h = w.task.header();
-            if h.state() != QUEUED {
-                continue;
-            }
-            for (flag, limit, list) in [
-                (&mut w.warned, warn, &mut out.warnings),
-                (&mut w.critical, crit, &mut out.criticals),
-            ] {
-                // A threshold beyond what an `Instant` holds is never reached.
-                let Some(due) = w.at.checked_add(limit).filter(|_| !*flag) else {
-                    continue;
-                };
-                if due <= now {
-                    *flag = true;
-                    list.push(h.info(now - w.at));
-                } else {
-                    out.next = Some(out.next.map_or(due, |n| n.min(due)));
-                }
-            }
+            let reported = [&mut w.warned, &mut w.critical];
+            out.look(w.task.header(), w.at, reported, (now, warn, crit));
         }
     }
 }

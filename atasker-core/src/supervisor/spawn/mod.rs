@@ -294,11 +294,6 @@ pub fn limit(n: u32) -> Option<NonZeroU32> {
     Some(n)
 }
 
-/// `retries = N` (a `u32`, as [`TaskBuilder::retries`]'s).
-pub fn retries(n: u32) -> u32 {
-    n
-}
-
 /// How a failure of a task with `retries` is told: its return type must be
 /// [`Retryable`] (the macro's check, at the return type).
 pub fn retryable<R: Retryable>() -> fn(&R) -> bool {

@@ -9,6 +9,7 @@
 //! the wait) and ends the driver; a stop waits for a waiting retry as for a delayed task, and
 //! a stop deadline cancels it.
 
+use super::coroutine::DropGuard;
 use super::Spec;
 use crate::backoff::unit_random;
 pub use crate::backoff::Retry;
@@ -55,10 +56,7 @@ impl<T, E> Retryable for Result<T, E> {
 fn failed<R>(r: &Result<R, TaskError>, is_failure: fn(&R) -> bool) -> bool {
     match r {
         Ok(v) => is_failure(v),
-        Err(e) => matches!(
-            e,
-            TaskError::Panicked { .. } | TaskError::TimedOut | TaskError::ProcessExited { .. }
-        ),
+        Err(e) => e.is_retried(),
     }
 }
 
@@ -220,7 +218,7 @@ where
     };
     // Made before the spawn: a driver dropped unpolled (a runtime shutting down) still
     // resolves the handle.
-    let end = FinishOnDrop(outer.clone());
+    let end = DropGuard(outer.clone());
     let driver = handle.spawn(drive(plan, owner, end, runs));
     outer.set_abort(driver.abort_handle());
     Task::from_cell(outer)
@@ -228,12 +226,8 @@ where
 
 /// The driver of a retried task: each run, then the backoff, until a run succeeds, fails
 /// for good or the retries are spent; then the handle's result.
-async fn drive<R, X, F, M>(
-    plan: Plan,
-    owner: Arc<Attempts>,
-    end: FinishOnDrop<R>,
-    runs: Runs<R, F, M>,
-) where
+async fn drive<R, X, F, M>(plan: Plan, owner: Arc<Attempts>, end: DropGuard<R>, runs: Runs<R, F, M>)
+where
     R: Send + 'static,
     X: Send + 'static,
     F: Fn(Spec<'_>) -> Task<X> + Send + Sync + 'static,
@@ -294,16 +288,6 @@ async fn pause(d: Duration) {
     match crate::sync::after(d) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The handle of a retried task, finished `Cancelled` when the driver ends without having
-/// finished it (whatever the handle's pool: a coroutine's cancel waits for this).
-struct FinishOnDrop<R: Send + 'static>(Arc<TaskCell<R>>);
-
-impl<R: Send + 'static> Drop for FinishOnDrop<R> {
-    fn drop(&mut self) {
-        self.0.finish_dropped();
     }
 }
 

@@ -4,6 +4,10 @@
 //! cancelled waiting task leaks nothing; the queue-wait hooks see a task held by its limit.
 
 mod common;
+// `static_task!`: a static task in the macro's shape, with the options (so a limit) from
+// the caller.
+#[macro_use]
+mod process_common;
 
 use atasker::__private::TaskOptions;
 use atasker::{Priority, Supervisor, Task, TaskError};
@@ -293,38 +297,6 @@ fn a_coroutine_gives_its_permit_back_on_a_deadline_and_a_cancel() {
 }
 
 // --- The process pool -------------------------------------------------------------------
-
-/// A static task in the shape `#[background_task(static)]` expands to, with the options
-/// from the caller (first argument), so that a test can give it a limit.
-macro_rules! static_task {
-    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
-        $(#[$attr])*
-        fn $name(
-            __atasker_options: ::atasker::__private::TaskOptions,
-            $($arg: $ty),*
-        ) -> ::atasker::Task<$ret> {
-            fn __atasker_body($($arg: $ty),*) -> $ret $body
-            fn __atasker_call(
-                input: &[u8],
-                out: &mut ::std::vec::Vec<u8>,
-            ) -> ::core::result::Result<(), ::std::string::String> {
-                ::atasker::__private::call_static(input, out, |($($arg,)*): ($($ty,)*)| {
-                    __atasker_body($($arg),*)
-                })
-            }
-            #[::atasker::__private::linkme::distributed_slice(
-                ::atasker::__private::ATASKER_STATIC_TASKS_V0_1
-            )]
-            #[linkme(crate = ::atasker::__private::linkme)]
-            static __ATASKER_ENTRY: ::atasker::__private::StaticEntry =
-                ::atasker::__private::StaticEntry {
-                    name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!($name)),
-                    call: __atasker_call,
-                };
-            ::atasker::__private::spawn_static(__atasker_options, &__ATASKER_ENTRY, ($($arg,)*))
-        }
-    };
-}
 
 /// Nanoseconds since the epoch (comparable across processes).
 fn epoch_ns() -> u128 {

@@ -135,9 +135,8 @@ fn with_no_retries_left_a_panic_is_the_outcome() {
     assert_eq!((n.submitted, n.failed, n.retried), (2, 2, 1));
 }
 
-#[test]
-fn a_cancel_during_the_backoff_ends_the_task_and_no_run_follows() {
-    let s = sup("retry-cancel", 1);
+/// A task on `s` whose first run failed and whose retry waits for an hour; its run count.
+fn waiting_retry(s: &Supervisor) -> (atasker::Task<Result<u32, u32>>, Arc<AtomicU32>) {
     let (runs, at) = (Arc::default(), Arc::default());
     let t = s
         .task()
@@ -145,6 +144,13 @@ fn a_cancel_during_the_backoff_ends_the_task_and_no_run_follows() {
         .backoff(Duration::from_secs(3600))
         .spawn(flaky(u32::MAX, &runs, &at));
     wait_until("a retry waits", || s.stats().threads.normal.retried == 1);
+    (t, runs)
+}
+
+#[test]
+fn a_cancel_during_the_backoff_ends_the_task_and_no_run_follows() {
+    let s = sup("retry-cancel", 1);
+    let (t, runs) = waiting_retry(&s);
     assert!(t.cancel());
     assert_eq!(t.wait(), Err(TaskError::Cancelled));
     std::thread::sleep(Duration::from_millis(200));
@@ -154,13 +160,7 @@ fn a_cancel_during_the_backoff_ends_the_task_and_no_run_follows() {
 #[test]
 fn a_stop_deadline_during_the_backoff_cancels_the_task_without_hanging() {
     let s = sup("retry-stop-deadline", 1);
-    let (runs, at) = (Arc::default(), Arc::default());
-    let t = s
-        .task()
-        .retries(3)
-        .backoff(Duration::from_secs(3600))
-        .spawn(flaky(u32::MAX, &runs, &at));
-    wait_until("a retry waits", || s.stats().threads.normal.retried == 1);
+    let (t, runs) = waiting_retry(&s);
     let started = Instant::now();
     s.stop_timeout(Duration::from_millis(200));
     assert!(started.elapsed() < SOON);
